@@ -36,6 +36,7 @@
 pub(crate) mod access;
 pub mod bcd;
 pub mod cup;
+pub mod describe;
 pub mod error;
 pub mod frame;
 pub mod hex;

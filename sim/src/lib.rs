@@ -1,0 +1,8 @@
+//! The possim simulator: the world the models run in, and the command line.
+//!
+//! - [`frame_json`]: a frame as one JSON object, the exchange format of
+//!   `possim frame decode --json` and `possim frame encode`.
+
+#![forbid(unsafe_code)]
+
+pub mod frame_json;
