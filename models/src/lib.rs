@@ -5,7 +5,12 @@
 //! That is what lets the simulator replay a run byte for byte.
 //!
 //! - [`iso8583`]: the CUP POS wire format, its MAC and its keys.
+//! - [`actor`]: the interface every actor implements; [`time`]: simulated
+//!   time and the business calendar; [`bounded`]: the one queue type.
 
 #![forbid(unsafe_code)]
 
+pub mod actor;
+pub mod bounded;
 pub mod iso8583;
+pub mod time;

@@ -162,6 +162,25 @@ macro_rules! fixed_text {
                 f.write_str(self.trimmed())
             }
         }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.trimmed())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<$name, D::Error> {
+                let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+                $name::new(&text).ok_or_else(|| {
+                    serde::de::Error::custom(format!(
+                        "{} is at most {} printable ASCII characters",
+                        stringify!($name),
+                        $width
+                    ))
+                })
+            }
+        }
     };
 }
 

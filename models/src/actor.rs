@@ -1,0 +1,59 @@
+//! What every actor shares: addresses, outgoing frames, and the sans-IO
+//! interface in the style of quinn-proto's `Connection`.
+//!
+//! An actor is driven only through [`Actor`]'s methods. Inputs: a frame
+//! arrived, a deadline passed, a person acted. Outputs are polled: frames to
+//! send, the next deadline, events for the oracle and the report. Time is
+//! always a parameter; nothing here blocks, sleeps, or reads a clock.
+
+use crate::iso8583::values::TerminalId;
+use crate::time::Instant;
+
+/// A network element or terminal, as the shells route frames between them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+pub enum Node {
+    Terminal(TerminalId),
+    /// The acquirer's switch.
+    Switch,
+    /// The card network (CUP).
+    Network,
+    /// An issuer, by its index in the scenario.
+    Issuer(u16),
+}
+
+impl std::fmt::Display for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Node::Terminal(id) => write!(f, "terminal {id}"),
+            Node::Switch => f.write_str("switch"),
+            Node::Network => f.write_str("network"),
+            Node::Issuer(index) => write!(f, "issuer {index}"),
+        }
+    }
+}
+
+/// A whole frame (length prefix included) for `to`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    pub to: Node,
+    pub bytes: Vec<u8>,
+}
+
+/// The sans-IO interface every actor implements.
+pub trait Actor {
+    /// What a person (cashier, cardholder, operator) or the scenario can ask.
+    type Command;
+    /// What the oracle and the report need to know.
+    type Event;
+
+    /// A frame from `from` arrived. Bytes are untrusted: any content must be
+    /// answered as a real element would (format error, MAC error) or dropped.
+    fn handle_message(&mut self, now: Instant, from: Node, bytes: &[u8]);
+    /// The deadline from [`Actor::poll_timeout`] passed (it may be called late, never early).
+    fn handle_timeout(&mut self, now: Instant);
+    fn handle_command(&mut self, now: Instant, command: Self::Command);
+    fn poll_transmit(&mut self) -> Option<Transmit>;
+    /// The earliest instant at which `handle_timeout` must be called.
+    fn poll_timeout(&self) -> Option<Instant>;
+    fn poll_event(&mut self) -> Option<Self::Event>;
+}
