@@ -45,6 +45,7 @@ pub mod mac;
 pub mod message;
 pub mod mti;
 pub mod network;
+pub mod pin;
 pub mod response_code;
 pub mod settlement;
 pub mod spec;
