@@ -57,3 +57,38 @@ pub trait Actor {
     fn poll_timeout(&self) -> Option<Instant>;
     fn poll_event(&mut self) -> Option<Self::Event>;
 }
+
+/// The identity of a trade from the terminal to the issuer: how a repeated
+/// request and the original of a reversal are recognised at every hop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+pub struct TradeKey {
+    pub terminal: TerminalId,
+    pub merchant: crate::iso8583::values::MerchantId,
+    pub batch: crate::iso8583::values::BatchNo,
+    pub stan: crate::iso8583::values::Stan,
+}
+
+impl TradeKey {
+    pub fn of(request: &crate::iso8583::trade::FinancialRequest) -> TradeKey {
+        TradeKey { terminal: request.terminal, merchant: request.merchant, batch: request.batch, stan: request.stan }
+    }
+}
+
+impl std::fmt::Display for TradeKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{} batch {} stan {}", self.terminal, self.merchant, self.batch, self.stan)
+    }
+}
+
+/// The fixed zone keys of one link between network elements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkKeys {
+    pub pik: crate::iso8583::keys::DesKey,
+    pub mak: crate::iso8583::keys::DesKey,
+}
+
+impl LinkKeys {
+    pub fn mac_key(&self) -> crate::iso8583::mac::MacKey {
+        crate::iso8583::mac::MacKey::new(self.mak.first_half())
+    }
+}

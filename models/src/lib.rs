@@ -6,11 +6,18 @@
 //!
 //! - [`iso8583`]: the CUP POS wire format, its MAC and its keys.
 //! - [`actor`]: the interface every actor implements; [`time`]: simulated
-//!   time and the business calendar; [`bounded`]: the one queue type.
+//!   time and the business calendar; [`bounded`]: the one queue type;
+//!   [`wire`]: sealing and receiving frames.
+//! - The actors: [`terminal`], [`switch`], [`network`], [`issuer`].
 
 #![forbid(unsafe_code)]
 
 pub mod actor;
 pub mod bounded;
 pub mod iso8583;
+pub mod issuer;
+pub mod network;
+pub mod switch;
+pub mod terminal;
 pub mod time;
+pub mod wire;

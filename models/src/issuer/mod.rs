@@ -1,0 +1,1 @@
+//! The issuer (see docs/DESIGN.md, "Actors").

@@ -1,0 +1,1 @@
+//! The card network, CUP (see docs/DESIGN.md, "Actors").

@@ -1,0 +1,1 @@
+//! The acquirer switch (see docs/DESIGN.md, "Actors").

@@ -1,0 +1,1 @@
+//! The POS terminal (see docs/DESIGN.md, "Actors").
