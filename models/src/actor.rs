@@ -10,7 +10,9 @@ use crate::iso8583::values::TerminalId;
 use crate::time::Instant;
 
 /// A network element or terminal, as the shells route frames between them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Node {
     Terminal(TerminalId),
     /// The acquirer's switch.
@@ -60,7 +62,9 @@ pub trait Actor {
 
 /// The identity of a trade from the terminal to the issuer: how a repeated
 /// request and the original of a reversal are recognised at every hop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct TradeKey {
     pub terminal: TerminalId,
     pub merchant: crate::iso8583::values::MerchantId,
@@ -70,7 +74,12 @@ pub struct TradeKey {
 
 impl TradeKey {
     pub fn of(request: &crate::iso8583::trade::FinancialRequest) -> TradeKey {
-        TradeKey { terminal: request.terminal, merchant: request.merchant, batch: request.batch, stan: request.stan }
+        TradeKey {
+            terminal: request.terminal,
+            merchant: request.merchant,
+            batch: request.batch,
+            stan: request.stan,
+        }
     }
 }
 

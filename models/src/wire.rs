@@ -35,7 +35,12 @@ pub fn seal(message: &CupMessage, tpdu: Tpdu, mak: Option<&MacKey>) -> Vec<u8> {
     seal_with_header(message, tpdu, Header::new(SOFTWARE_VERSION), mak)
 }
 
-pub fn seal_with_header(message: &CupMessage, tpdu: Tpdu, header: Header, mak: Option<&MacKey>) -> Vec<u8> {
+pub fn seal_with_header(
+    message: &CupMessage,
+    tpdu: Tpdu,
+    header: Header,
+    mak: Option<&MacKey>,
+) -> Vec<u8> {
     let mut frame = Frame { tpdu, header, message: message.to_message() };
     let mut out = Vec::with_capacity(256);
     match mak {

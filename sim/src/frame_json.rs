@@ -15,7 +15,9 @@
 
 use possim_models::iso8583::hex;
 use possim_models::iso8583::spec::{field_spec, Alphabet};
-use possim_models::iso8583::{FieldError, Frame, Header, Message, Mti, ProcessingRequirement, Tpdu};
+use possim_models::iso8583::{
+    FieldError, Frame, Header, Message, Mti, ProcessingRequirement, Tpdu,
+};
 use serde_json::{Map, Value};
 
 /// Why a JSON object is not a frame.
@@ -74,11 +76,15 @@ pub fn from_json(json: &Value) -> Result<Frame, FrameJsonError> {
     };
     let tpdu = hex_of::<5>("tpdu", string("tpdu")?)?;
     let header = hex_of::<6>("header", string("header")?)?;
-    let mti: Mti = string("mti")?
-        .parse()
-        .map_err(|reason: &str| FrameJsonError::BadValue { key: "mti".into(), reason: reason.into() })?;
+    let mti: Mti = string("mti")?.parse().map_err(|reason: &str| FrameJsonError::BadValue {
+        key: "mti".into(),
+        reason: reason.into(),
+    })?;
     let software = possim_models::iso8583::bcd::read_length(&header[3..6]).ok_or_else(|| {
-        FrameJsonError::BadValue { key: "header".into(), reason: "software version is not BCD".into() }
+        FrameJsonError::BadValue {
+            key: "header".into(),
+            reason: "software version is not BCD".into(),
+        }
     })?;
     let frame_header = Header {
         application: header[0],

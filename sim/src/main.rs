@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 mod cli;
 
 #[derive(Debug, Parser)]
-#[command(name = "possim", version, about = "Seeded, deterministic simulation of UnionPay POS acceptance")]
+#[command(
+    name = "possim",
+    version,
+    about = "Seeded, deterministic simulation of UnionPay POS acceptance"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -36,7 +40,8 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
             eprintln!("error: {error:#}");
-            let code = if cli::frame::is_input_error(&error) { cli::exit::USAGE } else { cli::exit::FAIL };
+            let code =
+                if cli::frame::is_input_error(&error) { cli::exit::USAGE } else { cli::exit::FAIL };
             ExitCode::from(code)
         }
     }

@@ -11,7 +11,9 @@ use possim_models::iso8583::keys::{DesKey, KeyMode, WorkingKeys};
 use possim_models::iso8583::mac::MacKey;
 use possim_models::iso8583::network::{NetworkCode, NetworkResponse};
 use possim_models::iso8583::settlement::{BatchUploadEnd, BatchUploadRequest, SettlementResponse};
-use possim_models::iso8583::subfields::{BatchDetail, BatchDetailEntry, BatchTotals, SettlementResult};
+use possim_models::iso8583::subfields::{
+    BatchDetail, BatchDetailEntry, BatchTotals, SettlementResult,
+};
 use possim_models::iso8583::trade::*;
 use possim_models::iso8583::values::*;
 use possim_models::iso8583::{hex, Frame, Header, ResponseCode, Tpdu};
@@ -118,7 +120,12 @@ fn messages() -> Vec<CupMessage> {
             date,
             settlement_date: Some(date),
             rrn: None,
-            totals: BatchTotals { debit_amount: 12_345, debit_count: 1, credit_amount: 500, credit_count: 1 },
+            totals: BatchTotals {
+                debit_amount: 12_345,
+                debit_count: 1,
+                credit_amount: 500,
+                credit_count: 1,
+            },
             result: SettlementResult::NotBalanced,
         }),
         CupMessage::BatchUpload(BatchUploadRequest {
@@ -135,12 +142,23 @@ fn messages() -> Vec<CupMessage> {
                 }],
             },
         }),
-        CupMessage::BatchUploadEnd(BatchUploadEnd { stan, batch, terminal, merchant, total_count: 1, balanced: false }),
+        CupMessage::BatchUploadEnd(BatchUploadEnd {
+            stan,
+            batch,
+            terminal,
+            merchant,
+            total_count: 1,
+            balanced: false,
+        }),
     ]
 }
 
 fn wire(message: &CupMessage) -> Vec<u8> {
-    let mut frame = Frame { tpdu: Tpdu::new(3, 0), header: Header::new(310_001), message: message.to_message() };
+    let mut frame = Frame {
+        tpdu: Tpdu::new(3, 0),
+        header: Header::new(310_001),
+        message: message.to_message(),
+    };
     let mut out = Vec::new();
     if message.carries_mac() {
         MacKey::new(DesKey::from_hex(MAK).unwrap().first_half()).seal(&mut frame, &mut out);
@@ -167,7 +185,8 @@ fn rust_decodes_what_python_encodes_and_the_macs_agree() {
     let key = MacKey::new(DesKey::from_hex(MAK).unwrap().first_half());
     for message in messages() {
         let json = frame_json::to_json(&Frame::decode(&wire(&message)).unwrap());
-        let args: &[&str] = if message.carries_mac() { &["encode", "--mak", MAK] } else { &["encode"] };
+        let args: &[&str] =
+            if message.carries_mac() { &["encode", "--mak", MAK] } else { &["encode"] };
         let (code, text) = python(args, &json.to_string());
         assert_eq!(code, 0);
         let bytes = hex::decode(&text).unwrap();
@@ -196,7 +215,12 @@ fn python_rejects_the_mac_of_a_frame_corrupted_after_sealing() {
 fn key_delivery_agrees_with_python_for_modes_001_and_004() {
     let cases = [
         ("001", "1122334455667788", None, KeyMode::Single),
-        ("004", "11223344556677888877665544332211", Some("FEDCBA9876543210FEDCBA9876543210"), KeyMode::DoubleWithTrackKey),
+        (
+            "004",
+            "11223344556677888877665544332211",
+            Some("FEDCBA9876543210FEDCBA9876543210"),
+            KeyMode::DoubleWithTrackKey,
+        ),
     ];
     for (mode, tmk, tdk, key_mode) in cases {
         let (pik, mak) = if key_mode == KeyMode::Single {

@@ -3,11 +3,11 @@
 
 use super::error::MessageError;
 use super::message::Message;
+use super::response_code::ResponseCode;
 use super::subfields::Field60;
 use super::values::{
     AuthCode, BatchNo, Expiry, MerchantId, MonthDay, Pan, Rrn, Stan, TerminalId, TimeOfDay,
 };
-use super::response_code::ResponseCode;
 
 /// Reads the fields of one typed message out of a [`Message`].
 pub(crate) struct Reader<'a> {
@@ -49,7 +49,9 @@ impl<'a> Reader<'a> {
     ) -> Result<Option<T>, MessageError> {
         match self.message.get(field) {
             None => Ok(None),
-            Some(bytes) => parse(bytes).map(Some).ok_or_else(|| invalid(field, format!("is not {what}"))),
+            Some(bytes) => {
+                parse(bytes).map(Some).ok_or_else(|| invalid(field, format!("is not {what}")))
+            }
         }
     }
 

@@ -48,28 +48,36 @@ fn message_type(message: &Message) -> Option<u8> {
 fn network_code(message: &Message) -> Option<u16> {
     let digits = message.get(60)?;
     let code = digits.get(8..11)?;
-    code.iter().all(u8::is_ascii_digit).then(|| {
-        code.iter().fold(0u16, |acc, d| acc * 10 + u16::from(d - b'0'))
-    })
+    code.iter()
+        .all(u8::is_ascii_digit)
+        .then(|| code.iter().fold(0u16, |acc, d| acc * 10 + u16::from(d - b'0')))
 }
 
 impl CupMessage {
     pub fn parse(message: &Message) -> Result<CupMessage, MessageError> {
         let ecash = message_type(message) == Some(TradeKind::ECashUpload.message_type());
         Ok(match message.mti() {
-            Mti::NETWORK | Mti::NETWORK_ADVICE => CupMessage::Network(NetworkRequest::from_message(message)?),
+            Mti::NETWORK | Mti::NETWORK_ADVICE => {
+                CupMessage::Network(NetworkRequest::from_message(message)?)
+            }
             Mti::NETWORK_RESPONSE | Mti::NETWORK_ADVICE_RESPONSE => {
                 CupMessage::NetworkAnswer(NetworkResponse::from_message(message)?)
             }
             Mti::SETTLEMENT => CupMessage::Settlement(SettlementRequest::from_message(message)?),
-            Mti::SETTLEMENT_RESPONSE => CupMessage::SettlementAnswer(SettlementResponse::from_message(message)?),
+            Mti::SETTLEMENT_RESPONSE => {
+                CupMessage::SettlementAnswer(SettlementResponse::from_message(message)?)
+            }
             Mti::BATCH if ecash => CupMessage::Trade(FinancialRequest::from_message(message)?),
             Mti::BATCH if network_code(message) == Some(NETWORK_CODE_SETTLEMENT) => {
                 CupMessage::BatchUpload(BatchUploadRequest::from_message(message)?)
             }
             Mti::BATCH => CupMessage::BatchUploadEnd(BatchUploadEnd::from_message(message)?),
-            Mti::BATCH_RESPONSE if ecash => CupMessage::TradeAnswer(TradeResponse::from_message(message)?),
-            Mti::BATCH_RESPONSE => CupMessage::BatchUploadAnswer(BatchUploadResponse::from_message(message)?),
+            Mti::BATCH_RESPONSE if ecash => {
+                CupMessage::TradeAnswer(TradeResponse::from_message(message)?)
+            }
+            Mti::BATCH_RESPONSE => {
+                CupMessage::BatchUploadAnswer(BatchUploadResponse::from_message(message)?)
+            }
             Mti::REVERSAL => CupMessage::Reversal(ReversalRequest::from_message(message)?),
             Mti::AUTHORIZATION | Mti::FINANCIAL | Mti::ADVICE => {
                 CupMessage::Trade(FinancialRequest::from_message(message)?)
@@ -77,7 +85,9 @@ impl CupMessage {
             Mti::AUTHORIZATION_RESPONSE
             | Mti::FINANCIAL_RESPONSE
             | Mti::ADVICE_RESPONSE
-            | Mti::REVERSAL_RESPONSE => CupMessage::TradeAnswer(TradeResponse::from_message(message)?),
+            | Mti::REVERSAL_RESPONSE => {
+                CupMessage::TradeAnswer(TradeResponse::from_message(message)?)
+            }
             other => {
                 return Err(MessageError::WrongKind {
                     mti: other.to_string(),

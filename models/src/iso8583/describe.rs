@@ -68,7 +68,13 @@ pub fn parts(message: &Message, field: u8) -> Vec<(String, String)> {
         48 => field_48(message, value),
         54 => split(
             value,
-            &[("account type", 2), ("amount type", 2), ("currency", 3), ("sign", 1), ("amount", 12)],
+            &[
+                ("account type", 2),
+                ("amount type", 2),
+                ("currency", 3),
+                ("sign", 1),
+                ("amount", 12),
+            ],
         ),
         62 => {
             let slot = match value.len() {
@@ -135,7 +141,13 @@ fn field_48(message: &Message, value: &[u8]) -> Vec<(String, String)> {
                     .map(|(index, entry)| {
                         (
                             format!("trade {}", index + 1),
-                            format!("org {:02} trace {} card {} amount {}", entry.card_organisation, entry.stan, entry.pan, entry.amount.fen()),
+                            format!(
+                                "org {:02} trace {} card {} amount {}",
+                                entry.card_organisation,
+                                entry.stan,
+                                entry.pan,
+                                entry.amount.fen()
+                            ),
                         )
                     })
                     .collect(),

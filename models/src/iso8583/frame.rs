@@ -111,8 +111,11 @@ impl Header {
 
     fn from_bytes(bytes: &[u8], offset: usize) -> Result<Header, DecodeError> {
         debug_assert_eq!(bytes.len(), HEADER_BYTES);
-        let software_version = super::bcd::read_length(&bytes[3..6])
-            .ok_or(DecodeError::BadHeader { offset: offset + 3, what: "software version is not BCD" })?;
+        let software_version =
+            super::bcd::read_length(&bytes[3..6]).ok_or(DecodeError::BadHeader {
+                offset: offset + 3,
+                what: "software version is not BCD",
+            })?;
         Ok(Header {
             application: bytes[0],
             version: bytes[1],
@@ -181,8 +184,7 @@ impl Frame {
             source: u16::from_be_bytes([tpdu_bytes[3], tpdu_bytes[4]]),
         };
         let header_offset = LENGTH_BYTES + TPDU_BYTES;
-        let header =
-            Header::from_bytes(&bytes[header_offset..MESSAGE_OFFSET], header_offset)?;
+        let header = Header::from_bytes(&bytes[header_offset..MESSAGE_OFFSET], header_offset)?;
         let (message, mac_start) = Message::decode_at(&bytes[MESSAGE_OFFSET..])
             .map_err(|error| error.shifted(MESSAGE_OFFSET))?;
         let mac_span = mac_start.map(|start| MESSAGE_OFFSET..MESSAGE_OFFSET + start);

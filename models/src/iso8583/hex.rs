@@ -29,9 +29,8 @@ pub fn decode(text: &str) -> Result<Vec<u8>, HexError> {
         if character.is_ascii_whitespace() {
             continue;
         }
-        let nibble = character
-            .to_digit(16)
-            .ok_or(HexError::BadDigit { position, character })? as u8;
+        let nibble =
+            character.to_digit(16).ok_or(HexError::BadDigit { position, character })? as u8;
         digits += 1;
         match high.take() {
             None => high = Some(nibble),

@@ -38,7 +38,10 @@ pub enum MacCheck {
     Valid,
     /// The frame has no field 64.
     Missing,
-    Wrong { received: [u8; 8], computed: [u8; 8] },
+    Wrong {
+        received: [u8; 8],
+        computed: [u8; 8],
+    },
 }
 
 impl MacCheck {
@@ -114,7 +117,12 @@ impl MacKey {
 
     /// Checks the MAC of a frame decoded from `bytes` with
     /// [`Frame::decode_with_mac_span`].
-    pub fn verify(&self, bytes: &[u8], mac_span: Option<std::ops::Range<usize>>, frame: &Frame) -> MacCheck {
+    pub fn verify(
+        &self,
+        bytes: &[u8],
+        mac_span: Option<std::ops::Range<usize>>,
+        frame: &Frame,
+    ) -> MacCheck {
         let (Some(span), Some(received)) = (mac_span, frame.message.get(MAC_FIELD)) else {
             return MacCheck::Missing;
         };

@@ -246,8 +246,10 @@ impl Message {
             if bitmap & (1u64 << (64 - u32::from(field))) == 0 {
                 continue;
             }
-            let spec = field_spec(field)
-                .ok_or(DecodeError::UnknownField { offset: 2 + usize::from((field - 1) / 8), field })?;
+            let spec = field_spec(field).ok_or(DecodeError::UnknownField {
+                offset: 2 + usize::from((field - 1) / 8),
+                field,
+            })?;
             if field == MAC_FIELD {
                 mac_start = Some(offset);
             }
@@ -289,8 +291,7 @@ fn decode_field(spec: &FieldSpec, bytes: &[u8], data: &mut Vec<u8>) -> Result<us
     let units = match spec.length {
         LengthRule::Fixed(units) => usize::from(units),
         LengthRule::Ll { max } | LengthRule::Lll { max } => {
-            let units =
-                bcd::read_length(&bytes[..prefix]).ok_or(FieldFault::LengthPrefixNotBcd)?;
+            let units = bcd::read_length(&bytes[..prefix]).ok_or(FieldFault::LengthPrefixNotBcd)?;
             if units > usize::from(max) {
                 return Err(FieldFault::LengthOverMax { length: units, max: usize::from(max) });
             }
@@ -355,10 +356,7 @@ mod tests {
     fn field_outside_the_table_is_a_typed_error() {
         // Bit 5 set: field 5 is not used by CUP POS.
         let bytes = [0x02, 0x00, 0x08, 0, 0, 0, 0, 0, 0, 0];
-        assert_eq!(
-            Message::decode(&bytes),
-            Err(DecodeError::UnknownField { offset: 2, field: 5 })
-        );
+        assert_eq!(Message::decode(&bytes), Err(DecodeError::UnknownField { offset: 2, field: 5 }));
     }
 
     #[test]

@@ -75,8 +75,9 @@ pub struct NetworkRequest {
 }
 
 fn code_of(field_60: &Field60, mti: Mti) -> Result<NetworkCode, MessageError> {
-    let code = NetworkCode::from_code(field_60.network_code)
-        .ok_or_else(|| invalid(60, format!("60.3 {:03} is not a network code", field_60.network_code)))?;
+    let code = NetworkCode::from_code(field_60.network_code).ok_or_else(|| {
+        invalid(60, format!("60.3 {:03} is not a network code", field_60.network_code))
+    })?;
     if code.request_mti() != mti && code.request_mti().response() != mti {
         return Err(MessageError::WrongKind {
             mti: mti.to_string(),

@@ -85,7 +85,12 @@ pub fn decrypt_pin(pik: &DesKey, pan: &Pan, encrypted: &[u8; 8]) -> Result<Strin
 }
 
 /// Re-encrypts a PIN block from the key of one link to the key of the next.
-pub fn translate_pin(from: &DesKey, to: &DesKey, pan: &Pan, encrypted: &[u8; 8]) -> Result<[u8; 8], PinError> {
+pub fn translate_pin(
+    from: &DesKey,
+    to: &DesKey,
+    pan: &Pan,
+    encrypted: &[u8; 8],
+) -> Result<[u8; 8], PinError> {
     let pin = decrypt_pin(from, pan, encrypted)?;
     encrypt_pin(to, pan, &pin)
 }
@@ -98,7 +103,10 @@ mod tests {
     fn iso_format_0_clear_block_by_hand() {
         // PIN 1234, PAN 4111111111111111: 041234FFFFFFFFFF ^ 0000111111111111.
         let pan = Pan::new("4111111111111111").unwrap();
-        assert_eq!(clear_block(&pan, "1234").unwrap(), [0x04, 0x12, 0x25, 0xEE, 0xEE, 0xEE, 0xEE, 0xEE]);
+        assert_eq!(
+            clear_block(&pan, "1234").unwrap(),
+            [0x04, 0x12, 0x25, 0xEE, 0xEE, 0xEE, 0xEE, 0xEE]
+        );
     }
 
     #[test]

@@ -35,7 +35,11 @@ pub const NETWORK_CODE_UPLOAD_END_BALANCED: u16 = 207;
 
 fn expect_mti(message: &Message, mti: Mti, expected: &'static str) -> Result<(), MessageError> {
     if message.mti() != mti {
-        return Err(MessageError::WrongKind { mti: message.mti().to_string(), detail: String::new(), expected });
+        return Err(MessageError::WrongKind {
+            mti: message.mti().to_string(),
+            detail: String::new(),
+            expected,
+        });
     }
     Ok(())
 }
@@ -74,7 +78,8 @@ impl SettlementRequest {
         expect_mti(message, Mti::SETTLEMENT, "a settlement 0500")?;
         let reader = Reader::new(message, "a settlement");
         let (_, batch) = batch_of(&reader)?;
-        let totals = SettlementTotals::parse(reader.raw(48)?).map_err(|reason| invalid(48, reason))?;
+        let totals =
+            SettlementTotals::parse(reader.raw(48)?).map_err(|reason| invalid(48, reason))?;
         Ok(SettlementRequest {
             stan: reader.stan()?,
             batch,
@@ -115,7 +120,8 @@ impl SettlementResponse {
             put(&mut message, 37, rrn.as_bytes());
         }
         put_ids(&mut message, &self.terminal, &self.merchant);
-        let totals = SettlementTotals { domestic: self.totals, domestic_result: self.result, foreign: None };
+        let totals =
+            SettlementTotals { domestic: self.totals, domestic_result: self.result, foreign: None };
         put(&mut message, 48, totals.to_digits().as_bytes());
         put(&mut message, 49, CURRENCY_CNY);
         put_60(&mut message, &Field60::new(0, self.batch, NETWORK_CODE_SETTLEMENT));
@@ -126,7 +132,8 @@ impl SettlementResponse {
         expect_mti(message, Mti::SETTLEMENT_RESPONSE, "a settlement answer 0510")?;
         let reader = Reader::new(message, "a settlement answer");
         let (_, batch) = batch_of(&reader)?;
-        let totals = SettlementTotals::parse(reader.raw(48)?).map_err(|reason| invalid(48, reason))?;
+        let totals =
+            SettlementTotals::parse(reader.raw(48)?).map_err(|reason| invalid(48, reason))?;
         Ok(SettlementResponse {
             stan: reader.stan()?,
             batch,
@@ -230,7 +237,9 @@ impl BatchUploadEnd {
         let balanced = match field_60.network_code {
             NETWORK_CODE_UPLOAD_END_BALANCED => true,
             NETWORK_CODE_UPLOAD_END_UNBALANCED => false,
-            other => return Err(invalid(60, format!("60.3 {other:03} does not end a batch upload"))),
+            other => {
+                return Err(invalid(60, format!("60.3 {other:03} does not end a batch upload")))
+            }
         };
         let count = reader.raw(48)?;
         if count.len() != 4 {

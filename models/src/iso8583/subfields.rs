@@ -60,12 +60,8 @@ impl Field60 {
     }
 
     pub fn to_digits(&self) -> String {
-        let mut text = format!(
-            "{:02}{:06}{:03}",
-            self.message_type,
-            self.batch.value(),
-            self.network_code
-        );
+        let mut text =
+            format!("{:02}{:06}{:03}", self.message_type, self.batch.value(), self.network_code);
         text.push_str(std::str::from_utf8(self.tail.as_bytes()).expect("digits"));
         text
     }
@@ -75,8 +71,9 @@ impl Field60 {
         if digits.len() < 11 || !all_digits(digits) {
             return Err(format!("needs at least 11 digits (60.1 to 60.3), has {}", digits.len()));
         }
-        let tail = Tail::new(&digits[11..])
-            .ok_or_else(|| format!("60.4 to 60.7 take 1, 2, 3 or 6 digits, not {}", digits.len() - 11))?;
+        let tail = Tail::new(&digits[11..]).ok_or_else(|| {
+            format!("60.4 to 60.7 take 1, 2, 3 or 6 digits, not {}", digits.len() - 11)
+        })?;
         Ok(Field60 {
             message_type: digits_value(&digits[..2]) as u8,
             batch: BatchNo::new(digits_value(&digits[2..8]) as u32).expect("six digits"),
@@ -302,7 +299,8 @@ impl BatchDetail {
             entries.push(BatchDetailEntry {
                 card_organisation: digits_value(&chunk[..2]) as u8,
                 stan: Stan::new(digits_value(&chunk[2..8]) as u32).ok_or("STAN 000000")?,
-                pan: Pan::from_wire(&pan_digits[first..]).ok_or("card number is not 12 to 19 digits")?,
+                pan: Pan::from_wire(&pan_digits[first..])
+                    .ok_or("card number is not 12 to 19 digits")?,
                 amount: AmountFen::new(digits_value(&chunk[28..40])).expect("twelve digits"),
             });
         }
@@ -317,7 +315,12 @@ mod tests {
     #[test]
     fn settlement_flag_is_at_position_30() {
         let totals = SettlementTotals {
-            domestic: BatchTotals { debit_amount: 1000, debit_count: 1, credit_amount: 0, credit_count: 0 },
+            domestic: BatchTotals {
+                debit_amount: 1000,
+                debit_count: 1,
+                credit_amount: 0,
+                credit_count: 0,
+            },
             domestic_result: SettlementResult::NotBalanced,
             foreign: None,
         };

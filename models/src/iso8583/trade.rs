@@ -43,7 +43,9 @@ use super::values::{
 };
 
 /// Which trade a financial message is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum TradeKind {
     BalanceInquiry,
@@ -109,7 +111,10 @@ impl TradeKind {
 
     /// Whether an unanswered request of this kind must be reversed.
     pub const fn is_reversible(self) -> bool {
-        matches!(self, TradeKind::Sale | TradeKind::Void | TradeKind::PreAuth | TradeKind::Completion)
+        matches!(
+            self,
+            TradeKind::Sale | TradeKind::Void | TradeKind::PreAuth | TradeKind::Completion
+        )
     }
 
     /// Which side of the settlement totals the trade counts on.
@@ -130,10 +135,18 @@ impl TradeKind {
     }
 
     /// Recognises a request (or, with the MTI minus 10, its answer).
-    pub fn identify(mti: Mti, processing_code: u64, condition: u64, message_type: u8) -> Option<TradeKind> {
+    pub fn identify(
+        mti: Mti,
+        processing_code: u64,
+        condition: u64,
+        message_type: u8,
+    ) -> Option<TradeKind> {
         TradeKind::ALL.into_iter().find(|kind| {
             let (m, p, c, t) = kind.row();
-            m == mti && u64::from(p) == processing_code && u64::from(c) == condition && t == message_type
+            m == mti
+                && u64::from(p) == processing_code
+                && u64::from(c) == condition
+                && t == message_type
         })
     }
 
@@ -239,17 +252,44 @@ impl CardRead {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Trade {
     BalanceInquiry,
-    Sale { amount: AmountFen },
+    Sale {
+        amount: AmountFen,
+    },
     /// Cancels a sale of the current batch.
-    Void { amount: AmountFen, original_rrn: Rrn, original_auth: Option<AuthCode>, original_batch: BatchNo, original_stan: Stan },
+    Void {
+        amount: AmountFen,
+        original_rrn: Rrn,
+        original_auth: Option<AuthCode>,
+        original_batch: BatchNo,
+        original_stan: Stan,
+    },
     /// Returns money for a sale of an earlier batch.
-    Refund { amount: AmountFen, original_rrn: Rrn, original_date: MonthDay },
-    PreAuth { amount: AmountFen },
-    Completion { amount: AmountFen, original_auth: AuthCode, original_date: MonthDay },
+    Refund {
+        amount: AmountFen,
+        original_rrn: Rrn,
+        original_date: MonthDay,
+    },
+    PreAuth {
+        amount: AmountFen,
+    },
+    Completion {
+        amount: AmountFen,
+        original_auth: AuthCode,
+        original_date: MonthDay,
+    },
     /// An offline sale, uploaded later with its own time and date.
-    OfflineSale { amount: AmountFen, time: TimeOfDay, date: MonthDay },
+    OfflineSale {
+        amount: AmountFen,
+        time: TimeOfDay,
+        date: MonthDay,
+    },
     /// Electronic cash paid from the chip; the certificate travels in field 55.
-    ECash { amount: AmountFen, time: TimeOfDay, date: MonthDay, certificate: IccData },
+    ECash {
+        amount: AmountFen,
+        time: TimeOfDay,
+        date: MonthDay,
+        certificate: IccData,
+    },
 }
 
 impl Trade {
@@ -326,7 +366,8 @@ impl FinancialRequest {
             put_number(message, 4, amount.fen());
         }
         put_number(message, 11, u64::from(self.stan.value()));
-        if let Trade::OfflineSale { time, date, .. } | Trade::ECash { time, date, .. } = &self.trade {
+        if let Trade::OfflineSale { time, date, .. } | Trade::ECash { time, date, .. } = &self.trade
+        {
             put_number(message, 12, time.number());
             put_number(message, 13, date.number());
         }
@@ -398,20 +439,25 @@ impl FinancialRequest {
 
     /// Reads a request (or the original inside a reversal, with `mti` the
     /// original's message type).
-    fn read(message: &Message, mti: Mti, name: &'static str) -> Result<FinancialRequest, MessageError> {
+    fn read(
+        message: &Message,
+        mti: Mti,
+        name: &'static str,
+    ) -> Result<FinancialRequest, MessageError> {
         let reader = Reader::new(message, name);
         let (field_60, batch) = batch_of(&reader)?;
-        let kind = TradeKind::identify(mti, reader.number(3)?, reader.number(25)?, field_60.message_type)
-            .ok_or_else(|| MessageError::WrongKind {
-                mti: mti.to_string(),
-                detail: format!(
-                    "processing code {}, condition {}, 60.1 {:02}",
-                    reader.message.get_str(3).unwrap_or("?"),
-                    reader.message.get_str(25).unwrap_or("?"),
-                    field_60.message_type
-                ),
-                expected: "a trade in the CUP catalogue",
-            })?;
+        let kind =
+            TradeKind::identify(mti, reader.number(3)?, reader.number(25)?, field_60.message_type)
+                .ok_or_else(|| MessageError::WrongKind {
+                    mti: mti.to_string(),
+                    detail: format!(
+                        "processing code {}, condition {}, 60.1 {:02}",
+                        reader.message.get_str(3).unwrap_or("?"),
+                        reader.message.get_str(25).unwrap_or("?"),
+                        field_60.message_type
+                    ),
+                    expected: "a trade in the CUP catalogue",
+                })?;
         let amount = || -> Result<AmountFen, MessageError> {
             Ok(AmountFen::new(reader.number(4)?).expect("twelve digits fit"))
         };
@@ -446,14 +492,14 @@ impl FinancialRequest {
             TradeKind::PreAuth => Trade::PreAuth { amount: amount()? },
             TradeKind::Completion => Trade::Completion {
                 amount: amount()?,
-                original_auth: reader.auth_code()?.ok_or(MessageError::Missing { message: name, field: 38 })?,
+                original_auth: reader
+                    .auth_code()?
+                    .ok_or(MessageError::Missing { message: name, field: 38 })?,
                 original_date: original_date()?,
             },
-            TradeKind::OfflineSaleUpload => Trade::OfflineSale {
-                amount: amount()?,
-                time: reader.time()?,
-                date: reader.date()?,
-            },
+            TradeKind::OfflineSaleUpload => {
+                Trade::OfflineSale { amount: amount()?, time: reader.time()?, date: reader.date()? }
+            }
             TradeKind::ECashUpload => {
                 card_icc = None;
                 Trade::ECash {
@@ -578,7 +624,12 @@ pub struct TradeResponse {
 impl TradeResponse {
     /// An answer echoing `request`, with the host's time and verdict filled in
     /// by the caller.
-    pub fn answering(request: &FinancialRequest, response_code: ResponseCode, time: TimeOfDay, date: MonthDay) -> TradeResponse {
+    pub fn answering(
+        request: &FinancialRequest,
+        response_code: ResponseCode,
+        time: TimeOfDay,
+        date: MonthDay,
+    ) -> TradeResponse {
         TradeResponse {
             kind: request.kind(),
             reversal: false,
@@ -599,8 +650,16 @@ impl TradeResponse {
     }
 
     /// The answer to a reversal of `reversal`'s original.
-    pub fn answering_reversal(reversal: &ReversalRequest, response_code: ResponseCode, time: TimeOfDay, date: MonthDay) -> TradeResponse {
-        TradeResponse { reversal: true, ..TradeResponse::answering(reversal.original(), response_code, time, date) }
+    pub fn answering_reversal(
+        reversal: &ReversalRequest,
+        response_code: ResponseCode,
+        time: TimeOfDay,
+        date: MonthDay,
+    ) -> TradeResponse {
+        TradeResponse {
+            reversal: true,
+            ..TradeResponse::answering(reversal.original(), response_code, time, date)
+        }
     }
 
     pub fn mti(&self) -> Mti {
@@ -664,10 +723,10 @@ impl TradeResponse {
         };
         let kind = TradeKind::identify(request_mti, processing, condition, field_60.message_type)
             .ok_or_else(|| MessageError::WrongKind {
-                mti: message.mti().to_string(),
-                detail: format!("60.1 {:02}", field_60.message_type),
-                expected: "the answer to a trade in the CUP catalogue",
-            })?;
+            mti: message.mti().to_string(),
+            detail: format!("60.1 {:02}", field_60.message_type),
+            expected: "the answer to a trade in the CUP catalogue",
+        })?;
         Ok(TradeResponse {
             kind,
             reversal,

@@ -14,7 +14,9 @@
 use std::fmt;
 
 /// System trace audit number (field 11): 1..=999999, wrapping to 1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct Stan(u32);
 
 impl Stan {
@@ -49,7 +51,9 @@ impl fmt::Display for Stan {
 }
 
 /// Batch number (field 60.2): 0..=999999; increments after each settlement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct BatchNo(u32);
 
 impl BatchNo {
@@ -84,7 +88,9 @@ impl fmt::Display for BatchNo {
 }
 
 /// An amount in fen (field 4, n12). Never negative, never a float.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct AmountFen(u64);
 
 impl AmountFen {

@@ -114,8 +114,8 @@ pub fn run(command: FrameCommand) -> Result<u8> {
             std::io::stdin().read_to_string(&mut text).context("reading stdin")?;
             let json: serde_json::Value = serde_json::from_str(&text)
                 .map_err(|error| input_error(format!("json input: {error}")))?;
-            let mut frame =
-                frame_json::from_json(&json).map_err(|error| input_error(format!("json input: {error}")))?;
+            let mut frame = frame_json::from_json(&json)
+                .map_err(|error| input_error(format!("json input: {error}")))?;
             let mut wire = Vec::new();
             match mak {
                 Some(key) => mac_key(&key)?.seal(&mut frame, &mut wire),
@@ -148,7 +148,11 @@ pub fn run(command: FrameCommand) -> Result<u8> {
                     let mut wire = Vec::new();
                     key.seal(&mut sealed, &mut wire);
                     let mac = sealed.message.get(64).expect("sealed");
-                    writeln!(out, "mac missing: the frame has no field 64; it would be {}", hex::encode_upper(mac))?;
+                    writeln!(
+                        out,
+                        "mac missing: the frame has no field 64; it would be {}",
+                        hex::encode_upper(mac)
+                    )?;
                     Ok(exit::FAIL)
                 }
             }
@@ -215,24 +219,46 @@ fn print_frame(out: &mut impl Write, bytes: &[u8], frame: &Frame) -> Result<()> 
 fn describe_kind(message: &CupMessage) -> String {
     match message {
         CupMessage::Network(m) => format!("network request {:?}", m.code),
-        CupMessage::NetworkAnswer(m) => format!("network answer {:?}, response {}", m.code, m.response_code),
+        CupMessage::NetworkAnswer(m) => {
+            format!("network answer {:?}, response {}", m.code, m.response_code)
+        }
         CupMessage::Trade(m) => format!("{} request", m.kind().label()),
         CupMessage::TradeAnswer(m) if m.reversal => {
-            format!("reversal answer ({}), response {} {}", m.kind.label(), m.response_code, m.response_code.meaning())
+            format!(
+                "reversal answer ({}), response {} {}",
+                m.kind.label(),
+                m.response_code,
+                m.response_code.meaning()
+            )
         }
         CupMessage::TradeAnswer(m) => {
-            format!("{} answer, response {} {}", m.kind.label(), m.response_code, m.response_code.meaning())
+            format!(
+                "{} answer, response {} {}",
+                m.kind.label(),
+                m.response_code,
+                m.response_code.meaning()
+            )
         }
         CupMessage::Reversal(m) => {
-            format!("reversal of a {}, reason {} {}", m.original().kind().label(), m.reason, m.reason.meaning())
+            format!(
+                "reversal of a {}, reason {} {}",
+                m.original().kind().label(),
+                m.reason,
+                m.reason.meaning()
+            )
         }
         CupMessage::Settlement(_) => "settlement request".into(),
         CupMessage::SettlementAnswer(m) => format!("settlement answer, {:?}", m.result),
         CupMessage::BatchUpload(m) => format!("batch upload, {} trades", m.detail.entries.len()),
         CupMessage::BatchUploadEnd(m) => {
-            format!("batch upload end, {}", if m.balanced { "balanced (207)" } else { "not balanced (202)" })
+            format!(
+                "batch upload end, {}",
+                if m.balanced { "balanced (207)" } else { "not balanced (202)" }
+            )
         }
-        CupMessage::BatchUploadAnswer(m) => format!("batch upload answer, response {}", m.response_code),
+        CupMessage::BatchUploadAnswer(m) => {
+            format!("batch upload answer, response {}", m.response_code)
+        }
     }
 }
 
@@ -240,4 +266,3 @@ fn describe_kind(message: &CupMessage) -> String {
 pub fn is_input_error(error: &anyhow::Error) -> bool {
     error.downcast_ref::<InputError>().is_some()
 }
-
