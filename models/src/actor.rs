@@ -101,3 +101,56 @@ impl LinkKeys {
         crate::iso8583::mac::MacKey::new(self.mak.first_half())
     }
 }
+
+/// A DES key written as hex in a scenario (8 or 16 bytes), checked when the
+/// scenario is read so a bad key is reported with its line.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct HexKey(pub crate::iso8583::keys::DesKey);
+
+impl HexKey {
+    pub fn from_hex(text: &str) -> Result<HexKey, crate::iso8583::keys::KeyError> {
+        crate::iso8583::keys::DesKey::from_hex(text).map(HexKey)
+    }
+}
+
+impl std::fmt::Debug for HexKey {
+    // Key material never reaches logs: DesKey's Debug prints the check value.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for HexKey {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<HexKey, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        HexKey::from_hex(&text).map_err(|error| serde::de::Error::custom(format!("bad key: {error}")))
+    }
+}
+
+impl serde::Serialize for HexKey {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&crate::iso8583::hex::encode_upper(self.0.as_bytes()))
+    }
+}
+
+/// The zone keys of one link as a scenario writes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkKeysConfig {
+    pub pik: HexKey,
+    pub mak: HexKey,
+}
+
+impl LinkKeysConfig {
+    pub fn link_keys(&self) -> LinkKeys {
+        LinkKeys { pik: self.pik.0, mak: self.mak.0 }
+    }
+
+    /// From hex text; for tests and examples, where a bad key is a bug.
+    pub fn from_hex(pik: &str, mak: &str) -> LinkKeysConfig {
+        LinkKeysConfig {
+            pik: HexKey::from_hex(pik).expect("a hex DES key"),
+            mak: HexKey::from_hex(mak).expect("a hex DES key"),
+        }
+    }
+}

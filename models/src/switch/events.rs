@@ -1,0 +1,223 @@
+//! What the switch tells the oracle and the report, and what an operator can
+//! ask of it.
+//!
+//! ```
+//! use possim_models::switch::{SwitchEvent, SwitchEventKind};
+//! use possim_models::iso8583::values::TerminalId;
+//! use possim_models::time::Instant;
+//! let event = SwitchEvent {
+//!     at: Instant::from_millis(5),
+//!     kind: SwitchEventKind::SignedOff { terminal: TerminalId::new("T1").unwrap() },
+//! };
+//! assert_eq!(event.to_string(), "0:00:00.005 signed off T1");
+//! ```
+
+use crate::actor::{Node, TradeKey};
+use crate::iso8583::keys::KeyMode;
+use crate::iso8583::response_code::ResponseCode;
+use crate::iso8583::subfields::BatchTotals;
+use crate::iso8583::trade::TradeKind;
+use crate::iso8583::values::{AmountFen, BatchNo, Stan, TerminalId};
+use crate::time::Instant;
+
+/// One thing that happened, and when.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SwitchEvent {
+    pub at: Instant,
+    pub kind: SwitchEventKind,
+}
+
+/// Why a batch was closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseReason {
+    /// A settlement whose totals matched the switch's.
+    Balanced,
+    /// The end of a batch upload (0320 with 202 or 207).
+    UploadEnd,
+}
+
+/// Why an inbound frame was dropped without an answer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DropReason {
+    /// Not a CUP frame at all; the text is the decoder's.
+    Undecodable(String),
+    /// A frame, but not a complete message, and nobody to answer 30 to.
+    Incomplete(String),
+    /// A message the sender has no business sending (e.g. an answer from a
+    /// terminal, a request from the network).
+    Unexpected(String),
+    /// The network's frame failed the zone MAC check.
+    BadUpstreamMac,
+    /// The network answered something the switch is not waiting for.
+    NotPending,
+    /// The answer could not be sealed for the terminal: it is no longer
+    /// signed in. Its own timeout will reverse the trade.
+    TerminalNotSignedIn,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SwitchEventKind {
+    SignedIn {
+        terminal: TerminalId,
+        batch: BatchNo,
+        mode: KeyMode,
+    },
+    SignedOff {
+        terminal: TerminalId,
+    },
+    /// A message refused before it changed anything: 97 unregistered, 77
+    /// not signed in, A0 bad MAC, 30 incomplete, 99 bad PIN block, 22 wrong
+    /// batch, 40 sign-in mode the TMK cannot serve, 96 a table full.
+    Rejected {
+        terminal: TerminalId,
+        stan: Option<Stan>,
+        code: ResponseCode,
+    },
+    /// A repeated request answered 94; the original stands.
+    Duplicate {
+        key: TradeKey,
+    },
+    Forwarded {
+        key: TradeKey,
+        kind: TradeKind,
+    },
+    /// An answer to a trade (`reversal` false) or to a reversal went to the terminal.
+    Answered {
+        key: TradeKey,
+        code: ResponseCode,
+        reversal: bool,
+    },
+    UpstreamTimeout {
+        key: TradeKey,
+    },
+    ReversalQueued {
+        key: TradeKey,
+        reason: ResponseCode,
+    },
+    ReversalSent {
+        key: TradeKey,
+        attempt: u32,
+    },
+    ReversalAcknowledged {
+        key: TradeKey,
+        code: ResponseCode,
+    },
+    /// The network answered after the switch gave up (or after the terminal
+    /// reversed): the answer is not relayed, the reversal goes on.
+    LateAnswerDropped {
+        key: TradeKey,
+        code: ResponseCode,
+    },
+    SettlementAnswered {
+        terminal: TerminalId,
+        batch: BatchNo,
+        balanced: bool,
+        switch_totals: BatchTotals,
+        terminal_totals: BatchTotals,
+    },
+    /// One 0320/201 recorded; `unknown` entries matched no approved trade.
+    BatchUploaded {
+        terminal: TerminalId,
+        batch: BatchNo,
+        entries: usize,
+        unknown: usize,
+    },
+    /// An uploaded trade the switch does not hold as approved (or holds with
+    /// another amount). It is not added to the switch's totals: money moves
+    /// only through authorised trades; this is left to reconciliation.
+    UploadedTradeUnknown {
+        terminal: TerminalId,
+        batch: BatchNo,
+        stan: Stan,
+        amount: AmountFen,
+    },
+    BatchClosed {
+        terminal: TerminalId,
+        batch: BatchNo,
+        next: BatchNo,
+        reason: CloseReason,
+    },
+    Dropped {
+        from: Node,
+        reason: DropReason,
+    },
+    /// The switch came back from a crash; `reversals_queued` in-flight
+    /// trades were handed to store-and-forward.
+    Recovered {
+        reversals_queued: usize,
+        store_forward: usize,
+    },
+}
+
+impl std::fmt::Display for SwitchEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ", self.at)?;
+        match &self.kind {
+            SwitchEventKind::SignedIn { terminal, batch, mode } => {
+                write!(f, "signed in {terminal} batch {batch} mode {:03}", mode.code())
+            }
+            SwitchEventKind::SignedOff { terminal } => write!(f, "signed off {terminal}"),
+            SwitchEventKind::Rejected { terminal, code, .. } => {
+                write!(f, "rejected {terminal}: {code} {}", code.meaning())
+            }
+            SwitchEventKind::Duplicate { key } => write!(f, "duplicate {key}"),
+            SwitchEventKind::Forwarded { key, kind } => {
+                write!(f, "forwarded {} {key}", kind.label())
+            }
+            SwitchEventKind::Answered { key, code, reversal } => {
+                write!(f, "answered {}{key}: {code}", if *reversal { "reversal of " } else { "" })
+            }
+            SwitchEventKind::UpstreamTimeout { key } => write!(f, "upstream timeout {key}"),
+            SwitchEventKind::ReversalQueued { key, reason } => {
+                write!(f, "reversal queued {key} ({reason})")
+            }
+            SwitchEventKind::ReversalSent { key, attempt } => {
+                write!(f, "reversal sent {key} try {attempt}")
+            }
+            SwitchEventKind::ReversalAcknowledged { key, code } => {
+                write!(f, "reversal acknowledged {key}: {code}")
+            }
+            SwitchEventKind::LateAnswerDropped { key, code } => {
+                write!(f, "late answer dropped {key}: {code}")
+            }
+            SwitchEventKind::SettlementAnswered { terminal, batch, balanced, .. } => write!(
+                f,
+                "settlement {terminal} batch {batch}: {}",
+                if *balanced { "balanced" } else { "not balanced" }
+            ),
+            SwitchEventKind::BatchUploaded { terminal, batch, entries, unknown } => {
+                write!(
+                    f,
+                    "batch upload {terminal} batch {batch}: {entries} entries, {unknown} unknown"
+                )
+            }
+            SwitchEventKind::UploadedTradeUnknown { terminal, batch, stan, amount } => {
+                write!(
+                    f,
+                    "uploaded trade unknown {terminal} batch {batch} stan {stan} amount {amount}"
+                )
+            }
+            SwitchEventKind::BatchClosed { terminal, batch, next, .. } => {
+                write!(f, "batch closed {terminal} batch {batch}, next {next}")
+            }
+            SwitchEventKind::Dropped { from, reason } => {
+                write!(f, "dropped from {from}: {reason:?}")
+            }
+            SwitchEventKind::Recovered { reversals_queued, store_forward } => {
+                write!(f, "recovered: {reversals_queued} in-flight trades reversed, ")?;
+                write!(f, "{store_forward} reversals queued")
+            }
+        }
+    }
+}
+
+/// What an operator can ask of the switch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SwitchCommand {
+    /// Forget a terminal's working keys, as a security officer would after
+    /// a suspected compromise: its next financial message gets 77.
+    RevokeKeys { terminal: TerminalId },
+}
