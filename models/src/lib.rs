@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod actor;
+pub mod harness;
 pub mod bounded;
 pub mod iso8583;
 pub mod issuer;

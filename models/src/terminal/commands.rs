@@ -1,0 +1,383 @@
+//! What the cashier, cardholder, operator or device-fault injector can do.
+//!
+//! PINs are digits, as typed on the PIN pad; the terminal turns them into a
+//! PIN block under its PIK. A trade's card data is what the reader got.
+//!
+//! ```
+//! use possim_models::terminal::TerminalCommand;
+//! use possim_models::iso8583::trade::CardRead;
+//! use possim_models::iso8583::values::{AmountFen, Pan};
+//! let sale = TerminalCommand::Sale {
+//!     card: CardRead::swiped(Pan::new("6222021234567890123").unwrap()),
+//!     amount: AmountFen::new(1000).unwrap(),
+//!     pin: Some("123456".into()),
+//! };
+//! assert!(sale.is_trade());
+//! ```
+
+use crate::iso8583::trade::CardRead;
+use crate::iso8583::values::{AmountFen, AuthCode, BatchNo, MonthDay, Rrn, Stan};
+
+use super::printer::PrinterHardware;
+
+use crate::iso8583::trade::{IccData, Trade, TradeKind};
+use crate::time::Instant;
+
+use super::events::TerminalEventKind as E;
+use super::printer::{PrinterState, SlipKind};
+use super::reversal::ReversalReason;
+use super::settlement::SettlementProgress;
+use super::terminal::Terminal;
+use super::volatile::{Awaiting, Operation, OperationState, Volatile};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TerminalCommand {
+    /// Local: operator number and password checked on the terminal.
+    OperatorSignIn {
+        operator: String,
+        password: String,
+    },
+    OperatorSignOut,
+    /// 0800 with the configured key mode.
+    SignIn,
+    /// 0820 / 002.
+    SignOff,
+    /// 0820 / 301.
+    Echo,
+    BalanceInquiry {
+        card: CardRead,
+        pin: Option<String>,
+    },
+    Sale {
+        card: CardRead,
+        amount: AmountFen,
+        pin: Option<String>,
+    },
+    /// Cancels a sale or completion of the current batch, found by its STAN;
+    /// the amount must be the original's.
+    Void {
+        original_batch: BatchNo,
+        original_stan: Stan,
+        amount: AmountFen,
+        pin: Option<String>,
+    },
+    /// Returns money for a trade of an earlier batch.
+    Refund {
+        card: CardRead,
+        amount: AmountFen,
+        original_rrn: Rrn,
+        original_date: MonthDay,
+    },
+    PreAuth {
+        card: CardRead,
+        amount: AmountFen,
+        pin: Option<String>,
+    },
+    Completion {
+        card: CardRead,
+        amount: AmountFen,
+        original_auth: AuthCode,
+        original_date: MonthDay,
+        pin: Option<String>,
+    },
+    /// Kept and uploaded later; no message now.
+    OfflineSale {
+        card: CardRead,
+        amount: AmountFen,
+    },
+    /// Electronic cash: paid offline from the chip when `offline_balance`
+    /// covers it, else online as a sale with `pin`.
+    ECash {
+        card: CardRead,
+        amount: AmountFen,
+        offline_balance: AmountFen,
+        pin: Option<String>,
+    },
+    /// The reader could not read the card: nothing is sent.
+    CardReadFailed,
+    /// Send the pending reversal and offline uploads now (the "send pending"
+    /// menu item; also what a healing phase uses).
+    SendPending,
+    Settle,
+    ReprintLast,
+    ReprintByStan {
+        stan: Stan,
+    },
+    PrintDetailList,
+    /// The device-fault injector (or the cashier fixing it) sets the printer.
+    SetPrinter(PrinterHardware),
+    Charge {
+        percent: u8,
+    },
+    /// A physical attack or a hard knock: lock and erase the working keys.
+    Tamper,
+    Unlock {
+        password: String,
+    },
+    PowerOff,
+    PowerOn,
+}
+
+impl TerminalCommand {
+    /// The amount a trade command moves, if any.
+    pub fn amount(&self) -> Option<AmountFen> {
+        match self {
+            TerminalCommand::Sale { amount, .. }
+            | TerminalCommand::Void { amount, .. }
+            | TerminalCommand::Refund { amount, .. }
+            | TerminalCommand::PreAuth { amount, .. }
+            | TerminalCommand::Completion { amount, .. }
+            | TerminalCommand::OfflineSale { amount, .. }
+            | TerminalCommand::ECash { amount, .. } => Some(*amount),
+            _ => None,
+        }
+    }
+
+    /// Whether the command starts a trade (online or offline).
+    pub fn is_trade(&self) -> bool {
+        matches!(
+            self,
+            TerminalCommand::BalanceInquiry { .. }
+                | TerminalCommand::Sale { .. }
+                | TerminalCommand::Void { .. }
+                | TerminalCommand::Refund { .. }
+                | TerminalCommand::PreAuth { .. }
+                | TerminalCommand::Completion { .. }
+                | TerminalCommand::OfflineSale { .. }
+                | TerminalCommand::ECash { .. }
+        )
+    }
+}
+
+/// Taking a command: local checks and refusals, offline trades done on the
+/// spot, online ones handed to the driver as an operation.
+impl Terminal {
+    pub(super) fn command(&mut self, now: Instant, command: TerminalCommand) {
+        match command {
+            TerminalCommand::PowerOff => return self.power_off(now),
+            TerminalCommand::PowerOn => return self.power_on(now),
+            TerminalCommand::Charge { percent } => return self.persistent.charge(percent),
+            _ if !self.powered => return,
+            TerminalCommand::SetPrinter(hardware) => {
+                self.persistent.printer = hardware;
+                let low = self.persistent.battery.is_low(self.checked.config.battery_low_percent);
+                let state = PrinterState::of(hardware, low);
+                return self.emit(now, E::PrinterState { state });
+            }
+            TerminalCommand::Tamper => return self.tamper(now),
+            TerminalCommand::Unlock { password } => return self.unlock(now, &password),
+            _ if self.persistent.tamper_locked => {
+                return self.emit(
+                    now,
+                    E::Refused { why: "terminal locked after tamper: unlock first".into() },
+                )
+            }
+            TerminalCommand::OperatorSignIn { operator, password } => {
+                let config = &self.checked.config;
+                if operator.trim_end() == config.operator.trim_end()
+                    && password == config.operator_password
+                {
+                    self.volatile.operator_signed_in = true;
+                    return self.emit(now, E::OperatorSignedIn);
+                }
+                return self
+                    .emit(now, E::Refused { why: "wrong operator number or password".into() });
+            }
+            TerminalCommand::OperatorSignOut => {
+                self.volatile.operator_signed_in = false;
+                return;
+            }
+            TerminalCommand::ReprintLast => {
+                let Some(stan) = self.persistent.last_approved else {
+                    return self
+                        .emit(now, E::Refused { why: "no slip to reprint in this batch".into() });
+                };
+                self.print(now, SlipKind::Reprint, Some(stan), Vec::new());
+                return;
+            }
+            TerminalCommand::ReprintByStan { stan } => {
+                if self.persistent.journal.find(stan).is_none() {
+                    return self.emit(
+                        now,
+                        E::Refused { why: format!("no trade with stan {stan} in this batch") },
+                    );
+                }
+                self.print(now, SlipKind::Reprint, Some(stan), Vec::new());
+                return;
+            }
+            TerminalCommand::PrintDetailList => {
+                let listed = self.persistent.journal.iter().map(|entry| entry.stan).collect();
+                self.print(now, SlipKind::DetailList, None, listed);
+                return;
+            }
+            TerminalCommand::CardReadFailed => {
+                return self.emit(now, E::Refused { why: "card read failed: nothing sent".into() })
+            }
+            _ => {}
+        }
+        if self.volatile.operation.is_some() {
+            return self.emit(now, E::Refused { why: "busy: an operation is in progress".into() });
+        }
+        if !self.volatile.operator_signed_in {
+            return self.emit(now, E::Refused { why: "operator not signed in".into() });
+        }
+        let operation = match command {
+            TerminalCommand::SignIn => Operation::SignIn,
+            _ if !self.persistent.signed_in() => {
+                return self.emit(now, E::Refused { why: "terminal not signed in".into() });
+            }
+            TerminalCommand::SignOff => Operation::SignOff,
+            TerminalCommand::Echo => Operation::Echo,
+            TerminalCommand::SendPending => Operation::SendPending,
+            TerminalCommand::Settle => {
+                if self.persistent.settlement.is_none() {
+                    self.persistent.settlement =
+                        Some(SettlementProgress::new(self.persistent.batch));
+                }
+                Operation::Settle
+            }
+            trade => match self.admit_trade(now, trade) {
+                Some(operation) => operation,
+                None => return,
+            },
+        };
+        self.volatile.operation = Some((operation, OperationState::default()));
+    }
+
+    /// Local checks of a trade; offline trades are done here and then.
+    pub(super) fn admit_trade(
+        &mut self,
+        now: Instant,
+        command: TerminalCommand,
+    ) -> Option<Operation> {
+        let refuse = |terminal: &mut Terminal, why: String| {
+            terminal.emit(now, E::Refused { why });
+            None
+        };
+        if let Some(progress) = self.persistent.settlement {
+            return refuse(
+                self,
+                format!("settlement of batch {} in progress: settle first", progress.batch),
+            );
+        }
+        let moves_money = !matches!(command, TerminalCommand::BalanceInquiry { .. });
+        if moves_money && self.persistent.journal.is_full() {
+            self.emit(now, E::StorageFull);
+            return refuse(self, "storage full, settle first".into());
+        }
+        if let Some(amount) = command.amount() {
+            // Field 48 carries each side's total in twelve digits.
+            let totals = self.persistent.journal.totals();
+            let room = AmountFen::MAX - totals.debit_amount.max(totals.credit_amount);
+            if amount.fen() > room {
+                return refuse(self, "batch total would overflow: settle first".into());
+            }
+        }
+        let command = match command {
+            TerminalCommand::OfflineSale { card, amount } => {
+                let trade = Trade::OfflineSale {
+                    amount,
+                    time: self.checked.config.calendar.time_of_day(now),
+                    date: self.checked.config.calendar.month_day(now),
+                };
+                self.offline_trade(now, trade, card);
+                return None;
+            }
+            TerminalCommand::ECash { card, amount, offline_balance, pin } => {
+                if offline_balance >= amount {
+                    let certificate = card.icc.clone().unwrap_or_else(|| {
+                        let stan = self.persistent.next_stan;
+                        IccData::new(format!("TC{stan}").into_bytes()).expect("short")
+                    });
+                    let trade = Trade::ECash {
+                        amount,
+                        time: self.checked.config.calendar.time_of_day(now),
+                        date: self.checked.config.calendar.month_day(now),
+                        certificate,
+                    };
+                    self.offline_trade(now, trade, card);
+                    return None;
+                }
+                if pin.is_none() {
+                    return refuse(
+                        self,
+                        "offline balance too small: an online sale needs the pin".into(),
+                    );
+                }
+                TerminalCommand::Sale { card, amount, pin }
+            }
+            TerminalCommand::Void { original_batch, original_stan, amount, pin } => {
+                if original_batch != self.persistent.batch {
+                    return refuse(
+                        self,
+                        format!(
+                            "void of batch {original_batch}: only the current batch, use a refund"
+                        ),
+                    );
+                }
+                let Some(original) = self.persistent.journal.find(original_stan) else {
+                    return refuse(
+                        self,
+                        format!("no trade with stan {original_stan} in this batch"),
+                    );
+                };
+                if !matches!(original.kind, TradeKind::Sale | TradeKind::Completion)
+                    || original.voided
+                {
+                    return refuse(
+                        self,
+                        format!("stan {original_stan} is not a sale that can be voided"),
+                    );
+                }
+                if original.amount != amount {
+                    return refuse(
+                        self,
+                        format!("void amount {amount} is not the original {}", original.amount),
+                    );
+                }
+                TerminalCommand::Void { original_batch, original_stan, amount, pin }
+            }
+            TerminalCommand::Refund { card, amount, original_rrn, original_date } => {
+                if self.persistent.journal.iter().any(|entry| entry.rrn == Some(original_rrn)) {
+                    return refuse(self, "trade of the current batch: void it instead".into());
+                }
+                TerminalCommand::Refund { card, amount, original_rrn, original_date }
+            }
+            other => other,
+        };
+        Some(Operation::Trade { command, sent: false, retry_of: None })
+    }
+
+    pub(super) fn tamper(&mut self, now: Instant) {
+        if let Some(outstanding) = self.volatile.outstanding.take() {
+            // Without keys no answer can be checked: the trade in flight is lost.
+            if let Awaiting::Trade { request, reversal } = outstanding.awaiting {
+                self.trade_unusable(
+                    now,
+                    &request,
+                    reversal,
+                    ReversalReason::Timeout,
+                    "tamper lock".into(),
+                    false,
+                );
+            }
+        }
+        self.persistent.tamper_locked = true;
+        self.persistent.keys = None;
+        self.persistent.signed_in = false;
+        self.volatile = Volatile::default();
+        self.emit(now, E::TamperLocked);
+    }
+
+    pub(super) fn unlock(&mut self, now: Instant, password: &str) {
+        if !self.persistent.tamper_locked {
+            return self.emit(now, E::Refused { why: "terminal is not locked".into() });
+        }
+        if password != self.checked.config.unlock_password {
+            return self.emit(now, E::Refused { why: "wrong unlock password".into() });
+        }
+        self.persistent.tamper_locked = false;
+        self.emit(now, E::Unlocked);
+        self.emit(now, E::SignInRequired { why: "working keys erased by tamper".into() });
+    }
+}

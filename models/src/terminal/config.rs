@@ -1,0 +1,257 @@
+//! The terminal's configuration and its policies.
+//!
+//! Every field has a safe default, so a scenario names only what it changes.
+//! Where real terminals disagree, the behaviour is a named policy whose
+//! default is the safe one; the unsafe settings reproduce field bugs that the
+//! oracle must catch.
+//!
+//! ```
+//! use possim_models::terminal::config::{ReversalPersist, TerminalConfig};
+//! let config = TerminalConfig::default();
+//! assert_eq!(config.response_timeout_ms, 60_000);
+//! assert_eq!(config.reversal_persist, ReversalPersist::BeforeSend);
+//! assert!(config.validate().is_ok());
+//! ```
+
+use crate::iso8583::keys::{DesKey, KeyMode};
+use crate::iso8583::values::{MerchantId, TerminalId};
+use crate::time::Calendar;
+
+/// When the reversal of a reversible trade is written to persistent storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReversalPersist {
+    /// Safe: written before the request leaves, so a power cut while the
+    /// answer is awaited still leaves a reversal to send on reboot.
+    BeforeSend,
+    /// Unsafe: written only once the trade is known to have failed; a power
+    /// cut after the request left loses the reversal (and maybe the money).
+    AfterSend,
+}
+
+/// What happens when a reversal has used all its tries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReversalExhausted {
+    /// Safe: the reversal stays; every later online message tries it again
+    /// first, and online trades are refused until it is acknowledged.
+    KeepBlocking,
+    /// Unsafe: the reversal is deleted; a debit it should have undone stays.
+    Delete,
+}
+
+/// When offline trades (offline sale, electronic cash) are uploaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OfflineUpload {
+    /// Default: before the next online message of any kind (and at the latest
+    /// before settlement).
+    WithNextOnline,
+    /// Only before settlement: the host learns of offline trades late.
+    BeforeSettlementOnly,
+}
+
+/// Field 60.3 of the batch-upload end message after an unbalanced settlement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UploadEndCode {
+    /// Safe: 202, "uploaded, not balanced": the host reconciles.
+    Code202,
+    /// Unsafe: 207, "balanced", although the 0510 said it was not.
+    Code207,
+}
+
+/// When the journal of the settled batch is cleared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JournalClear {
+    /// Safe: after the settlement (and any batch upload) is answered.
+    AfterSettlementAnswer,
+    /// Unsafe: as the 0500 leaves; a lost 0510 loses the batch's detail.
+    WhenSettlementSent,
+}
+
+/// The terminal's configuration (deserialised from the scenario).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TerminalConfig {
+    pub terminal_id: TerminalId,
+    pub merchant_id: MerchantId,
+    /// Terminal master key, hex: 16 digits for mode 001, 32 for 003 and 004.
+    pub tmk: String,
+    pub key_mode: KeyMode,
+    /// Operator number, 1 to 3 characters (field 63 of the sign-in).
+    pub operator: String,
+    pub operator_password: String,
+    /// The password that lifts a tamper lock.
+    pub unlock_password: String,
+    pub response_timeout_ms: u64,
+    /// Tries of one reversal before the exhausted policy applies.
+    pub reversal_tries_max: u32,
+    /// Trades the journal holds; at most 999 (the settlement's count field).
+    pub journal_max: usize,
+    pub offline_queue_max: usize,
+    /// Below this charge prints come out faint.
+    pub battery_low_percent: u8,
+    /// Charge of a new terminal.
+    pub battery_start_percent: u8,
+    /// Charge used per message sent, in thousandths of a full battery;
+    /// 0 models a countertop on mains power.
+    pub battery_drain_per_message_permille: u16,
+    pub battery_drain_per_print_permille: u16,
+    /// Sign off (0820/002) after each settlement.
+    pub sign_off_after_settlement: bool,
+    pub calendar: Calendar,
+    pub reversal_persist: ReversalPersist,
+    pub reversal_exhausted: ReversalExhausted,
+    pub offline_upload: OfflineUpload,
+    pub upload_end_code_when_unbalanced: UploadEndCode,
+    pub journal_clear: JournalClear,
+    /// Models the cashier, not the terminal: when a sale fails without an
+    /// answer, the cashier swipes again at once and the retry (a new STAN)
+    /// leaves before the first sale's reversal. Unsafe: a double debit.
+    pub cashier_retry_after_failure: bool,
+}
+
+impl Default for TerminalConfig {
+    fn default() -> TerminalConfig {
+        TerminalConfig {
+            terminal_id: TerminalId::new("10000001").expect("valid"),
+            merchant_id: MerchantId::new("898100000000001").expect("valid"),
+            tmk: "1A2B3C4D5E6F7081".into(),
+            key_mode: KeyMode::Single,
+            operator: "01".into(),
+            operator_password: "0000".into(),
+            unlock_password: "88888888".into(),
+            response_timeout_ms: 60_000,
+            reversal_tries_max: 3,
+            journal_max: 500,
+            offline_queue_max: 100,
+            battery_low_percent: 10,
+            battery_start_percent: 100,
+            battery_drain_per_message_permille: 0,
+            battery_drain_per_print_permille: 0,
+            sign_off_after_settlement: false,
+            calendar: Calendar::default(),
+            reversal_persist: ReversalPersist::BeforeSend,
+            reversal_exhausted: ReversalExhausted::KeepBlocking,
+            offline_upload: OfflineUpload::WithNextOnline,
+            upload_end_code_when_unbalanced: UploadEndCode::Code202,
+            journal_clear: JournalClear::AfterSettlementAnswer,
+            cashier_retry_after_failure: false,
+        }
+    }
+}
+
+/// Why a configuration cannot drive a terminal.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("tmk is not a des key: {0}")]
+    Tmk(#[from] crate::iso8583::keys::KeyError),
+    #[error("key mode {mode} needs a {expected}-byte tmk, not {length}")]
+    TmkLength { mode: u16, expected: usize, length: usize },
+    #[error("operator number must be 1 to 3 printable characters, not {0:?}")]
+    Operator(String),
+    #[error("{name} must be between {min} and {max}, not {value}")]
+    OutOfRange { name: &'static str, value: u64, min: u64, max: u64 },
+}
+
+/// The largest journal the settlement's three-digit counts can describe.
+pub const JOURNAL_MAX_LIMIT: usize = 999;
+
+/// A configuration checked once, with its keys parsed.
+#[derive(Debug, Clone)]
+pub(crate) struct Checked {
+    pub config: TerminalConfig,
+    pub tmk: DesKey,
+    pub operator: [u8; 3],
+}
+
+fn range(name: &'static str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
+    if value < min || value > max {
+        return Err(ConfigError::OutOfRange { name, value, min, max });
+    }
+    Ok(())
+}
+
+impl TerminalConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.check().map(|_| ())
+    }
+
+    pub(crate) fn check(&self) -> Result<Checked, ConfigError> {
+        let tmk = DesKey::from_hex(&self.tmk)?;
+        let expected = match self.key_mode {
+            KeyMode::Single => 8,
+            KeyMode::Double | KeyMode::DoubleWithTrackKey => 16,
+        };
+        if tmk.as_bytes().len() != expected {
+            return Err(ConfigError::TmkLength {
+                mode: self.key_mode.code(),
+                expected,
+                length: tmk.as_bytes().len(),
+            });
+        }
+        let bytes = self.operator.as_bytes();
+        if bytes.is_empty() || bytes.len() > 3 || !bytes.iter().all(|b| (0x20..=0x7E).contains(b)) {
+            return Err(ConfigError::Operator(self.operator.clone()));
+        }
+        let mut operator = [b' '; 3];
+        operator[..bytes.len()].copy_from_slice(bytes);
+        range("response_timeout_ms", self.response_timeout_ms, 1, 3_600_000)?;
+        range("reversal_tries_max", u64::from(self.reversal_tries_max), 1, 99)?;
+        range("journal_max", self.journal_max as u64, 1, JOURNAL_MAX_LIMIT as u64)?;
+        range("offline_queue_max", self.offline_queue_max as u64, 1, JOURNAL_MAX_LIMIT as u64)?;
+        range("battery_low_percent", u64::from(self.battery_low_percent), 0, 100)?;
+        range("battery_start_percent", u64::from(self.battery_start_percent), 0, 100)?;
+        range(
+            "battery_drain_per_message_permille",
+            u64::from(self.battery_drain_per_message_permille),
+            0,
+            1000,
+        )?;
+        range(
+            "battery_drain_per_print_permille",
+            u64::from(self.battery_drain_per_print_permille),
+            0,
+            1000,
+        )?;
+        Ok(Checked { config: self.clone(), tmk, operator })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_double_length_mode_refuses_a_single_tmk() {
+        let config = TerminalConfig { key_mode: KeyMode::Double, ..TerminalConfig::default() };
+        assert!(matches!(config.validate(), Err(ConfigError::TmkLength { expected: 16, .. })));
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_and_policies_read_in_snake_case() {
+        use serde::de::value::{Error, MapDeserializer, StrDeserializer};
+        use serde::Deserialize;
+        let fields = vec![("reversal_persistance", "after_send")];
+        let result =
+            TerminalConfig::deserialize(MapDeserializer::<_, Error>::new(fields.into_iter()));
+        assert!(result.unwrap_err().to_string().contains("unknown field"));
+        let policy = ReversalPersist::deserialize(StrDeserializer::<Error>::new("after_send"));
+        assert_eq!(policy, Ok(ReversalPersist::AfterSend));
+        let empty: Vec<(&str, &str)> = Vec::new();
+        let defaults =
+            TerminalConfig::deserialize(MapDeserializer::<_, Error>::new(empty.into_iter()));
+        assert_eq!(defaults, Ok(TerminalConfig::default()), "every field has a default");
+    }
+
+    #[test]
+    fn a_journal_over_999_is_refused() {
+        let config = TerminalConfig { journal_max: 1000, ..TerminalConfig::default() };
+        assert!(matches!(
+            config.validate(),
+            Err(ConfigError::OutOfRange { name: "journal_max", .. })
+        ));
+    }
+}

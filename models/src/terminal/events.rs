@@ -1,0 +1,179 @@
+//! What the terminal tells the oracle and the report, each stamped with the
+//! instant and the terminal.
+//!
+//! ```
+//! use possim_models::terminal::events::{TerminalEvent, TerminalEventKind};
+//! use possim_models::iso8583::values::{Stan, TerminalId};
+//! use possim_models::time::Instant;
+//! let event = TerminalEvent {
+//!     at: Instant::ZERO,
+//!     terminal: TerminalId::new("T1").unwrap(),
+//!     kind: TerminalEventKind::TradeTimedOut { stan: Stan::new(1).unwrap() },
+//! };
+//! assert!(matches!(event.kind, TerminalEventKind::TradeTimedOut { .. }));
+//! ```
+
+use crate::iso8583::response_code::ResponseCode;
+use crate::iso8583::subfields::BatchTotals;
+use crate::iso8583::trade::TradeKind;
+use crate::iso8583::values::{AmountFen, BatchNo, Pan, Stan, TerminalId};
+use crate::time::Instant;
+
+use super::printer::{PrinterState, SlipKind};
+use super::reversal::ReversalReason;
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TerminalEvent {
+    pub at: Instant,
+    pub terminal: TerminalId,
+    pub kind: TerminalEventKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum TerminalEventKind {
+    OperatorSignedIn,
+    TradeStarted {
+        stan: Stan,
+        kind: TradeKind,
+        amount: Option<AmountFen>,
+        pan: Pan,
+    },
+    /// A frame left; `mti` as four digits.
+    RequestSent {
+        stan: Stan,
+        mti: String,
+    },
+    TradeAnswered {
+        stan: Stan,
+        kind: TradeKind,
+        code: ResponseCode,
+        approved: bool,
+    },
+    TradeTimedOut {
+        stan: Stan,
+    },
+    /// The trade did not complete: no slip; the cashier is told.
+    TradeFailed {
+        stan: Stan,
+        reason: String,
+    },
+    ReversalStored {
+        stan: Stan,
+    },
+    ReversalArmed {
+        stan: Stan,
+        reason: ReversalReason,
+    },
+    ReversalSent {
+        stan: Stan,
+        reason: ReversalReason,
+        attempt: u32,
+    },
+    ReversalAcknowledged {
+        stan: Stan,
+        code: ResponseCode,
+    },
+    /// A try got no acknowledgement (timeout, other code, bad MAC).
+    ReversalUnanswered {
+        stan: Stan,
+        attempt: u32,
+    },
+    /// The original was answered after all: its stored reversal is dropped.
+    ReversalCleared {
+        stan: Stan,
+    },
+    /// Deleted unacknowledged (policy `delete`): the debit may stand.
+    ReversalAbandoned {
+        stan: Stan,
+        reason: ReversalReason,
+    },
+    SlipPrinted {
+        stan: Option<Stan>,
+        kind: SlipKind,
+        listed: Vec<Stan>,
+    },
+    SlipFailed {
+        stan: Option<Stan>,
+        kind: SlipKind,
+        reason: PrinterState,
+    },
+    OfflineQueued {
+        stan: Stan,
+        kind: TradeKind,
+        amount: AmountFen,
+    },
+    OfflineUploaded {
+        stan: Stan,
+        code: ResponseCode,
+    },
+    /// The host refused the trade: not counted, listed after settlement.
+    OfflineUploadFailed {
+        stan: Stan,
+        code: ResponseCode,
+    },
+    /// No verdict (no answer, no session, host busy): it stays queued.
+    OfflineUploadDeferred {
+        stan: Stan,
+        code: Option<ResponseCode>,
+    },
+    SettlementStarted {
+        batch: BatchNo,
+        totals: BatchTotals,
+    },
+    SettlementBalanced {
+        batch: BatchNo,
+    },
+    SettlementNotBalanced {
+        batch: BatchNo,
+    },
+    BatchUploadStarted {
+        batch: BatchNo,
+        trades: u32,
+    },
+    BatchUploadEnded {
+        batch: BatchNo,
+        network_code: u16,
+    },
+    SettlementCompleted {
+        batch: BatchNo,
+    },
+    SettlementFailed {
+        batch: BatchNo,
+        reason: String,
+    },
+    JournalCleared {
+        batch: BatchNo,
+        trades: u32,
+    },
+    SignInRequired {
+        why: String,
+    },
+    SignedIn {
+        batch: BatchNo,
+    },
+    SignInFailed {
+        why: String,
+    },
+    SignedOff,
+    EchoAnswered,
+    PowerLost,
+    PowerOn,
+    Recovered {
+        what: String,
+    },
+    PrinterState {
+        state: PrinterState,
+    },
+    TamperLocked,
+    Unlocked,
+    StorageFull,
+    /// Refused locally: nothing was sent.
+    Refused {
+        why: String,
+    },
+    /// A frame that was not used (undecodable, unexpected, stale).
+    FrameDropped {
+        why: String,
+    },
+}

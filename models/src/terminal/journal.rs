@@ -1,0 +1,172 @@
+//! The journal (流水): the trades of the current batch that the terminal
+//! considers done, in the order they were done. It is the merchant's proof
+//! (reprints come from it), the source of the settlement totals and of the
+//! batch upload detail.
+//!
+//! Totals follow the switch: approved debits (sales, completions, offline
+//! sales and e-cash not refused on upload) and approved credits (voids,
+//! refunds). A voided sale stays a debit, its void counts as a credit.
+//!
+//! ```
+//! use possim_models::terminal::journal::{EntryStatus, Journal, JournalEntry};
+//! use possim_models::iso8583::trade::TradeKind;
+//! use possim_models::iso8583::values::*;
+//! let mut journal = Journal::new(2);
+//! journal.push(JournalEntry::approved(
+//!     TradeKind::Sale, Stan::new(1).unwrap(), BatchNo::new(1).unwrap(),
+//!     AmountFen::new(500).unwrap(), Pan::new("6222021234567890123").unwrap(),
+//! ));
+//! assert_eq!(journal.totals().debit_amount, 500);
+//! assert!(!journal.is_full());
+//! ```
+
+use crate::bounded::BoundedQueue;
+use crate::iso8583::response_code::ResponseCode;
+use crate::iso8583::subfields::{BatchDetailEntry, BatchTotals};
+use crate::iso8583::trade::{Side, TradeKind};
+use crate::iso8583::values::{AmountFen, AuthCode, BatchNo, Pan, Rrn, Stan};
+
+/// Where a journal entry stands with the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryStatus {
+    /// Approved online.
+    Approved,
+    /// An offline trade not yet uploaded.
+    OfflinePending,
+    /// An offline trade the host took (00 or 94).
+    OfflineUploaded,
+    /// An offline trade the host refused: not counted, listed after settlement.
+    OfflineFailed(ResponseCode),
+}
+
+/// One trade of the batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalEntry {
+    pub kind: TradeKind,
+    pub stan: Stan,
+    pub batch: BatchNo,
+    pub amount: AmountFen,
+    pub pan: Pan,
+    pub rrn: Option<Rrn>,
+    pub auth_code: Option<AuthCode>,
+    pub status: EntryStatus,
+    /// A sale or completion cancelled by a later void of this batch.
+    pub voided: bool,
+    /// The approval slip came out readable at least once.
+    pub slip_printed: bool,
+}
+
+impl JournalEntry {
+    pub fn approved(
+        kind: TradeKind,
+        stan: Stan,
+        batch: BatchNo,
+        amount: AmountFen,
+        pan: Pan,
+    ) -> JournalEntry {
+        JournalEntry {
+            kind,
+            stan,
+            batch,
+            amount,
+            pan,
+            rrn: None,
+            auth_code: None,
+            status: EntryStatus::Approved,
+            voided: false,
+            slip_printed: false,
+        }
+    }
+
+    /// Whether the entry counts in the totals and the batch upload.
+    pub fn counts(&self) -> bool {
+        !matches!(self.status, EntryStatus::OfflineFailed(_)) && self.kind.side() != Side::None
+    }
+}
+
+/// The bounded journal. See the module docs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Journal {
+    entries: BoundedQueue<JournalEntry>,
+}
+
+impl Journal {
+    pub fn new(journal_max: usize) -> Journal {
+        Journal { entries: BoundedQueue::new(journal_max) }
+    }
+
+    /// Appends an entry; callers refuse new trades first when full.
+    pub fn push(&mut self, entry: JournalEntry) {
+        assert!(self.find(entry.stan).is_none(), "stan {} twice in one journal", entry.stan);
+        self.entries.push_expect(entry, "journal");
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.entries.is_full()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &JournalEntry> {
+        self.entries.iter()
+    }
+
+    pub fn find(&self, stan: Stan) -> Option<&JournalEntry> {
+        self.entries.iter().find(|entry| entry.stan == stan)
+    }
+
+    pub fn find_mut(&mut self, stan: Stan) -> Option<&mut JournalEntry> {
+        self.entries.iter_mut().find(|entry| entry.stan == stan)
+    }
+
+    pub fn last(&self) -> Option<&JournalEntry> {
+        self.entries.iter().last()
+    }
+
+    pub fn totals(&self) -> BatchTotals {
+        let mut totals = BatchTotals::default();
+        for entry in self.entries.iter().filter(|entry| entry.counts()) {
+            match entry.kind.side() {
+                Side::Debit => totals.add_debit(entry.amount),
+                Side::Credit => totals.add_credit(entry.amount),
+                Side::None => {}
+            }
+        }
+        totals
+    }
+
+    /// The batch upload detail, in journal order.
+    pub fn upload_detail(&self) -> Vec<BatchDetailEntry> {
+        self.entries
+            .iter()
+            .filter(|entry| entry.counts())
+            .map(|entry| BatchDetailEntry {
+                // 00: domestic CUP card; the model has no foreign cards.
+                card_organisation: 0,
+                stan: entry.stan,
+                pan: entry.pan,
+                amount: entry.amount,
+            })
+            .collect()
+    }
+
+    /// Offline trades refused on upload: the list printed after settlement.
+    pub fn offline_failures(&self) -> Vec<Stan> {
+        self.entries
+            .iter()
+            .filter(|entry| matches!(entry.status, EntryStatus::OfflineFailed(_)))
+            .map(|entry| entry.stan)
+            .collect()
+    }
+}

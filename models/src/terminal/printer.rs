@@ -1,0 +1,103 @@
+//! The printer: what can go wrong with it and what it prints.
+//!
+//! A slip that did not come out readable is not lost: the approved trade stays
+//! in the journal and can be reprinted (last slip, or by STAN), and the detail
+//! list shows which trades the terminal holds.
+//!
+//! ```
+//! use possim_models::terminal::printer::{PrinterHardware, PrinterState};
+//! assert_eq!(PrinterState::of(PrinterHardware::Ok, true), PrinterState::Faint);
+//! assert_eq!(PrinterState::of(PrinterHardware::Jam, true), PrinterState::Jam);
+//! assert!(PrinterState::Ok.prints());
+//! ```
+
+use crate::iso8583::values::Stan;
+use crate::time::Instant;
+
+use super::events::TerminalEventKind as E;
+use super::terminal::Terminal;
+
+/// The mechanism, as the device-fault injector sets it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PrinterHardware {
+    Ok,
+    OutOfPaper,
+    Jam,
+    CoverOpen,
+}
+
+/// What a print attempt gives: the mechanism, made faint by a low battery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PrinterState {
+    Ok,
+    OutOfPaper,
+    Jam,
+    CoverOpen,
+    /// Printed, but unreadable: the battery is low.
+    Faint,
+}
+
+impl PrinterState {
+    pub fn of(hardware: PrinterHardware, battery_low: bool) -> PrinterState {
+        match hardware {
+            PrinterHardware::Ok if battery_low => PrinterState::Faint,
+            PrinterHardware::Ok => PrinterState::Ok,
+            PrinterHardware::OutOfPaper => PrinterState::OutOfPaper,
+            PrinterHardware::Jam => PrinterState::Jam,
+            PrinterHardware::CoverOpen => PrinterState::CoverOpen,
+        }
+    }
+
+    /// Whether a slip comes out readable.
+    pub fn prints(self) -> bool {
+        self == PrinterState::Ok
+    }
+
+    /// Whether paper moves (a faint slip still uses paper and power).
+    pub fn feeds(self) -> bool {
+        matches!(self, PrinterState::Ok | PrinterState::Faint)
+    }
+}
+
+/// Which slip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SlipKind {
+    Approval,
+    Reprint,
+    Settlement,
+    DetailList,
+    OfflineFailures,
+}
+
+/// Printing: a slip that does not come out readable leaves its trade
+/// marked as owed a slip.
+impl Terminal {
+    /// Prints a slip; returns whether it came out readable.
+    pub(super) fn print(
+        &mut self,
+        now: Instant,
+        kind: SlipKind,
+        stan: Option<Stan>,
+        listed: Vec<Stan>,
+    ) -> bool {
+        let low = self.persistent.battery.is_low(self.checked.config.battery_low_percent);
+        let state = PrinterState::of(self.persistent.printer, low);
+        if state.feeds() {
+            let drain = self.checked.config.battery_drain_per_print_permille;
+            self.persistent.battery.drain(drain);
+        }
+        if state.prints() {
+            self.emit(now, E::SlipPrinted { stan, kind, listed });
+            if let Some(entry) = stan.and_then(|stan| self.persistent.journal.find_mut(stan)) {
+                entry.slip_printed = true;
+            }
+            true
+        } else {
+            self.emit(now, E::SlipFailed { stan, kind, reason: state });
+            false
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! Offline trades: kept, uploaded later, never lost before settlement.
+
+use crate::iso8583::cup::CupMessage;
+use crate::iso8583::trade::TradeKind;
+use crate::iso8583::ResponseCode;
+use crate::terminal::journal::EntryStatus;
+use crate::terminal::printer::SlipKind;
+use crate::terminal::{TerminalCommand, TerminalConfig, TerminalEventKind as E};
+
+use super::rig::*;
+
+fn offline_sale(amount: u64) -> TerminalCommand {
+    TerminalCommand::OfflineSale { card: card(), amount: fen(amount) }
+}
+
+#[test]
+fn an_offline_sale_sends_nothing_and_prints_its_slip() {
+    let mut rig = Rig::signed_in(TerminalConfig::default());
+    rig.command(offline_sale(300));
+    assert!(rig.nothing_sent());
+    assert!(rig.saw(|e| matches!(e, E::OfflineQueued { kind: TradeKind::OfflineSaleUpload, .. })));
+    assert!(rig.saw(|e| matches!(e, E::SlipPrinted { kind: SlipKind::Approval, .. })));
+    assert_eq!(rig.terminal.persistent().offline().len(), 1);
+}
+
+#[test]
+fn an_offline_upload_answered_94_counts_as_uploaded() {
+    let mut rig = Rig::signed_in(TerminalConfig::default());
+    rig.command(offline_sale(300));
+    rig.command(TerminalCommand::SendPending);
+    let upload = rig.next_trade();
+    assert_eq!(rig.mtis().last().unwrap(), "0220");
+    let answer = rig.host.answer_trade(&upload, ResponseCode::DUPLICATE);
+    rig.deliver(&answer);
+    assert!(rig
+        .saw(|e| matches!(e, E::OfflineUploaded { code, .. } if *code == ResponseCode::DUPLICATE)));
+    assert!(rig.terminal.persistent().offline().is_empty());
+    let entry = rig.terminal.persistent().journal().find(upload.stan).unwrap();
+    assert_eq!(entry.status, EntryStatus::OfflineUploaded);
+}
+
+#[test]
+fn with_next_online_the_upload_goes_before_the_next_sale() {
+    let mut rig = Rig::signed_in(TerminalConfig::default());
+    rig.command(offline_sale(300));
+    rig.command(sale(100));
+    rig.answer_all();
+    assert_eq!(rig.mtis(), ["0800", "0220", "0200"]);
+    rig.command(TerminalCommand::Settle);
+    rig.answer_all();
+    assert_eq!(rig.mtis(), ["0800", "0220", "0200", "0500"]);
+}
+
+#[test]
+fn before_settlement_only_keeps_offline_trades_back_until_the_0500() {
+    let config = TerminalConfig {
+        offline_upload: crate::terminal::OfflineUpload::BeforeSettlementOnly,
+        ..TerminalConfig::default()
+    };
+    let mut rig = Rig::signed_in(config);
+    rig.command(offline_sale(300));
+    rig.command(sale(100));
+    rig.answer_all();
+    assert_eq!(rig.mtis(), ["0800", "0200"], "the host does not know the offline sale yet");
+    assert_eq!(rig.terminal.persistent().offline().len(), 1);
+    rig.command(TerminalCommand::Settle);
+    rig.answer_all();
+    assert_eq!(rig.mtis(), ["0800", "0200", "0220", "0500"], "but it goes before the 0500");
+}
+
+#[test]
+fn no_0500_leaves_while_an_upload_goes_unanswered() {
+    let mut rig = Rig::signed_in(TerminalConfig::default());
+    rig.command(offline_sale(300));
+    rig.command(TerminalCommand::Settle);
+    let _upload = rig.next_trade();
+    rig.time_out();
+    assert!(rig.saw(|e| matches!(e, E::OfflineUploadDeferred { code: None, .. })));
+    assert!(
+        rig.saw(|e| matches!(e, E::SettlementFailed { reason, .. } if reason.contains("offline")))
+    );
+    assert!(rig.nothing_sent(), "no 0500");
+    rig.command(TerminalCommand::Settle);
+    assert_eq!(rig.answer_all(), ["0220", "0500"], "the same upload again, then the totals");
+}
+
+#[test]
+fn an_upload_refused_by_the_host_is_listed_after_settlement_and_not_counted() {
+    let mut rig = Rig::signed_in(TerminalConfig::default());
+    rig.command(offline_sale(300));
+    rig.command(offline_sale(400));
+    rig.command(TerminalCommand::Settle);
+    let first = rig.next_trade();
+    let answer = rig.host.answer_trade(&first, ResponseCode::new(*b"51"));
+    rig.deliver(&answer);
+    assert!(rig.saw(|e| matches!(e, E::OfflineUploadFailed { .. })));
+    rig.answer_all();
+    let CupMessage::Settlement(totals) = rig.host.read(&rig.wire[3].clone()) else {
+        panic!("0500")
+    };
+    assert_eq!((totals.totals.debit_amount, totals.totals.debit_count), (400, 1));
+    assert!(rig.saw(|e| matches!(e, E::SlipPrinted { kind: SlipKind::OfflineFailures, listed, .. } if listed == &vec![first.stan])));
+}
+
+#[test]
+fn electronic_cash_is_offline_when_the_chip_balance_covers_it_else_an_online_sale_with_pin() {
+    let mut rig = Rig::signed_in(TerminalConfig::default());
+    rig.command(TerminalCommand::ECash {
+        card: card(),
+        amount: fen(500),
+        offline_balance: fen(1000),
+        pin: None,
+    });
+    assert!(rig.nothing_sent());
+    assert!(rig.saw(|e| matches!(e, E::OfflineQueued { kind: TradeKind::ECashUpload, .. })));
+    rig.command(TerminalCommand::ECash {
+        card: card(),
+        amount: fen(5000),
+        offline_balance: fen(1000),
+        pin: None,
+    });
+    assert!(rig.saw(|e| matches!(e, E::Refused { why } if why.contains("pin"))));
+    rig.command(TerminalCommand::ECash {
+        card: card(),
+        amount: fen(5000),
+        offline_balance: fen(1000),
+        pin: Some("123456".into()),
+    });
+    let upload = rig.next_trade();
+    assert_eq!(upload.kind(), TradeKind::ECashUpload);
+    assert_eq!(rig.mtis().last().unwrap(), "0320");
+    let answer = rig.host.answer_trade(&upload, ResponseCode::APPROVED);
+    rig.deliver(&answer);
+    let online = rig.next_trade();
+    assert_eq!(online.kind(), TradeKind::Sale);
+    assert!(online.pin_block.is_some());
+}
+
+#[test]
+fn an_upload_answered_77_stays_queued_until_the_terminal_signs_in_again() {
+    let mut rig = Rig::signed_in(TerminalConfig::default());
+    rig.command(offline_sale(300));
+    rig.command(TerminalCommand::SendPending);
+    let upload = rig.next_trade();
+    let answer = rig.host.answer_trade(&upload, ResponseCode::SIGN_IN_TO_NETWORK);
+    rig.deliver(&answer);
+    assert!(rig.saw(|e| matches!(e, E::OfflineUploadDeferred { code: Some(_), .. })));
+    assert!(!rig.saw(|e| matches!(e, E::OfflineUploadFailed { .. })), "not the cardholder's fault");
+    assert!(rig.saw(|e| matches!(e, E::SignInRequired { .. })));
+    assert_eq!(rig.terminal.persistent().offline().len(), 1);
+    rig.sign_in();
+    rig.command(TerminalCommand::Settle);
+    assert_eq!(rig.answer_all(), ["0220", "0500"]);
+    assert!(rig.terminal.persistent().offline().is_empty());
+}

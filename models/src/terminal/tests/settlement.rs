@@ -1,0 +1,166 @@
+//! Settlement: totals, batch upload when unbalanced, then a new batch.
+
+use crate::iso8583::cup::CupMessage;
+use crate::iso8583::subfields::SettlementResult;
+use crate::terminal::printer::SlipKind;
+use crate::terminal::{TerminalCommand, TerminalConfig, TerminalEventKind as E};
+
+use super::rig::*;
+
+#[test]
+fn a_balanced_settlement_clears_the_journal_and_starts_the_next_batch() {
+    let mut rig = Rig::signed_in(TerminalConfig::default());
+    rig.approved_sale(1000);
+    let void_of = rig.approved_sale(300);
+    let batch = rig.terminal.persistent().batch();
+    rig.command(TerminalCommand::Void {
+        original_batch: batch,
+        original_stan: void_of.stan,
+        amount: fen(300),
+        pin: None,
+    });
+    rig.answer_all();
+    rig.command(TerminalCommand::Settle);
+    let CupMessage::Settlement(request) = rig.next_message() else { panic!("0500") };
+    assert_eq!(request.batch, batch);
+    let totals = request.totals;
+    assert_eq!(
+        (totals.debit_amount, totals.debit_count, totals.credit_amount, totals.credit_count),
+        (1300, 2, 300, 1)
+    );
+    let answer = rig.host.answer_settlement(&request, SettlementResult::Balanced);
+    rig.deliver(&answer);
+    assert!(rig.saw(|e| matches!(e, E::SettlementBalanced { .. })));
+    assert!(rig.saw(|e| matches!(e, E::SlipPrinted { kind: SlipKind::Settlement, .. })));
+    assert!(rig.saw(|e| matches!(e, E::SettlementCompleted { batch: b } if *b == batch)));
+    let store = rig.terminal.persistent();
+    assert!(store.journal().is_empty());
+    assert_eq!(store.batch(), batch.next());
+    assert!(store.settlement().is_none());
+    // The next sale goes in the next batch.
+    let next = rig.approved_sale(10);
+    assert_eq!(next.batch, batch.next());
+}
+
+fn unbalanced(config: TerminalConfig) -> Rig {
+    let mut rig = Rig::signed_in(config);
+    rig.approved_sale(1000);
+    rig.approved_sale(2000);
+    rig.command(TerminalCommand::Settle);
+    let CupMessage::Settlement(request) = rig.next_message() else { panic!("0500") };
+    let answer = rig.host.answer_settlement(&request, SettlementResult::NotBalanced);
+    rig.deliver(&answer);
+    rig
+}
+
+#[test]
+fn an_unbalanced_settlement_uploads_the_batch_and_ends_with_202() {
+    let mut rig = unbalanced(TerminalConfig::default());
+    assert!(rig.saw(|e| matches!(e, E::SettlementNotBalanced { .. })));
+    assert!(rig.saw(|e| matches!(e, E::BatchUploadStarted { trades: 2, .. })));
+    let CupMessage::BatchUpload(upload) = rig.next_message() else { panic!("0320/201") };
+    let amounts: Vec<u64> = upload.detail.entries.iter().map(|e| e.amount.fen()).collect();
+    assert_eq!(amounts, [1000, 2000]);
+    let answer =
+        rig.host.answer_batch(upload.stan, upload.batch, upload.terminal, upload.merchant, 201);
+    rig.deliver(&answer);
+    let CupMessage::BatchUploadEnd(end) = rig.next_message() else { panic!("0320/202") };
+    assert_eq!(end.network_code(), 202);
+    assert_eq!(end.total_count, 2);
+    let answer = rig.host.answer_batch(end.stan, end.batch, end.terminal, end.merchant, 202);
+    rig.deliver(&answer);
+    assert!(rig.saw(|e| matches!(e, E::SettlementCompleted { .. })));
+    assert!(rig.terminal.persistent().journal().is_empty());
+}
+
+#[test]
+fn the_unsafe_end_code_claims_207_balanced_after_an_unbalanced_settlement() {
+    let config = TerminalConfig {
+        upload_end_code_when_unbalanced: crate::terminal::UploadEndCode::Code207,
+        ..TerminalConfig::default()
+    };
+    let mut rig = unbalanced(config);
+    rig.answer_all();
+    assert!(rig.saw(|e| matches!(e, E::SettlementNotBalanced { .. })));
+    assert!(
+        rig.saw(|e| matches!(e, E::BatchUploadEnded { network_code: 207, .. })),
+        "the bug: 207 after a 2 flag"
+    );
+}
+
+#[test]
+fn a_lost_0510_keeps_the_journal_and_the_settlement_is_sent_again() {
+    let mut rig = Rig::signed_in(TerminalConfig::default());
+    rig.approved_sale(1000);
+    rig.command(TerminalCommand::Settle);
+    let CupMessage::Settlement(first) = rig.next_message() else { panic!("0500") };
+    rig.time_out();
+    assert!(rig.saw(|e| matches!(e, E::SettlementFailed { .. })));
+    assert_eq!(rig.terminal.persistent().journal().len(), 1);
+    rig.command(sale(5));
+    assert!(
+        rig.saw(|e| matches!(e, E::Refused { why } if why.contains("settlement"))),
+        "no trades mid-settlement"
+    );
+    rig.command(TerminalCommand::Settle);
+    let CupMessage::Settlement(again) = rig.next_message() else { panic!("0500 again") };
+    assert_eq!(again.totals, first.totals);
+    assert_eq!(again.batch, first.batch);
+}
+
+#[test]
+fn sign_off_after_settlement_when_configured() {
+    let mut rig = Rig::signed_in(TerminalConfig {
+        sign_off_after_settlement: true,
+        ..TerminalConfig::default()
+    });
+    rig.approved_sale(1000);
+    rig.command(TerminalCommand::Settle);
+    assert_eq!(rig.answer_all(), ["0500", "0820"]);
+    assert!(rig.saw(|e| matches!(e, E::SignedOff)));
+    assert!(!rig.terminal.persistent().signed_in());
+}
+
+#[test]
+fn a_settlement_refused_with_flag_3_is_settled_again_after_sign_in() {
+    let mut rig = Rig::signed_in(TerminalConfig::default());
+    rig.approved_sale(1000);
+    rig.command(TerminalCommand::Settle);
+    let CupMessage::Settlement(request) = rig.next_message() else { panic!("0500") };
+    let answer = rig.host.answer_settlement(&request, SettlementResult::Error);
+    rig.deliver(&answer);
+    assert!(rig.saw(|e| matches!(e, E::SettlementFailed { .. })));
+    assert!(rig.saw(|e| matches!(e, E::SignInRequired { .. })));
+    assert_eq!(rig.terminal.persistent().journal().len(), 1, "nothing cleared");
+    rig.sign_in();
+    rig.command(TerminalCommand::Settle);
+    assert_eq!(rig.answer_all(), ["0500"]);
+    assert!(rig.saw(|e| matches!(e, E::SettlementCompleted { .. })));
+}
+
+#[test]
+fn a_batch_upload_refused_by_the_host_stays_at_its_stage() {
+    let mut rig = unbalanced(TerminalConfig::default());
+    let CupMessage::BatchUpload(upload) = rig.next_message() else { panic!("0320/201") };
+    let refusal = crate::iso8583::settlement::BatchUploadResponse {
+        stan: upload.stan,
+        batch: upload.batch,
+        terminal: upload.terminal,
+        merchant: upload.merchant,
+        network_code: 201,
+        response_code: crate::iso8583::ResponseCode::SIGN_IN_TO_NETWORK,
+    };
+    let bytes = crate::wire::seal(
+        &CupMessage::BatchUploadAnswer(refusal),
+        crate::iso8583::Tpdu::new(0, 3),
+        None,
+    );
+    rig.deliver(&bytes);
+    assert!(rig.saw(|e| matches!(e, E::SettlementFailed { reason, .. } if reason.contains("77"))));
+    rig.sign_in();
+    rig.command(TerminalCommand::Settle);
+    let CupMessage::BatchUpload(again) = rig.next_message() else {
+        panic!("the same upload again")
+    };
+    assert_eq!(again.detail, upload.detail);
+}
