@@ -6,6 +6,7 @@
 //! No turmoil, no tokio: this is the bare cost of the models, and the place
 //! where protocol stories are told and checked frame by frame.
 
+pub mod build;
 mod fault;
 mod record;
 

@@ -80,6 +80,11 @@ pub enum SwitchEventKind {
     Duplicate {
         key: TradeKey,
     },
+    /// A copy of a request still upstream, dropped: the original's answer
+    /// will answer it.
+    DuplicateInFlight {
+        key: TradeKey,
+    },
     Forwarded {
         key: TradeKey,
         kind: TradeKind,
@@ -164,6 +169,9 @@ impl std::fmt::Display for SwitchEvent {
                 write!(f, "rejected {terminal}: {code} {}", code.meaning())
             }
             SwitchEventKind::Duplicate { key } => write!(f, "duplicate {key}"),
+            SwitchEventKind::DuplicateInFlight { key } => {
+                write!(f, "duplicate of a request still upstream, dropped: {key}")
+            }
             SwitchEventKind::Forwarded { key, kind } => {
                 write!(f, "forwarded {} {key}", kind.label())
             }

@@ -535,8 +535,15 @@ impl Switch {
             // disagree about what has been settled.
             return self.refuse_trade(now, to, tpdu, &request, ResponseCode::STATE_MISMATCH);
         }
-        let known =
-            state.current.trades.contains_key(&request.stan) || self.pending.contains_key(&key);
+        if self.pending.contains_key(&key) && self.config.duplicate_check {
+            // The original is still upstream and its answer is on the way. A
+            // 94 now would reach the terminal first and read as the answer to
+            // its only request: a decline, its reversal deleted, while the
+            // original may be approved. The copy is dropped instead.
+            self.event(now, SwitchEventKind::DuplicateInFlight { key });
+            return;
+        }
+        let known = state.current.trades.contains_key(&request.stan);
         if known && self.config.duplicate_check {
             self.event(now, SwitchEventKind::Duplicate { key });
             return self.answer_trade(now, to, tpdu, &request, ResponseCode::DUPLICATE, Some(&mac));
