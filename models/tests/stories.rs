@@ -325,3 +325,28 @@ fn a_switch_crash_mid_trade_ends_with_the_money_returned() {
     assert_eq!(balance(&h, &pan), OPENING_FEN);
     assert_eq!(approval_slips(&h), 0);
 }
+
+/// Regression (found by the state-machine property test): an offline upload
+/// whose answer the issuer sent but the network never got was answered 98,
+/// and the terminal marked the trade failed — uncounted at settlement while
+/// the issuer held the money.
+#[test]
+fn an_upload_answered_98_stays_queued_and_the_second_upload_counts_it() {
+    let (mut h, t, pan) = world(|_| {});
+    open_the_day(&mut h, &t);
+    h.command(&t, TerminalCommand::OfflineSale { card: card(pan), amount: AmountFen::new(700).unwrap() });
+    h.add_fault(FaultRule::once(FrameMatch::from(Node::Issuer(0)).mti(Mti::ADVICE_RESPONSE), FaultAction::Drop));
+    h.command(&t, TerminalCommand::SendPending);
+    h.settle(Duration::from_secs(90));
+    assert!(terminal_events(&h).iter().any(|k| matches!(
+        k,
+        TerminalEventKind::OfflineUploadDeferred { code: Some(code), .. } if *code == ResponseCode::ISSUER_TIMEOUT
+    )));
+    h.command(&t, TerminalCommand::Settle);
+    h.settle(Duration::from_secs(30));
+    let events = terminal_events(&h);
+    assert!(events.iter().any(|k| matches!(k, TerminalEventKind::OfflineUploaded { code, .. } if *code == ResponseCode::DUPLICATE)));
+    assert!(!events.iter().any(|k| matches!(k, TerminalEventKind::OfflineUploadFailed { .. })));
+    assert!(events.iter().any(|k| matches!(k, TerminalEventKind::SettlementBalanced { .. })));
+    assert_eq!(balance(&h, &pan), OPENING_FEN - 700);
+}

@@ -543,7 +543,14 @@ impl Switch {
             self.event(now, SwitchEventKind::DuplicateInFlight { key });
             return;
         }
-        let known = state.current.trades.contains_key(&request.stan);
+        // An upload answered 98 has an unknown outcome (the issuer may hold
+        // it): its next copy goes upstream again instead of getting 94 here,
+        // so the issuer's answer decides whether the batch counts it.
+        let outcome_unknown = |record: &TradeRecord| {
+            record.request.kind().is_offline_upload()
+                && record.outcome == Outcome::Declined(ResponseCode::ISSUER_TIMEOUT)
+        };
+        let known = state.current.trades.get(&request.stan).is_some_and(|r| !outcome_unknown(r));
         if known && self.config.duplicate_check {
             self.event(now, SwitchEventKind::Duplicate { key });
             return self.answer_trade(now, to, tpdu, &request, ResponseCode::DUPLICATE, Some(&mac));
@@ -924,8 +931,11 @@ impl Switch {
         let state = self.state.terminals.get_mut(&key.terminal);
         let mac = state.as_ref().and_then(|state| state.session.as_ref()).map(Session::mac_key);
         if let Some(record) = state.and_then(|state| state.record_mut(key.batch, key.stan)) {
-            record.outcome =
-                if code.is_approved() { Outcome::Approved } else { Outcome::Declined(code) };
+            // An offline trade was paid at the counter: upstream's 94 to its
+            // upload means the issuer already holds it, so it counts as taken.
+            let taken = code.is_approved()
+                || (code == ResponseCode::DUPLICATE && record.request.kind().is_offline_upload());
+            record.outcome = if taken { Outcome::Approved } else { Outcome::Declined(code) };
         }
         match mac {
             Some(mac) => {

@@ -120,9 +120,13 @@ impl Terminal {
             return false;
         }
         self.volatile.outstanding = None;
-        // The host did not look at the trade (no session, or busy): keep it
-        // queued rather than list a sale the cardholder did make as failed.
-        if session_lost || code.action() == TerminalAction::RetryLater {
+        // The host did not look at the trade (no session, or busy), or cannot
+        // say what became of it (98: the issuer did not answer the network,
+        // which may well have debited): keep it queued and upload it again —
+        // a copy the issuer already holds is answered 94, which counts as
+        // uploaded — rather than list a sale the cardholder did make as failed.
+        let outcome_unknown = code == ResponseCode::ISSUER_TIMEOUT;
+        if session_lost || outcome_unknown || code.action() == TerminalAction::RetryLater {
             self.emit(now, E::OfflineUploadDeferred { stan, code: Some(code) });
             if let Some((_, state)) = self.volatile.operation.as_mut() {
                 state.uploads_stalled = true;
