@@ -1,0 +1,486 @@
+//! The scenario file's schema: what a run is built from. Every struct refuses
+//! unknown keys; every default is the safe, mild choice. `docs/SCENARIOS.md`
+//! documents each section with an example.
+
+use std::collections::BTreeMap;
+
+use possim_models::issuer::{CardStatus, IssuerLimits, IssuerPolicy};
+use possim_models::iso8583::values::{MerchantId, Pan, TerminalId};
+use possim_models::terminal::TerminalConfig;
+use serde::{Deserialize, Serialize};
+
+/// A whole scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub run: RunSettings,
+    pub merchants: Vec<Merchant>,
+    /// Terminals one by one.
+    #[serde(default)]
+    pub terminals: Vec<TerminalSpec>,
+    /// Many alike terminals at once (ids `prefix` + a number).
+    #[serde(default)]
+    pub terminal_groups: Vec<TerminalGroup>,
+    pub issuers: Vec<IssuerSpec>,
+    /// Cards one by one.
+    #[serde(default)]
+    pub cards: Vec<CardSpec>,
+    /// Many alike cards at once.
+    #[serde(default)]
+    pub card_groups: Vec<CardGroup>,
+    #[serde(default)]
+    pub switch: SwitchSpec,
+    #[serde(default)]
+    pub network: NetworkSpec,
+    /// Line profiles by name; terminals name one. `clean` always exists.
+    #[serde(default)]
+    pub links: BTreeMap<String, LineProfile>,
+    /// Latency between network elements.
+    #[serde(default)]
+    pub backbone: Backbone,
+    #[serde(default)]
+    pub workload: Workload,
+    #[serde(default)]
+    pub faults: FaultPlan,
+    #[serde(default)]
+    pub expect: Expectations,
+}
+
+/// Phases and clocks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunSettings {
+    /// The seed when the command line gives none.
+    pub seed: u64,
+    /// Turmoil's fixed step: every host advances this much per step, idle or not.
+    pub tick_ms: u64,
+    /// The safety phase: trading under faults.
+    pub safety_ms: u64,
+    /// The healing bound: with every fault stopped, the system must converge
+    /// (reversals acknowledged, offline trades uploaded, batches settled and
+    /// balanced) within this.
+    pub healing_max_ms: u64,
+    /// Business calendar start, `MM-DD`; the run starts at midnight.
+    pub start_date: String,
+    /// Business hour the trading day starts (terminals sign in then).
+    pub open_hour: u8,
+}
+
+impl Default for RunSettings {
+    fn default() -> RunSettings {
+        RunSettings {
+            seed: 0,
+            tick_ms: 5,
+            safety_ms: 600_000,
+            healing_max_ms: 600_000,
+            start_date: "11-21".into(),
+            open_hour: 9,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Merchant {
+    pub id: MerchantId,
+    #[serde(default)]
+    pub name: String,
+}
+
+/// One terminal. Its `config` takes any `TerminalConfig` field (timeouts,
+/// bounds, battery, and the policies); its identity and TMK come from here,
+/// and `config`'s own `terminal_id`, `merchant_id` and `tmk` are ignored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TerminalSpec {
+    pub id: TerminalId,
+    pub merchant: MerchantId,
+    /// The terminal farm (simulated host) it lives in.
+    #[serde(default = "default_farm")]
+    pub farm: String,
+    /// A line profile from `links`.
+    #[serde(default = "default_link")]
+    pub link: String,
+    /// Hex; 16 digits for key mode 001, 32 for 003 and 004.
+    pub tmk: String,
+    #[serde(default)]
+    pub config: TerminalConfig,
+}
+
+/// Many terminals alike: ids are `prefix` followed by a zero-padded number
+/// filling the 8 characters, from 1 to `count`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TerminalGroup {
+    pub prefix: String,
+    pub count: u32,
+    pub merchant: MerchantId,
+    #[serde(default = "default_farm")]
+    pub farm: String,
+    #[serde(default = "default_link")]
+    pub link: String,
+    pub tmk: String,
+    #[serde(default)]
+    pub config: TerminalConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerSpec {
+    pub index: u16,
+    #[serde(default)]
+    pub name: String,
+    /// Card number prefixes the network routes to this issuer.
+    pub bins: Vec<String>,
+    #[serde(default)]
+    pub limits: Option<IssuerLimits>,
+    #[serde(default)]
+    pub policy: Option<IssuerPolicy>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CardSpec {
+    pub pan: Pan,
+    pub balance_fen: i64,
+    #[serde(default = "default_pin")]
+    pub pin: String,
+    #[serde(default)]
+    pub offline_balance_fen: i64,
+    #[serde(default = "default_status")]
+    pub status: CardStatus,
+    /// `YYMM`.
+    #[serde(default)]
+    pub expiry: Option<String>,
+}
+
+/// `count` cards whose numbers start with `bin`, numbered from 1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CardGroup {
+    pub bin: String,
+    pub count: u32,
+    pub balance_fen: i64,
+    #[serde(default)]
+    pub offline_balance_fen: i64,
+    #[serde(default = "default_pin")]
+    pub pin: String,
+    /// Digits of each card number (12 to 19).
+    #[serde(default = "default_pan_length")]
+    pub pan_length: u8,
+}
+
+/// Switch settings a scenario may change; each absent one keeps the
+/// switch's default. Registry and keys are derived from the scenario.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SwitchSpec {
+    pub upstream_timeout_ms: Option<u64>,
+    pub reversal_retry_interval_ms: Option<u64>,
+    pub pending_max: Option<usize>,
+    pub store_forward_max: Option<usize>,
+    /// Policy: answer a repeated request 94 (safe) or forward it again.
+    pub duplicate_check: Option<bool>,
+}
+
+/// Network settings a scenario may change; each absent one keeps the
+/// network's default. Links and routes are derived from the scenario.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkSpec {
+    pub issuer_timeout_ms: Option<u64>,
+    pub reversal_retry_interval_ms: Option<u64>,
+    pub reversal_tries_max: Option<u32>,
+    pub pending_max: Option<usize>,
+    pub store_forward_max: Option<usize>,
+}
+
+/// A range of milliseconds, drawn uniformly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RangeMs {
+    pub min: u64,
+    pub max: u64,
+}
+
+/// How one terminal's line misbehaves: dial-up, GPRS, ... Applied by the
+/// deterministic shim around the terminal's connection, with its own seeded
+/// random stream. Rates are per hour of simulated time, or per frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LineProfile {
+    /// One-way latency per frame.
+    pub latency_ms: RangeMs,
+    /// The line goes silent (every frame either way lost) for a while.
+    pub blackholes_per_hour: f64,
+    pub blackhole_ms: RangeMs,
+    /// The connection is reset (the terminal reconnects).
+    pub resets_per_hour: f64,
+    /// Chance per frame of a duplicate delivery.
+    pub duplicate_per_frame: f64,
+    /// Chance per frame of one flipped bit (the MAC must catch it).
+    pub corrupt_per_frame: f64,
+    /// Chance per frame of a drop.
+    pub drop_per_frame: f64,
+}
+
+impl Default for LineProfile {
+    fn default() -> LineProfile {
+        LineProfile {
+            latency_ms: RangeMs { min: 20, max: 60 },
+            blackholes_per_hour: 0.0,
+            blackhole_ms: RangeMs { min: 1_000, max: 10_000 },
+            resets_per_hour: 0.0,
+            duplicate_per_frame: 0.0,
+            corrupt_per_frame: 0.0,
+            drop_per_frame: 0.0,
+        }
+    }
+}
+
+/// One-way latency between network elements.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Backbone {
+    pub switch_network_ms: u64,
+    pub network_issuer_ms: u64,
+}
+
+impl Default for Backbone {
+    fn default() -> Backbone {
+        Backbone { switch_network_ms: 10, network_issuer_ms: 10 }
+    }
+}
+
+/// Trade mix weights (relative).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TradeMix {
+    pub sale: u32,
+    pub inquiry: u32,
+    pub void: u32,
+    pub refund: u32,
+    pub pre_auth: u32,
+    pub offline_sale: u32,
+    pub ecash: u32,
+}
+
+impl Default for TradeMix {
+    fn default() -> TradeMix {
+        TradeMix { sale: 80, inquiry: 5, void: 5, refund: 0, pre_auth: 0, offline_sale: 5, ecash: 5 }
+    }
+}
+
+/// The cashier's habits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cashier {
+    /// After a failed sale, sells again (the terminal's own policy decides
+    /// whether the pending reversal goes first).
+    pub retry_after_failure: bool,
+    /// After a printer fault is fixed, reprints the slips owed.
+    pub reprint_after_printer_fault: bool,
+    /// Settles at the end of the safety phase.
+    pub settle_at_end: bool,
+    /// After a lost answer, presses "send pending" this long after.
+    pub send_pending_after_ms: u64,
+}
+
+impl Default for Cashier {
+    fn default() -> Cashier {
+        Cashier {
+            retry_after_failure: false,
+            reprint_after_printer_fault: true,
+            settle_at_end: true,
+            send_pending_after_ms: 120_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Workload {
+    /// Cardholders arriving at each terminal per hour (Poisson).
+    pub arrivals_per_terminal_per_hour: f64,
+    pub mix: TradeMix,
+    /// Trade amounts, uniform.
+    pub amount_fen: RangeFen,
+    /// Share of online trades the cardholder enters a wrong PIN for.
+    pub wrong_pin_per_trade: f64,
+    pub cashier: Cashier,
+}
+
+impl Default for Workload {
+    fn default() -> Workload {
+        Workload {
+            arrivals_per_terminal_per_hour: 30.0,
+            mix: TradeMix::default(),
+            amount_fen: RangeFen { min: 100, max: 200_000 },
+            wrong_pin_per_trade: 0.0,
+            cashier: Cashier::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RangeFen {
+    pub min: u64,
+    pub max: u64,
+}
+
+/// A host or link between network elements, by name: `switch`, `network`,
+/// `issuer-0`, ...
+pub type HostName = String;
+
+/// A fault at a fixed time of the safety phase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduledFault {
+    pub at_ms: u64,
+    #[serde(flatten)]
+    pub fault: Fault,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Fault {
+    /// No traffic between two elements for a while (turmoil partition/repair).
+    Partition { between: [HostName; 2], for_ms: u64 },
+    /// Traffic between two elements held, then released (brown-out).
+    Hold { between: [HostName; 2], for_ms: u64 },
+    /// A host crashes and restarts with its persistent state.
+    Crash { host: HostName, restart_after_ms: u64 },
+    /// The network marks an issuer inoperative (91).
+    IssuerDown { issuer: u16, for_ms: u64 },
+    /// An issuer stops answering (the network times out: 98).
+    IssuerSilent { issuer: u16, for_ms: u64 },
+    /// The date cutoff window at the network (90).
+    Cutoff { for_ms: u64 },
+    /// A terminal loses power, and comes back after `off_ms`.
+    PowerCut { terminal: TerminalId, off_ms: u64 },
+    Printer { terminal: TerminalId, state: PrinterFault, fixed_after_ms: u64 },
+    Tamper { terminal: TerminalId, unlock_after_ms: u64 },
+    /// The battery drains to `percent`.
+    Battery { terminal: TerminalId, percent: u8 },
+    /// A terminal's line goes silent.
+    Blackhole { terminal: TerminalId, for_ms: u64 },
+    /// A terminal's connection is reset.
+    Reset { terminal: TerminalId },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PrinterFault {
+    OutOfPaper,
+    Jam,
+    CoverOpen,
+}
+
+/// Where exactly a protocol-aware fault lands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PowerPhase {
+    /// Just after the terminal's request left.
+    AfterRequestLeft,
+    /// Just after the issuer approved (the answer is on its way back).
+    AfterIssuerApproved,
+    /// During the batch upload of a settlement.
+    MidBatchUpload,
+}
+
+/// A fault placed by the protocol: it lands on the `trade`-th online trade
+/// (1-based) of `terminal`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum ProtocolFault {
+    /// The answer to that trade is dropped on the terminal's line.
+    DropAnswer { terminal: TerminalId, trade: u32 },
+    /// The request itself is dropped.
+    DropRequest { terminal: TerminalId, trade: u32 },
+    /// The answer is delayed to the terminal's response timeout plus
+    /// `offset_ms` (negative: just before it).
+    DelayAnswer { terminal: TerminalId, trade: u32, offset_ms: i64 },
+    /// The answer's MAC is corrupted.
+    CorruptAnswer { terminal: TerminalId, trade: u32 },
+    /// The request is delivered twice.
+    DuplicateRequest { terminal: TerminalId, trade: u32 },
+    /// Every reversal the terminal sends is dropped until healing.
+    DropReversals { terminal: TerminalId },
+    /// The settlement answer (0510) is dropped.
+    DropSettlementAnswer { terminal: TerminalId },
+    /// The terminal loses power at `phase` of that trade (or of its first
+    /// batch upload), for `off_ms`.
+    PowerOff { terminal: TerminalId, trade: u32, phase: PowerPhase, off_ms: u64 },
+}
+
+/// Swarm mode's bounds: each seed draws its own rates within them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SwarmBounds {
+    pub blackholes_per_hour: [f64; 2],
+    pub resets_per_hour: [f64; 2],
+    pub drop_per_frame: [f64; 2],
+    pub duplicate_per_frame: [f64; 2],
+    pub corrupt_per_frame: [f64; 2],
+    pub power_cuts_per_hour: [f64; 2],
+    pub printer_faults_per_hour: [f64; 2],
+    pub partitions_per_hour: [f64; 2],
+    pub switch_crashes_per_hour: [f64; 2],
+}
+
+impl Default for SwarmBounds {
+    fn default() -> SwarmBounds {
+        SwarmBounds {
+            blackholes_per_hour: [0.0, 6.0],
+            resets_per_hour: [0.0, 4.0],
+            drop_per_frame: [0.0, 0.05],
+            duplicate_per_frame: [0.0, 0.02],
+            corrupt_per_frame: [0.0, 0.02],
+            power_cuts_per_hour: [0.0, 2.0],
+            printer_faults_per_hour: [0.0, 2.0],
+            partitions_per_hour: [0.0, 2.0],
+            switch_crashes_per_hour: [0.0, 1.0],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FaultPlan {
+    pub scheduled: Vec<ScheduledFault>,
+    pub protocol: Vec<ProtocolFault>,
+    pub swarm: SwarmBounds,
+}
+
+/// What the run should find. A safe scenario expects no violation; a
+/// variant names the invariant its unsafe policy breaks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Expectations {
+    pub violates: Vec<String>,
+}
+
+fn default_farm() -> String {
+    "farm-0".into()
+}
+
+fn default_link() -> String {
+    "clean".into()
+}
+
+fn default_pin() -> String {
+    "123456".into()
+}
+
+fn default_status() -> CardStatus {
+    CardStatus::Active
+}
+
+fn default_pan_length() -> u8 {
+    16
+}

@@ -1,0 +1,288 @@
+//! The typed event log of a run: setup, phases, every frame with its fate,
+//! every fault with its cause, every actor event, and the oracle's verdicts.
+//! Written as JSON Lines on request; its hash identifies the run.
+//!
+//! The hash is FNV-1a (64 bit) over the JSON lines, so it is the same on
+//! every machine and Rust version: serde_json's output for these types is
+//! fixed by their field order, and no map in them iterates by hash.
+//!
+//! ```
+//! use possim_sim::trace::{Phase, Trace, TraceEvent};
+//! use possim_models::time::Instant;
+//! let mut a = Trace::new();
+//! a.push(Instant::ZERO, TraceEvent::Phase { phase: Phase::Safety });
+//! let mut b = Trace::new();
+//! b.push(Instant::ZERO, TraceEvent::Phase { phase: Phase::Safety });
+//! assert_eq!(a.hash(), b.hash());
+//! ```
+
+use std::io::Write;
+
+use possim_models::actor::Node;
+use possim_models::harness;
+use possim_models::iso8583::values::{MerchantId, Pan, TerminalId};
+use possim_models::issuer::IssuerEvent;
+use possim_models::network::NetworkEvent;
+use possim_models::switch::SwitchEvent;
+use possim_models::terminal::TerminalEvent;
+use possim_models::time::Instant;
+use serde::Serialize;
+
+/// The schema version of `trace.jsonl`; bump it when a record changes shape.
+pub const TRACE_SCHEMA_VERSION: u32 = 1;
+
+/// The most records one run may log; a run that needs more is a runaway.
+pub const TRACE_RECORDS_MAX: usize = 20_000_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Faults active.
+    Safety,
+    /// Faults stopped; the system must converge within the healing bound.
+    Healing,
+    End,
+}
+
+/// What happened to one frame on one link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "fate")]
+pub enum Fate {
+    Delivered,
+    /// Dropped on purpose (a placed fault, or a line going silent).
+    Dropped,
+    Delayed { by_ms: u64 },
+    Duplicated,
+    Corrupted,
+    /// The receiver was down (powered off, crashed) or the connection gone.
+    Lost,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FrameRecord {
+    pub from: Node,
+    pub to: Node,
+    /// The MTI and STAN when the frame decodes.
+    pub mti: Option<String>,
+    pub stan: Option<u32>,
+    pub bytes: usize,
+    #[serde(flatten)]
+    pub fate: Fate,
+}
+
+/// Every fault possim injects, by family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    // A terminal's line (the deterministic shim).
+    LineDelay,
+    LineBlackholeStart,
+    LineBlackholeEnd,
+    LineReset,
+    LineDropFrame,
+    LineDuplicate,
+    LineCorrupt,
+    // Between network elements (turmoil).
+    Partition,
+    Repair,
+    Hold,
+    Release,
+    LinkLatency,
+    // Hosts.
+    HostCrash,
+    HostRestart,
+    IssuerDown,
+    IssuerUp,
+    CutoffStart,
+    CutoffEnd,
+    // Devices.
+    PowerCut,
+    PowerOn,
+    BatteryDrain,
+    PrinterFault,
+    PrinterFixed,
+    TamperLock,
+    TamperUnlock,
+}
+
+/// Why a fault happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "cause", content = "detail")]
+pub enum FaultCause {
+    /// The scenario's schedule, at a fixed time.
+    Scheduled,
+    /// A line profile's random episodes (the profile's name).
+    Profile(String),
+    /// A protocol-aware placement ("drop the answer to trade 3").
+    Protocol(String),
+    /// Drawn by swarm mode within the scenario's bounds.
+    Swarm,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FaultRecord {
+    pub kind: FaultKind,
+    /// What it hit: a terminal id, a host name, a link "switch-network".
+    pub target: String,
+    #[serde(flatten)]
+    pub cause: FaultCause,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CardSetup {
+    pub pan: Pan,
+    pub issuer: u16,
+    pub balance_fen: i64,
+    pub offline_balance_fen: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TerminalSetup {
+    pub id: TerminalId,
+    pub merchant: MerchantId,
+}
+
+/// The first record of every trace: what the run started from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Setup {
+    pub schema_version: u32,
+    pub scenario: String,
+    pub seed: u64,
+    pub cards: Vec<CardSetup>,
+    pub terminals: Vec<TerminalSetup>,
+}
+
+/// One invariant's finding, logged at the end of the run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerdictRecord {
+    pub invariant: String,
+    pub passed: bool,
+    pub violations: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "source")]
+pub enum TraceEvent {
+    Setup(Setup),
+    Phase { phase: Phase },
+    Frame(FrameRecord),
+    Fault(FaultRecord),
+    Terminal(TerminalEvent),
+    Switch(SwitchEvent),
+    Network(NetworkEvent),
+    Issuer { issuer: u16, event: IssuerEvent },
+    Verdict(VerdictRecord),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TraceRecord {
+    pub seq: u64,
+    pub at: Instant,
+    #[serde(flatten)]
+    pub event: TraceEvent,
+}
+
+/// The log, and the running hash of its JSON lines.
+#[derive(Debug, Clone)]
+pub struct Trace {
+    records: Vec<TraceRecord>,
+    hash: u64,
+    line: Vec<u8>,
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
+    for byte in bytes {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(FNV_PRIME);
+    }
+    hash
+}
+
+impl Default for Trace {
+    fn default() -> Trace {
+        Trace::new()
+    }
+}
+
+impl Trace {
+    pub fn new() -> Trace {
+        Trace { records: Vec::new(), hash: FNV_OFFSET, line: Vec::with_capacity(512) }
+    }
+
+    pub fn push(&mut self, at: Instant, event: TraceEvent) {
+        assert!(self.records.len() < TRACE_RECORDS_MAX, "trace over {TRACE_RECORDS_MAX} records");
+        let record = TraceRecord { seq: self.records.len() as u64, at, event };
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, &record).expect("trace records serialise");
+        self.line.push(b'\n');
+        self.hash = fnv1a(self.hash, &self.line);
+        self.records.push(record);
+    }
+
+    pub fn records(&self) -> &[TraceRecord] {
+        &self.records
+    }
+
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The hash of every line so far, as 16 hex digits.
+    pub fn hash(&self) -> String {
+        format!("{:016x}", self.hash)
+    }
+
+    /// Writes the log as JSON Lines.
+    pub fn write_jsonl(&self, out: &mut impl Write) -> std::io::Result<()> {
+        for record in &self.records {
+            serde_json::to_writer(&mut *out, record)?;
+            out.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+
+    /// A trace from an in-memory harness run, so the oracle can judge
+    /// stories and property tests as it judges simulated runs.
+    pub fn from_harness(setup: Setup, records: &[harness::Record]) -> Trace {
+        let mut trace = Trace::new();
+        trace.push(Instant::ZERO, TraceEvent::Setup(setup));
+        for record in records {
+            let (at, event) = match record {
+                harness::Record::Frame { at, from, to, mti, stan, fate } => {
+                    let fate = match fate {
+                        harness::Fate::Delivered => Fate::Delivered,
+                        harness::Fate::Dropped => Fate::Dropped,
+                        harness::Fate::Delayed => Fate::Delayed { by_ms: 0 },
+                        harness::Fate::Duplicated => Fate::Duplicated,
+                        harness::Fate::Corrupted => Fate::Corrupted,
+                        harness::Fate::Lost => Fate::Lost,
+                    };
+                    let frame = FrameRecord {
+                        from: *from,
+                        to: *to,
+                        mti: mti.map(|m| m.to_string()),
+                        stan: *stan,
+                        bytes: 0,
+                        fate,
+                    };
+                    (*at, TraceEvent::Frame(frame))
+                }
+                harness::Record::Terminal(event) => (event.at, TraceEvent::Terminal(event.clone())),
+                harness::Record::Switch(event) => (event.at, TraceEvent::Switch(event.clone())),
+                harness::Record::Network(event) => (event.at, TraceEvent::Network(event.clone())),
+                harness::Record::Issuer(issuer, event) => {
+                    (event.at, TraceEvent::Issuer { issuer: *issuer, event: event.clone() })
+                }
+            };
+            trace.push(at, event);
+        }
+        trace
+    }
+}
