@@ -141,15 +141,14 @@ impl Message {
             return false;
         };
         let (start, len) = (usize::from(span.start), usize::from(span.len));
-        if start + len == self.data.len() {
-            self.data.truncate(start);
-        } else {
-            // Rare (a builder replacing a value): compact so the buffer stays bounded.
-            self.data.drain(start..start + len);
-            for other in self.spans.iter_mut().flatten() {
-                if usize::from(other.start) > start {
-                    other.start -= span.len;
-                }
+        // Compact so the buffer stays bounded, and pull back every span after
+        // the removed one — an empty value set later starts exactly at the old
+        // end, so even removing the last bytes must move it (a regression test
+        // in tests/roundtrip.rs holds this).
+        self.data.drain(start..start + len);
+        for other in self.spans.iter_mut().flatten() {
+            if usize::from(other.start) > start {
+                other.start -= span.len;
             }
         }
         true

@@ -245,8 +245,8 @@ impl SettlementTotals {
     }
 }
 
-/// One trade in a batch upload: card organisation n2, STAN n6, PAN n20
-/// (right-justified, zero-filled), amount n12.
+/// One trade in a batch upload: card organisation n2 (at most 99, asserted
+/// when encoded), STAN n6, PAN n20 (right-justified, zero-filled), amount n12.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchDetailEntry {
     pub card_organisation: u8,
@@ -269,6 +269,7 @@ impl BatchDetail {
         assert!(self.entries.len() <= Self::ENTRIES_MAX);
         let mut text = format!("{:02}", self.entries.len());
         for entry in &self.entries {
+            assert!(entry.card_organisation <= 99, "card organisation is n2");
             text.push_str(&format!(
                 "{:02}{}{:0>20}{:012}",
                 entry.card_organisation,

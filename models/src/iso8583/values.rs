@@ -116,8 +116,18 @@ impl fmt::Display for AmountFen {
     }
 }
 
+/// Printable ASCII, what `ans` fields carry.
+fn printable(byte: &u8) -> bool {
+    (0x20..=0x7E).contains(byte)
+}
+
+/// Letters, digits and the padding space, what `an` fields carry.
+fn alphanumeric(byte: &u8) -> bool {
+    byte.is_ascii_alphanumeric() || *byte == b' '
+}
+
 macro_rules! fixed_text {
-    ($(#[$doc:meta])* $name:ident, $width:expr) => {
+    ($(#[$doc:meta])* $name:ident, $width:expr, $allowed:expr) => {
         $(#[$doc])*
         #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub struct $name([u8; $width]);
@@ -125,10 +135,10 @@ macro_rules! fixed_text {
         impl $name {
             pub const WIDTH: usize = $width;
 
-            /// Right-pads with spaces; `None` if too long or not printable ASCII.
+            /// Right-pads with spaces; `None` if too long or not in the field's alphabet.
             pub fn new(text: &str) -> Option<$name> {
                 let bytes = text.as_bytes();
-                if bytes.len() > $width || !bytes.iter().all(|b| (0x20..=0x7E).contains(b)) {
+                if bytes.len() > $width || !bytes.iter().all($allowed) {
                     return None;
                 }
                 let mut value = [b' '; $width];
@@ -139,7 +149,7 @@ macro_rules! fixed_text {
             /// From the exact wire value (already padded).
             pub fn from_wire(bytes: &[u8]) -> Option<$name> {
                 let array: [u8; $width] = bytes.try_into().ok()?;
-                array.iter().all(|b| (0x20..=0x7E).contains(b)).then_some($name(array))
+                array.iter().all($allowed).then_some($name(array))
             }
 
             pub fn as_bytes(&self) -> &[u8] {
@@ -148,7 +158,7 @@ macro_rules! fixed_text {
 
             /// The value with its padding, as it travels.
             pub fn as_str(&self) -> &str {
-                std::str::from_utf8(&self.0).expect("checked printable ASCII")
+                std::str::from_utf8(&self.0).expect("checked ASCII")
             }
 
             /// The value without trailing padding.
@@ -192,19 +202,19 @@ macro_rules! fixed_text {
 
 fixed_text!(
     /// Card acceptor terminal id (field 41, ans8).
-    TerminalId, 8
+    TerminalId, 8, printable
 );
 fixed_text!(
     /// Card acceptor (merchant) id (field 42, ans15).
-    MerchantId, 15
+    MerchantId, 15, printable
 );
 fixed_text!(
     /// Retrieval reference number (field 37, an12), assigned by the host.
-    Rrn, 12
+    Rrn, 12, alphanumeric
 );
 fixed_text!(
     /// Authorization id response (field 38, an6), assigned by the issuer.
-    AuthCode, 6
+    AuthCode, 6, alphanumeric
 );
 
 /// Primary account number (field 2): 12 to 19 digits, never starting with 0.
