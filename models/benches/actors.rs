@@ -19,7 +19,10 @@ fn signed_in_world() -> (Harness, TerminalId) {
     let configs = Configs::standard(1, vec![account(card_pan(1), 1_000_000_000)]);
     let t = configs.terminals[0].terminal_id;
     let mut h = configs.build();
-    h.command(&t, TerminalCommand::OperatorSignIn { operator: "01".into(), password: "0000".into() });
+    h.command(
+        &t,
+        TerminalCommand::OperatorSignIn { operator: "01".into(), password: "0000".into() },
+    );
     h.command(&t, TerminalCommand::SignIn);
     h.settle(Duration::from_secs(1));
     (h, t)

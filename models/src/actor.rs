@@ -123,7 +123,8 @@ impl std::fmt::Debug for HexKey {
 impl<'de> serde::Deserialize<'de> for HexKey {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<HexKey, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        HexKey::from_hex(&text).map_err(|error| serde::de::Error::custom(format!("bad key: {error}")))
+        HexKey::from_hex(&text)
+            .map_err(|error| serde::de::Error::custom(format!("bad key: {error}")))
     }
 }
 

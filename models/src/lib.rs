@@ -13,8 +13,8 @@
 #![forbid(unsafe_code)]
 
 pub mod actor;
-pub mod harness;
 pub mod bounded;
+pub mod harness;
 pub mod iso8583;
 pub mod issuer;
 pub mod network;

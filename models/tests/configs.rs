@@ -46,14 +46,18 @@ fn a_terminal_config_sets_every_unsafe_policy_by_name() {
 
 #[test]
 fn unknown_keys_are_refused_by_every_config() {
-    let error = serde_json::from_value::<TerminalConfig>(json!({ "reversal_tries": 3 })).unwrap_err();
+    let error =
+        serde_json::from_value::<TerminalConfig>(json!({ "reversal_tries": 3 })).unwrap_err();
     assert!(error.to_string().contains("unknown field `reversal_tries`"), "{error}");
     let switch = json!({
         "network_keys": { "pik": "1111111111111111", "mak": "2222222222222222" },
         "key_generation_key": "3333333333333333",
         "duplicate_chek": false
     });
-    assert!(serde_json::from_value::<SwitchConfig>(switch).unwrap_err().to_string().contains("duplicate_chek"));
+    assert!(serde_json::from_value::<SwitchConfig>(switch)
+        .unwrap_err()
+        .to_string()
+        .contains("duplicate_chek"));
     let issuer = json!({ "index": 0, "link": { "pik": "1111111111111111", "mak": "2222222222222222" }, "polcy": {} });
     assert!(serde_json::from_value::<IssuerConfig>(issuer).is_err());
     let network = json!({

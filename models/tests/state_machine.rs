@@ -109,13 +109,17 @@ fn card(pan: Pan) -> CardRead {
 
 fn operator_sign_in(w: &mut World) {
     let t = w.t;
-    w.h.command(&t, TerminalCommand::OperatorSignIn { operator: "01".into(), password: "0000".into() });
+    w.h.command(
+        &t,
+        TerminalCommand::OperatorSignIn { operator: "01".into(), password: "0000".into() },
+    );
 }
 
 impl World {
     fn new() -> World {
         let pans: Vec<Pan> = (0..CARDS).map(card_pan).collect();
-        let configs = Configs::standard(1, pans.iter().map(|pan| account(*pan, OPENING_FEN)).collect());
+        let configs =
+            Configs::standard(1, pans.iter().map(|pan| account(*pan, OPENING_FEN)).collect());
         let t = configs.terminals[0].terminal_id;
         let mut world = World { h: configs.build(), t, pans };
         operator_sign_in(&mut world);
@@ -127,14 +131,23 @@ impl World {
     fn fault(&mut self, fault: Fault) {
         let t = Node::Terminal(self.t);
         let rule = match fault {
-            Fault::DropAnswerToTerminal => FaultRule::once(FrameMatch::to(t).mti(Mti::FINANCIAL_RESPONSE), FaultAction::Drop),
-            Fault::DropRequestFromTerminal => FaultRule::once(FrameMatch::from(t).mti(Mti::FINANCIAL), FaultAction::Drop),
-            Fault::DropIssuerAnswer => FaultRule::once(FrameMatch::from(Node::Issuer(0)), FaultAction::Drop),
-            Fault::CorruptAnswerToTerminal => {
-                FaultRule::once(FrameMatch::to(t).mti(Mti::FINANCIAL_RESPONSE), FaultAction::Corrupt { byte_from_end: 1 })
+            Fault::DropAnswerToTerminal => {
+                FaultRule::once(FrameMatch::to(t).mti(Mti::FINANCIAL_RESPONSE), FaultAction::Drop)
             }
+            Fault::DropRequestFromTerminal => {
+                FaultRule::once(FrameMatch::from(t).mti(Mti::FINANCIAL), FaultAction::Drop)
+            }
+            Fault::DropIssuerAnswer => {
+                FaultRule::once(FrameMatch::from(Node::Issuer(0)), FaultAction::Drop)
+            }
+            Fault::CorruptAnswerToTerminal => FaultRule::once(
+                FrameMatch::to(t).mti(Mti::FINANCIAL_RESPONSE),
+                FaultAction::Corrupt { byte_from_end: 1 },
+            ),
             Fault::DuplicateRequest => FaultRule::once(FrameMatch::from(t), FaultAction::Duplicate),
-            Fault::DropReversal => FaultRule::once(FrameMatch::from(t).mti(Mti::REVERSAL), FaultAction::Drop),
+            Fault::DropReversal => {
+                FaultRule::once(FrameMatch::from(t).mti(Mti::REVERSAL), FaultAction::Drop)
+            }
             Fault::DropSettlementAnswer => {
                 FaultRule::once(FrameMatch::to(t).mti(Mti::SETTLEMENT_RESPONSE), FaultAction::Drop)
             }
@@ -154,12 +167,20 @@ impl World {
                 self.h.command(&t, command);
             }
             Step::OfflineSale { card: index, fen } => {
-                let command =
-                    TerminalCommand::OfflineSale { card: card(self.pans[index]), amount: AmountFen::new(fen).unwrap() };
+                let command = TerminalCommand::OfflineSale {
+                    card: card(self.pans[index]),
+                    amount: AmountFen::new(fen).unwrap(),
+                };
                 self.h.command(&t, command);
             }
             Step::Inquiry { card: index } => {
-                self.h.command(&t, TerminalCommand::BalanceInquiry { card: card(self.pans[index]), pin: Some(PIN.into()) });
+                self.h.command(
+                    &t,
+                    TerminalCommand::BalanceInquiry {
+                        card: card(self.pans[index]),
+                        pin: Some(PIN.into()),
+                    },
+                );
             }
             Step::VoidLast => {
                 let persistent = self.h.terminal(&t).persistent();
@@ -171,7 +192,12 @@ impl World {
                     .last()
                     .map(|e| (e.stan, e.amount));
                 if let Some((stan, amount)) = last {
-                    let command = TerminalCommand::Void { original_batch: batch, original_stan: stan, amount, pin: Some(PIN.into()) };
+                    let command = TerminalCommand::Void {
+                        original_batch: batch,
+                        original_stan: stan,
+                        amount,
+                        pin: Some(PIN.into()),
+                    };
                     self.h.command(&t, command);
                 }
             }
@@ -265,7 +291,8 @@ fn terminal_net_debits(h: &Harness) -> (BTreeMap<Pan, i64>, Vec<String>) {
     }
     let mut net = BTreeMap::new();
     for stan in approved.keys() {
-        let (kind, amount, pan) = started.get(stan).copied().unwrap_or_else(|| panic!("no start for {stan}"));
+        let (kind, amount, pan) =
+            started.get(stan).copied().unwrap_or_else(|| panic!("no start for {stan}"));
         let fen = amount.map_or(0, |a| a.fen() as i64);
         let signed = match kind.side() {
             Side::Debit => fen,
@@ -302,7 +329,12 @@ impl StateMachineTest for World {
         for pan in &world.pans {
             let held = issuer.get(pan).copied().unwrap_or(0);
             let owed = terminal.get(pan).copied().unwrap_or(0);
-            assert_eq!(held, owed, "card {pan}: issuer holds {held} fen, terminal approved {owed}\n{}", trail.join("\n"));
+            assert_eq!(
+                held,
+                owed,
+                "card {pan}: issuer holds {held} fen, terminal approved {owed}\n{}",
+                trail.join("\n")
+            );
         }
         let last_settlement = world.h.records.iter().rev().find_map(|r| match r {
             Record::Terminal(e) => match &e.kind {
@@ -312,7 +344,12 @@ impl StateMachineTest for World {
             },
             _ => None,
         });
-        assert_ne!(last_settlement, Some(false), "the last settlement did not balance\n{}", trail.join("\n"));
+        assert_ne!(
+            last_settlement,
+            Some(false),
+            "the last settlement did not balance\n{}",
+            trail.join("\n")
+        );
     }
 }
 

@@ -34,7 +34,10 @@ fn card(pan: Pan) -> CardRead {
 
 /// Operator and terminal sign-in, as every morning starts.
 fn open_the_day(h: &mut Harness, t: &TerminalId) {
-    h.command(t, TerminalCommand::OperatorSignIn { operator: "01".into(), password: "0000".into() });
+    h.command(
+        t,
+        TerminalCommand::OperatorSignIn { operator: "01".into(), password: "0000".into() },
+    );
     h.command(t, TerminalCommand::SignIn);
     h.settle(Duration::from_secs(1));
     assert!(h.terminal(t).persistent().signed_in(), "signed in: {:#?}", terminal_events(h));
@@ -72,7 +75,15 @@ fn issuer_events(h: &Harness) -> Vec<IssuerEventKind> {
 fn approval_slips(h: &Harness) -> usize {
     terminal_events(h)
         .iter()
-        .filter(|kind| matches!(kind, TerminalEventKind::SlipPrinted { kind: possim_models::terminal::printer::SlipKind::Approval, .. }))
+        .filter(|kind| {
+            matches!(
+                kind,
+                TerminalEventKind::SlipPrinted {
+                    kind: possim_models::terminal::printer::SlipKind::Approval,
+                    ..
+                }
+            )
+        })
         .count()
 }
 
@@ -100,7 +111,9 @@ fn sign_in_sell_settle_balanced_and_the_batch_moves_on() {
     assert_eq!(frames_of(&h, Node::Issuer(0), Mti::FINANCIAL_RESPONSE), [Fate::Delivered]);
     h.command(&t, TerminalCommand::Settle);
     h.settle(Duration::from_secs(5));
-    assert!(terminal_events(&h).iter().any(|k| matches!(k, TerminalEventKind::SettlementBalanced { .. })));
+    assert!(terminal_events(&h)
+        .iter()
+        .any(|k| matches!(k, TerminalEventKind::SettlementBalanced { .. })));
     assert_eq!(h.terminal(&t).persistent().batch(), batch.next());
     assert!(h.terminal(&t).persistent().journal().is_empty());
 }
@@ -126,7 +139,9 @@ fn answer_lost_on_the_way_back_no_slip_but_debited_until_the_reversal_returns_th
     h.command(&t, TerminalCommand::SendPending);
     h.settle(Duration::from_secs(30));
     assert_eq!(frames_of(&h, Node::Terminal(t), Mti::REVERSAL), [Fate::Delivered]);
-    assert!(terminal_events(&h).iter().any(|k| matches!(k, TerminalEventKind::ReversalAcknowledged { .. })));
+    assert!(terminal_events(&h)
+        .iter()
+        .any(|k| matches!(k, TerminalEventKind::ReversalAcknowledged { .. })));
     assert!(issuer_events(&h).iter().any(|k| matches!(k, IssuerEventKind::Reversed { .. })));
     assert_eq!(balance(&h, &pan), OPENING_FEN, "the reversal returned the money");
     assert_eq!(approval_slips(&h), 0);
@@ -139,18 +154,27 @@ fn with_reversals_deleted_after_their_tries_the_money_is_not_returned() {
     let (mut h, t, pan) = world(|c| c.terminals[0].reversal_exhausted = ReversalExhausted::Delete);
     open_the_day(&mut h, &t);
     h.add_fault(FaultRule::once(answer_to_terminal(&t), FaultAction::Drop));
-    h.add_fault(FaultRule::always(FrameMatch::from(Node::Terminal(t)).mti(Mti::REVERSAL), FaultAction::Drop));
+    h.add_fault(FaultRule::always(
+        FrameMatch::from(Node::Terminal(t)).mti(Mti::REVERSAL),
+        FaultAction::Drop,
+    ));
     sell(&mut h, &t, pan, SALE_FEN);
     h.run_for(Duration::from_secs(65));
     for _ in 0..4 {
         h.command(&t, TerminalCommand::SendPending);
         h.run_for(Duration::from_secs(65));
     }
-    assert!(terminal_events(&h).iter().any(|k| matches!(k, TerminalEventKind::ReversalAbandoned { .. })));
+    assert!(terminal_events(&h)
+        .iter()
+        .any(|k| matches!(k, TerminalEventKind::ReversalAbandoned { .. })));
     h.faults.clear();
     h.command(&t, TerminalCommand::SendPending);
     h.settle(Duration::from_secs(30));
-    assert_eq!(balance(&h, &pan), OPENING_FEN - SALE_FEN as i64, "debited, no slip, never returned");
+    assert_eq!(
+        balance(&h, &pan),
+        OPENING_FEN - SALE_FEN as i64,
+        "debited, no slip, never returned"
+    );
     assert_eq!(approval_slips(&h), 0);
 }
 
@@ -160,7 +184,10 @@ fn with_reversals_kept_the_money_comes_back_once_the_line_heals() {
     let (mut h, t, pan) = world(|_| {});
     open_the_day(&mut h, &t);
     h.add_fault(FaultRule::once(answer_to_terminal(&t), FaultAction::Drop));
-    h.add_fault(FaultRule::always(FrameMatch::from(Node::Terminal(t)).mti(Mti::REVERSAL), FaultAction::Drop));
+    h.add_fault(FaultRule::always(
+        FrameMatch::from(Node::Terminal(t)).mti(Mti::REVERSAL),
+        FaultAction::Drop,
+    ));
     sell(&mut h, &t, pan, SALE_FEN);
     h.run_for(Duration::from_secs(65));
     for _ in 0..4 {
@@ -195,7 +222,10 @@ fn a_silent_issuer_gets_98_from_the_network_which_reverses_toward_it() {
         })
         .collect();
     assert_eq!(answered, [ResponseCode::ISSUER_TIMEOUT], "a valid 98 decline, not silence");
-    assert!(frames_of(&h, Node::Terminal(t), Mti::REVERSAL).is_empty(), "the terminal has nothing to reverse");
+    assert!(
+        frames_of(&h, Node::Terminal(t), Mti::REVERSAL).is_empty(),
+        "the terminal has nothing to reverse"
+    );
     assert_eq!(frames_of(&h, Node::Network, Mti::REVERSAL).len(), 1, "the network reverses itself");
     assert_eq!(balance(&h, &pan), OPENING_FEN);
     assert_eq!(approval_slips(&h), 0);
@@ -210,7 +240,10 @@ fn an_approval_with_a_corrupted_mac_is_reversed_a0_and_the_money_returned() {
     h.settle(Duration::from_secs(5));
     assert!(terminal_events(&h).iter().any(|k| matches!(
         k,
-        TerminalEventKind::ReversalArmed { reason: possim_models::terminal::reversal::ReversalReason::BadMac, .. }
+        TerminalEventKind::ReversalArmed {
+            reason: possim_models::terminal::reversal::ReversalReason::BadMac,
+            ..
+        }
     )));
     h.command(&t, TerminalCommand::SendPending);
     h.settle(Duration::from_secs(30));
@@ -226,7 +259,10 @@ fn an_approval_with_a_corrupted_mac_is_reversed_a0_and_the_money_returned() {
 fn a_copy_of_a_request_still_upstream_is_dropped_and_the_card_is_debited_once_with_a_slip() {
     let (mut h, t, pan) = world(|_| {});
     open_the_day(&mut h, &t);
-    h.add_fault(FaultRule::once(FrameMatch::from(Node::Terminal(t)).mti(Mti::FINANCIAL), FaultAction::Duplicate));
+    h.add_fault(FaultRule::once(
+        FrameMatch::from(Node::Terminal(t)).mti(Mti::FINANCIAL),
+        FaultAction::Duplicate,
+    ));
     sell(&mut h, &t, pan, SALE_FEN);
     h.settle(Duration::from_secs(5));
     assert_eq!(frames_of(&h, Node::Terminal(t), Mti::FINANCIAL), [Fate::Duplicated]);
@@ -234,7 +270,11 @@ fn a_copy_of_a_request_still_upstream_is_dropped_and_the_card_is_debited_once_wi
         r,
         Record::Switch(e) if matches!(e.kind, possim_models::switch::SwitchEventKind::DuplicateInFlight { .. })
     )));
-    assert_eq!(frames_of(&h, Node::Switch, Mti::FINANCIAL_RESPONSE).len(), 1, "one answer, the original's");
+    assert_eq!(
+        frames_of(&h, Node::Switch, Mti::FINANCIAL_RESPONSE).len(),
+        1,
+        "one answer, the original's"
+    );
     assert_eq!(frames_of(&h, Node::Switch, Mti::FINANCIAL).len(), 1, "only one copy goes upstream");
     assert_eq!(balance(&h, &pan), OPENING_FEN - SALE_FEN as i64);
     assert_eq!(approval_slips(&h), 1);
@@ -248,9 +288,15 @@ fn power_cut_after_the_request_left(persist: ReversalPersist) -> (Harness, Termi
     h.power_off(&t);
     h.settle(Duration::from_secs(5));
     assert_eq!(balance(&h, &pan), OPENING_FEN - SALE_FEN as i64);
-    assert!(h.frames().any(|f| f.1 == Node::Terminal(t) && f.4 == Fate::Lost), "the answer found the terminal dark");
+    assert!(
+        h.frames().any(|f| f.1 == Node::Terminal(t) && f.4 == Fate::Lost),
+        "the answer found the terminal dark"
+    );
     h.power_on(&t);
-    h.command(&t, TerminalCommand::OperatorSignIn { operator: "01".into(), password: "0000".into() });
+    h.command(
+        &t,
+        TerminalCommand::OperatorSignIn { operator: "01".into(), password: "0000".into() },
+    );
     h.command(&t, TerminalCommand::SendPending);
     h.settle(Duration::from_secs(30));
     (h, t, pan)
@@ -266,23 +312,33 @@ fn power_cut_after_the_request_left_is_reversed_on_reboot() {
 fn power_cut_after_the_request_left_loses_the_money_when_reversals_are_stored_after_send() {
     let (h, t, pan) = power_cut_after_the_request_left(ReversalPersist::AfterSend);
     assert!(frames_of(&h, Node::Terminal(t), Mti::REVERSAL).is_empty());
-    assert_eq!(balance(&h, &pan), OPENING_FEN - SALE_FEN as i64, "debited with no slip and no reversal");
+    assert_eq!(
+        balance(&h, &pan),
+        OPENING_FEN - SALE_FEN as i64,
+        "debited with no slip and no reversal"
+    );
 }
 
 #[test]
 fn an_offline_sale_is_uploaded_before_the_settlement_and_debited() {
     let (mut h, t, pan) = world(|_| {});
     open_the_day(&mut h, &t);
-    h.command(&t, TerminalCommand::OfflineSale { card: card(pan), amount: AmountFen::new(500).unwrap() });
+    h.command(
+        &t,
+        TerminalCommand::OfflineSale { card: card(pan), amount: AmountFen::new(500).unwrap() },
+    );
     assert_eq!(h.in_flight(), 0, "offline: nothing sent");
     h.command(&t, TerminalCommand::Settle);
     h.settle(Duration::from_secs(10));
-    let order: Vec<Mti> = h.frames().filter(|f| f.0 == Node::Terminal(t)).filter_map(|f| f.2).collect();
+    let order: Vec<Mti> =
+        h.frames().filter(|f| f.0 == Node::Terminal(t)).filter_map(|f| f.2).collect();
     let upload = order.iter().position(|m| *m == Mti::ADVICE).expect("an 0220 upload");
     let settle = order.iter().position(|m| *m == Mti::SETTLEMENT).expect("an 0500");
     assert!(upload < settle, "{order:?}");
     assert_eq!(balance(&h, &pan), OPENING_FEN - 500);
-    assert!(terminal_events(&h).iter().any(|k| matches!(k, TerminalEventKind::SettlementBalanced { .. })));
+    assert!(terminal_events(&h)
+        .iter()
+        .any(|k| matches!(k, TerminalEventKind::SettlementBalanced { .. })));
 }
 
 #[test]
@@ -321,7 +377,9 @@ fn a_switch_crash_mid_trade_ends_with_the_money_returned() {
     h.restart_switch();
     h.command(&t, TerminalCommand::SendPending);
     h.settle(Duration::from_secs(60));
-    assert!(terminal_events(&h).iter().any(|k| matches!(k, TerminalEventKind::ReversalAcknowledged { .. })));
+    assert!(terminal_events(&h)
+        .iter()
+        .any(|k| matches!(k, TerminalEventKind::ReversalAcknowledged { .. })));
     assert_eq!(balance(&h, &pan), OPENING_FEN);
     assert_eq!(approval_slips(&h), 0);
 }
@@ -334,8 +392,14 @@ fn a_switch_crash_mid_trade_ends_with_the_money_returned() {
 fn an_upload_answered_98_stays_queued_and_the_second_upload_counts_it() {
     let (mut h, t, pan) = world(|_| {});
     open_the_day(&mut h, &t);
-    h.command(&t, TerminalCommand::OfflineSale { card: card(pan), amount: AmountFen::new(700).unwrap() });
-    h.add_fault(FaultRule::once(FrameMatch::from(Node::Issuer(0)).mti(Mti::ADVICE_RESPONSE), FaultAction::Drop));
+    h.command(
+        &t,
+        TerminalCommand::OfflineSale { card: card(pan), amount: AmountFen::new(700).unwrap() },
+    );
+    h.add_fault(FaultRule::once(
+        FrameMatch::from(Node::Issuer(0)).mti(Mti::ADVICE_RESPONSE),
+        FaultAction::Drop,
+    ));
     h.command(&t, TerminalCommand::SendPending);
     h.settle(Duration::from_secs(90));
     assert!(terminal_events(&h).iter().any(|k| matches!(

@@ -3,9 +3,16 @@
 //! - [`frame_json`]: a frame as one JSON object, the exchange format of
 //!   `possim frame decode --json` and `possim frame encode`.
 //! - [`trace`]: the typed event log of a run, its JSON Lines and its hash.
+//! - [`scenario`]: the YAML a run is built from; [`world`]: the turmoil world
+//!   that runs it; [`oracle`]: the invariants judged on its trace;
+//!   [`execute`]: the three together; [`summary`]: what a run did, counted.
 
 #![forbid(unsafe_code)]
 
+pub mod execute;
 pub mod frame_json;
+pub mod oracle;
 pub mod scenario;
+pub mod summary;
 pub mod trace;
+pub mod world;

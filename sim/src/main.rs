@@ -19,6 +19,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// One seed of a scenario: summary, verdicts, trace hash; exit 0 pass, 1 fail, 2 bad input.
+    Run(cli::run::RunArgs),
+    /// Many seeds in parallel; the failing seeds grouped by invariant, with repro lines.
+    Sweep(cli::sweep::SweepArgs),
+    /// The same run as `run`, with its full trace.
+    Replay(cli::run::RunArgs),
     /// Decode, encode and MAC-check CUP POS 8583 frames.
     #[command(subcommand)]
     Frame(cli::frame::FrameCommand),
@@ -35,6 +41,9 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Frame(command) => cli::frame::run(command),
+        Command::Run(args) => cli::run::run(args, false),
+        Command::Replay(args) => cli::run::run(args, true),
+        Command::Sweep(args) => cli::sweep::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

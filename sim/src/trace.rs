@@ -51,7 +51,9 @@ pub enum Fate {
     Delivered,
     /// Dropped on purpose (a placed fault, or a line going silent).
     Dropped,
-    Delayed { by_ms: u64 },
+    Delayed {
+        by_ms: u64,
+    },
     Duplicated,
     Corrupted,
     /// The receiver was down (powered off, crashed) or the connection gone.
@@ -177,6 +179,9 @@ pub enum TraceEvent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TraceRecord {
     pub seq: u64,
+    /// Simulated business time, ms since midnight of the first day (actor
+    /// events repeat it as their own `at`).
+    #[serde(rename = "time")]
     pub at: Instant,
     #[serde(flatten)]
     pub event: TraceEvent,

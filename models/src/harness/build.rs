@@ -4,8 +4,8 @@
 //! Stories, property tests and benchmarks start from here and tweak.
 
 use crate::actor::{HexKey, LinkKeysConfig};
-use crate::issuer::{CardAccount, CardStatus, Issuer, IssuerConfig};
 use crate::iso8583::values::{MerchantId, Pan, TerminalId};
+use crate::issuer::{CardAccount, CardStatus, Issuer, IssuerConfig};
 use crate::network::{IssuerLink, Network, NetworkConfig, Route};
 use crate::switch::{RegisteredTerminal, Switch, SwitchConfig};
 use crate::terminal::{Terminal, TerminalConfig};
@@ -38,7 +38,14 @@ pub fn card_pan(index: usize) -> Pan {
 
 /// A standard account: active, PIN [`PIN`], some e-cash on the chip.
 pub fn account(pan: Pan, balance_fen: i64) -> CardAccount {
-    CardAccount { pan, balance_fen, pin: PIN.into(), offline_balance_fen: 50_000, status: CardStatus::Active, expiry: None }
+    CardAccount {
+        pan,
+        balance_fen,
+        pin: PIN.into(),
+        offline_balance_fen: 50_000,
+        status: CardStatus::Active,
+        expiry: None,
+    }
 }
 
 pub fn terminal_id(index: usize) -> TerminalId {
@@ -51,11 +58,19 @@ impl Configs {
     pub fn standard(terminals: usize, cards: Vec<CardAccount>) -> Configs {
         let merchant = MerchantId::new("898100000000001").expect("15 characters");
         let tmk = "0123456789ABCDEF";
-        let mut switch = SwitchConfig::new(key("1111111111111111"), key("2222222222222222"), key("3333333333333333"));
+        let mut switch = SwitchConfig::new(
+            key("1111111111111111"),
+            key("2222222222222222"),
+            key("3333333333333333"),
+        );
         let mut terminal_configs = Vec::with_capacity(terminals);
         for index in 0..terminals {
             let id = terminal_id(index);
-            switch.terminals.push(RegisteredTerminal { terminal_id: id, merchant_id: merchant, tmk: key(tmk) });
+            switch.terminals.push(RegisteredTerminal {
+                terminal_id: id,
+                merchant_id: merchant,
+                tmk: key(tmk),
+            });
             terminal_configs.push(TerminalConfig {
                 terminal_id: id,
                 merchant_id: merchant,

@@ -50,7 +50,13 @@ impl FrameMatch {
         self
     }
 
-    pub(crate) fn matches(&self, from: Node, to: Node, mti: Option<Mti>, stan: Option<u32>) -> bool {
+    pub(crate) fn matches(
+        &self,
+        from: Node,
+        to: Node,
+        mti: Option<Mti>,
+        stan: Option<u32>,
+    ) -> bool {
         self.from.is_none_or(|want| want == from)
             && self.to.is_none_or(|want| want == to)
             && self.mti.is_none_or(|want| Some(want) == mti)

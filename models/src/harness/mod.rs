@@ -63,7 +63,12 @@ fn peek(bytes: &[u8]) -> (Option<Mti>, Option<u32>) {
 }
 
 impl Harness {
-    pub fn new(terminals: Vec<Terminal>, switch: Switch, network: Network, issuers: Vec<Issuer>) -> Harness {
+    pub fn new(
+        terminals: Vec<Terminal>,
+        switch: Switch,
+        network: Network,
+        issuers: Vec<Issuer>,
+    ) -> Harness {
         let terminals = terminals.into_iter().map(|t| (t.config().terminal_id, t)).collect();
         Harness {
             now: Instant::ZERO,
@@ -115,7 +120,8 @@ impl Harness {
     pub fn restart_switch(&mut self) {
         let persistent = self.switch.persistent();
         let config = self.switch.config().clone();
-        self.switch = Switch::recover(config, persistent, self.now).expect("a config that loaded once loads again");
+        self.switch = Switch::recover(config, persistent, self.now)
+            .expect("a config that loaded once loads again");
         self.switch_up = true;
         self.drain();
     }
@@ -329,9 +335,13 @@ impl Harness {
     }
 
     /// Frames sent so far, in order, with their fate.
-    pub fn frames(&self) -> impl Iterator<Item = (Node, Node, Option<Mti>, Option<u32>, Fate)> + '_ {
+    pub fn frames(
+        &self,
+    ) -> impl Iterator<Item = (Node, Node, Option<Mti>, Option<u32>, Fate)> + '_ {
         self.records.iter().filter_map(|record| match record {
-            Record::Frame { from, to, mti, stan, fate, .. } => Some((*from, *to, *mti, *stan, *fate)),
+            Record::Frame { from, to, mti, stan, fate, .. } => {
+                Some((*from, *to, *mti, *stan, *fate))
+            }
             _ => None,
         })
     }

@@ -2,8 +2,8 @@
 //! the order they happened.
 
 use crate::actor::Node;
-use crate::issuer::IssuerEvent;
 use crate::iso8583::Mti;
+use crate::issuer::IssuerEvent;
 use crate::network::NetworkEvent;
 use crate::switch::SwitchEvent;
 use crate::terminal::TerminalEvent;

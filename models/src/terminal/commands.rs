@@ -230,6 +230,9 @@ impl Terminal {
             TerminalCommand::Echo => Operation::Echo,
             TerminalCommand::SendPending => Operation::SendPending,
             TerminalCommand::Settle => {
+                if self.persistent.settlement.is_none() && !self.print_owed_slips(now) {
+                    return;
+                }
                 if self.persistent.settlement.is_none() {
                     self.persistent.settlement =
                         Some(SettlementProgress::new(self.persistent.batch));

@@ -15,6 +15,7 @@ use crate::iso8583::values::Stan;
 use crate::time::Instant;
 
 use super::events::TerminalEventKind as E;
+use super::journal::EntryStatus;
 use super::terminal::Terminal;
 
 /// The mechanism, as the device-fault injector sets it.
@@ -75,6 +76,35 @@ pub enum SlipKind {
 /// Printing: a slip that does not come out readable leaves its trade
 /// marked as owed a slip.
 impl Terminal {
+    /// Before a settlement clears the journal, every slip still owed is
+    /// printed: once the journal is gone, an approved trade could never get
+    /// its slip. Returns false, refusing the settlement, while the printer
+    /// still cannot print one (regression test in tests/device.rs).
+    pub(super) fn print_owed_slips(&mut self, now: Instant) -> bool {
+        let owed: Vec<Stan> = self
+            .persistent
+            .journal
+            .iter()
+            .filter(|entry| {
+                !entry.slip_printed && !matches!(entry.status, EntryStatus::OfflineFailed(_))
+            })
+            .map(|entry| entry.stan)
+            .collect();
+        let mut unprinted = Vec::new();
+        for stan in owed {
+            if !self.print(now, SlipKind::Reprint, Some(stan), Vec::new()) {
+                unprinted.push(stan.to_string());
+            }
+        }
+        if unprinted.is_empty() {
+            return true;
+        }
+        let why =
+            format!("slips owed for stan {}: fix the printer, then settle", unprinted.join(", "));
+        self.emit(now, E::Refused { why });
+        false
+    }
+
     /// Prints a slip; returns whether it came out readable.
     pub(super) fn print(
         &mut self,

@@ -1,6 +1,8 @@
 //! The `possim` command line: one module per subcommand.
 
 pub mod frame;
+pub mod run;
+pub mod sweep;
 
 /// Exit codes shared by every subcommand.
 pub mod exit {

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use possim_models::issuer::{CardStatus, IssuerLimits, IssuerPolicy};
 use possim_models::iso8583::values::{MerchantId, Pan, TerminalId};
+use possim_models::issuer::{CardStatus, IssuerLimits, IssuerPolicy};
 use possim_models::terminal::TerminalConfig;
 use serde::{Deserialize, Serialize};
 
@@ -271,7 +271,15 @@ pub struct TradeMix {
 
 impl Default for TradeMix {
     fn default() -> TradeMix {
-        TradeMix { sale: 80, inquiry: 5, void: 5, refund: 0, pre_auth: 0, offline_sale: 5, ecash: 5 }
+        TradeMix {
+            sale: 80,
+            inquiry: 5,
+            void: 5,
+            refund: 0,
+            pre_auth: 0,
+            offline_sale: 5,
+            ecash: 5,
+        }
     }
 }
 
@@ -337,40 +345,122 @@ pub struct RangeFen {
 /// `issuer-0`, ...
 pub type HostName = String;
 
-/// A fault at a fixed time of the safety phase.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A fault at a fixed time of the safety phase. Written as one mapping:
+/// `at_ms`, `kind`, and the kind's fields.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ScheduledFault {
     pub at_ms: u64,
     #[serde(flatten)]
     pub fault: Fault,
 }
 
+impl<'de> Deserialize<'de> for ScheduledFault {
+    // Not derived: serde's `flatten` hands the fault every key but the
+    // struct's own, and refuses `deny_unknown_fields` next to it, so a
+    // misspelt key would be ignored. Here `at_ms` is taken out and the rest
+    // must be exactly one `Fault`, unknown keys refused.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut map = serde_json::Map::deserialize(deserializer)?;
+        let at_ms = map.remove("at_ms").ok_or_else(|| D::Error::missing_field("at_ms"))?;
+        let at_ms =
+            u64::deserialize(at_ms).map_err(|error| D::Error::custom(format!("at_ms: {error}")))?;
+        let fault = tagged_from_map(map)?;
+        Ok(ScheduledFault { at_ms, fault })
+    }
+}
+
+/// An internally tagged fault from its buffered mapping. serde buffers such
+/// a mapping as generic values either way; doing it here lets an all-digit
+/// terminal id or host name, which a generic value holds as a number, be
+/// given back as the text the typed field wants.
+fn tagged_from_map<T: serde::de::DeserializeOwned, E: serde::de::Error>(
+    mut map: serde_json::Map<String, serde_json::Value>,
+) -> Result<T, E> {
+    for key in ["terminal", "host"] {
+        if let Some(serde_json::Value::Number(number)) = map.get(key) {
+            let text = number.to_string();
+            map.insert(key.to_owned(), serde_json::Value::String(text));
+        }
+    }
+    T::deserialize(serde_json::Value::Object(map)).map_err(E::custom)
+}
+
+/// The protocol faults of a plan, each read through [`tagged_from_map`].
+fn protocol_faults<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<ProtocolFault>, D::Error> {
+    struct Item(ProtocolFault);
+    impl<'de> Deserialize<'de> for Item {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            let map = serde_json::Map::deserialize(deserializer)?;
+            tagged_from_map(map).map(Item)
+        }
+    }
+    let items = Vec::<Item>::deserialize(deserializer)?;
+    Ok(items.into_iter().map(|item| item.0).collect())
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
+#[serde(rename_all = "snake_case", tag = "kind", deny_unknown_fields)]
 pub enum Fault {
     /// No traffic between two elements for a while (turmoil partition/repair).
-    Partition { between: [HostName; 2], for_ms: u64 },
+    Partition {
+        between: [HostName; 2],
+        for_ms: u64,
+    },
     /// Traffic between two elements held, then released (brown-out).
-    Hold { between: [HostName; 2], for_ms: u64 },
+    Hold {
+        between: [HostName; 2],
+        for_ms: u64,
+    },
     /// A host crashes and restarts with its persistent state.
-    Crash { host: HostName, restart_after_ms: u64 },
+    Crash {
+        host: HostName,
+        restart_after_ms: u64,
+    },
     /// The network marks an issuer inoperative (91).
-    IssuerDown { issuer: u16, for_ms: u64 },
+    IssuerDown {
+        issuer: u16,
+        for_ms: u64,
+    },
     /// An issuer stops answering (the network times out: 98).
-    IssuerSilent { issuer: u16, for_ms: u64 },
+    IssuerSilent {
+        issuer: u16,
+        for_ms: u64,
+    },
     /// The date cutoff window at the network (90).
-    Cutoff { for_ms: u64 },
+    Cutoff {
+        for_ms: u64,
+    },
     /// A terminal loses power, and comes back after `off_ms`.
-    PowerCut { terminal: TerminalId, off_ms: u64 },
-    Printer { terminal: TerminalId, state: PrinterFault, fixed_after_ms: u64 },
-    Tamper { terminal: TerminalId, unlock_after_ms: u64 },
+    PowerCut {
+        terminal: TerminalId,
+        off_ms: u64,
+    },
+    Printer {
+        terminal: TerminalId,
+        state: PrinterFault,
+        fixed_after_ms: u64,
+    },
+    Tamper {
+        terminal: TerminalId,
+        unlock_after_ms: u64,
+    },
     /// The battery drains to `percent`.
-    Battery { terminal: TerminalId, percent: u8 },
+    Battery {
+        terminal: TerminalId,
+        percent: u8,
+    },
     /// A terminal's line goes silent.
-    Blackhole { terminal: TerminalId, for_ms: u64 },
+    Blackhole {
+        terminal: TerminalId,
+        for_ms: u64,
+    },
     /// A terminal's connection is reset.
-    Reset { terminal: TerminalId },
+    Reset {
+        terminal: TerminalId,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -396,7 +486,7 @@ pub enum PowerPhase {
 /// A fault placed by the protocol: it lands on the `trade`-th online trade
 /// (1-based) of `terminal`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
+#[serde(rename_all = "snake_case", tag = "kind", deny_unknown_fields)]
 pub enum ProtocolFault {
     /// The answer to that trade is dropped on the terminal's line.
     DropAnswer { terminal: TerminalId, trade: u32 },
@@ -453,6 +543,7 @@ impl Default for SwarmBounds {
 #[serde(deny_unknown_fields, default)]
 pub struct FaultPlan {
     pub scheduled: Vec<ScheduledFault>,
+    #[serde(deserialize_with = "protocol_faults")]
     pub protocol: Vec<ProtocolFault>,
     pub swarm: SwarmBounds,
 }

@@ -87,3 +87,21 @@ fn tamper_with_a_sale_in_flight_arms_its_reversal() {
     rig.command(sale(5));
     assert_eq!(rig.next_reversal().original().stan, request.stan);
 }
+
+/// Regression (found by the oracle's slip-truth on the quick-start sweep): a
+/// slip that failed for lack of paper was still owed when the settlement
+/// cleared the journal, so the trade could never be printed again.
+#[test]
+fn settlement_prints_owed_slips_first_and_is_refused_while_it_cannot() {
+    let mut rig = Rig::signed_in(TerminalConfig::default());
+    rig.command(TerminalCommand::SetPrinter(PrinterHardware::OutOfPaper));
+    let owed = rig.approved_sale(1000);
+    rig.command(TerminalCommand::Settle);
+    assert!(rig.nothing_sent(), "no 0500 while a slip is owed and the printer is out");
+    assert!(rig.saw(|e| matches!(e, E::Refused { why } if why.contains("slips owed"))));
+    assert!(rig.terminal.persistent().settlement().is_none());
+    rig.command(TerminalCommand::SetPrinter(PrinterHardware::Ok));
+    rig.command(TerminalCommand::Settle);
+    assert!(rig.saw(|e| matches!(e, E::SlipPrinted { kind: SlipKind::Reprint, stan: Some(s), .. } if *s == owed.stan)));
+    assert_eq!(mti(&rig.next_frame()), "0500");
+}

@@ -1,0 +1,133 @@
+//! `possim run` and `possim replay`: one seed of one scenario.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::Args;
+use possim_sim::execute::{execute, RunReport};
+use possim_sim::scenario::load::load_and_compile;
+use possim_sim::world::RunOptions;
+
+use super::exit;
+use super::frame::InputError;
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The scenario file.
+    pub scenario: PathBuf,
+    /// The seed; the scenario's own when absent.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Draw this seed's fault rates within the scenario's swarm bounds.
+    #[arg(long)]
+    pub swarm: bool,
+    /// Write the run's files (summary, trace) into this directory.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Write the full trace as JSON Lines (to --out, else to stdout).
+    #[arg(long)]
+    pub trace: bool,
+    /// Run the seed twice and fail if the trace hashes differ.
+    #[arg(long)]
+    pub check_determinism: bool,
+}
+
+pub(crate) fn load(path: &Path) -> Result<possim_sim::scenario::compile::CompiledScenario> {
+    load_and_compile(path).map_err(|error| anyhow::anyhow!(InputError(error.to_string())))
+}
+
+pub(crate) fn print_report(
+    out: &mut impl Write,
+    report: &RunReport,
+    scenario: &Path,
+) -> Result<()> {
+    writeln!(
+        out,
+        "scenario  {} seed {}{}",
+        report.scenario,
+        report.seed,
+        if report.swarm { " (swarm)" } else { "" }
+    )?;
+    writeln!(out, "{}", report.summary)?;
+    writeln!(
+        out,
+        "healing   {}",
+        if report.converged { "converged" } else { "did not converge within its bound" }
+    )?;
+    for verdict in &report.verdicts {
+        writeln!(out, "{verdict}")?;
+    }
+    writeln!(
+        out,
+        "trace     {} records, hash {}, {} simulated s, {} steps",
+        report.trace.len(),
+        report.trace.hash(),
+        report.simulated_ms / 1000,
+        report.steps
+    )?;
+    if report.passed() {
+        writeln!(out, "verdict   pass")?;
+    } else {
+        writeln!(out, "verdict   FAIL: {}", report.failed().join(", "))?;
+        writeln!(out, "repro     {}", report.repro(scenario))?;
+    }
+    Ok(())
+}
+
+fn write_files(dir: &Path, report: &RunReport, scenario: &Path, with_trace: bool) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut summary = Vec::new();
+    print_report(&mut summary, report, scenario)?;
+    std::fs::write(dir.join("summary.txt"), summary)?;
+    if with_trace {
+        let file = std::fs::File::create(dir.join("trace.jsonl"))?;
+        let mut writer = std::io::BufWriter::new(file);
+        report.trace.write_jsonl(&mut writer)?;
+        writer.flush()?;
+    }
+    Ok(())
+}
+
+pub fn run(args: RunArgs, replay: bool) -> Result<u8> {
+    let scenario = load(&args.scenario)?;
+    let seed = args.seed.unwrap_or(scenario.run.seed);
+    let options = RunOptions { seed, swarm: args.swarm };
+    let started = std::time::Instant::now();
+    let report = execute(&scenario, &options).map_err(|error| anyhow::anyhow!(error))?;
+    let wall = started.elapsed();
+    let with_trace = args.trace || replay;
+    if args.check_determinism {
+        let again = execute(&scenario, &options).map_err(|error| anyhow::anyhow!(error))?;
+        if again.trace.hash() != report.trace.hash() {
+            eprintln!(
+                "determinism: FAIL: seed {seed} gave trace hashes {} then {}",
+                report.trace.hash(),
+                again.trace.hash()
+            );
+            eprintln!(
+                "repro     possim run {} --seed {seed} --check-determinism",
+                args.scenario.display()
+            );
+            return Ok(exit::FAIL);
+        }
+        eprintln!("determinism: two runs of seed {seed}, identical hash {}", report.trace.hash());
+    }
+    match (&args.out, with_trace) {
+        (Some(dir), _) => {
+            write_files(dir, &report, &args.scenario, with_trace)?;
+            print_report(&mut std::io::stdout().lock(), &report, &args.scenario)?;
+        }
+        (None, true) => {
+            // The trace owns stdout; the summary goes to stderr.
+            let stdout = std::io::stdout();
+            let mut lock = std::io::BufWriter::new(stdout.lock());
+            report.trace.write_jsonl(&mut lock)?;
+            lock.flush()?;
+            print_report(&mut std::io::stderr().lock(), &report, &args.scenario)?;
+        }
+        (None, false) => print_report(&mut std::io::stdout().lock(), &report, &args.scenario)?,
+    }
+    eprintln!("wall      {:.2} s", wall.as_secs_f64());
+    Ok(if report.passed() { exit::PASS } else { exit::FAIL })
+}

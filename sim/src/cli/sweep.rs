@@ -1,0 +1,233 @@
+//! `possim sweep`: many seeds of one scenario, in parallel with rayon, one
+//! turmoil simulation per seed per thread. A panic in one seed is that
+//! seed's failure. At the end, the failing seeds grouped by invariant, each
+//! with the line that reproduces it.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anyhow::{bail, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use possim_sim::execute::execute;
+use possim_sim::world::RunOptions;
+use rayon::prelude::*;
+
+use super::exit;
+use super::frame::InputError;
+use super::run::load;
+
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    pub scenario: PathBuf,
+    /// Seeds as `A..B` (B excluded).
+    #[arg(long, default_value = "0..100")]
+    pub seeds: String,
+    /// Worker threads; the machine's cores when absent.
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Each seed draws its own fault rates within the scenario's bounds.
+    #[arg(long)]
+    pub swarm: bool,
+    /// Only this slice of the seeds, `K/N` (1-based): seed s belongs to
+    /// shard ((s - A) mod N) + 1, so N shards together run every seed once.
+    #[arg(long)]
+    pub shard: Option<String>,
+    /// One JSON object per seed on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_range(text: &str) -> Result<(u64, u64)> {
+    let Some((a, b)) = text.split_once("..") else {
+        bail!(InputError(format!("--seeds {text:?}: expected A..B")));
+    };
+    let (a, b): (u64, u64) = match (a.parse(), b.parse()) {
+        (Ok(a), Ok(b)) if a < b => (a, b),
+        _ => bail!(InputError(format!("--seeds {text:?}: expected A..B with A < B"))),
+    };
+    Ok((a, b))
+}
+
+fn parse_shard(text: &str) -> Result<(u64, u64)> {
+    let parsed = text
+        .split_once('/')
+        .and_then(|(k, n)| Some((k.parse::<u64>().ok()?, n.parse::<u64>().ok()?)));
+    match parsed {
+        Some((k, n)) if n >= 1 && (1..=n).contains(&k) => Ok((k, n)),
+        _ => bail!(InputError(format!("--shard {text:?}: expected K/N with 1 <= K <= N"))),
+    }
+}
+
+/// The seeds of one shard.
+pub fn shard_seeds(start: u64, end: u64, shard: Option<(u64, u64)>) -> Vec<u64> {
+    (start..end).filter(|seed| shard.is_none_or(|(k, n)| (seed - start) % n == k - 1)).collect()
+}
+
+#[derive(Debug)]
+struct SeedResult {
+    seed: u64,
+    failed: Vec<String>,
+    hash: String,
+    trades: u64,
+    simulated_ms: u64,
+    error: Option<String>,
+}
+
+pub fn run(args: SweepArgs) -> Result<u8> {
+    let scenario = load(&args.scenario)?;
+    let (start, end) = parse_range(&args.seeds)?;
+    let shard = args.shard.as_deref().map(parse_shard).transpose()?;
+    let seeds = shard_seeds(start, end, shard);
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(args.jobs.unwrap_or(0)).build()?;
+    let bar = ProgressBar::with_draw_target(Some(seeds.len() as u64), ProgressDrawTarget::stderr());
+    bar.set_style(ProgressStyle::with_template(
+        "{bar:40} {pos}/{len} seeds, {msg} failing, eta {eta}",
+    )?);
+    let failing = AtomicUsize::new(0);
+    let started = std::time::Instant::now();
+    let results: Vec<SeedResult> = pool.install(|| {
+        seeds
+            .par_iter()
+            .map(|&seed| {
+                let options = RunOptions { seed, swarm: args.swarm };
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    execute(&scenario, &options)
+                }));
+                let result = match outcome {
+                    Ok(Ok(report)) => SeedResult {
+                        seed,
+                        failed: report.failed(),
+                        hash: report.trace.hash(),
+                        trades: report.summary.trades_started,
+                        simulated_ms: report.simulated_ms,
+                        error: None,
+                    },
+                    Ok(Err(error)) => SeedResult {
+                        seed,
+                        failed: vec!["run-error".into()],
+                        hash: String::new(),
+                        trades: 0,
+                        simulated_ms: 0,
+                        error: Some(error.to_string()),
+                    },
+                    Err(panic) => {
+                        let message = panic
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .unwrap_or_else(|| "panic".into());
+                        SeedResult {
+                            seed,
+                            failed: vec!["panic".into()],
+                            hash: String::new(),
+                            trades: 0,
+                            simulated_ms: 0,
+                            error: Some(message),
+                        }
+                    }
+                };
+                if !result.failed.is_empty() {
+                    failing.fetch_add(1, Ordering::Relaxed);
+                }
+                bar.set_message(failing.load(Ordering::Relaxed).to_string());
+                bar.inc(1);
+                result
+            })
+            .collect()
+    });
+    bar.finish_and_clear();
+    let wall = started.elapsed();
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        for result in &results {
+            let line = serde_json::json!({
+                "seed": result.seed,
+                "passed": result.failed.is_empty(),
+                "failed": result.failed,
+                "hash": result.hash,
+                "trades": result.trades,
+                "simulated_ms": result.simulated_ms,
+                "error": result.error,
+            });
+            writeln!(out, "{line}")?;
+        }
+    }
+    let mut by_invariant: BTreeMap<&str, Vec<&SeedResult>> = BTreeMap::new();
+    for result in &results {
+        for name in &result.failed {
+            by_invariant.entry(name.as_str()).or_default().push(result);
+        }
+    }
+    let trades: u64 = results.iter().map(|r| r.trades).sum();
+    let summary = format!(
+        "sweep {} seeds{} of {}: {} failing, {} trades, {:.1} s wall",
+        results.len(),
+        shard.map_or(String::new(), |(k, n)| format!(" (shard {k}/{n})")),
+        scenario.name,
+        results.iter().filter(|r| !r.failed.is_empty()).count(),
+        trades,
+        wall.as_secs_f64()
+    );
+    let swarm = if args.swarm { " --swarm" } else { "" };
+    let mut report: Vec<String> = vec![summary];
+    for (name, seeds) in &by_invariant {
+        report.push(format!("{name}: {} seeds, first {}", seeds.len(), seeds[0].seed));
+        for result in seeds.iter().take(5) {
+            let mut line = format!(
+                "  possim replay {} --seed {}{swarm}",
+                args.scenario.display(),
+                result.seed
+            );
+            if let Some(error) = &result.error {
+                line.push_str(&format!("   ({error})"));
+            }
+            report.push(line);
+        }
+    }
+    let expected = &scenario.expect.violates;
+    let caught: Vec<&String> =
+        expected.iter().filter(|name| by_invariant.contains_key(name.as_str())).collect();
+    let unexpected: Vec<&&str> =
+        by_invariant.keys().filter(|name| !expected.iter().any(|e| e == *name)).collect();
+    if !expected.is_empty() {
+        report.push(format!(
+            "expected violations: {}; caught: {}",
+            expected.join(", "),
+            if caught.is_empty() {
+                "none".to_string()
+            } else {
+                caught.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            }
+        ));
+    }
+    let text = report.join("\n");
+    if args.json {
+        eprintln!("{text}");
+    } else {
+        writeln!(out, "{text}")?;
+    }
+    let passed = if expected.is_empty() {
+        by_invariant.is_empty()
+    } else {
+        caught.len() == expected.len()
+            && unexpected.iter().all(|n| **n != "panic" && **n != "run-error")
+    };
+    Ok(if passed { exit::PASS } else { exit::FAIL })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_partition_the_seeds() {
+        let all = shard_seeds(10, 110, None);
+        let mut joined: Vec<u64> =
+            (1..=7).flat_map(|k| shard_seeds(10, 110, Some((k, 7)))).collect();
+        joined.sort();
+        assert_eq!(joined, all);
+    }
+}

@@ -1,0 +1,83 @@
+//! A whole run as the command line sees it: the world, then the oracle, the
+//! verdicts appended to the trace, and the liveness verdict of healing.
+
+use std::path::Path;
+
+use crate::oracle::{self, Verdict};
+use crate::scenario::compile::CompiledScenario;
+use crate::summary::Summary;
+use crate::trace::{Trace, TraceEvent, VerdictRecord};
+use crate::world::{self, RunError, RunOptions};
+
+/// The name of the liveness verdict: healing must converge within its bound.
+pub const HEALING_CONVERGES: &str = "healing-converges";
+
+#[derive(Debug)]
+pub struct RunReport {
+    pub scenario: String,
+    pub seed: u64,
+    pub swarm: bool,
+    pub trace: Trace,
+    pub verdicts: Vec<Verdict>,
+    pub converged: bool,
+    pub summary: Summary,
+    pub simulated_ms: u64,
+    pub steps: u64,
+}
+
+impl RunReport {
+    /// Whether every invariant held and healing converged.
+    pub fn passed(&self) -> bool {
+        self.converged && self.verdicts.iter().all(Verdict::passed)
+    }
+
+    /// Names of the invariants that failed (and the liveness verdict).
+    pub fn failed(&self) -> Vec<String> {
+        let mut failed: Vec<String> = self
+            .verdicts
+            .iter()
+            .filter(|v| !v.passed())
+            .map(|v| v.invariant.name().to_string())
+            .collect();
+        if !self.converged {
+            failed.push(HEALING_CONVERGES.to_string());
+        }
+        failed
+    }
+
+    /// The one line that reproduces this run.
+    pub fn repro(&self, scenario_path: &Path) -> String {
+        let swarm = if self.swarm { " --swarm" } else { "" };
+        format!("possim replay {} --seed {}{swarm}", scenario_path.display(), self.seed)
+    }
+}
+
+pub fn execute(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunReport, RunError> {
+    let outcome = world::run(scenario, options)?;
+    let mut trace = outcome.trace;
+    let verdicts = oracle::check(&trace);
+    let end = trace.records().last().map(|r| r.at).unwrap_or_default();
+    for verdict in &verdicts {
+        trace.push(end, TraceEvent::Verdict(verdict.record()));
+    }
+    trace.push(
+        end,
+        TraceEvent::Verdict(VerdictRecord {
+            invariant: HEALING_CONVERGES.into(),
+            passed: outcome.converged,
+            violations: usize::from(!outcome.converged),
+        }),
+    );
+    let summary = Summary::of(&trace);
+    Ok(RunReport {
+        scenario: scenario.name.clone(),
+        seed: options.seed,
+        swarm: options.swarm,
+        trace,
+        verdicts,
+        converged: outcome.converged,
+        summary,
+        simulated_ms: outcome.simulated_ms,
+        steps: outcome.steps,
+    })
+}

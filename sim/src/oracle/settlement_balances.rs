@@ -1,0 +1,147 @@
+//! **settlement-balances**: once healed, every terminal's last settlement
+//! balanced; a batch upload follows any unbalanced 0500.
+//!
+//! What is compared, per terminal:
+//!
+//! - *The last settlement balanced*: the latest settlement result by the
+//!   end — the terminal's `SettlementBalanced` / `SettlementNotBalanced`, or
+//!   the switch's `SettlementAnswered{balanced}` (whichever is later: the
+//!   switch's answer may be lost on the way, and a log may lack terminal
+//!   events) — is balanced. A `SettlementStarted` with no
+//!   `SettlementCompleted` for its batch by the end is an unfinished
+//!   settlement, and a violation too: healing must converge.
+//! - *An upload follows an unbalanced 0510*: after `SettlementNotBalanced`
+//!   for a batch, the terminal's batch upload ends (`BatchUploadEnded`, the
+//!   0320 end message) by the end. `BatchUploadStarted` precedes it when the
+//!   journal holds trades; an empty journal uploads nothing and sends only
+//!   the end message, so the end message is what is required.
+//! - *The end code tells the truth*: an end message with network code 207
+//!   ("balanced") for a batch whose 0510 said not balanced is a violation:
+//!   the unsafe `upload_end_code_when_unbalanced: code207`. 202 is right.
+//!
+//! ```
+//! use possim_sim::oracle::{check_one, Invariant};
+//! use possim_sim::trace::Trace;
+//! assert!(check_one(&Trace::new(), Invariant::SettlementBalances).passed());
+//! ```
+
+use std::collections::BTreeMap;
+
+use possim_models::iso8583::values::{BatchNo, TerminalId};
+use possim_models::switch::SwitchEventKind;
+use possim_models::terminal::events::TerminalEventKind;
+
+use super::index::TraceIndex;
+use super::{Invariant, TradeRef, Violation};
+
+const INVARIANT: Invariant = Invariant::SettlementBalances;
+
+/// The batch-upload end code that claims the batch balanced.
+const END_BALANCED: u16 = 207;
+
+#[derive(Debug, Default)]
+struct Terminal {
+    /// The latest result: seq, balanced, batch.
+    last: Option<(u64, bool, BatchNo)>,
+    /// Batches whose 0510 said not balanced and whose upload has not ended.
+    awaiting_upload: BTreeMap<BatchNo, u64>,
+    /// Batches whose 0510 said not balanced, ever.
+    unbalanced: BTreeMap<BatchNo, u64>,
+    /// Settlements started and not completed.
+    open: BTreeMap<BatchNo, u64>,
+}
+
+pub fn check(index: &TraceIndex) -> Vec<Violation> {
+    let mut terminals: BTreeMap<TerminalId, Terminal> = BTreeMap::new();
+    let mut violations = Vec::new();
+    for (seq, kind) in index.switch_events() {
+        if let SwitchEventKind::SettlementAnswered { terminal, batch, balanced, .. } = kind {
+            terminals.entry(*terminal).or_default().last = Some((seq, *balanced, *batch));
+        }
+    }
+    for (terminal, events) in &index.terminal_events {
+        let state = terminals.entry(*terminal).or_default();
+        for event in events {
+            match event.kind {
+                TerminalEventKind::SettlementStarted { batch, .. } => {
+                    state.open.entry(*batch).or_insert(event.seq);
+                }
+                // The switch's answer precedes the terminal's hearing of it;
+                // the later of the two is the last word.
+                TerminalEventKind::SettlementBalanced { batch }
+                    if state.last.is_none_or(|(seq, _, _)| seq < event.seq) =>
+                {
+                    state.last = Some((event.seq, true, *batch));
+                }
+                TerminalEventKind::SettlementNotBalanced { batch } => {
+                    if state.last.is_none_or(|(seq, _, _)| seq < event.seq) {
+                        state.last = Some((event.seq, false, *batch));
+                    }
+                    state.awaiting_upload.insert(*batch, event.seq);
+                    state.unbalanced.insert(*batch, event.seq);
+                }
+                TerminalEventKind::BatchUploadEnded { batch, network_code } => {
+                    state.awaiting_upload.remove(batch);
+                    if *network_code == END_BALANCED {
+                        if let Some(&not_balanced) = state.unbalanced.get(batch) {
+                            let trade =
+                                TradeRef { batch: Some(*batch), ..TradeRef::terminal(*terminal) };
+                            let message = format!(
+                                "the batch upload ended with {END_BALANCED} (balanced) although the 0510 said not balanced"
+                            );
+                            let seqs = [not_balanced, event.seq];
+                            violations.push(Violation::new(
+                                INVARIANT,
+                                Some(trade),
+                                message,
+                                index.evidence_of(seqs),
+                            ));
+                        }
+                    }
+                }
+                TerminalEventKind::SettlementCompleted { batch } => {
+                    state.open.remove(batch);
+                }
+                _ => {}
+            }
+        }
+    }
+    let end = index.end().map(|(seq, _)| seq);
+    for (terminal, state) in &terminals {
+        let reference =
+            |batch: BatchNo| Some(TradeRef { batch: Some(batch), ..TradeRef::terminal(*terminal) });
+        for (batch, seq) in &state.awaiting_upload {
+            let message =
+                "the 0510 said not balanced and no batch upload ended by the end".to_string();
+            let seqs = [Some(*seq), end].into_iter().flatten();
+            violations.push(Violation::new(
+                INVARIANT,
+                reference(*batch),
+                message,
+                index.evidence_of(seqs),
+            ));
+        }
+        if let Some((seq, false, batch)) = state.last {
+            let message = "the last settlement did not balance".to_string();
+            let seqs =
+                [state.unbalanced.get(&batch).copied(), Some(seq), end].into_iter().flatten();
+            violations.push(Violation::new(
+                INVARIANT,
+                reference(batch),
+                message,
+                index.evidence_of(seqs),
+            ));
+        }
+        for (batch, seq) in &state.open {
+            let message = "the settlement started and never completed by the end".to_string();
+            let seqs = [Some(*seq), end].into_iter().flatten();
+            violations.push(Violation::new(
+                INVARIANT,
+                reference(*batch),
+                message,
+                index.evidence_of(seqs),
+            ));
+        }
+    }
+    violations
+}

@@ -1,0 +1,379 @@
+//! Checking what a scenario means, each mistake reported at the line and
+//! column of the offending value.
+//!
+//! The checks are the compiler's: [`Scenario::compile`] refuses anything it
+//! cannot build (an unknown merchant, a TMK too short for its key mode, a
+//! range upside down, an actor configuration its own `validate()` refuses)
+//! with a [`CompileError`] naming the value's [`FieldPath`];
+//! [`validate`] finds that path in the text. Keeping one set of checks, in
+//! one place, means a scenario that validates always compiles.
+//!
+//! ```
+//! use possim_sim::scenario::{parse, validate};
+//! let text = "name: x\nmerchants: [{id: M1}]\nissuers: [{index: 0, bins: ['622202']}]\n\
+//!             terminals:\n  - {id: T1, merchant: M2, tmk: 0123456789ABCDEF}\n";
+//! let scenario = parse(text, "x.yaml").unwrap();
+//! let error = validate(&scenario, text, "x.yaml").unwrap_err();
+//! assert_eq!(error.headline(), "x.yaml:5:24: unknown merchant M2");
+//! ```
+
+use std::collections::BTreeSet;
+
+use super::compile::CompiledScenario;
+use super::error::{CompileError, FieldPath, ScenarioError};
+use super::locate::Locations;
+use super::model::{
+    Fault, FaultPlan, LineProfile, ProtocolFault, RangeMs, RunSettings, Scenario, SwarmBounds,
+    Workload,
+};
+
+/// The invariants the oracle checks, by the names `expect.violates` uses.
+pub const INVARIANTS: [&str; 8] = [
+    "every-unanswered-trade-reversed",
+    "offline-before-settlement",
+    "no-double-debit",
+    "conservation",
+    "slip-truth",
+    "settlement-balances",
+    "authenticated-only",
+    "numbering",
+];
+
+/// The line profile every scenario has, with [`LineProfile::default`].
+pub const CLEAN_LINK: &str = "clean";
+
+/// Checks `scenario` (parsed from `text`, read from `file`); the first
+/// mistake found is returned at its place in the text.
+pub fn validate(scenario: &Scenario, text: &str, file: &str) -> Result<(), ScenarioError> {
+    compile_located(scenario, text, file).map(|_| ())
+}
+
+/// Compiles, turning a compile error's path into a line and column of `text`.
+pub(crate) fn compile_located(
+    scenario: &Scenario,
+    text: &str,
+    file: &str,
+) -> Result<CompiledScenario, ScenarioError> {
+    if let Some(locations) = Locations::of(text) {
+        overwritten_config_keys(scenario, &locations)
+            .map_err(|error| locate(&error, text, file))?;
+    }
+    scenario.compile().map_err(|error| locate(&error, text, file))
+}
+
+/// A terminal's identity, TMK and calendar come from its spec and from
+/// `run`; the same keys written inside its `config` would be silently
+/// replaced, so they are refused where they are written.
+fn overwritten_config_keys(scenario: &Scenario, locations: &Locations) -> Result<(), CompileError> {
+    let owners = [
+        ("terminals", scenario.terminals.len()),
+        ("terminal_groups", scenario.terminal_groups.len()),
+    ];
+    for (section, count) in owners {
+        for index in 0..count {
+            let config = FieldPath::root().key(section).index(index).key("config");
+            for (key, instead) in [
+                ("terminal_id", "the terminal's id"),
+                ("merchant_id", "the terminal's merchant"),
+                ("tmk", "the terminal's tmk"),
+                ("calendar", "run.start_date"),
+            ] {
+                let path = config.key(key);
+                if locations.contains(&path) {
+                    return fail(
+                        path,
+                        format!("config.{key} is taken from {instead}; remove it here"),
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Places a compile error in `text`.
+pub fn locate(error: &CompileError, text: &str, file: &str) -> ScenarioError {
+    let (line, column) = Locations::of(text).map_or((1, 1), |map| map.find(&error.path));
+    ScenarioError::at(file, text, line, column, error.message.clone())
+}
+
+fn fail<T>(path: FieldPath, message: impl Into<String>) -> Result<T, CompileError> {
+    Err(CompileError::new(path, message))
+}
+
+/// `MM-DD`, a real day of a non-leap year.
+pub(crate) fn parse_start_date(text: &str) -> Option<(u8, u8)> {
+    const DAYS: [u8; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let bytes = text.as_bytes();
+    if bytes.len() != 5 || bytes[2] != b'-' {
+        return None;
+    }
+    let two = |at: usize| -> Option<u8> {
+        let (high, low) = (bytes[at], bytes[at + 1]);
+        (high.is_ascii_digit() && low.is_ascii_digit()).then(|| (high - b'0') * 10 + (low - b'0'))
+    };
+    let (month, day) = (two(0)?, two(3)?);
+    ((1..=12).contains(&month) && day >= 1 && day <= DAYS[usize::from(month - 1)])
+        .then_some((month, day))
+}
+
+pub(crate) fn check_run(run: &RunSettings) -> Result<(u8, u8), CompileError> {
+    let at = FieldPath::root().key("run");
+    if run.tick_ms == 0 {
+        return fail(at.key("tick_ms"), "tick_ms must be at least 1");
+    }
+    if run.safety_ms == 0 {
+        return fail(at.key("safety_ms"), "safety_ms must be at least 1");
+    }
+    if run.safety_ms < run.tick_ms {
+        return fail(at.key("safety_ms"), "safety_ms is shorter than one tick");
+    }
+    if run.open_hour > 23 {
+        return fail(at.key("open_hour"), format!("open_hour {} is not 0 to 23", run.open_hour));
+    }
+    parse_start_date(&run.start_date).ok_or_else(|| {
+        CompileError::new(
+            at.key("start_date"),
+            format!("start_date {:?} is not a day written MM-DD", run.start_date),
+        )
+    })
+}
+
+fn check_range(at: &FieldPath, range: RangeMs) -> Result<(), CompileError> {
+    if range.min > range.max {
+        return fail(at.key("min"), format!("min {} is above max {}", range.min, range.max));
+    }
+    Ok(())
+}
+
+/// A rate per hour: finite and not negative.
+fn check_rate(at: FieldPath, value: f64) -> Result<(), CompileError> {
+    if !value.is_finite() || value < 0.0 {
+        return fail(at, format!("{value} is not a rate (a finite number, 0 or more)"));
+    }
+    Ok(())
+}
+
+fn check_probability(at: FieldPath, value: f64) -> Result<(), CompileError> {
+    if !(0.0..=1.0).contains(&value) {
+        return fail(at, format!("{value} is not a probability (0 to 1)"));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_link(name: &str, profile: &LineProfile) -> Result<(), CompileError> {
+    let at = FieldPath::root().key("links").key(name);
+    if name == CLEAN_LINK {
+        return fail(at, "the clean line profile is built in and cannot be redefined");
+    }
+    if name.is_empty() {
+        return fail(at, "a line profile needs a name");
+    }
+    check_range(&at.key("latency_ms"), profile.latency_ms)?;
+    check_range(&at.key("blackhole_ms"), profile.blackhole_ms)?;
+    check_rate(at.key("blackholes_per_hour"), profile.blackholes_per_hour)?;
+    check_rate(at.key("resets_per_hour"), profile.resets_per_hour)?;
+    check_probability(at.key("duplicate_per_frame"), profile.duplicate_per_frame)?;
+    check_probability(at.key("corrupt_per_frame"), profile.corrupt_per_frame)?;
+    check_probability(at.key("drop_per_frame"), profile.drop_per_frame)?;
+    Ok(())
+}
+
+pub(crate) fn check_workload(workload: &Workload) -> Result<(), CompileError> {
+    let at = FieldPath::root().key("workload");
+    check_rate(at.key("arrivals_per_terminal_per_hour"), workload.arrivals_per_terminal_per_hour)?;
+    check_probability(at.key("wrong_pin_per_trade"), workload.wrong_pin_per_trade)?;
+    let mix = &workload.mix;
+    let weights =
+        [mix.sale, mix.inquiry, mix.void, mix.refund, mix.pre_auth, mix.offline_sale, mix.ecash];
+    if weights.iter().all(|weight| *weight == 0) {
+        return fail(at.key("mix"), "the trade mix is all zero: no trade could be drawn");
+    }
+    if weights.iter().map(|weight| u64::from(*weight)).sum::<u64>() > u64::from(u32::MAX) {
+        return fail(at.key("mix"), "the trade mix weights add up to more than 4294967295");
+    }
+    let amount = RangeMs { min: workload.amount_fen.min, max: workload.amount_fen.max };
+    check_range(&at.key("amount_fen"), amount)?;
+    if workload.amount_fen.min == 0 {
+        return fail(at.key("amount_fen").key("min"), "a trade amount is at least 1 fen");
+    }
+    if workload.amount_fen.max > 999_999_999_999 {
+        return fail(at.key("amount_fen").key("max"), "an amount is at most 12 digits of fen");
+    }
+    Ok(())
+}
+
+fn check_swarm(swarm: &SwarmBounds) -> Result<(), CompileError> {
+    let at = FieldPath::root().key("faults").key("swarm");
+    let bounds: [(&str, [f64; 2], bool); 9] = [
+        ("blackholes_per_hour", swarm.blackholes_per_hour, false),
+        ("resets_per_hour", swarm.resets_per_hour, false),
+        ("drop_per_frame", swarm.drop_per_frame, true),
+        ("duplicate_per_frame", swarm.duplicate_per_frame, true),
+        ("corrupt_per_frame", swarm.corrupt_per_frame, true),
+        ("power_cuts_per_hour", swarm.power_cuts_per_hour, false),
+        ("printer_faults_per_hour", swarm.printer_faults_per_hour, false),
+        ("partitions_per_hour", swarm.partitions_per_hour, false),
+        ("switch_crashes_per_hour", swarm.switch_crashes_per_hour, false),
+    ];
+    for (name, [low, high], per_frame) in bounds {
+        for (index, value) in [low, high].into_iter().enumerate() {
+            let place = at.key(name).index(index);
+            if per_frame {
+                check_probability(place, value)?;
+            } else {
+                check_rate(place, value)?;
+            }
+        }
+        if low > high {
+            return fail(
+                at.key(name).index(0),
+                format!("{name}: lower bound {low} is above upper bound {high}"),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// What faults may name: hosts, terminals with their response timeouts,
+/// and issuer indexes.
+pub(crate) struct Targets<'a> {
+    pub hosts: &'a BTreeSet<String>,
+    /// Terminal id (trimmed) → response timeout in ms.
+    pub terminals: &'a std::collections::BTreeMap<String, u64>,
+    pub issuers: &'a BTreeSet<u16>,
+    pub safety_ms: u64,
+}
+
+impl Targets<'_> {
+    fn host(&self, at: FieldPath, host: &str) -> Result<(), CompileError> {
+        if !self.hosts.contains(host) {
+            let known: Vec<&str> = self.hosts.iter().map(String::as_str).collect();
+            return fail(at, format!("unknown host {host:?} (hosts: {})", known.join(", ")));
+        }
+        Ok(())
+    }
+
+    fn terminal(&self, at: FieldPath, terminal: &str) -> Result<u64, CompileError> {
+        self.terminals
+            .get(terminal)
+            .copied()
+            .ok_or_else(|| CompileError::new(at, format!("unknown terminal {terminal}")))
+    }
+
+    fn issuer(&self, at: FieldPath, issuer: u16) -> Result<(), CompileError> {
+        if !self.issuers.contains(&issuer) {
+            return fail(at, format!("unknown issuer {issuer}"));
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn check_faults(plan: &FaultPlan, targets: &Targets<'_>) -> Result<(), CompileError> {
+    let faults = FieldPath::root().key("faults");
+    for (index, scheduled) in plan.scheduled.iter().enumerate() {
+        let at = faults.key("scheduled").index(index);
+        if scheduled.at_ms >= targets.safety_ms {
+            return fail(
+                at.key("at_ms"),
+                format!(
+                    "at_ms {} is not within the safety phase (safety_ms {})",
+                    scheduled.at_ms, targets.safety_ms
+                ),
+            );
+        }
+        match &scheduled.fault {
+            Fault::Partition { between, for_ms } | Fault::Hold { between, for_ms } => {
+                for (side, host) in between.iter().enumerate() {
+                    targets.host(at.key("between").index(side), host)?;
+                }
+                if between[0] == between[1] {
+                    return fail(at.key("between").index(1), "a link joins two different hosts");
+                }
+                if *for_ms == 0 {
+                    return fail(at.key("for_ms"), "for_ms must be at least 1");
+                }
+            }
+            Fault::Crash { host, .. } => targets.host(at.key("host"), host)?,
+            Fault::IssuerDown { issuer, for_ms } | Fault::IssuerSilent { issuer, for_ms } => {
+                targets.issuer(at.key("issuer"), *issuer)?;
+                if *for_ms == 0 {
+                    return fail(at.key("for_ms"), "for_ms must be at least 1");
+                }
+            }
+            Fault::Cutoff { for_ms } => {
+                if *for_ms == 0 {
+                    return fail(at.key("for_ms"), "for_ms must be at least 1");
+                }
+            }
+            Fault::PowerCut { terminal, .. }
+            | Fault::Printer { terminal, .. }
+            | Fault::Tamper { terminal, .. }
+            | Fault::Blackhole { terminal, .. }
+            | Fault::Reset { terminal } => {
+                targets.terminal(at.key("terminal"), terminal.trimmed())?;
+            }
+            Fault::Battery { terminal, percent } => {
+                targets.terminal(at.key("terminal"), terminal.trimmed())?;
+                if *percent > 100 {
+                    return fail(at.key("percent"), format!("percent {percent} is over 100"));
+                }
+            }
+        }
+    }
+    for (index, fault) in plan.protocol.iter().enumerate() {
+        let at = faults.key("protocol").index(index);
+        let (terminal, trade) = match fault {
+            ProtocolFault::DropAnswer { terminal, trade }
+            | ProtocolFault::DropRequest { terminal, trade }
+            | ProtocolFault::DelayAnswer { terminal, trade, .. }
+            | ProtocolFault::CorruptAnswer { terminal, trade }
+            | ProtocolFault::DuplicateRequest { terminal, trade }
+            | ProtocolFault::PowerOff { terminal, trade, .. } => (terminal, Some(*trade)),
+            ProtocolFault::DropReversals { terminal }
+            | ProtocolFault::DropSettlementAnswer { terminal } => (terminal, None),
+        };
+        let timeout_ms = targets.terminal(at.key("terminal"), terminal.trimmed())?;
+        if trade == Some(0) {
+            return fail(at.key("trade"), "trades are counted from 1");
+        }
+        if let ProtocolFault::DelayAnswer { offset_ms, .. } = fault {
+            if offset_ms.unsigned_abs() > timeout_ms && *offset_ms < 0 {
+                return fail(
+                    at.key("offset_ms"),
+                    format!(
+                        "offset_ms {offset_ms} reaches before the request (the terminal's \
+                         response timeout is {timeout_ms} ms)"
+                    ),
+                );
+            }
+        }
+    }
+    check_swarm(&plan.swarm)
+}
+
+pub(crate) fn check_expect(violates: &[String]) -> Result<(), CompileError> {
+    for (index, name) in violates.iter().enumerate() {
+        if !INVARIANTS.contains(&name.as_str()) {
+            return fail(
+                FieldPath::root().key("expect").key("violates").index(index),
+                format!("unknown invariant {name:?} (invariants: {})", INVARIANTS.join(", ")),
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_dates_are_real_days() {
+        assert_eq!(parse_start_date("02-28"), Some((2, 28)));
+        assert_eq!(parse_start_date("02-29"), None);
+        assert_eq!(parse_start_date("2-28"), None);
+        assert_eq!(parse_start_date("13-01"), None);
+        assert_eq!(parse_start_date("11/21"), None);
+    }
+}

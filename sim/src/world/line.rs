@@ -1,0 +1,394 @@
+//! The deterministic shim around one terminal's line. Every frame the
+//! terminal sends, and every frame sent to it, passes here and gets a fate:
+//! latency from the line's profile, and by the profile's odds a drop, a
+//! duplicate or a flipped bit; nothing at all while the line is silent
+//! (blackhole); and the protocol-placed faults, which land on an exact trade.
+//!
+//! The shim draws from its own seeded stream, a fixed number of draws per
+//! frame, so one terminal's faults never shift another's or the workload's.
+
+use std::collections::BTreeMap;
+
+use possim_models::iso8583::values::TerminalId;
+use possim_models::iso8583::{Frame, Mti};
+use possim_models::time::Instant;
+
+use super::rng::Rng;
+use super::state::Request;
+use crate::scenario::model::{LineProfile, PowerPhase, ProtocolFault};
+use crate::trace::{Fate, FaultCause, FaultKind, FaultRecord};
+
+/// What the shim decided for one frame.
+#[derive(Debug)]
+pub(crate) struct LineVerdict {
+    /// Each copy to deliver, after its delay in milliseconds.
+    pub copies: Vec<(u64, Vec<u8>)>,
+    pub fate: Fate,
+    pub faults: Vec<FaultRecord>,
+    pub requests: Vec<Request>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AnswerFault {
+    Drop,
+    Corrupt,
+    /// Arrive exactly at request sent + timeout + offset.
+    DelayTo {
+        offset_ms: i64,
+    },
+}
+
+#[derive(Debug)]
+pub(crate) struct Line {
+    terminal: TerminalId,
+    profile_name: String,
+    profile: LineProfile,
+    rng: Rng,
+    /// Silent until then (exclusive).
+    blackhole_until: Instant,
+    protocol: Vec<ProtocolFault>,
+    /// Online trade requests sent so far (0100 / 0200).
+    trades_sent: u32,
+    /// STAN -> what happens to its answer, and which trade it was.
+    answer_faults: BTreeMap<u32, (AnswerFault, u32)>,
+    /// STAN -> a power cut when the issuer approves it.
+    power_on_approval: BTreeMap<u32, (u64, u32)>,
+    /// When each online trade request left, for "delay to the timeout".
+    sent_at: BTreeMap<u32, Instant>,
+    response_timeout_ms: u64,
+    batch_upload_power_done: bool,
+    settlement_answer_dropped: bool,
+    healed: bool,
+}
+
+/// Bound on remembered send times (one trade at a time per terminal; kept
+/// small and pruned).
+const SENT_AT_MAX: usize = 64;
+
+fn mti_of(bytes: &[u8]) -> (Option<Mti>, Option<u32>, Option<u16>) {
+    match Frame::decode(bytes) {
+        Ok(frame) => {
+            let network_code = frame
+                .message
+                .get(60)
+                .and_then(|v| v.get(8..11))
+                .and_then(|d| std::str::from_utf8(d).ok().and_then(|t| t.parse().ok()));
+            (
+                Some(frame.message.mti()),
+                frame.message.get_number(11).map(|n| n as u32),
+                network_code,
+            )
+        }
+        Err(_) => (None, None, None),
+    }
+}
+
+impl Line {
+    pub fn new(
+        terminal: TerminalId,
+        profile_name: &str,
+        profile: LineProfile,
+        rng: Rng,
+        protocol: Vec<ProtocolFault>,
+        response_timeout_ms: u64,
+    ) -> Line {
+        Line {
+            terminal,
+            profile_name: profile_name.to_string(),
+            profile,
+            rng,
+            blackhole_until: Instant::ZERO,
+            protocol,
+            trades_sent: 0,
+            answer_faults: BTreeMap::new(),
+            power_on_approval: BTreeMap::new(),
+            sent_at: BTreeMap::new(),
+            response_timeout_ms,
+            batch_upload_power_done: false,
+            settlement_answer_dropped: false,
+            healed: false,
+        }
+    }
+
+    /// Healing: a clean line from now on, no placed faults.
+    pub fn heal(&mut self) {
+        self.healed = true;
+        self.blackhole_until = Instant::ZERO;
+        self.profile =
+            LineProfile { latency_ms: self.profile.latency_ms, ..LineProfile::default() };
+        self.protocol.clear();
+        self.answer_faults.clear();
+        self.power_on_approval.clear();
+    }
+
+    pub fn blackhole(&mut self, until: Instant) {
+        if !self.healed {
+            self.blackhole_until = self.blackhole_until.max(until);
+        }
+    }
+
+    pub fn profile(&self) -> &LineProfile {
+        &self.profile
+    }
+
+    fn record(&self, kind: FaultKind, cause: FaultCause) -> FaultRecord {
+        FaultRecord { kind, target: self.terminal.trimmed().to_string(), cause }
+    }
+
+    fn profile_cause(&self) -> FaultCause {
+        FaultCause::Profile(self.profile_name.clone())
+    }
+
+    /// The per-frame draws, always the same number of them.
+    fn draws(&mut self) -> (u64, bool, bool, bool) {
+        let latency = self.rng.between(self.profile.latency_ms.min, self.profile.latency_ms.max);
+        let drop = self.rng.chance(self.profile.drop_per_frame);
+        let duplicate = self.rng.chance(self.profile.duplicate_per_frame);
+        let corrupt = self.rng.chance(self.profile.corrupt_per_frame);
+        (latency, drop, duplicate, corrupt)
+    }
+
+    fn corrupt(&mut self, bytes: &mut [u8]) {
+        // Past the length prefix, so the frame still frames and the MAC (or
+        // the decoder) has to catch it.
+        if bytes.len() > 2 {
+            let index = 2 + (self.rng.next_u64() as usize) % (bytes.len() - 2);
+            let bit = (self.rng.next_u64() % 8) as u8;
+            bytes[index] ^= 1 << bit;
+        }
+    }
+
+    fn verdict(
+        &mut self,
+        now: Instant,
+        mut bytes: Vec<u8>,
+        placed: Option<FaultRecord>,
+    ) -> LineVerdict {
+        let (latency, drop, duplicate, corrupt) = self.draws();
+        let mut faults: Vec<FaultRecord> = placed.into_iter().collect();
+        if now < self.blackhole_until {
+            return LineVerdict {
+                copies: Vec::new(),
+                fate: Fate::Dropped,
+                faults,
+                requests: Vec::new(),
+            };
+        }
+        if drop {
+            faults.push(self.record(FaultKind::LineDropFrame, self.profile_cause()));
+            return LineVerdict {
+                copies: Vec::new(),
+                fate: Fate::Dropped,
+                faults,
+                requests: Vec::new(),
+            };
+        }
+        let mut fate = Fate::Delivered;
+        if corrupt {
+            self.corrupt(&mut bytes);
+            faults.push(self.record(FaultKind::LineCorrupt, self.profile_cause()));
+            fate = Fate::Corrupted;
+        }
+        let mut copies = vec![(latency, bytes.clone())];
+        if duplicate {
+            copies.push((latency + 1, bytes));
+            faults.push(self.record(FaultKind::LineDuplicate, self.profile_cause()));
+            fate = Fate::Duplicated;
+        }
+        LineVerdict { copies, fate, faults, requests: Vec::new() }
+    }
+
+    /// A frame the terminal sends.
+    pub fn outbound(&mut self, now: Instant, bytes: Vec<u8>) -> LineVerdict {
+        let (mti, stan, network_code) = mti_of(&bytes);
+        let mut requests = Vec::new();
+        let mut placed = None;
+        let mut drop_placed = false;
+        let mut duplicate_placed = false;
+        let online_trade = matches!(mti, Some(Mti::FINANCIAL) | Some(Mti::AUTHORIZATION));
+        if online_trade && !self.healed {
+            self.trades_sent += 1;
+            let trade = self.trades_sent;
+            if let Some(stan) = stan {
+                if self.sent_at.len() >= SENT_AT_MAX {
+                    self.sent_at.pop_first();
+                }
+                self.sent_at.insert(stan, now);
+            }
+            for fault in self.protocol.clone() {
+                match fault {
+                    ProtocolFault::DropRequest { trade: n, .. } if n == trade => {
+                        drop_placed = true;
+                        placed = Some(self.record(
+                            FaultKind::LineDropFrame,
+                            FaultCause::Protocol(format!("drop request of trade {trade}")),
+                        ));
+                    }
+                    ProtocolFault::DuplicateRequest { trade: n, .. } if n == trade => {
+                        duplicate_placed = true;
+                        placed = Some(self.record(
+                            FaultKind::LineDuplicate,
+                            FaultCause::Protocol(format!("duplicate request of trade {trade}")),
+                        ));
+                    }
+                    ProtocolFault::DropAnswer { trade: n, .. } if n == trade => {
+                        if let Some(stan) = stan {
+                            self.answer_faults.insert(stan, (AnswerFault::Drop, trade));
+                        }
+                    }
+                    ProtocolFault::CorruptAnswer { trade: n, .. } if n == trade => {
+                        if let Some(stan) = stan {
+                            self.answer_faults.insert(stan, (AnswerFault::Corrupt, trade));
+                        }
+                    }
+                    ProtocolFault::DelayAnswer { trade: n, offset_ms, .. } if n == trade => {
+                        if let Some(stan) = stan {
+                            self.answer_faults
+                                .insert(stan, (AnswerFault::DelayTo { offset_ms }, trade));
+                        }
+                    }
+                    ProtocolFault::PowerOff { trade: n, phase, off_ms, .. } if n == trade => {
+                        match phase {
+                            PowerPhase::AfterRequestLeft => requests.push(Request::PowerCut {
+                                terminal: self.terminal,
+                                off_ms,
+                                why: format!("power off after the request of trade {trade} left"),
+                            }),
+                            PowerPhase::AfterIssuerApproved => {
+                                if let Some(stan) = stan {
+                                    self.power_on_approval.insert(stan, (off_ms, trade));
+                                }
+                            }
+                            PowerPhase::MidBatchUpload => {}
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if !self.healed {
+            if mti == Some(Mti::REVERSAL)
+                && self.protocol.iter().any(|f| matches!(f, ProtocolFault::DropReversals { .. }))
+            {
+                drop_placed = true;
+                placed = Some(self.record(
+                    FaultKind::LineDropFrame,
+                    FaultCause::Protocol("drop every reversal".into()),
+                ));
+            }
+            let batch_upload = mti == Some(Mti::BATCH) && network_code == Some(201);
+            if batch_upload && !self.batch_upload_power_done {
+                for fault in &self.protocol {
+                    if let ProtocolFault::PowerOff {
+                        phase: PowerPhase::MidBatchUpload,
+                        off_ms,
+                        ..
+                    } = fault
+                    {
+                        self.batch_upload_power_done = true;
+                        requests.push(Request::PowerCut {
+                            terminal: self.terminal,
+                            off_ms: *off_ms,
+                            why: "power off in the middle of a batch upload".into(),
+                        });
+                    }
+                }
+            }
+        }
+        let mut verdict = self.verdict(now, bytes, placed);
+        if drop_placed {
+            verdict.copies.clear();
+            verdict.fate = Fate::Dropped;
+        } else if duplicate_placed && verdict.copies.len() == 1 {
+            let (delay, copy) = verdict.copies[0].clone();
+            verdict.copies.push((delay + 1, copy));
+            verdict.fate = Fate::Duplicated;
+        }
+        verdict.requests.extend(requests);
+        verdict
+    }
+
+    /// A frame sent to the terminal.
+    pub fn inbound(&mut self, now: Instant, bytes: Vec<u8>) -> LineVerdict {
+        let (mti, stan, _) = mti_of(&bytes);
+        let mut action = None;
+        if !self.healed {
+            if let (Some(mti), Some(stan)) = (mti, stan) {
+                if mti == Mti::FINANCIAL_RESPONSE || mti == Mti::AUTHORIZATION_RESPONSE {
+                    action = self.answer_faults.remove(&stan);
+                }
+                if mti == Mti::SETTLEMENT_RESPONSE
+                    && !self.settlement_answer_dropped
+                    && self
+                        .protocol
+                        .iter()
+                        .any(|f| matches!(f, ProtocolFault::DropSettlementAnswer { .. }))
+                {
+                    self.settlement_answer_dropped = true;
+                    let record = self.record(
+                        FaultKind::LineDropFrame,
+                        FaultCause::Protocol("drop the settlement answer".into()),
+                    );
+                    let mut verdict = self.verdict(now, bytes, Some(record));
+                    verdict.copies.clear();
+                    verdict.fate = Fate::Dropped;
+                    return verdict;
+                }
+            }
+        }
+        match action {
+            None => self.verdict(now, bytes, None),
+            Some((AnswerFault::Drop, trade)) => {
+                let record = self.record(
+                    FaultKind::LineDropFrame,
+                    FaultCause::Protocol(format!("drop the answer to trade {trade}")),
+                );
+                let mut verdict = self.verdict(now, bytes, Some(record));
+                verdict.copies.clear();
+                verdict.fate = Fate::Dropped;
+                verdict
+            }
+            Some((AnswerFault::Corrupt, trade)) => {
+                let mut bytes = bytes;
+                // The last byte is inside the MAC: the frame decodes, the MAC fails.
+                if let Some(last) = bytes.last_mut() {
+                    *last ^= 0x01;
+                }
+                let record = self.record(
+                    FaultKind::LineCorrupt,
+                    FaultCause::Protocol(format!("corrupt the answer to trade {trade}")),
+                );
+                let mut verdict = self.verdict(now, bytes, Some(record));
+                if !verdict.copies.is_empty() {
+                    verdict.fate = Fate::Corrupted;
+                }
+                verdict
+            }
+            Some((AnswerFault::DelayTo { offset_ms }, trade)) => {
+                let sent = stan.and_then(|s| self.sent_at.get(&s).copied()).unwrap_or(now);
+                let target = (sent.as_millis() + self.response_timeout_ms) as i64 + offset_ms;
+                let delay = (target - now.as_millis() as i64).max(0) as u64;
+                let record = self.record(
+                    FaultKind::LineDelay,
+                    FaultCause::Protocol(format!(
+                        "delay the answer to trade {trade} to the timeout {offset_ms:+} ms"
+                    )),
+                );
+                let mut verdict = self.verdict(now, bytes, Some(record));
+                for copy in &mut verdict.copies {
+                    copy.0 = delay;
+                }
+                if !verdict.copies.is_empty() {
+                    verdict.fate = Fate::Delayed { by_ms: delay };
+                }
+                verdict
+            }
+        }
+    }
+
+    /// The issuer approved this terminal's trade `stan`: a placed power cut?
+    pub fn on_issuer_approved(&mut self, stan: u32) -> Option<(u64, String)> {
+        let (off_ms, trade) = self.power_on_approval.remove(&stan)?;
+        Some((off_ms, format!("power off after the issuer approved trade {trade}")))
+    }
+}

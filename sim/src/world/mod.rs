@@ -1,0 +1,17 @@
+//! The deterministic world: the models inside turmoil, with hosts as network
+//! elements — terminal farms (terminals are tasks, each with its own TCP
+//! connection), the switch, the network, one host per issuer.
+//!
+//! - [`runner`]: one run, its phases and its schedule.
+//! - `shells`: the async loops that carry bytes into the actors.
+//! - `line`: the deterministic fault shim on each terminal's line.
+//! - `state`: what the hosts share.
+//! - `rng`: the seeded random streams.
+
+mod line;
+pub(crate) mod rng;
+pub mod runner;
+mod shells;
+mod state;
+
+pub use runner::{run, RunError, RunOptions, RunOutcome};

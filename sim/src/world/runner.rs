@@ -1,0 +1,1076 @@
+//! One run: build the turmoil world from a compiled scenario, then step it,
+//! applying between steps whatever is due — cardholders arriving, faults
+//! starting and ending, the cashier's habits — through the safety phase, the
+//! healing phase (faults stopped, the system must converge within the
+//! bound), and the end of the day's clearing.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, VecDeque};
+use std::rc::Rc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use possim_models::actor::Node;
+use possim_models::iso8583::trade::{CardRead, EntryMode, TradeKind};
+use possim_models::iso8583::values::{AmountFen, Expiry, Pan, TerminalId};
+use possim_models::issuer::{Issuer, IssuerCommand};
+use possim_models::network::{Network, NetworkCommand, NetworkEventKind};
+use possim_models::switch::Switch;
+use possim_models::terminal::events::TerminalEventKind;
+use possim_models::terminal::journal::EntryStatus;
+use possim_models::terminal::printer::PrinterHardware;
+use possim_models::terminal::{Terminal, TerminalCommand};
+use possim_models::time::Instant;
+
+use super::line::Line;
+use super::rng::{Rng, Streams};
+use super::shells;
+use super::state::{pair, Command, Request, Shared, TerminalSlot, World};
+use crate::scenario::compile::CompiledScenario;
+use crate::scenario::model::{Fault, PrinterFault, ProtocolFault};
+use crate::trace::{
+    CardSetup, FaultCause, FaultKind, FaultRecord, Phase, Setup, TerminalSetup, Trace, TraceEvent,
+    TRACE_SCHEMA_VERSION,
+};
+
+/// How a run is asked for.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub seed: u64,
+    /// Each seed draws its own fault rates within the scenario's bounds.
+    pub swarm: bool,
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub trace: Trace,
+    /// Whether healing converged within its bound.
+    pub converged: bool,
+    /// Simulated milliseconds from opening to the end of the run.
+    pub simulated_ms: u64,
+    pub steps: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("the simulation failed: {0}")]
+    Simulation(String),
+    #[error("scenario cannot run: {0}")]
+    Unsupported(String),
+}
+
+/// Bound on scheduled actions waiting at once.
+const SCHEDULE_MAX: usize = 1_000_000;
+/// How often the cashier looks at an unconverged terminal while healing.
+const HEALING_ROUND_MS: u64 = 30_000;
+/// A busy terminal makes the next cardholder wait this long, this many times.
+const BUSY_WAIT_MS: u64 = 5_000;
+const BUSY_WAITS_MAX: u32 = 12;
+/// The cashier notices "not signed in" and signs in again after this.
+const SIGN_IN_AGAIN_MS: u64 = 10_000;
+/// Lines take a moment to dial before the day opens.
+const OPENING_MS: u64 = 2_000;
+
+#[derive(Debug, Clone)]
+enum Action {
+    Open(TerminalId),
+    Arrival {
+        terminal: TerminalId,
+        waits: u32,
+    },
+    Fault(Fault, FaultCause),
+    Undo(Undo, FaultCause),
+    Healing,
+    HealingRound,
+    Clearing,
+    Reconcile,
+    End,
+    Command(TerminalId, TerminalCommand),
+    /// A sign-in the cashier started; cleared when it answers or fails.
+    SignIn(TerminalId),
+}
+
+#[derive(Debug, Clone)]
+enum Undo {
+    Repair([String; 2]),
+    Release([String; 2]),
+    Restart,
+    IssuerUp(u16),
+    IssuerHeard(u16),
+    CutoffEnd,
+    PowerOn(TerminalId),
+    PrinterFixed(TerminalId),
+    Unlock(TerminalId),
+    BlackholeEnd(TerminalId),
+}
+
+struct Runner<'a> {
+    scenario: &'a CompiledScenario,
+    world: Shared,
+    schedule: BTreeMap<(Instant, u64), Action>,
+    sequence: u64,
+    workload: BTreeMap<TerminalId, Rng>,
+    cards: Vec<(Pan, String, i64)>,
+    phase: Phase,
+    safety_end: Instant,
+    healing_end: Instant,
+    converged: bool,
+    cursor: usize,
+    /// Terminals whose last online trade failed: the cashier presses "send pending".
+    crashed_switch: bool,
+    refund_history: BTreeMap<TerminalId, VecDeque<(Pan, possim_models::iso8583::values::Rrn, u64)>>,
+    signing_in: std::collections::BTreeSet<TerminalId>,
+}
+
+fn cause_label(cause: &FaultCause) -> FaultCause {
+    cause.clone()
+}
+
+impl<'a> Runner<'a> {
+    fn at(&mut self, when: Instant, action: Action) {
+        self.sequence += 1;
+        self.schedule.insert((when, self.sequence), action);
+        assert!(self.schedule.len() <= SCHEDULE_MAX, "schedule over {SCHEDULE_MAX}");
+    }
+
+    fn command(&mut self, id: TerminalId, command: TerminalCommand) {
+        self.world.borrow_mut().command(Node::Terminal(id), Command::Terminal(command));
+    }
+
+    fn fault_record(&mut self, now: Instant, kind: FaultKind, target: &str, cause: &FaultCause) {
+        let record = FaultRecord { kind, target: target.to_string(), cause: cause_label(cause) };
+        self.world.borrow_mut().fault(now, record);
+    }
+
+    fn card_read(&self, pan: Pan) -> CardRead {
+        CardRead { expiry: None, entry_mode: EntryMode::CHIP_PIN, ..CardRead::swiped(pan) }
+    }
+
+    fn arrival(&mut self, now: Instant, id: TerminalId, waits: u32, sim: &mut turmoil::Sim<'_>) {
+        let _ = sim;
+        if self.phase != Phase::Safety {
+            return;
+        }
+        let busy = {
+            let world = self.world.borrow();
+            let slot = &world.terminals[&id];
+            !slot.terminal.is_powered()
+                || slot.terminal.is_busy()
+                || slot.terminal.persistent().settlement().is_some()
+        };
+        let workload = &self.scenario.workload;
+        if busy {
+            if waits < BUSY_WAITS_MAX {
+                self.at(
+                    now + Duration::from_millis(BUSY_WAIT_MS),
+                    Action::Arrival { terminal: id, waits: waits + 1 },
+                );
+            } else {
+                self.next_arrival(now, id);
+            }
+            return;
+        }
+        let rng = self.workload.get_mut(&id).expect("a stream per terminal");
+        let mix = &workload.mix;
+        let weights = [
+            mix.sale,
+            mix.inquiry,
+            mix.void,
+            mix.refund,
+            mix.pre_auth,
+            mix.offline_sale,
+            mix.ecash,
+        ];
+        let choice = rng.weighted(&weights).unwrap_or(0);
+        let card_index = rng.between(0, self.cards.len() as u64 - 1) as usize;
+        let amount_fen = rng.between(workload.amount_fen.min, workload.amount_fen.max);
+        let wrong_pin = rng.chance(workload.wrong_pin_per_trade);
+        let refund_pick = rng.next_u64();
+        let (pan, pin, _) = self.cards[card_index].clone();
+        let pin = if wrong_pin { "000000".to_string() } else { pin };
+        let amount = AmountFen::new(amount_fen).expect("scenario amounts fit 12 digits");
+        let card = self.card_read(pan);
+        let command = match choice {
+            0 => Some(TerminalCommand::Sale { card, amount, pin: Some(pin) }),
+            1 => Some(TerminalCommand::BalanceInquiry { card, pin: Some(pin) }),
+            2 => {
+                let world = self.world.borrow();
+                let persistent = world.terminals[&id].terminal.persistent();
+                let batch = persistent.batch();
+                persistent
+                    .journal()
+                    .iter()
+                    .filter(|e| {
+                        e.kind == TradeKind::Sale
+                            && !e.voided
+                            && e.batch == batch
+                            && e.status == EntryStatus::Approved
+                    })
+                    .last()
+                    .map(|e| TerminalCommand::Void {
+                        original_batch: batch,
+                        original_stan: e.stan,
+                        amount: e.amount,
+                        pin: None,
+                    })
+            }
+            3 => {
+                let history = self.refund_history.entry(id).or_default();
+                if history.is_empty() {
+                    None
+                } else {
+                    let (pan, rrn, fen) = history[(refund_pick % history.len() as u64) as usize];
+                    let date = self.scenario.calendar.month_day(now);
+                    Some(TerminalCommand::Refund {
+                        card: self.card_read(pan),
+                        amount: AmountFen::new(fen.clamp(1, amount_fen)).expect("fits"),
+                        original_rrn: rrn,
+                        original_date: date,
+                    })
+                }
+            }
+            4 => Some(TerminalCommand::PreAuth { card, amount, pin: Some(pin) }),
+            5 => Some(TerminalCommand::OfflineSale { card, amount }),
+            _ => {
+                let offline = AmountFen::new(self.cards[card_index].2.max(0) as u64).expect("fits");
+                if amount <= offline {
+                    self.cards[card_index].2 -= amount.fen() as i64;
+                }
+                Some(TerminalCommand::ECash {
+                    card,
+                    amount,
+                    offline_balance: offline,
+                    pin: Some(pin),
+                })
+            }
+        };
+        if let Some(command) = command {
+            self.command(id, command);
+        }
+        self.next_arrival(now, id);
+    }
+
+    fn next_arrival(&mut self, now: Instant, id: TerminalId) {
+        let rate = self.scenario.workload.arrivals_per_terminal_per_hour;
+        let rng = self.workload.get_mut(&id).expect("a stream per terminal");
+        if let Some(gap) = rng.exponential_ms(rate) {
+            let when = now + Duration::from_millis(gap);
+            if when < self.safety_end {
+                self.at(when, Action::Arrival { terminal: id, waits: 0 });
+            }
+        }
+    }
+
+    fn apply_fault(
+        &mut self,
+        now: Instant,
+        fault: Fault,
+        cause: FaultCause,
+        sim: &mut turmoil::Sim<'_>,
+    ) -> Result<(), RunError> {
+        if self.phase != Phase::Safety {
+            return Ok(());
+        }
+        let later = |ms: u64| now + Duration::from_millis(ms);
+        match fault {
+            Fault::Partition { between, for_ms } => {
+                sim.partition(between[0].as_str(), between[1].as_str());
+                self.world.borrow_mut().partitioned.insert(pair(&between[0], &between[1]));
+                self.fault_record(
+                    now,
+                    FaultKind::Partition,
+                    &format!("{}-{}", between[0], between[1]),
+                    &cause,
+                );
+                self.at(later(for_ms), Action::Undo(Undo::Repair(between), cause));
+            }
+            Fault::Hold { between, for_ms } => {
+                sim.hold(between[0].as_str(), between[1].as_str());
+                self.world.borrow_mut().held.insert(pair(&between[0], &between[1]));
+                self.fault_record(
+                    now,
+                    FaultKind::Hold,
+                    &format!("{}-{}", between[0], between[1]),
+                    &cause,
+                );
+                self.at(later(for_ms), Action::Undo(Undo::Release(between), cause));
+            }
+            Fault::Crash { host, restart_after_ms } => {
+                if host != "switch" {
+                    return Err(RunError::Unsupported(format!(
+                        "only the switch can crash and restart, not {host}"
+                    )));
+                }
+                if !self.crashed_switch {
+                    self.crashed_switch = true;
+                    self.world.borrow_mut().switch_up = false;
+                    sim.crash("switch");
+                    self.fault_record(now, FaultKind::HostCrash, "switch", &cause);
+                    self.at(later(restart_after_ms), Action::Undo(Undo::Restart, cause));
+                }
+            }
+            Fault::IssuerDown { issuer, for_ms } => {
+                self.world
+                    .borrow_mut()
+                    .command(Node::Network, Command::Network(NetworkCommand::IssuerDown(issuer)));
+                self.fault_record(now, FaultKind::IssuerDown, &format!("issuer-{issuer}"), &cause);
+                self.at(later(for_ms), Action::Undo(Undo::IssuerUp(issuer), cause));
+            }
+            Fault::IssuerSilent { issuer, for_ms } => {
+                if let Some(silent) =
+                    self.world.borrow_mut().issuer_silent.get_mut(usize::from(issuer))
+                {
+                    *silent = true;
+                }
+                self.fault_record(
+                    now,
+                    FaultKind::IssuerDown,
+                    &format!("issuer-{issuer} silent"),
+                    &cause,
+                );
+                self.at(later(for_ms), Action::Undo(Undo::IssuerHeard(issuer), cause));
+            }
+            Fault::Cutoff { for_ms } => {
+                self.world
+                    .borrow_mut()
+                    .command(Node::Network, Command::Network(NetworkCommand::CutoffStart));
+                self.fault_record(now, FaultKind::CutoffStart, "network", &cause);
+                self.at(later(for_ms), Action::Undo(Undo::CutoffEnd, cause));
+            }
+            Fault::PowerCut { terminal, off_ms } => self.power_cut(now, terminal, off_ms, cause),
+            Fault::Printer { terminal, state, fixed_after_ms } => {
+                let hardware = match state {
+                    PrinterFault::OutOfPaper => PrinterHardware::OutOfPaper,
+                    PrinterFault::Jam => PrinterHardware::Jam,
+                    PrinterFault::CoverOpen => PrinterHardware::CoverOpen,
+                };
+                self.command(terminal, TerminalCommand::SetPrinter(hardware));
+                self.fault_record(now, FaultKind::PrinterFault, terminal.trimmed(), &cause);
+                self.at(later(fixed_after_ms), Action::Undo(Undo::PrinterFixed(terminal), cause));
+            }
+            Fault::Tamper { terminal, unlock_after_ms } => {
+                self.command(terminal, TerminalCommand::Tamper);
+                self.fault_record(now, FaultKind::TamperLock, terminal.trimmed(), &cause);
+                self.at(later(unlock_after_ms), Action::Undo(Undo::Unlock(terminal), cause));
+            }
+            Fault::Battery { terminal, percent } => {
+                self.command(terminal, TerminalCommand::Charge { percent });
+                self.fault_record(now, FaultKind::BatteryDrain, terminal.trimmed(), &cause);
+            }
+            Fault::Blackhole { terminal, for_ms } => {
+                if let Some(slot) = self.world.borrow_mut().terminals.get_mut(&terminal) {
+                    slot.line.blackhole(later(for_ms));
+                }
+                self.fault_record(now, FaultKind::LineBlackholeStart, terminal.trimmed(), &cause);
+                self.at(later(for_ms), Action::Undo(Undo::BlackholeEnd(terminal), cause));
+            }
+            Fault::Reset { terminal } => {
+                if let Some(reset) = self.world.borrow().resets.get(&terminal) {
+                    reset.notify_one();
+                }
+                self.fault_record(now, FaultKind::LineReset, terminal.trimmed(), &cause);
+            }
+        }
+        Ok(())
+    }
+
+    fn power_cut(&mut self, now: Instant, terminal: TerminalId, off_ms: u64, cause: FaultCause) {
+        let powered =
+            self.world.borrow().terminals.get(&terminal).is_some_and(|s| s.terminal.is_powered());
+        if !powered {
+            return;
+        }
+        self.command(terminal, TerminalCommand::PowerOff);
+        self.fault_record(now, FaultKind::PowerCut, terminal.trimmed(), &cause);
+        self.at(now + Duration::from_millis(off_ms), Action::Undo(Undo::PowerOn(terminal), cause));
+    }
+
+    fn undo(&mut self, now: Instant, undo: Undo, cause: FaultCause, sim: &mut turmoil::Sim<'_>) {
+        match undo {
+            Undo::Repair(between) => {
+                sim.repair(between[0].as_str(), between[1].as_str());
+                self.world.borrow_mut().partitioned.remove(&pair(&between[0], &between[1]));
+                self.fault_record(
+                    now,
+                    FaultKind::Repair,
+                    &format!("{}-{}", between[0], between[1]),
+                    &cause,
+                );
+            }
+            Undo::Release(between) => {
+                sim.release(between[0].as_str(), between[1].as_str());
+                self.world.borrow_mut().held.remove(&pair(&between[0], &between[1]));
+                self.fault_record(
+                    now,
+                    FaultKind::Release,
+                    &format!("{}-{}", between[0], between[1]),
+                    &cause,
+                );
+            }
+            Undo::Restart => self.restart_switch(now, sim, &cause),
+            Undo::IssuerUp(issuer) => {
+                self.world
+                    .borrow_mut()
+                    .command(Node::Network, Command::Network(NetworkCommand::IssuerUp(issuer)));
+                self.fault_record(now, FaultKind::IssuerUp, &format!("issuer-{issuer}"), &cause);
+            }
+            Undo::IssuerHeard(issuer) => {
+                if let Some(silent) =
+                    self.world.borrow_mut().issuer_silent.get_mut(usize::from(issuer))
+                {
+                    *silent = false;
+                }
+                self.fault_record(
+                    now,
+                    FaultKind::IssuerUp,
+                    &format!("issuer-{issuer} silent"),
+                    &cause,
+                );
+            }
+            Undo::CutoffEnd => {
+                self.world
+                    .borrow_mut()
+                    .command(Node::Network, Command::Network(NetworkCommand::CutoffEnd));
+                self.fault_record(now, FaultKind::CutoffEnd, "network", &cause);
+            }
+            Undo::PowerOn(terminal) => {
+                let off = self
+                    .world
+                    .borrow()
+                    .terminals
+                    .get(&terminal)
+                    .is_some_and(|s| !s.terminal.is_powered());
+                if off {
+                    self.command(terminal, TerminalCommand::PowerOn);
+                    self.operator_sign_in(terminal);
+                    self.fault_record(now, FaultKind::PowerOn, terminal.trimmed(), &cause);
+                }
+            }
+            Undo::PrinterFixed(terminal) => {
+                self.command(terminal, TerminalCommand::SetPrinter(PrinterHardware::Ok));
+                if self.scenario.workload.cashier.reprint_after_printer_fault {
+                    self.command(terminal, TerminalCommand::ReprintLast);
+                }
+                self.fault_record(now, FaultKind::PrinterFixed, terminal.trimmed(), &cause);
+            }
+            Undo::Unlock(terminal) => {
+                let password = self.world.borrow().terminals[&terminal]
+                    .terminal
+                    .config()
+                    .unlock_password
+                    .clone();
+                self.command(terminal, TerminalCommand::Unlock { password });
+                self.operator_sign_in(terminal);
+                self.command(terminal, TerminalCommand::SignIn);
+                self.fault_record(now, FaultKind::TamperUnlock, terminal.trimmed(), &cause);
+            }
+            Undo::BlackholeEnd(terminal) => {
+                self.fault_record(now, FaultKind::LineBlackholeEnd, terminal.trimmed(), &cause);
+            }
+        }
+    }
+
+    fn restart_switch(&mut self, now: Instant, sim: &mut turmoil::Sim<'_>, cause: &FaultCause) {
+        if !self.crashed_switch {
+            return;
+        }
+        self.crashed_switch = false;
+        {
+            let mut world = self.world.borrow_mut();
+            let persistent = world.switch.persistent();
+            world.switch = Switch::recover(self.scenario.switch.clone(), persistent, now)
+                .expect("a configuration that loaded once loads again");
+            world.switch_up = true;
+            for reset in world.resets.values() {
+                reset.notify_one();
+            }
+            world.wake(Node::Switch);
+        }
+        sim.bounce("switch");
+        self.fault_record(now, FaultKind::HostRestart, "switch", cause);
+    }
+
+    fn operator_sign_in(&mut self, terminal: TerminalId) {
+        let (operator, password) = {
+            let world = self.world.borrow();
+            let config = world.terminals[&terminal].terminal.config();
+            (config.operator.clone(), config.operator_password.clone())
+        };
+        self.command(terminal, TerminalCommand::OperatorSignIn { operator, password });
+    }
+
+    /// Reacts to what the terminals reported since the last step.
+    fn cashier(&mut self, now: Instant) {
+        let records = {
+            let world = self.world.borrow();
+            let records = world.trace.records();
+            let new: Vec<(TerminalId, TerminalEventKind)> = records[self.cursor..]
+                .iter()
+                .filter_map(|record| match &record.event {
+                    TraceEvent::Terminal(event) => Some((event.terminal, event.kind.clone())),
+                    _ => None,
+                })
+                .collect();
+            (new, records.len())
+        };
+        self.cursor = records.1;
+        let cashier = self.scenario.workload.cashier.clone();
+        for (terminal, kind) in records.0 {
+            match kind {
+                TerminalEventKind::TradeTimedOut { .. } | TerminalEventKind::TradeFailed { .. }
+                    if self.phase == Phase::Safety =>
+                {
+                    let when = now + Duration::from_millis(cashier.send_pending_after_ms);
+                    self.at(when, Action::Command(terminal, TerminalCommand::SendPending));
+                }
+                TerminalEventKind::SignInRequired { .. }
+                | TerminalEventKind::SignInFailed { .. }
+                    if self.phase == Phase::Safety =>
+                {
+                    self.sign_in_again(now, terminal);
+                }
+                TerminalEventKind::Refused { why }
+                    if self.phase == Phase::Safety && why.contains("signed in") =>
+                {
+                    self.sign_in_again(now, terminal);
+                }
+                TerminalEventKind::SignedIn { .. } => {
+                    self.signing_in.remove(&terminal);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The cashier signs in again, once at a time per terminal.
+    fn sign_in_again(&mut self, now: Instant, terminal: TerminalId) {
+        if self.signing_in.insert(terminal) {
+            let when = now + Duration::from_millis(SIGN_IN_AGAIN_MS);
+            let (operator, password) = {
+                let world = self.world.borrow();
+                let config = world.terminals[&terminal].terminal.config();
+                (config.operator.clone(), config.operator_password.clone())
+            };
+            self.at(
+                when,
+                Action::Command(terminal, TerminalCommand::OperatorSignIn { operator, password }),
+            );
+            self.at(when, Action::SignIn(terminal));
+        }
+    }
+
+    fn requests(&mut self, now: Instant) {
+        let requests: Vec<Request> = self.world.borrow_mut().requests.drain(..).collect();
+        for request in requests {
+            match request {
+                Request::PowerCut { terminal, off_ms, why } => {
+                    if self.phase == Phase::Safety {
+                        self.power_cut(now, terminal, off_ms, FaultCause::Protocol(why));
+                    }
+                }
+            }
+        }
+    }
+
+    fn start_healing(&mut self, now: Instant, sim: &mut turmoil::Sim<'_>) {
+        self.phase = Phase::Healing;
+        self.world.borrow_mut().trace.push(now, TraceEvent::Phase { phase: Phase::Healing });
+        // Every fault stops: what is scheduled to undo one happens now.
+        let undos: Vec<(Undo, FaultCause)> = self
+            .schedule
+            .values()
+            .filter_map(|action| match action {
+                Action::Undo(undo, cause) => Some((undo.clone(), cause.clone())),
+                _ => None,
+            })
+            .collect();
+        self.schedule.retain(|_, action| {
+            !matches!(action, Action::Undo(..) | Action::Fault(..) | Action::Arrival { .. })
+        });
+        for (undo, cause) in undos {
+            self.undo(now, undo, cause, sim);
+        }
+        let ids: Vec<TerminalId> = self.world.borrow().terminals.keys().copied().collect();
+        for id in &ids {
+            self.world.borrow_mut().terminals.get_mut(id).expect("listed").line.heal();
+            self.command(*id, TerminalCommand::Charge { percent: 100 });
+        }
+        self.at(now, Action::HealingRound);
+    }
+
+    fn healing_round(&mut self, now: Instant) {
+        let ids: Vec<TerminalId> = self.world.borrow().terminals.keys().copied().collect();
+        let mut settled = true;
+        for (index, id) in ids.iter().enumerate() {
+            let (powered, signed_in, reversal, offline, settling, journal, busy) = {
+                let world = self.world.borrow();
+                let terminal = &world.terminals[id].terminal;
+                let persistent = terminal.persistent();
+                (
+                    terminal.is_powered(),
+                    persistent.signed_in(),
+                    persistent.reversal().is_some(),
+                    !persistent.offline().is_empty(),
+                    persistent.settlement().is_some(),
+                    !persistent.journal().is_empty(),
+                    terminal.is_busy(),
+                )
+            };
+            if !powered {
+                self.command(*id, TerminalCommand::PowerOn);
+            }
+            if reversal || offline || settling || journal || !signed_in || !powered {
+                settled = false;
+            } else {
+                continue;
+            }
+            if busy {
+                continue;
+            }
+            // Stagger the terminals so a fleet does not settle in one instant.
+            let when = now + Duration::from_millis(index as u64 * 20);
+            let (operator, password) = {
+                let world = self.world.borrow();
+                let config = world.terminals[id].terminal.config();
+                (config.operator.clone(), config.operator_password.clone())
+            };
+            self.at(
+                when,
+                Action::Command(*id, TerminalCommand::OperatorSignIn { operator, password }),
+            );
+            if !signed_in {
+                self.at(when, Action::Command(*id, TerminalCommand::SignIn));
+            }
+            if reversal || offline {
+                self.at(
+                    when + Duration::from_millis(5_000),
+                    Action::Command(*id, TerminalCommand::SendPending),
+                );
+            }
+            if journal || settling {
+                self.at(
+                    when + Duration::from_millis(10_000),
+                    Action::Command(*id, TerminalCommand::Settle),
+                );
+            }
+        }
+        let hosts_quiet = {
+            let world = self.world.borrow();
+            world.switch_up
+                && world.switch.store_forward().is_empty()
+                && world.switch.pending_count() == 0
+                && world.network.pending_count() == 0
+                && world.network.custody_count() == 0
+        };
+        if settled && hosts_quiet {
+            self.converged = true;
+            self.at(now, Action::Clearing);
+        } else if now + Duration::from_millis(HEALING_ROUND_MS) < self.healing_end {
+            self.at(now + Duration::from_millis(HEALING_ROUND_MS), Action::HealingRound);
+        } else {
+            self.at(self.healing_end, Action::End);
+        }
+    }
+
+    fn clearing(&mut self, now: Instant) {
+        self.world.borrow_mut().command(Node::Network, Command::Network(NetworkCommand::Clear));
+        self.at(now + Duration::from_millis(1_000), Action::Reconcile);
+    }
+
+    fn reconcile(&mut self, now: Instant) {
+        let lists: Vec<(u16, Vec<possim_models::actor::TradeKey>)> = {
+            let world = self.world.borrow();
+            world
+                .trace
+                .records()
+                .iter()
+                .filter_map(|record| match &record.event {
+                    TraceEvent::Network(event) => match &event.kind {
+                        NetworkEventKind::ClearingList { issuer, keys } => {
+                            Some((*issuer, keys.clone()))
+                        }
+                        _ => None,
+                    },
+                    _ => None,
+                })
+                .collect()
+        };
+        for (issuer, complete) in lists {
+            self.world.borrow_mut().command(
+                Node::Issuer(issuer),
+                Command::Issuer(IssuerCommand::Reconcile { complete }),
+            );
+        }
+        self.at(now + Duration::from_millis(1_000), Action::End);
+    }
+
+    fn capture_refund_history(&mut self) {
+        let world = self.world.borrow();
+        for (id, slot) in &world.terminals {
+            let history = self.refund_history.entry(*id).or_default();
+            for entry in slot.terminal.persistent().journal().iter() {
+                if entry.kind == TradeKind::Sale
+                    && !entry.voided
+                    && entry.status == EntryStatus::Approved
+                {
+                    if let Some(rrn) = entry.rrn {
+                        if history.len() >= 64 {
+                            history.pop_front();
+                        }
+                        history.push_back((entry.pan, rrn, entry.amount.fen()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn setup_record(scenario: &CompiledScenario, seed: u64) -> Setup {
+    Setup {
+        schema_version: TRACE_SCHEMA_VERSION,
+        scenario: scenario.name.clone(),
+        seed,
+        cards: scenario
+            .cards
+            .iter()
+            .map(|card| CardSetup {
+                pan: card.pan,
+                issuer: card.issuer,
+                balance_fen: card.balance_fen,
+                offline_balance_fen: card.offline_balance_fen,
+            })
+            .collect(),
+        terminals: scenario
+            .terminals
+            .iter()
+            .map(|t| TerminalSetup { id: t.config.terminal_id, merchant: t.config.merchant_id })
+            .collect(),
+    }
+}
+
+/// Runs `scenario` with `options.seed`.
+pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutcome, RunError> {
+    let streams = Streams::new(options.seed);
+    let offset_ms = u64::from(scenario.run.open_hour) * 3_600_000;
+    let start = Instant::from_millis(offset_ms);
+    let mut trace = Trace::new();
+    trace.push(start, TraceEvent::Setup(setup_record(scenario, options.seed)));
+    trace.push(start, TraceEvent::Phase { phase: Phase::Safety });
+
+    let mut swarm = streams.stream("swarm");
+    let mut terminals = BTreeMap::new();
+    for compiled in &scenario.terminals {
+        let id = compiled.config.terminal_id;
+        let mut profile = scenario.links.get(&compiled.link).cloned().unwrap_or_default();
+        if options.swarm {
+            let bounds = &scenario.faults.swarm;
+            profile.blackholes_per_hour = swarm.within(bounds.blackholes_per_hour);
+            profile.resets_per_hour = swarm.within(bounds.resets_per_hour);
+            profile.drop_per_frame = swarm.within(bounds.drop_per_frame);
+            profile.duplicate_per_frame = swarm.within(bounds.duplicate_per_frame);
+            profile.corrupt_per_frame = swarm.within(bounds.corrupt_per_frame);
+        }
+        let protocol: Vec<ProtocolFault> = scenario
+            .faults
+            .protocol
+            .iter()
+            .filter(|fault| protocol_terminal(fault) == id)
+            .cloned()
+            .collect();
+        let line = Line::new(
+            id,
+            if options.swarm { "swarm" } else { &compiled.link },
+            profile,
+            streams.stream(&format!("line {}", id.trimmed())),
+            protocol,
+            compiled.config.response_timeout_ms,
+        );
+        let terminal = Terminal::new(compiled.config.clone(), start)
+            .map_err(|error| RunError::Unsupported(format!("terminal {id}: {error}")))?;
+        terminals.insert(id, TerminalSlot { terminal, farm: compiled.farm.clone(), line });
+    }
+    let switch = Switch::new(scenario.switch.clone())
+        .map_err(|e| RunError::Unsupported(format!("switch: {e}")))?;
+    let network = Network::new(scenario.network.clone())
+        .map_err(|e| RunError::Unsupported(format!("network: {e}")))?;
+    let issuers = scenario
+        .issuers
+        .iter()
+        .map(|config| Issuer::new(config.clone()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| RunError::Unsupported(format!("issuer: {e}")))?;
+    let issuer_count = issuers.len();
+    let world: Shared = Rc::new(RefCell::new(World {
+        offset_ms,
+        trace,
+        switch,
+        switch_up: true,
+        network,
+        issuers,
+        issuer_silent: vec![false; issuer_count],
+        terminals,
+        routes: BTreeMap::new(),
+        resets: BTreeMap::new(),
+        wakers: BTreeMap::new(),
+        commands: BTreeMap::new(),
+        partitioned: Default::default(),
+        held: Default::default(),
+        requests: Vec::new(),
+    }));
+
+    let tick = Duration::from_millis(scenario.run.tick_ms.max(1));
+    let mut sim = turmoil::Builder::new()
+        .epoch(UNIX_EPOCH + Duration::from_secs(1_795_000_000))
+        .rng_seed(streams.seed_for("turmoil"))
+        .tick_duration(tick)
+        .simulation_duration(Duration::from_secs(30 * 86_400))
+        .min_message_latency(Duration::from_millis(1))
+        .max_message_latency(Duration::from_millis(1))
+        .tcp_capacity(64 * 1024)
+        .build();
+    {
+        let world = world.clone();
+        sim.host("switch", move || shells::switch_host(world.clone()));
+    }
+    {
+        let world = world.clone();
+        let indexes: Vec<u16> = scenario.issuers.iter().map(|i| i.index).collect();
+        sim.host("network", move || shells::network_host(world.clone(), indexes.clone()));
+    }
+    for issuer in &scenario.issuers {
+        let world = world.clone();
+        let index = issuer.index;
+        sim.host(format!("issuer-{index}"), move || shells::issuer_host(world.clone(), index));
+    }
+    for farm in &scenario.farms {
+        let world = world.clone();
+        let members: Vec<TerminalId> = scenario
+            .terminals
+            .iter()
+            .filter(|t| &t.farm == farm)
+            .map(|t| t.config.terminal_id)
+            .collect();
+        sim.host(farm.as_str(), move || shells::farm_host(world.clone(), members.clone()));
+    }
+    sim.set_link_latency(
+        "switch",
+        "network",
+        Duration::from_millis(scenario.backbone.switch_network_ms.max(1)),
+    );
+    for issuer in &scenario.issuers {
+        sim.set_link_latency(
+            "network",
+            format!("issuer-{}", issuer.index).as_str(),
+            Duration::from_millis(scenario.backbone.network_issuer_ms.max(1)),
+        );
+    }
+
+    let safety_end = start + Duration::from_millis(scenario.run.safety_ms);
+    let healing_end = safety_end + Duration::from_millis(scenario.run.healing_max_ms);
+    let mut runner = Runner {
+        scenario,
+        world: world.clone(),
+        schedule: BTreeMap::new(),
+        sequence: 0,
+        workload: BTreeMap::new(),
+        cards: scenario
+            .cards
+            .iter()
+            .map(|c| (c.pan, c.pin.clone(), c.offline_balance_fen))
+            .collect(),
+        phase: Phase::Safety,
+        safety_end,
+        healing_end,
+        converged: false,
+        cursor: 0,
+        crashed_switch: false,
+        refund_history: BTreeMap::new(),
+        signing_in: Default::default(),
+    };
+    if runner.cards.is_empty() {
+        return Err(RunError::Unsupported("a scenario needs at least one card".into()));
+    }
+    let _ = Expiry::new(30, 12);
+
+    // Opening: every terminal signs in, a little apart.
+    for (index, compiled) in scenario.terminals.iter().enumerate() {
+        let id = compiled.config.terminal_id;
+        runner.workload.insert(id, streams.stream(&format!("workload {}", id.trimmed())));
+        runner.at(start + Duration::from_millis(OPENING_MS + index as u64 * 50), Action::Open(id));
+        runner.next_arrival(start + Duration::from_millis(5_000), id);
+        // The line profile's episodes, from their own stream.
+        let mut episodes = streams.stream(&format!("episodes {}", id.trimmed()));
+        let profile = world.borrow().terminals[&id].line.profile().clone();
+        let cause =
+            FaultCause::Profile(if options.swarm { "swarm".into() } else { compiled.link.clone() });
+        let mut when = start;
+        while let Some(gap) = episodes.exponential_ms(profile.blackholes_per_hour) {
+            when = when + Duration::from_millis(gap);
+            if when >= safety_end {
+                break;
+            }
+            let for_ms = episodes.between(profile.blackhole_ms.min, profile.blackhole_ms.max);
+            runner
+                .at(when, Action::Fault(Fault::Blackhole { terminal: id, for_ms }, cause.clone()));
+        }
+        let mut when = start;
+        while let Some(gap) = episodes.exponential_ms(profile.resets_per_hour) {
+            when = when + Duration::from_millis(gap);
+            if when >= safety_end {
+                break;
+            }
+            runner.at(when, Action::Fault(Fault::Reset { terminal: id }, cause.clone()));
+        }
+    }
+    for scheduled in &scenario.faults.scheduled {
+        runner.at(
+            start + Duration::from_millis(scheduled.at_ms),
+            Action::Fault(scheduled.fault.clone(), FaultCause::Scheduled),
+        );
+    }
+    if options.swarm {
+        schedule_swarm(&mut runner, &mut swarm, start, safety_end);
+    }
+    if scenario.workload.cashier.settle_at_end {
+        for (index, compiled) in scenario.terminals.iter().enumerate() {
+            let when = Instant::from_millis(
+                safety_end.as_millis().saturating_sub(60_000) + index as u64 * 20,
+            );
+            runner.at(
+                when.max(start),
+                Action::Command(compiled.config.terminal_id, TerminalCommand::Settle),
+            );
+        }
+    }
+    runner.at(safety_end, Action::Healing);
+
+    let mut steps = 0u64;
+    loop {
+        sim.step().map_err(|error| RunError::Simulation(error.to_string()))?;
+        steps += 1;
+        let now = start + sim.elapsed();
+        runner.requests(now);
+        runner.cashier(now);
+        let mut ended = false;
+        while let Some(entry) = runner.schedule.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let action = entry.remove();
+            match action {
+                Action::Open(id) => {
+                    runner.operator_sign_in(id);
+                    runner.command(id, TerminalCommand::SignIn);
+                }
+                Action::Arrival { terminal, waits } => {
+                    runner.arrival(now, terminal, waits, &mut sim)
+                }
+                Action::Fault(fault, cause) => runner.apply_fault(now, fault, cause, &mut sim)?,
+                Action::Undo(undo, cause) => runner.undo(now, undo, cause, &mut sim),
+                Action::Command(id, command) => {
+                    if matches!(command, TerminalCommand::Settle) {
+                        runner.capture_refund_history();
+                    }
+                    runner.command(id, command);
+                }
+                Action::SignIn(id) => {
+                    runner.signing_in.remove(&id);
+                    runner.command(id, TerminalCommand::SignIn);
+                }
+                Action::Healing => runner.start_healing(now, &mut sim),
+                Action::HealingRound => runner.healing_round(now),
+                Action::Clearing => runner.clearing(now),
+                Action::Reconcile => runner.reconcile(now),
+                Action::End => {
+                    ended = true;
+                    break;
+                }
+            }
+        }
+        if ended {
+            let mut world = world.borrow_mut();
+            world.trace.push(now, TraceEvent::Phase { phase: Phase::End });
+            break;
+        }
+    }
+    let simulated_ms = sim.elapsed().as_millis() as u64;
+    drop(sim);
+    drop(runner);
+    let converged_flag = {
+        let world = world.borrow();
+        world.trace.records().iter().any(|r| matches!(r.event, TraceEvent::Network(ref e) if matches!(e.kind, NetworkEventKind::ClearingList { .. })))
+    };
+    let world = Rc::try_unwrap(world)
+        .map_err(|_| RunError::Simulation("world still shared after the run".into()))?;
+    let trace = world.into_inner().trace;
+    Ok(RunOutcome { trace, converged: converged_flag, simulated_ms, steps })
+}
+
+fn protocol_terminal(fault: &ProtocolFault) -> TerminalId {
+    match fault {
+        ProtocolFault::DropAnswer { terminal, .. }
+        | ProtocolFault::DropRequest { terminal, .. }
+        | ProtocolFault::DelayAnswer { terminal, .. }
+        | ProtocolFault::CorruptAnswer { terminal, .. }
+        | ProtocolFault::DuplicateRequest { terminal, .. }
+        | ProtocolFault::DropReversals { terminal }
+        | ProtocolFault::DropSettlementAnswer { terminal }
+        | ProtocolFault::PowerOff { terminal, .. } => *terminal,
+    }
+}
+
+/// Swarm mode: faults nobody wrote down, drawn within the scenario's bounds.
+fn schedule_swarm(runner: &mut Runner<'_>, rng: &mut Rng, start: Instant, safety_end: Instant) {
+    let bounds = runner.scenario.faults.swarm.clone();
+    let terminals: Vec<TerminalId> =
+        runner.scenario.terminals.iter().map(|t| t.config.terminal_id).collect();
+    let per_terminal = [
+        (rng.within(bounds.power_cuts_per_hour), 0u8),
+        (rng.within(bounds.printer_faults_per_hour), 1u8),
+    ];
+    for id in &terminals {
+        for (rate, kind) in per_terminal {
+            let mut when = start;
+            while let Some(gap) = rng.exponential_ms(rate) {
+                when = when + Duration::from_millis(gap);
+                if when >= safety_end {
+                    break;
+                }
+                let fault = if kind == 0 {
+                    Fault::PowerCut { terminal: *id, off_ms: rng.between(1_000, 120_000) }
+                } else {
+                    Fault::Printer {
+                        terminal: *id,
+                        state: PrinterFault::OutOfPaper,
+                        fixed_after_ms: rng.between(10_000, 300_000),
+                    }
+                };
+                runner.at(when, Action::Fault(fault, FaultCause::Swarm));
+            }
+        }
+    }
+    let partitions = rng.within(bounds.partitions_per_hour);
+    let mut when = start;
+    while let Some(gap) = rng.exponential_ms(partitions) {
+        when = when + Duration::from_millis(gap);
+        if when >= safety_end {
+            break;
+        }
+        let fault = Fault::Partition {
+            between: ["switch".into(), "network".into()],
+            for_ms: rng.between(1_000, 90_000),
+        };
+        runner.at(when, Action::Fault(fault, FaultCause::Swarm));
+    }
+    let crashes = rng.within(bounds.switch_crashes_per_hour);
+    let mut when = start;
+    while let Some(gap) = rng.exponential_ms(crashes) {
+        when = when + Duration::from_millis(gap);
+        if when >= safety_end {
+            break;
+        }
+        let fault =
+            Fault::Crash { host: "switch".into(), restart_after_ms: rng.between(5_000, 60_000) };
+        runner.at(when, Action::Fault(fault, FaultCause::Swarm));
+    }
+}

@@ -1,0 +1,461 @@
+//! The world every host shares: the actors (so they outlive a host crash),
+//! the connections between them, the per-terminal line shims, the commands
+//! waiting for each actor, and the trace.
+//!
+//! Turmoil runs every host on one thread (a `LocalSet`), so the state is an
+//! `Rc<RefCell<World>>`; no borrow is ever held across an `.await`.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::rc::Rc;
+
+use possim_models::actor::{Actor, Node};
+use possim_models::iso8583::values::TerminalId;
+use possim_models::iso8583::Frame;
+use possim_models::issuer::{Issuer, IssuerCommand};
+use possim_models::network::{Network, NetworkCommand};
+use possim_models::switch::Switch;
+use possim_models::terminal::{Terminal, TerminalCommand};
+use possim_models::time::Instant;
+use tokio::sync::{mpsc, Notify};
+
+/// Frames waiting on one connection's writer; past it the frame is lost.
+pub(crate) const CONNECTION_FRAMES_MAX: usize = 1024;
+
+use super::line::{Line, LineVerdict};
+use crate::trace::{Fate, FaultRecord, FrameRecord, Trace, TraceEvent};
+
+pub(crate) type Shared = Rc<RefCell<World>>;
+
+/// Commands waiting for an actor's driver, bounded per actor.
+pub(crate) const COMMANDS_MAX: usize = 4096;
+
+#[derive(Debug)]
+pub(crate) enum Command {
+    Terminal(TerminalCommand),
+    Network(NetworkCommand),
+    Issuer(IssuerCommand),
+}
+
+/// Something a shell asks the runner to do at the next step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Request {
+    /// A protocol-placed power cut.
+    PowerCut { terminal: TerminalId, off_ms: u64, why: String },
+}
+
+/// A frame to send later (a delayed line): the shell that flushed spawns it.
+#[derive(Debug)]
+pub(crate) struct Later {
+    pub delay_ms: u64,
+    pub owner: Node,
+    pub to: Node,
+    pub bytes: Vec<u8>,
+}
+
+pub(crate) struct TerminalSlot {
+    pub terminal: Terminal,
+    pub farm: String,
+    pub line: Line,
+}
+
+pub(crate) struct World {
+    /// Business time at simulated time zero (the trading day's opening).
+    pub offset_ms: u64,
+    pub trace: Trace,
+    pub switch: Switch,
+    pub switch_up: bool,
+    pub network: Network,
+    pub issuers: Vec<Issuer>,
+    /// An issuer that is silent drops everything it would send.
+    pub issuer_silent: Vec<bool>,
+    pub terminals: BTreeMap<TerminalId, TerminalSlot>,
+    /// (owner, peer) -> the connection the owner writes to the peer on.
+    pub routes: BTreeMap<(Node, Node), mpsc::Sender<Vec<u8>>>,
+    /// Notified to make a terminal drop its connection and dial again.
+    pub resets: BTreeMap<TerminalId, Rc<Notify>>,
+    pub wakers: BTreeMap<Node, Rc<Notify>>,
+    pub commands: BTreeMap<Node, VecDeque<Command>>,
+    /// Host pairs (sorted names) with no traffic, and with traffic held.
+    pub partitioned: BTreeSet<(String, String)>,
+    pub held: BTreeSet<(String, String)>,
+    pub requests: Vec<Request>,
+}
+
+pub(crate) fn pair(a: &str, b: &str) -> (String, String) {
+    if a <= b {
+        (a.to_string(), b.to_string())
+    } else {
+        (b.to_string(), a.to_string())
+    }
+}
+
+fn peek(bytes: &[u8]) -> (Option<String>, Option<u32>) {
+    match Frame::decode(bytes) {
+        Ok(frame) => {
+            (Some(frame.message.mti().to_string()), frame.message.get_number(11).map(|n| n as u32))
+        }
+        Err(_) => (None, None),
+    }
+}
+
+impl World {
+    pub fn host_of(&self, node: Node) -> String {
+        match node {
+            Node::Switch => "switch".into(),
+            Node::Network => "network".into(),
+            Node::Issuer(index) => format!("issuer-{index}"),
+            Node::Terminal(id) => {
+                self.terminals.get(&id).map_or_else(|| "farm-?".into(), |s| s.farm.clone())
+            }
+        }
+    }
+
+    pub fn waker(&mut self, node: Node) -> Rc<Notify> {
+        self.wakers.entry(node).or_insert_with(|| Rc::new(Notify::new())).clone()
+    }
+
+    pub fn wake(&self, node: Node) {
+        if let Some(waker) = self.wakers.get(&node) {
+            waker.notify_one();
+        }
+    }
+
+    pub fn command(&mut self, node: Node, command: Command) {
+        let queue = self.commands.entry(node).or_default();
+        assert!(queue.len() < COMMANDS_MAX, "commands for {node} over {COMMANDS_MAX}");
+        queue.push_back(command);
+        self.wake(node);
+    }
+
+    pub fn fault(&mut self, at: Instant, record: FaultRecord) {
+        self.trace.push(at, TraceEvent::Fault(record));
+    }
+
+    fn is_up(&self, node: Node) -> bool {
+        match node {
+            Node::Switch => self.switch_up,
+            Node::Terminal(id) => {
+                self.terminals.get(&id).is_some_and(|slot| slot.terminal.is_powered())
+            }
+            Node::Network | Node::Issuer(_) => true,
+        }
+    }
+
+    /// The next deadline of `node`'s actor.
+    pub fn deadline(&self, node: Node) -> Option<Instant> {
+        match node {
+            Node::Switch if self.switch_up => self.switch.poll_timeout(),
+            Node::Switch => None,
+            Node::Network => self.network.poll_timeout(),
+            Node::Issuer(index) => self.issuers[usize::from(index)].poll_timeout(),
+            Node::Terminal(id) => {
+                self.terminals.get(&id).and_then(|slot| slot.terminal.poll_timeout())
+            }
+        }
+    }
+
+    /// Applies queued commands, fires a due deadline, and flushes.
+    pub fn drive(&mut self, now: Instant, node: Node) -> Vec<Later> {
+        let commands: Vec<Command> =
+            self.commands.get_mut(&node).map(|q| q.drain(..).collect()).unwrap_or_default();
+        for command in commands {
+            match (node, command) {
+                (Node::Terminal(id), Command::Terminal(command)) => {
+                    if let Some(slot) = self.terminals.get_mut(&id) {
+                        slot.terminal.handle_command(now, command);
+                    }
+                }
+                (Node::Network, Command::Network(command)) => {
+                    self.network.handle_command(now, command)
+                }
+                (Node::Issuer(index), Command::Issuer(command)) => {
+                    self.issuers[usize::from(index)].handle_command(now, command)
+                }
+                (node, command) => panic!("command {command:?} is not for {node}"),
+            }
+        }
+        if self.deadline(node).is_some_and(|deadline| deadline <= now) {
+            match node {
+                Node::Switch => self.switch.handle_timeout(now),
+                Node::Network => self.network.handle_timeout(now),
+                Node::Issuer(index) => self.issuers[usize::from(index)].handle_timeout(now),
+                Node::Terminal(id) => {
+                    if let Some(slot) = self.terminals.get_mut(&id) {
+                        slot.terminal.handle_timeout(now);
+                    }
+                }
+            }
+        }
+        self.flush(now, node)
+    }
+
+    /// A frame from `from` reaches `to`'s actor (after any line shim).
+    pub fn deliver(&mut self, now: Instant, to: Node, from: Node, bytes: &[u8]) -> Vec<Later> {
+        if !self.is_up(to) {
+            let (mti, stan) = peek(bytes);
+            let frame = FrameRecord { from, to, mti, stan, bytes: bytes.len(), fate: Fate::Lost };
+            self.trace.push(now, TraceEvent::Frame(frame));
+            return Vec::new();
+        }
+        match to {
+            Node::Switch => self.switch.handle_message(now, from, bytes),
+            Node::Network => self.network.handle_message(now, from, bytes),
+            Node::Issuer(index) => {
+                self.issuers[usize::from(index)].handle_message(now, from, bytes)
+            }
+            Node::Terminal(id) => {
+                if let Some(slot) = self.terminals.get_mut(&id) {
+                    slot.terminal.handle_message(now, from, bytes);
+                }
+            }
+        }
+        self.wake(to);
+        self.flush(now, to)
+    }
+
+    /// Moves `node`'s events into the trace and its frames onto the wire.
+    pub fn flush(&mut self, now: Instant, node: Node) -> Vec<Later> {
+        let mut outbound = Vec::new();
+        match node {
+            Node::Switch => {
+                while let Some(event) = self.switch.poll_event() {
+                    self.trace.push(event.at, TraceEvent::Switch(event));
+                }
+                while let Some(transmit) = self.switch.poll_transmit() {
+                    outbound.push(transmit);
+                }
+            }
+            Node::Network => {
+                while let Some(event) = self.network.poll_event() {
+                    self.trace.push(event.at, TraceEvent::Network(event));
+                }
+                while let Some(transmit) = self.network.poll_transmit() {
+                    outbound.push(transmit);
+                }
+            }
+            Node::Issuer(index) => {
+                let issuer = &mut self.issuers[usize::from(index)];
+                let mut events = Vec::new();
+                while let Some(event) = issuer.poll_event() {
+                    events.push(event);
+                }
+                while let Some(transmit) = issuer.poll_transmit() {
+                    outbound.push(transmit);
+                }
+                for event in events {
+                    self.issuer_event_hooks(&event.kind);
+                    self.trace.push(event.at, TraceEvent::Issuer { issuer: index, event });
+                }
+            }
+            Node::Terminal(id) => {
+                let Some(slot) = self.terminals.get_mut(&id) else { return Vec::new() };
+                let mut events = Vec::new();
+                while let Some(event) = slot.terminal.poll_event() {
+                    events.push(event);
+                }
+                while let Some(transmit) = slot.terminal.poll_transmit() {
+                    outbound.push(transmit);
+                }
+                for event in events {
+                    self.trace.push(event.at, TraceEvent::Terminal(event));
+                }
+            }
+        }
+        let mut later = Vec::new();
+        for transmit in outbound {
+            later.extend(self.send(now, node, transmit.to, transmit.bytes));
+        }
+        later
+    }
+
+    /// Protocol faults placed on the issuer's approval of a terminal's trade.
+    fn issuer_event_hooks(&mut self, kind: &possim_models::issuer::IssuerEventKind) {
+        if let possim_models::issuer::IssuerEventKind::Approved { key, .. } = kind {
+            if let Some(slot) = self.terminals.get_mut(&key.terminal) {
+                if let Some((off_ms, why)) = slot.line.on_issuer_approved(key.stan.value()) {
+                    self.requests.push(Request::PowerCut { terminal: key.terminal, off_ms, why });
+                }
+            }
+        }
+    }
+
+    /// Puts one frame on its way, through the sender's line shim when the
+    /// sender or receiver is a terminal.
+    fn send(&mut self, now: Instant, owner: Node, to: Node, bytes: Vec<u8>) -> Vec<Later> {
+        let (mti, stan) = peek(&bytes);
+        // A terminal's line shim judges (and records) its frames: outbound
+        // here, inbound when they arrive in the farm.
+        if let Node::Terminal(id) = owner {
+            let verdict = match self.terminals.get_mut(&id) {
+                Some(slot) => slot.line.outbound(now, bytes),
+                None => return Vec::new(),
+            };
+            return self.apply_line(now, owner, to, mti, stan, verdict);
+        }
+        if let Node::Terminal(_) = to {
+            let length = bytes.len();
+            let sent =
+                self.routes.get(&(owner, to)).is_some_and(|sender| sender.try_send(bytes).is_ok());
+            if !sent {
+                return self.record_and_drop(now, owner, to, mti, stan, length, Fate::Lost);
+            }
+            return Vec::new();
+        }
+        if let Node::Issuer(index) = owner {
+            if self.issuer_silent[usize::from(index)] {
+                return self.record_and_drop(now, owner, to, mti, stan, bytes.len(), Fate::Dropped);
+            }
+        }
+        if !self.is_up(to) && !matches!(to, Node::Terminal(_)) {
+            return self.record_and_drop(now, owner, to, mti, stan, bytes.len(), Fate::Lost);
+        }
+        let hosts = pair(&self.host_of(owner), &self.host_of(to));
+        if self.partitioned.contains(&hosts) {
+            // Turmoil would drop it too; not writing it keeps the TCP stream
+            // aligned for after the repair (turmoil's TCP never retransmits).
+            return self.record_and_drop(now, owner, to, mti, stan, bytes.len(), Fate::Dropped);
+        }
+        let fate =
+            if self.held.contains(&hosts) { Fate::Delayed { by_ms: 0 } } else { Fate::Delivered };
+        self.write(now, owner, to, mti, stan, bytes, fate);
+        Vec::new()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record_and_drop(
+        &mut self,
+        now: Instant,
+        from: Node,
+        to: Node,
+        mti: Option<String>,
+        stan: Option<u32>,
+        bytes: usize,
+        fate: Fate,
+    ) -> Vec<Later> {
+        self.trace.push(now, TraceEvent::Frame(FrameRecord { from, to, mti, stan, bytes, fate }));
+        Vec::new()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn write(
+        &mut self,
+        now: Instant,
+        from: Node,
+        to: Node,
+        mti: Option<String>,
+        stan: Option<u32>,
+        bytes: Vec<u8>,
+        fate: Fate,
+    ) {
+        let length = bytes.len();
+        let fate = match self.routes.get(&(from, to)) {
+            Some(sender) if sender.try_send(bytes).is_ok() => fate,
+            _ => Fate::Lost,
+        };
+        self.trace
+            .push(now, TraceEvent::Frame(FrameRecord { from, to, mti, stan, bytes: length, fate }));
+    }
+
+    /// Applies a line shim's verdict: records the fate and the faults, and
+    /// sends each copy now or later.
+    pub fn apply_line(
+        &mut self,
+        now: Instant,
+        from: Node,
+        to: Node,
+        mti: Option<String>,
+        stan: Option<u32>,
+        verdict: LineVerdict,
+    ) -> Vec<Later> {
+        for fault in verdict.faults {
+            self.fault(now, fault);
+        }
+        self.requests.extend(verdict.requests);
+        let mut verdict_fate = verdict.fate;
+        let mut copies = verdict.copies;
+        if let Node::Terminal(_) = from {
+            // Nothing to carry it: the switch is down or the line not connected.
+            if !copies.is_empty() && (!self.is_up(to) || !self.routes.contains_key(&(from, to))) {
+                verdict_fate = Fate::Lost;
+                copies.clear();
+            }
+        }
+        let verdict =
+            LineVerdict { copies, fate: verdict_fate, faults: Vec::new(), requests: Vec::new() };
+        let length = verdict.copies.first().map_or(0, |(_, bytes)| bytes.len());
+        self.trace.push(
+            now,
+            TraceEvent::Frame(FrameRecord {
+                from,
+                to,
+                mti,
+                stan,
+                bytes: length,
+                fate: verdict.fate,
+            }),
+        );
+        let mut later = Vec::new();
+        for (delay_ms, bytes) in verdict.copies {
+            later.push(Later { delay_ms, owner: from, to, bytes });
+        }
+        later
+    }
+
+    /// Sends a frame whose delay has passed: outbound to the wire, or inbound
+    /// into the terminal.
+    pub fn send_now(&mut self, now: Instant, later: Later) -> Vec<Later> {
+        match later.to {
+            Node::Terminal(id) if later.owner != Node::Terminal(id) => {
+                self.deliver(now, later.to, later.owner, &later.bytes)
+            }
+            _ => {
+                if !self.is_up(later.to) {
+                    let (mti, stan) = peek(&later.bytes);
+                    return self.record_and_drop(
+                        now,
+                        later.owner,
+                        later.to,
+                        mti,
+                        stan,
+                        later.bytes.len(),
+                        Fate::Lost,
+                    );
+                }
+                match self.routes.get(&(later.owner, later.to)) {
+                    Some(sender) => {
+                        let _ = sender.try_send(later.bytes);
+                    }
+                    None => {
+                        let (mti, stan) = peek(&later.bytes);
+                        return self.record_and_drop(
+                            now,
+                            later.owner,
+                            later.to,
+                            mti,
+                            stan,
+                            later.bytes.len(),
+                            Fate::Lost,
+                        );
+                    }
+                }
+                Vec::new()
+            }
+        }
+    }
+
+    /// A frame for terminal `id` arrived in its farm: through the shim.
+    pub fn arrive_at_terminal(
+        &mut self,
+        now: Instant,
+        id: TerminalId,
+        bytes: Vec<u8>,
+    ) -> Vec<Later> {
+        let (mti, stan) = peek(&bytes);
+        let verdict = match self.terminals.get_mut(&id) {
+            Some(slot) => slot.line.inbound(now, bytes),
+            None => return Vec::new(),
+        };
+        self.apply_line(now, Node::Switch, Node::Terminal(id), mti, stan, verdict)
+    }
+}
