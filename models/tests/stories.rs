@@ -414,3 +414,51 @@ fn an_upload_answered_98_stays_queued_and_the_second_upload_counts_it() {
     assert!(events.iter().any(|k| matches!(k, TerminalEventKind::SettlementBalanced { .. })));
     assert_eq!(balance(&h, &pan), OPENING_FEN - 700);
 }
+
+/// Regression (found by the backbone scenario): an offline upload whose first
+/// copy died in a partition between network and issuer was answered 98; the
+/// next copy was approved, but the network kept the first copy's unknown
+/// fate, left the trade off its clearing list, and clearing handed the money
+/// back while terminal and switch had settled it as paid.
+#[test]
+fn an_upload_lost_in_a_partition_is_kept_at_clearing() {
+    let (mut h, t, pan) = world(|_| {});
+    open_the_day(&mut h, &t);
+    h.command(
+        &t,
+        TerminalCommand::OfflineSale { card: card(pan), amount: AmountFen::new(900).unwrap() },
+    );
+    h.add_fault(FaultRule::once(
+        FrameMatch::from(Node::Network).mti(Mti::ADVICE),
+        FaultAction::Drop,
+    ));
+    h.command(&t, TerminalCommand::SendPending);
+    h.settle(Duration::from_secs(90));
+    h.command(&t, TerminalCommand::Settle);
+    h.settle(Duration::from_secs(90));
+    assert!(terminal_events(&h)
+        .iter()
+        .any(|k| matches!(k, TerminalEventKind::SettlementBalanced { .. })));
+    assert_eq!(balance(&h, &pan), OPENING_FEN - 900);
+    h.command_network(NetworkCommand::Clear);
+    let complete = h
+        .records
+        .iter()
+        .find_map(|r| match r {
+            Record::Network(e) => match &e.kind {
+                possim_models::network::NetworkEventKind::ClearingList { keys, .. } => {
+                    Some(keys.clone())
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+        .expect("a clearing list");
+    assert_eq!(complete.len(), 1, "the upload is on the list");
+    h.command_issuer(0, possim_models::issuer::IssuerCommand::Reconcile { complete });
+    assert_eq!(
+        balance(&h, &pan),
+        OPENING_FEN - 900,
+        "clearing kept the money the terminal settled"
+    );
+}

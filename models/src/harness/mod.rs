@@ -95,6 +95,18 @@ impl Harness {
         self.drain();
     }
 
+    pub fn command_network(&mut self, command: crate::network::NetworkCommand) {
+        let now = self.now;
+        self.network.handle_command(now, command);
+        self.drain();
+    }
+
+    pub fn command_issuer(&mut self, index: usize, command: crate::issuer::IssuerCommand) {
+        let now = self.now;
+        self.issuers[index].handle_command(now, command);
+        self.drain();
+    }
+
     pub fn add_fault(&mut self, rule: FaultRule) {
         self.faults.push(rule);
     }

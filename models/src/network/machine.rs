@@ -333,6 +333,17 @@ impl Network {
             if let Some(entry) = self.clearing.get_mut(&key) {
                 if entry.fate == Fate::Pending {
                     entry.fate = Fate::Answered(code);
+                } else if entry.fate == (Fate::TimedOut { late: None })
+                    && (code.is_approved()
+                        || (code == ResponseCode::DUPLICATE && entry.kind.is_offline_upload()))
+                {
+                    // The first copy timed out with its outcome unknown (its
+                    // request or its answer lost). This copy's approval — or,
+                    // for an upload the issuer takes as sent, its 94 ("I hold
+                    // the first") — says the issuer holds the trade, so
+                    // clearing must keep it. Regression: stories.rs
+                    // `an_upload_lost_in_a_partition_is_kept_at_clearing`.
+                    entry.fate = Fate::TimedOut { late: Some(ResponseCode::APPROVED) };
                 }
             }
             self.emit(
