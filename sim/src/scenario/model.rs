@@ -296,6 +296,9 @@ pub struct Cashier {
     pub settle_at_end: bool,
     /// After a lost answer, presses "send pending" this long after.
     pub send_pending_after_ms: u64,
+    /// Settles this often during the day (0: only at the end); refunds need
+    /// a sale of an earlier batch.
+    pub settle_every_ms: u64,
 }
 
 impl Default for Cashier {
@@ -305,6 +308,7 @@ impl Default for Cashier {
             reprint_after_printer_fault: true,
             settle_at_end: true,
             send_pending_after_ms: 120_000,
+            settle_every_ms: 0,
         }
     }
 }

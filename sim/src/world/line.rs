@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use possim_models::iso8583::cup::CupMessage;
 use possim_models::iso8583::values::TerminalId;
 use possim_models::iso8583::{Frame, Mti};
 use possim_models::time::Instant;
@@ -47,7 +48,7 @@ pub(crate) struct Line {
     /// Silent until then (exclusive).
     blackhole_until: Instant,
     protocol: Vec<ProtocolFault>,
-    /// Online trade requests sent so far (0100 / 0200).
+    /// Online trade requests sent so far (see `is_online_trade`).
     trades_sent: u32,
     /// STAN -> what happens to its answer, and which trade it was.
     answer_faults: BTreeMap<u32, (AnswerFault, u32)>,
@@ -64,6 +65,17 @@ pub(crate) struct Line {
 /// Bound on remembered send times (one trade at a time per terminal; kept
 /// small and pruned).
 const SENT_AT_MAX: usize = 64;
+
+/// Whether a frame is an online trade request (one that gets an answer and
+/// counts as "the Nth trade"): pre-auth, inquiry, sale, void, completion,
+/// refund; not the upload of an offline trade.
+fn is_online_trade(bytes: &[u8]) -> bool {
+    let Ok(frame) = Frame::decode(bytes) else { return false };
+    match CupMessage::parse(&frame.message) {
+        Ok(CupMessage::Trade(request)) => !request.kind().is_offline_upload(),
+        _ => false,
+    }
+}
 
 fn mti_of(bytes: &[u8]) -> (Option<Mti>, Option<u32>, Option<u16>) {
     match Frame::decode(bytes) {
@@ -205,7 +217,7 @@ impl Line {
         let mut placed = None;
         let mut drop_placed = false;
         let mut duplicate_placed = false;
-        let online_trade = matches!(mti, Some(Mti::FINANCIAL) | Some(Mti::AUTHORIZATION));
+        let online_trade = is_online_trade(&bytes);
         if online_trade && !self.healed {
             self.trades_sent += 1;
             let trade = self.trades_sent;
@@ -314,7 +326,10 @@ impl Line {
         let mut action = None;
         if !self.healed {
             if let (Some(mti), Some(stan)) = (mti, stan) {
-                if mti == Mti::FINANCIAL_RESPONSE || mti == Mti::AUTHORIZATION_RESPONSE {
+                if mti == Mti::FINANCIAL_RESPONSE
+                    || mti == Mti::AUTHORIZATION_RESPONSE
+                    || mti == Mti::ADVICE_RESPONSE
+                {
                     action = self.answer_faults.remove(&stan);
                 }
                 if mti == Mti::SETTLEMENT_RESPONSE

@@ -931,6 +931,19 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
     if options.swarm {
         schedule_swarm(&mut runner, &mut swarm, start, safety_end);
     }
+    let every = scenario.workload.cashier.settle_every_ms;
+    if every > 0 {
+        for (index, compiled) in scenario.terminals.iter().enumerate() {
+            let mut when = start + Duration::from_millis(every + index as u64 * 20);
+            while when < safety_end {
+                runner.at(
+                    when,
+                    Action::Command(compiled.config.terminal_id, TerminalCommand::Settle),
+                );
+                when = when + Duration::from_millis(every);
+            }
+        }
+    }
     if scenario.workload.cashier.settle_at_end {
         for (index, compiled) in scenario.terminals.iter().enumerate() {
             let when = Instant::from_millis(
