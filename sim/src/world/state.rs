@@ -132,6 +132,15 @@ impl World {
         self.trace.push(at, TraceEvent::Fault(record));
     }
 
+    /// Whether the hosts of `from` and `to` are partitioned. Nothing is
+    /// written into a partition: turmoil would drop it too, and its TCP never
+    /// retransmits, so one dropped segment would stall the stream forever
+    /// after the repair. Every path that writes asks here first.
+    fn partitioned(&self, from: Node, to: Node) -> bool {
+        !self.partitioned.is_empty()
+            && self.partitioned.contains(&pair(&self.host_of(from), &self.host_of(to)))
+    }
+
     fn is_up(&self, node: Node) -> bool {
         match node {
             Node::Switch => self.switch_up,
@@ -295,6 +304,9 @@ impl World {
         }
         if let Node::Terminal(_) = to {
             let length = bytes.len();
+            if self.partitioned(owner, to) {
+                return self.record_and_drop(now, owner, to, mti, stan, length, Fate::Dropped);
+            }
             let sent =
                 self.routes.get(&(owner, to)).is_some_and(|sender| sender.try_send(bytes).is_ok());
             if !sent {
@@ -310,12 +322,10 @@ impl World {
         if !self.is_up(to) && !matches!(to, Node::Terminal(_)) {
             return self.record_and_drop(now, owner, to, mti, stan, bytes.len(), Fate::Lost);
         }
-        let hosts = pair(&self.host_of(owner), &self.host_of(to));
-        if self.partitioned.contains(&hosts) {
-            // Turmoil would drop it too; not writing it keeps the TCP stream
-            // aligned for after the repair (turmoil's TCP never retransmits).
+        if self.partitioned(owner, to) {
             return self.record_and_drop(now, owner, to, mti, stan, bytes.len(), Fate::Dropped);
         }
+        let hosts = pair(&self.host_of(owner), &self.host_of(to));
         let fate =
             if self.held.contains(&hosts) { Fate::Delayed { by_ms: 0 } } else { Fate::Delivered };
         self.write(now, owner, to, mti, stan, bytes, fate);
@@ -379,6 +389,9 @@ impl World {
             if !copies.is_empty() && (!self.is_up(to) || !self.routes.contains_key(&(from, to))) {
                 verdict_fate = Fate::Lost;
                 copies.clear();
+            } else if !copies.is_empty() && self.partitioned(from, to) {
+                verdict_fate = Fate::Dropped;
+                copies.clear();
             }
         }
         let verdict =
@@ -410,7 +423,8 @@ impl World {
                 self.deliver(now, later.to, later.owner, &later.bytes)
             }
             _ => {
-                if !self.is_up(later.to) {
+                if !self.is_up(later.to) || self.partitioned(later.owner, later.to) {
+                    let fate = if self.is_up(later.to) { Fate::Dropped } else { Fate::Lost };
                     let (mti, stan) = peek(&later.bytes);
                     return self.record_and_drop(
                         now,
@@ -419,7 +433,7 @@ impl World {
                         mti,
                         stan,
                         later.bytes.len(),
-                        Fate::Lost,
+                        fate,
                     );
                 }
                 match self.routes.get(&(later.owner, later.to)) {

@@ -1,0 +1,95 @@
+//! The `possim` command line as CI and engineers use it: exit codes, the
+//! one-line repro, scenario errors with file:line:column, and shards that
+//! together give exactly the single-machine sweep.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+fn possim(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_possim"))
+        .args(args)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .output()
+        .expect("possim runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_quickstart_passes_and_prints_its_verdicts_and_hash() {
+    let (code, out, _) = possim(&["run", "scenarios/quickstart.yaml", "--seed", "7"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("verdict   pass"), "{out}");
+    assert!(out.contains("no-double-debit: passed"), "{out}");
+    assert!(out.contains("hash "), "{out}");
+    assert!(out.contains("line_drop_frame"), "the placed fault really happened: {out}");
+}
+
+#[test]
+fn a_variant_fails_with_exit_1_and_a_repro_line() {
+    let (code, out, _) =
+        possim(&["run", "scenarios/variants/reversal_persist_after_send.yaml", "--seed", "0"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("every-unanswered-trade-reversed: "), "{out}");
+    assert!(
+        out.contains(
+            "repro     possim replay scenarios/variants/reversal_persist_after_send.yaml --seed 0"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_malformed_scenario_exits_2_naming_file_line_and_column() {
+    let dir = std::env::temp_dir().join(format!("possim-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bad.yaml");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/quickstart.yaml"
+    ))
+    .unwrap()
+    .replace("  tick_ms: 10", "  tick_ms: 10\n  tick_size: 3");
+    std::fs::write(&path, text).unwrap();
+    let (code, out, err) = possim(&["run", path.to_str().unwrap()]);
+    assert_eq!(code, 2, "{out}{err}");
+    let line = text_line(&std::fs::read_to_string(&path).unwrap(), "tick_size");
+    assert!(err.contains(&format!("bad.yaml:{line}:3")), "{err}");
+    assert!(err.contains("tick_size"), "{err}");
+}
+
+fn text_line(text: &str, needle: &str) -> usize {
+    text.lines().position(|l| l.contains(needle)).unwrap() + 1
+}
+
+fn sweep_hashes(extra: &[&str]) -> BTreeMap<u64, String> {
+    let mut args =
+        vec!["sweep", "scenarios/faults/protocol.yaml", "--seeds", "0..6", "--jobs", "1", "--json"];
+    args.extend_from_slice(extra);
+    let (code, out, err) = possim(&args);
+    assert!(code == 0 || code == 1, "{err}");
+    out.lines()
+        .map(|line| {
+            let value: serde_json::Value = serde_json::from_str(line).unwrap();
+            (value["seed"].as_u64().unwrap(), value["hash"].as_str().unwrap().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn three_shards_together_are_the_whole_sweep() {
+    let whole = sweep_hashes(&[]);
+    assert_eq!(whole.len(), 6);
+    let mut joined = BTreeMap::new();
+    for shard in ["1/3", "2/3", "3/3"] {
+        let part = sweep_hashes(&["--shard", shard]);
+        assert_eq!(part.len(), 2, "shard {shard}");
+        for (seed, hash) in part {
+            assert!(joined.insert(seed, hash).is_none(), "seed {seed} in two shards");
+        }
+    }
+    assert_eq!(joined, whole);
+}
