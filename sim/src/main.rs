@@ -25,6 +25,8 @@ enum Command {
     Sweep(cli::sweep::SweepArgs),
     /// The same run as `run`, with its full trace.
     Replay(cli::run::RunArgs),
+    /// What the simulator costs, beside the bare models, as a ratio.
+    Bench(cli::bench::BenchArgs),
     /// Decode, encode and MAC-check CUP POS 8583 frames.
     #[command(subcommand)]
     Frame(cli::frame::FrameCommand),
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cli::run::run(args, false),
         Command::Replay(args) => cli::run::run(args, true),
         Command::Sweep(args) => cli::sweep::run(args),
+        Command::Bench(args) => cli::bench::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -389,7 +389,10 @@ impl<'a> Runner<'a> {
         match undo {
             Undo::Repair(between) => {
                 sim.repair(between[0].as_str(), between[1].as_str());
-                self.world.borrow_mut().partitioned.remove(&pair(&between[0], &between[1]));
+                let mut world = self.world.borrow_mut();
+                world.partitioned.remove(&pair(&between[0], &between[1]));
+                world.redial_across(&between[0], &between[1]);
+                drop(world);
                 self.fault_record(
                     now,
                     FaultKind::Repair,
@@ -811,6 +814,7 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
         terminals,
         routes: BTreeMap::new(),
         resets: BTreeMap::new(),
+        link_resets: BTreeMap::new(),
         wakers: BTreeMap::new(),
         commands: BTreeMap::new(),
         partitioned: Default::default(),

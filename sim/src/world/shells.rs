@@ -127,18 +127,30 @@ fn any_address(port: u16) -> (IpAddr, u16) {
 
 /// Keeps a client connection from `owner` to `peer` up, dialling again when it drops.
 async fn keep_connected(world: Shared, owner: Node, peer: Node, host: String, port: u16) {
+    let reset = {
+        let mut state = world.borrow_mut();
+        state
+            .link_resets
+            .entry((owner, peer))
+            .or_insert_with(|| std::rc::Rc::new(tokio::sync::Notify::new()))
+            .clone()
+    };
     loop {
         if let Ok(stream) = TcpStream::connect((host.as_str(), port)).await {
             let (reader, writer) = stream.into_split();
             let sender = spawn_writer(writer);
             world.borrow_mut().routes.insert((owner, peer), sender);
             let shared = world.clone();
-            read_frames(reader, move |bytes| {
+            let frames = read_frames(reader, move |bytes| {
                 let at = now(&shared);
                 let laters = shared.borrow_mut().deliver(at, owner, peer, &bytes);
                 dispatch(&shared, laters);
-            })
-            .await;
+            });
+            tokio::select! {
+                biased;
+                _ = reset.notified() => {}
+                _ = frames => {}
+            }
             world.borrow_mut().routes.remove(&(owner, peer));
         }
         tokio::time::sleep(Duration::from_millis(RECONNECT_MS)).await;

@@ -74,6 +74,8 @@ pub(crate) struct World {
     pub routes: BTreeMap<(Node, Node), mpsc::Sender<Vec<u8>>>,
     /// Notified to make a terminal drop its connection and dial again.
     pub resets: BTreeMap<TerminalId, Rc<Notify>>,
+    /// The same for a backbone client connection (owner, peer).
+    pub link_resets: BTreeMap<(Node, Node), Rc<Notify>>,
     pub wakers: BTreeMap<Node, Rc<Notify>>,
     pub commands: BTreeMap<Node, VecDeque<Command>>,
     /// Host pairs (sorted names) with no traffic, and with traffic held.
@@ -118,6 +120,26 @@ impl World {
     pub fn wake(&self, node: Node) {
         if let Some(waker) = self.wakers.get(&node) {
             waker.notify_one();
+        }
+    }
+
+    /// After a partition between hosts `a` and `b` is repaired, every
+    /// connection that crossed it dials again: segments lost mid-stream would
+    /// otherwise stall it forever (turmoil's TCP never retransmits), as a
+    /// real element's dead-connection detection would.
+    pub fn redial_across(&mut self, a: &str, b: &str) {
+        let across = pair(a, b);
+        for (id, slot) in &self.terminals {
+            if pair(&slot.farm, "switch") == across {
+                if let Some(reset) = self.resets.get(id) {
+                    reset.notify_one();
+                }
+            }
+        }
+        for ((owner, peer), reset) in &self.link_resets {
+            if pair(&self.host_of(*owner), &self.host_of(*peer)) == across {
+                reset.notify_one();
+            }
         }
     }
 
