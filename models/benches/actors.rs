@@ -7,9 +7,8 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use possim_models::harness::build::{account, card_pan, Configs, PIN};
+use possim_models::harness::build::{account, card_pan, chip_card, open_the_day, Configs, PIN};
 use possim_models::harness::Harness;
-use possim_models::iso8583::trade::{CardRead, EntryMode};
 use possim_models::iso8583::values::{AmountFen, TerminalId};
 use possim_models::terminal::TerminalCommand;
 
@@ -19,17 +18,12 @@ fn signed_in_world() -> (Harness, TerminalId) {
     let configs = Configs::standard(1, vec![account(card_pan(1), 1_000_000_000)]);
     let t = configs.terminals[0].terminal_id;
     let mut h = configs.build();
-    h.command(
-        &t,
-        TerminalCommand::OperatorSignIn { operator: "01".into(), password: "0000".into() },
-    );
-    h.command(&t, TerminalCommand::SignIn);
-    h.settle(Duration::from_secs(1));
+    open_the_day(&mut h, &t);
     (h, t)
 }
 
 fn sales(h: &mut Harness, t: &TerminalId) {
-    let card = CardRead { entry_mode: EntryMode::CHIP_PIN, ..CardRead::swiped(card_pan(1)) };
+    let card = chip_card(card_pan(1));
     for _ in 0..SALES_PER_BATCH {
         let amount = AmountFen::new(100).expect("small");
         h.command(t, TerminalCommand::Sale { card: card.clone(), amount, pin: Some(PIN.into()) });

@@ -81,6 +81,16 @@ impl TradeKey {
             stan: request.stan,
         }
     }
+
+    /// The key of the trade an answer (or a reversal's answer) is for.
+    pub fn of_answer(answer: &crate::iso8583::trade::TradeResponse) -> TradeKey {
+        TradeKey {
+            terminal: answer.terminal,
+            merchant: answer.merchant,
+            batch: answer.batch,
+            stan: answer.stan,
+        }
+    }
 }
 
 impl std::fmt::Display for TradeKey {

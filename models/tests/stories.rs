@@ -6,9 +6,9 @@
 use std::time::Duration;
 
 use possim_models::actor::{Actor, Node};
-use possim_models::harness::build::{account, card_pan, Configs, PIN};
+use possim_models::harness::build::{account, card_pan, chip_card, open_the_day, Configs, PIN};
 use possim_models::harness::{Fate, FaultAction, FaultRule, FrameMatch, Harness, Record};
-use possim_models::iso8583::trade::{CardRead, EntryMode};
+use possim_models::iso8583::trade::CardRead;
 use possim_models::iso8583::values::{AmountFen, Pan, TerminalId};
 use possim_models::iso8583::{Mti, ResponseCode};
 use possim_models::issuer::IssuerEventKind;
@@ -29,18 +29,7 @@ fn world(tweak: impl FnOnce(&mut Configs)) -> (Harness, TerminalId, Pan) {
 }
 
 fn card(pan: Pan) -> CardRead {
-    CardRead { entry_mode: EntryMode::CHIP_PIN, ..CardRead::swiped(pan) }
-}
-
-/// Operator and terminal sign-in, as every morning starts.
-fn open_the_day(h: &mut Harness, t: &TerminalId) {
-    h.command(
-        t,
-        TerminalCommand::OperatorSignIn { operator: "01".into(), password: "0000".into() },
-    );
-    h.command(t, TerminalCommand::SignIn);
-    h.settle(Duration::from_secs(1));
-    assert!(h.terminal(t).persistent().signed_in(), "signed in: {:#?}", terminal_events(h));
+    chip_card(pan)
 }
 
 fn sell(h: &mut Harness, t: &TerminalId, pan: Pan, fen: u64) {

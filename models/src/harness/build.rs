@@ -109,3 +109,22 @@ impl Configs {
         Harness::new(terminals, switch, network, issuers)
     }
 }
+
+/// A chip card read with PIN entry.
+pub fn chip_card(pan: Pan) -> crate::iso8583::trade::CardRead {
+    use crate::iso8583::trade::{CardRead, EntryMode};
+    CardRead { entry_mode: EntryMode::CHIP_PIN, ..CardRead::swiped(pan) }
+}
+
+/// Operator and terminal sign-in, as every trading day starts.
+pub fn open_the_day(h: &mut Harness, t: &TerminalId) {
+    use crate::terminal::TerminalCommand;
+    let (operator, password) = {
+        let config = h.terminal(t).config();
+        (config.operator.clone(), config.operator_password.clone())
+    };
+    h.command(t, TerminalCommand::OperatorSignIn { operator, password });
+    h.command(t, TerminalCommand::SignIn);
+    h.settle(std::time::Duration::from_secs(1));
+    assert!(h.terminal(t).persistent().signed_in(), "the terminal signed in");
+}

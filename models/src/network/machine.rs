@@ -318,12 +318,7 @@ impl Network {
     // ---- from an issuer ----
 
     fn on_issuer_answer(&mut self, now: Instant, issuer: u16, response: TradeResponse) {
-        let key = TradeKey {
-            terminal: response.terminal,
-            merchant: response.merchant,
-            batch: response.batch,
-            stan: response.stan,
-        };
+        let key = TradeKey::of_answer(&response);
         let code = response.response_code;
         if response.reversal {
             return self.on_reversal_answer(now, issuer, key, response);
@@ -617,12 +612,7 @@ impl Actor for Network {
             }
             (Node::Issuer(_), CupMessage::TradeAnswer(response)) => {
                 // An answer that fails its MAC is no answer: the timeout reverses.
-                let key = TradeKey {
-                    terminal: response.terminal,
-                    merchant: response.merchant,
-                    batch: response.batch,
-                    stan: response.stan,
-                };
+                let key = TradeKey::of_answer(&response);
                 self.emit(now, NetworkEventKind::MacRejected { from, key: Some(key) });
             }
             (_, other) => {

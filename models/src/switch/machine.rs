@@ -805,17 +805,7 @@ impl Switch {
                 }
             }
         };
-        if !code.is_approved() {
-            self.event(
-                now,
-                SwitchEventKind::Rejected {
-                    terminal: request.terminal,
-                    stan: Some(request.stan),
-                    code,
-                },
-            );
-        }
-        self.answer_upload(to, tpdu, ids, NETWORK_CODE_SETTLEMENT, code);
+        self.finish_upload(now, to, tpdu, ids, NETWORK_CODE_SETTLEMENT, code);
     }
 
     fn batch_upload_end(&mut self, now: Instant, to: Node, tpdu: Tpdu, request: &BatchUploadEnd) {
@@ -845,17 +835,24 @@ impl Switch {
                 }
             }
         };
+        self.finish_upload(now, to, tpdu, ids, request.network_code(), code);
+    }
+
+    /// Answers a batch upload message, logging a refusal first.
+    fn finish_upload(
+        &mut self,
+        now: Instant,
+        to: Node,
+        tpdu: Tpdu,
+        ids: (Stan, BatchNo, TerminalId, MerchantId),
+        network_code: u16,
+        code: ResponseCode,
+    ) {
         if !code.is_approved() {
-            self.event(
-                now,
-                SwitchEventKind::Rejected {
-                    terminal: request.terminal,
-                    stan: Some(request.stan),
-                    code,
-                },
-            );
+            let (stan, _, terminal, _) = ids;
+            self.event(now, SwitchEventKind::Rejected { terminal, stan: Some(stan), code });
         }
-        self.answer_upload(to, tpdu, ids, request.network_code(), code);
+        self.answer_upload(to, tpdu, ids, network_code, code);
     }
 
     // ---- from the network ----------------------------------------------
@@ -905,12 +902,7 @@ impl Switch {
     }
 
     fn trade_answer(&mut self, now: Instant, answer: TradeResponse) {
-        let key = TradeKey {
-            terminal: answer.terminal,
-            merchant: answer.merchant,
-            batch: answer.batch,
-            stan: answer.stan,
-        };
+        let key = TradeKey::of_answer(&answer);
         let code = answer.response_code;
         let Some(pending) = self.pending.remove(&key) else {
             // Timed out (98 already sent) or reversed by the terminal: an
@@ -958,12 +950,7 @@ impl Switch {
     }
 
     fn reversal_answer(&mut self, now: Instant, answer: &TradeResponse) {
-        let key = TradeKey {
-            terminal: answer.terminal,
-            merchant: answer.merchant,
-            batch: answer.batch,
-            stan: answer.stan,
-        };
+        let key = TradeKey::of_answer(answer);
         let code = answer.response_code;
         if !acknowledges(code) {
             // Anything else (96, 91...) is "try again": the retry timer does.

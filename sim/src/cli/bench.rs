@@ -11,8 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use clap::Args;
-use possim_models::harness::build::{account, card_pan, Configs, PIN};
-use possim_models::iso8583::trade::{CardRead, EntryMode};
+use possim_models::harness::build::{account, card_pan, chip_card, open_the_day, Configs, PIN};
 use possim_models::iso8583::values::AmountFen;
 use possim_models::terminal::TerminalCommand;
 use possim_sim::execute::execute;
@@ -34,13 +33,8 @@ fn harness_sales_per_second(sales: u64) -> f64 {
     let configs = Configs::standard(1, vec![account(card_pan(1), i64::MAX / 4)]);
     let t = configs.terminals[0].terminal_id;
     let mut h = configs.build();
-    h.command(
-        &t,
-        TerminalCommand::OperatorSignIn { operator: "01".into(), password: "0000".into() },
-    );
-    h.command(&t, TerminalCommand::SignIn);
-    h.settle(Duration::from_secs(1));
-    let card = CardRead { entry_mode: EntryMode::CHIP_PIN, ..CardRead::swiped(card_pan(1)) };
+    open_the_day(&mut h, &t);
+    let card = chip_card(card_pan(1));
     let started = Instant::now();
     for done in 0..sales {
         if done % 400 == 399 {

@@ -440,44 +440,37 @@ impl World {
     /// Sends a frame whose delay has passed: outbound to the wire, or inbound
     /// into the terminal.
     pub fn send_now(&mut self, now: Instant, later: Later) -> Vec<Later> {
-        match later.to {
-            Node::Terminal(id) if later.owner != Node::Terminal(id) => {
-                self.deliver(now, later.to, later.owner, &later.bytes)
-            }
-            _ => {
-                if !self.is_up(later.to) || self.partitioned(later.owner, later.to) {
-                    let fate = if self.is_up(later.to) { Fate::Dropped } else { Fate::Lost };
-                    let (mti, stan) = peek(&later.bytes);
-                    return self.record_and_drop(
-                        now,
-                        later.owner,
-                        later.to,
-                        mti,
-                        stan,
-                        later.bytes.len(),
-                        fate,
-                    );
-                }
-                match self.routes.get(&(later.owner, later.to)) {
-                    Some(sender) => {
-                        let _ = sender.try_send(later.bytes);
-                    }
-                    None => {
-                        let (mti, stan) = peek(&later.bytes);
-                        return self.record_and_drop(
-                            now,
-                            later.owner,
-                            later.to,
-                            mti,
-                            stan,
-                            later.bytes.len(),
-                            Fate::Lost,
-                        );
-                    }
-                }
-                Vec::new()
+        if let Node::Terminal(id) = later.to {
+            if later.owner != Node::Terminal(id) {
+                return self.deliver(now, later.to, later.owner, &later.bytes);
             }
         }
+        let blocked = if !self.is_up(later.to) {
+            Some(Fate::Lost)
+        } else if self.partitioned(later.owner, later.to) {
+            Some(Fate::Dropped)
+        } else {
+            None
+        };
+        let sent = blocked.is_none()
+            && self
+                .routes
+                .get(&(later.owner, later.to))
+                .is_some_and(|sender| sender.try_send(later.bytes.clone()).is_ok());
+        if !sent {
+            let (mti, stan) = peek(&later.bytes);
+            let fate = blocked.unwrap_or(Fate::Lost);
+            return self.record_and_drop(
+                now,
+                later.owner,
+                later.to,
+                mti,
+                stan,
+                later.bytes.len(),
+                fate,
+            );
+        }
+        Vec::new()
     }
 
     /// A frame for terminal `id` arrived in its farm: through the shim.
