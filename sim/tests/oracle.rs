@@ -1169,7 +1169,7 @@ impl Lcg {
     }
 }
 
-/// The state-machine test's steps (models/tests/state_machine.rs), drawn
+/// The state-machine test's steps (models-tests/tests/state_machine.rs), drawn
 /// from a seed, then its healing: the safe policies must pass all eight.
 fn random_day(seed: u64) -> Run {
     random_day_with(seed, |_| {})

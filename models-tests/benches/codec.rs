@@ -4,7 +4,7 @@
 //! the figures compare with the pyiso8583 baseline.
 //!
 //! ```text
-//! cargo bench -p possim-models --bench codec -- --warm-up-time 1 --measurement-time 3
+//! cargo bench -p possim-models-tests --bench codec -- --warm-up-time 1 --measurement-time 3
 //! python3 tests/interop/bench_pyiso8583.py 100000
 //! ```
 //!

@@ -8,7 +8,7 @@
 //!    typed message encodes and parses back to itself.
 //!
 //! The number of cases comes from `PROPTEST_CASES` (256 when unset). Failures
-//! are persisted to `models/proptest-regressions/roundtrip.txt` (see
+//! are persisted to `models-tests/proptest-regressions/roundtrip.txt` (see
 //! [`config`]): commit that file.
 
 use std::collections::BTreeMap;
@@ -44,10 +44,10 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::{FileFailurePersistence, TestRunner};
 
 /// Cases from `PROPTEST_CASES` (proptest's default config reads it), failures
-/// persisted under `models/proptest-regressions/`. Proptest's default,
+/// persisted under `models-tests/proptest-regressions/`. Proptest's default,
 /// `SourceParallel`, looks for a `lib.rs`/`main.rs` above the test file; an
-/// integration test in `models/tests/` has none, so it would fall back to
-/// `models/tests/roundtrip.proptest-regressions`. The path is absolute, fixed
+/// integration test in `models-tests/tests/` has none, so it would fall back to
+/// `models-tests/tests/roundtrip.proptest-regressions`. The path is absolute, fixed
 /// at compile time, so the working directory does not matter.
 fn config() -> ProptestConfig {
     ProptestConfig {

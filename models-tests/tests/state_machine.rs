@@ -10,7 +10,7 @@
 //! - once the losses stop, settlement balances.
 //!
 //! Cases: `PROPTEST_CASES` (default 64). Failures persist in
-//! `models/proptest-regressions/state_machine.txt`, replayed first on every run.
+//! `models-tests/proptest-regressions/state_machine.txt`, replayed first on every run.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! switch, network and issuer wired by the in-memory harness, no faults, no
 //! turmoil. The simulator's overhead is measured against this.
 //!
-//!     cargo bench -p possim-models --bench actors
+//!     cargo bench -p possim-models-tests --bench actors
 
 use std::time::Duration;
 
