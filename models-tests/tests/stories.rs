@@ -451,3 +451,36 @@ fn an_upload_lost_in_a_partition_is_kept_at_clearing() {
         "clearing kept the money the terminal settled"
     );
 }
+
+/// Regression (found by the hosts scenario): an offline upload answered 90
+/// in the date cutoff stayed queued at the terminal, but the switch recorded
+/// it as declined and answered the next copy 94 itself — counted as
+/// uploaded, never sent to the issuer, never paid.
+#[test]
+fn an_upload_answered_90_in_the_cutoff_is_forwarded_again_and_paid() {
+    let (mut h, t, pan) = world(|_| {});
+    open_the_day(&mut h, &t);
+    h.command(
+        &t,
+        TerminalCommand::OfflineSale { card: card(pan), amount: AmountFen::new(800).unwrap() },
+    );
+    h.command_network(NetworkCommand::CutoffStart);
+    h.command(&t, TerminalCommand::SendPending);
+    h.settle(Duration::from_secs(10));
+    assert!(terminal_events(&h).iter().any(|k| matches!(
+        k,
+        TerminalEventKind::OfflineUploadDeferred { code: Some(code), .. } if *code == ResponseCode::CUTOFF_IN_PROGRESS
+    )));
+    h.command_network(NetworkCommand::CutoffEnd);
+    h.command(&t, TerminalCommand::Settle);
+    h.settle(Duration::from_secs(30));
+    assert_eq!(
+        frames_of(&h, Node::Network, Mti::ADVICE).len(),
+        1,
+        "the second copy reached the issuer"
+    );
+    assert_eq!(balance(&h, &pan), OPENING_FEN - 800, "the issuer was paid");
+    assert!(terminal_events(&h)
+        .iter()
+        .any(|k| matches!(k, TerminalEventKind::SettlementBalanced { .. })));
+}

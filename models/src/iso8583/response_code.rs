@@ -150,6 +150,16 @@ impl ResponseCode {
     pub fn is_approved(self) -> bool {
         self == ResponseCode::APPROVED
     }
+
+    /// Whether this answer to an offline upload leaves the upload pending:
+    /// the host did not look at the trade (no session, busy, cutoff: sign in
+    /// again or retry later) or cannot say what became of it (98: the issuer
+    /// did not answer, and may hold it). The upload must go again, and a
+    /// repeat must be forwarded rather than answered from a record of this.
+    pub fn leaves_upload_pending(self) -> bool {
+        matches!(self.action(), TerminalAction::SignInAgain | TerminalAction::RetryLater)
+            || self == ResponseCode::ISSUER_TIMEOUT
+    }
 }
 
 impl fmt::Debug for ResponseCode {

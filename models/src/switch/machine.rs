@@ -543,12 +543,13 @@ impl Switch {
             self.event(now, SwitchEventKind::DuplicateInFlight { key });
             return;
         }
-        // An upload answered 98 has an unknown outcome (the issuer may hold
-        // it): its next copy goes upstream again instead of getting 94 here,
-        // so the issuer's answer decides whether the batch counts it.
+        // An upload answered with a code that leaves it pending (98, 90, 91,
+        // 96, sign in again) was not taken: its next copy goes upstream again
+        // instead of getting 94 here, so the issuer's answer decides whether
+        // the batch counts it.
         let outcome_unknown = |record: &TradeRecord| {
             record.request.kind().is_offline_upload()
-                && record.outcome == Outcome::Declined(ResponseCode::ISSUER_TIMEOUT)
+                && matches!(record.outcome, Outcome::Declined(code) if code.leaves_upload_pending())
         };
         let known = state.current.trades.get(&request.stan).is_some_and(|r| !outcome_unknown(r));
         if known && self.config.duplicate_check {

@@ -125,8 +125,7 @@ impl Terminal {
         // which may well have debited): keep it queued and upload it again —
         // a copy the issuer already holds is answered 94, which counts as
         // uploaded — rather than list a sale the cardholder did make as failed.
-        let outcome_unknown = code == ResponseCode::ISSUER_TIMEOUT;
-        if session_lost || outcome_unknown || code.action() == TerminalAction::RetryLater {
+        if code.leaves_upload_pending() {
             self.emit(now, E::OfflineUploadDeferred { stan, code: Some(code) });
             if let Some((_, state)) = self.volatile.operation.as_mut() {
                 state.uploads_stalled = true;
