@@ -1393,3 +1393,58 @@ fn survey_unsafe_policies() {
         println!("{name}: {failing}/{seeds} runs fail; {fired:?}");
     }
 }
+
+/// Regression (found by the line scenario, seed 179): a bit flipped in a
+/// 0500 (which carries no MAC) made an honest batch answer "not balanced";
+/// the batch upload that followed brought the switch all 8 trades, none
+/// unknown, and ended 202 — reconciled, yet the oracle called it a failure.
+#[test]
+fn settlement_balances_passes_a_batch_the_upload_reconciled_synthetic() {
+    let t = TerminalId::new("T0000009").unwrap();
+    let batch = BatchNo::new(1).unwrap();
+    let totals = possim_models::iso8583::subfields::BatchTotals {
+        debit_amount: 300,
+        debit_count: 2,
+        credit_amount: 0,
+        credit_count: 0,
+    };
+    let mut trace = synthetic();
+    terminal(&mut trace, 10, t, TerminalEventKind::SettlementStarted { batch, totals });
+    let mut garbled = totals;
+    garbled.debit_amount += 1;
+    switch(
+        &mut trace,
+        20,
+        SwitchEventKind::SettlementAnswered {
+            terminal: t,
+            batch,
+            balanced: false,
+            switch_totals: totals,
+            terminal_totals: garbled,
+        },
+    );
+    terminal(&mut trace, 30, t, TerminalEventKind::SettlementNotBalanced { batch });
+    terminal(&mut trace, 30, t, TerminalEventKind::BatchUploadStarted { batch, trades: 2 });
+    switch(
+        &mut trace,
+        40,
+        SwitchEventKind::BatchUploaded { terminal: t, batch, entries: 2, unknown: 0 },
+    );
+    terminal(&mut trace, 50, t, TerminalEventKind::BatchUploadEnded { batch, network_code: 202 });
+    terminal(&mut trace, 50, t, TerminalEventKind::SettlementCompleted { batch });
+    assert_passes(&trace, Invariant::SettlementBalances);
+    // The same upload short of one trade the switch holds does not reconcile.
+    let mut short = synthetic();
+    for record in trace.records().iter().skip(2) {
+        let mut event = record.event.clone();
+        if let TraceEvent::Switch(SwitchEvent {
+            kind: SwitchEventKind::BatchUploaded { entries, .. },
+            ..
+        }) = &mut event
+        {
+            *entries = 1;
+        }
+        short.push(record.at, event);
+    }
+    assert!(!judged(&short, Invariant::SettlementBalances).passed());
+}

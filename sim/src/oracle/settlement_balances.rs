@@ -15,6 +15,12 @@
 //!   0320 end message) by the end. `BatchUploadStarted` precedes it when the
 //!   journal holds trades; an empty journal uploads nothing and sends only
 //!   the end message, so the end message is what is required.
+//! - *A batch upload can reconcile*: a last settlement that did not balance
+//!   still passes when its batch upload ended 202 and brought the switch
+//!   every trade it holds for the batch — as many uploaded entries as the
+//!   switch's settled count, none unknown to it (`BatchUploaded`). A 0500 has
+//!   no MAC, so a flipped bit in its totals makes an honest batch look
+//!   unbalanced; the upload is the protocol's remedy, and it worked.
 //! - *The end code tells the truth*: an end message with network code 207
 //!   ("balanced") for a batch whose 0510 said not balanced is a violation:
 //!   the unsafe `upload_end_code_when_unbalanced: code207`. 202 is right.
@@ -49,14 +55,49 @@ struct Terminal {
     unbalanced: BTreeMap<BatchNo, u64>,
     /// Settlements started and not completed.
     open: BTreeMap<BatchNo, u64>,
+    /// Batches whose upload ended 202.
+    ended_unbalanced: std::collections::BTreeSet<BatchNo>,
+    /// Per batch: trades the switch settled (its counts), entries uploaded
+    /// to it, and entries it did not hold.
+    switch_trades: BTreeMap<BatchNo, u64>,
+    uploaded: BTreeMap<BatchNo, (u64, u64)>,
+}
+
+impl Terminal {
+    /// Whether the batch upload brought the switch every trade it holds.
+    fn reconciled(&self, batch: BatchNo) -> bool {
+        let (entries, unknown) = self.uploaded.get(&batch).copied().unwrap_or((0, 0));
+        self.ended_unbalanced.contains(&batch)
+            && unknown == 0
+            && self.switch_trades.get(&batch) == Some(&entries)
+    }
 }
 
 pub fn check(index: &TraceIndex) -> Vec<Violation> {
     let mut terminals: BTreeMap<TerminalId, Terminal> = BTreeMap::new();
     let mut violations = Vec::new();
     for (seq, kind) in index.switch_events() {
-        if let SwitchEventKind::SettlementAnswered { terminal, batch, balanced, .. } = kind {
-            terminals.entry(*terminal).or_default().last = Some((seq, *balanced, *batch));
+        match kind {
+            SwitchEventKind::SettlementAnswered {
+                terminal,
+                batch,
+                balanced,
+                switch_totals,
+                ..
+            } => {
+                let state = terminals.entry(*terminal).or_default();
+                state.last = Some((seq, *balanced, *batch));
+                let count =
+                    u64::from(switch_totals.debit_count) + u64::from(switch_totals.credit_count);
+                state.switch_trades.insert(*batch, count);
+            }
+            SwitchEventKind::BatchUploaded { terminal, batch, entries, unknown } => {
+                let state = terminals.entry(*terminal).or_default();
+                let uploaded = state.uploaded.entry(*batch).or_default();
+                uploaded.0 += *entries as u64;
+                uploaded.1 += *unknown as u64;
+            }
+            _ => {}
         }
     }
     for (terminal, events) in &index.terminal_events {
@@ -82,6 +123,9 @@ pub fn check(index: &TraceIndex) -> Vec<Violation> {
                 }
                 TerminalEventKind::BatchUploadEnded { batch, network_code } => {
                     state.awaiting_upload.remove(batch);
+                    if *network_code != END_BALANCED {
+                        state.ended_unbalanced.insert(*batch);
+                    }
                     if *network_code == END_BALANCED {
                         if let Some(&not_balanced) = state.unbalanced.get(batch) {
                             let trade =
@@ -121,7 +165,9 @@ pub fn check(index: &TraceIndex) -> Vec<Violation> {
                 index.evidence_of(seqs),
             ));
         }
-        if let Some((seq, false, batch)) = state.last {
+        if let Some((seq, false, batch)) =
+            state.last.filter(|(_, _, batch)| !state.reconciled(*batch))
+        {
             let message = "the last settlement did not balance".to_string();
             let seqs =
                 [state.unbalanced.get(&batch).copied(), Some(seq), end].into_iter().flatten();
