@@ -1,0 +1,70 @@
+//! A suite of named cases, each passed or failed with the reason: one
+//! certification case, one sweep seed, one live check.
+
+/// One case's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseResult {
+    /// A stable identifier: `CERT-07`, `seed 1234`, `reverses-unanswered-sale`.
+    pub id: String,
+    pub title: String,
+    pub passed: bool,
+    /// Why it failed (the first deviating step, the violation); empty when
+    /// it passed.
+    pub failure: Option<String>,
+    /// The one command that reproduces this case, when there is one.
+    pub repro: Option<String>,
+    /// Wall time the case took.
+    pub wall_ms: u64,
+}
+
+impl CaseResult {
+    pub fn pass(id: impl Into<String>, title: impl Into<String>, wall_ms: u64) -> Self {
+        Self {
+            id: id.into(),
+            title: title.into(),
+            passed: true,
+            failure: None,
+            repro: None,
+            wall_ms,
+        }
+    }
+
+    pub fn fail(
+        id: impl Into<String>,
+        title: impl Into<String>,
+        failure: impl Into<String>,
+        wall_ms: u64,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            title: title.into(),
+            passed: false,
+            failure: Some(failure.into()),
+            repro: None,
+            wall_ms,
+        }
+    }
+
+    #[must_use]
+    pub fn with_repro(mut self, repro: impl Into<String>) -> Self {
+        self.repro = Some(repro.into());
+        self
+    }
+}
+
+/// A named list of cases, in the order they ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suite {
+    pub name: String,
+    pub cases: Vec<CaseResult>,
+}
+
+impl Suite {
+    pub fn passed(&self) -> bool {
+        self.cases.iter().all(|case| case.passed)
+    }
+
+    pub fn failures(&self) -> usize {
+        self.cases.iter().filter(|case| !case.passed).count()
+    }
+}

@@ -1,0 +1,58 @@
+//! Self-contained HTML pages: inline CSS, no scripts, nothing fetched from
+//! the network, so a report opens offline from a CI artefact.
+
+use std::fmt::Write;
+
+use crate::case::Suite;
+use crate::escape::html;
+
+/// The stylesheet every page inlines.
+pub const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}\
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;\
+text-align:left;vertical-align:top}th{background:#f3f3f3}.pass{color:#176f2c}\
+.fail{color:#b00020;font-weight:bold}code{font-size:90%}";
+
+/// Opens a page with its title and the inline stylesheet.
+pub fn page_start(out: &mut String, title: &str) {
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>{}</title><style>{STYLE}</style></head><body>\n",
+        html(title)
+    );
+}
+
+pub fn page_end(out: &mut String) {
+    out.push_str("</body></html>\n");
+}
+
+/// A suite of cases as one page: the verdict, then a row per case.
+pub fn suite(suite: &Suite) -> String {
+    let mut out = String::new();
+    page_start(&mut out, &format!("possim {}", suite.name));
+    let passed = suite.cases.len() - suite.failures();
+    let _ = write!(
+        out,
+        "<h1>possim {}</h1>\n<p id=\"verdict\" class=\"{}\">{passed} of {} passed</p>\n",
+        html(&suite.name),
+        if suite.passed() { "pass" } else { "fail" },
+        suite.cases.len()
+    );
+    out.push_str("<table id=\"cases\"><tr><th>ID</th><th>title</th><th>result</th>\
+                  <th>first deviation</th><th>repro</th></tr>\n");
+    for case in &suite.cases {
+        let (class, verdict) = if case.passed { ("pass", "pass") } else { ("fail", "FAIL") };
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td class=\"{class}\">{verdict}</td><td>{}</td>\
+             <td><code>{}</code></td></tr>",
+            html(&case.id),
+            html(&case.title),
+            html(case.failure.as_deref().unwrap_or("")),
+            html(case.repro.as_deref().unwrap_or("")),
+        );
+    }
+    out.push_str("</table>\n");
+    page_end(&mut out);
+    out
+}

@@ -1,0 +1,21 @@
+//! Writing a report directory.
+
+use std::path::Path;
+
+use crate::case::Suite;
+use crate::error::ReportError;
+
+/// Writes one file of a report directory, creating the directory.
+pub fn file(dir: &Path, name: &str, contents: &str) -> Result<(), ReportError> {
+    std::fs::create_dir_all(dir)
+        .map_err(|source| ReportError::Write { path: dir.to_path_buf(), source })?;
+    let path = dir.join(name);
+    std::fs::write(&path, contents).map_err(|source| ReportError::Write { path, source })
+}
+
+/// Writes `summary.md`, `junit.xml` and `report.html` for a suite of cases.
+pub fn write_suite(dir: &Path, suite: &Suite) -> Result<(), ReportError> {
+    file(dir, "summary.md", &crate::markdown::suite(suite))?;
+    file(dir, "junit.xml", &crate::junit::render(suite)?)?;
+    file(dir, "report.html", &crate::html::suite(suite))
+}
