@@ -38,8 +38,10 @@ pub fn suite(suite: &Suite) -> String {
         if suite.passed() { "pass" } else { "fail" },
         suite.cases.len()
     );
-    out.push_str("<table id=\"cases\"><tr><th>ID</th><th>title</th><th>result</th>\
-                  <th>first deviation</th><th>repro</th></tr>\n");
+    out.push_str(
+        "<table id=\"cases\"><tr><th>ID</th><th>title</th><th>result</th>\
+                  <th>first deviation</th><th>repro</th></tr>\n",
+    );
     for case in &suite.cases {
         let (class, verdict) = if case.passed { ("pass", "pass") } else { ("fail", "FAIL") };
         let _ = writeln!(
