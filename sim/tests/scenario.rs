@@ -633,3 +633,33 @@ fn each_variant_sets_its_unsafe_policy_and_names_what_it_breaks() {
     }
     assert_eq!(bundled("faults/protocol.yaml").terminals[3].config.key_mode, KeyMode::Double);
 }
+
+const SCRIPT_BASE: &str = r#"name: s
+merchants: [{id: "898100000000001"}]
+terminals:
+  - {id: T0000001, merchant: "898100000000001", tmk: 0123456789ABCDEF}
+issuers: [{index: 0, bins: ["622202"]}]
+cards: [{pan: "6222020000000001", balance_fen: 100}]
+workload:
+  script:
+    - {at_ms: 1000, terminal: T0000001, trade: sale, card: "6222020000000001"}
+"#;
+
+#[test]
+fn a_script_naming_an_unknown_card() {
+    let text = SCRIPT_BASE.replace("card: \"6222020000000001\"}", "card: \"6222020000000009\"}");
+    assert_error(&text, 9, 60, "unknown card 6222020000000009");
+}
+
+#[test]
+fn a_script_naming_an_unknown_terminal() {
+    let text = SCRIPT_BASE.replace("terminal: T0000001, trade", "terminal: T0000002, trade");
+    assert_error(&text, 9, 31, "unknown terminal T0000002");
+}
+
+#[test]
+fn a_script_with_an_unknown_trade_kind() {
+    let error = error_of(&SCRIPT_BASE.replace("trade: sale", "trade: sael"));
+    assert_eq!(error.line, 9, "{error}");
+    assert!(error.message.contains("unknown variant `sael`"), "{error}");
+}

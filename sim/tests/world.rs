@@ -80,3 +80,55 @@ fn a_placed_drop_lands_on_exactly_that_answer_and_is_reversed() {
     assert!(report.summary.reversals_acknowledged >= 1, "{}", report.summary);
     assert!(report.passed(), "{:?}", report.failed());
 }
+
+const SCRIPTED: &str = r#"
+name: scripted
+run: {tick_ms: 10, safety_ms: 120000, healing_max_ms: 300000}
+merchants: [{id: "898100000000001"}]
+terminals:
+  - {id: T0000001, merchant: "898100000000001", tmk: 0123456789ABCDEF}
+issuers: [{index: 0, bins: ["622202"]}]
+cards:
+  - {pan: "6222020000000001", balance_fen: 100000}
+  - {pan: "6222020000000002", balance_fen: 100000}
+workload:
+  arrivals_per_terminal_per_hour: 0
+  cashier: {settle_at_end: false}
+  script:
+    - {at_ms: 10000, terminal: T0000001, trade: sale, card: "6222020000000002", amount_fen: 1234}
+    - {at_ms: 40000, terminal: T0000001, trade: inquiry, card: "6222020000000001"}
+"#;
+
+fn started(report: &possim_sim::execute::RunReport) -> Vec<(String, Option<u64>, String)> {
+    use possim_models::terminal::events::TerminalEventKind;
+    report
+        .trace
+        .records()
+        .iter()
+        .filter_map(|r| match &r.event {
+            TraceEvent::Terminal(event) => match &event.kind {
+                TerminalEventKind::TradeStarted { kind, amount, pan, .. } => {
+                    Some((format!("{kind:?}"), amount.map(|a| a.fen()), pan.as_str().to_string()))
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+/// A scripted workload places exactly its trades, whatever the seed: what
+/// certification cases and shrunk repros rely on.
+#[test]
+fn a_scripted_workload_runs_exactly_its_trades_on_every_seed() {
+    let scenario = parse_and_compile(SCRIPTED, "scripted.yaml").expect("valid");
+    let expected = vec![
+        ("Sale".to_string(), Some(1234), "6222020000000002".to_string()),
+        ("BalanceInquiry".to_string(), None, "6222020000000001".to_string()),
+    ];
+    for seed in [0, 1, 99] {
+        let report = execute(&scenario, &RunOptions { seed, swarm: false }).expect("runs");
+        assert_eq!(started(&report), expected, "seed {seed}");
+        assert!(report.passed(), "seed {seed}: {:?}", report.failed());
+    }
+}

@@ -286,6 +286,8 @@ impl Scenario {
             safety_ms: self.run.safety_ms,
         };
         validate::check_faults(&self.faults, &targets)?;
+        let known_cards: BTreeSet<Pan> = cards.iter().map(|(card, _)| card.pan).collect();
+        validate::check_script(&self.workload.script, &targets, &known_cards)?;
         validate::check_expect(&self.expect.violates)?;
 
         let switch = self.compile_switch(&terminals, calendar)?;

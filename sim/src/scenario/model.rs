@@ -324,6 +324,60 @@ pub struct Workload {
     /// Share of online trades the cardholder enters a wrong PIN for.
     pub wrong_pin_per_trade: f64,
     pub cashier: Cashier,
+    /// Trades placed exactly, on top of the random arrivals (a scripted
+    /// scenario sets `arrivals_per_terminal_per_hour: 0`): what the
+    /// certification cases and shrunk repros use, so that they replay
+    /// without depending on the seed.
+    pub script: Vec<ScriptedTrade>,
+}
+
+/// The kinds of trade a cardholder can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TradeChoice {
+    Sale,
+    Inquiry,
+    /// Voids the terminal's latest approved, not voided sale of its batch.
+    Void,
+    /// Refunds the card's latest sale of an earlier batch.
+    Refund,
+    PreAuth,
+    OfflineSale,
+    Ecash,
+}
+
+impl TradeChoice {
+    /// In the order of [`TradeMix`]'s weights.
+    pub const ALL: [TradeChoice; 7] = [
+        TradeChoice::Sale,
+        TradeChoice::Inquiry,
+        TradeChoice::Void,
+        TradeChoice::Refund,
+        TradeChoice::PreAuth,
+        TradeChoice::OfflineSale,
+        TradeChoice::Ecash,
+    ];
+}
+
+/// One cardholder at one terminal at a given time of the safety phase.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptedTrade {
+    /// From the start of the safety phase, like scheduled faults.
+    pub at_ms: u64,
+    pub terminal: TerminalId,
+    pub trade: TradeChoice,
+    /// The card's PAN; it must be one of the scenario's cards.
+    pub card: Pan,
+    #[serde(default = "default_scripted_amount")]
+    pub amount_fen: u64,
+    /// The cardholder enters a wrong PIN.
+    #[serde(default)]
+    pub wrong_pin: bool,
+}
+
+fn default_scripted_amount() -> u64 {
+    10_000
 }
 
 impl Default for Workload {
@@ -334,6 +388,7 @@ impl Default for Workload {
             amount_fen: RangeFen { min: 100, max: 200_000 },
             wrong_pin_per_trade: 0.0,
             cashier: Cashier::default(),
+            script: Vec::new(),
         }
     }
 }

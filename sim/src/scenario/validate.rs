@@ -23,9 +23,10 @@ use super::compile::CompiledScenario;
 use super::error::{CompileError, FieldPath, ScenarioError};
 use super::locate::Locations;
 use super::model::{
-    Fault, FaultPlan, LineProfile, ProtocolFault, RangeMs, RunSettings, Scenario, SwarmBounds,
-    Workload,
+    Fault, FaultPlan, LineProfile, ProtocolFault, RangeMs, RunSettings, Scenario, ScriptedTrade,
+    SwarmBounds, Workload,
 };
+use possim_models::iso8583::values::Pan;
 
 /// The invariants the oracle checks, by the names `expect.violates` uses.
 pub const INVARIANTS: [&str; 8] = [
@@ -199,6 +200,36 @@ pub(crate) fn check_workload(workload: &Workload) -> Result<(), CompileError> {
     }
     if workload.amount_fen.max > 999_999_999_999 {
         return fail(at.key("amount_fen").key("max"), "an amount is at most 12 digits of fen");
+    }
+    Ok(())
+}
+
+/// Every scripted trade lands in the safety phase, on a known terminal,
+/// with a known card and an amount the wire can carry.
+pub(crate) fn check_script(
+    script: &[ScriptedTrade],
+    targets: &Targets<'_>,
+    cards: &BTreeSet<Pan>,
+) -> Result<(), CompileError> {
+    let root = FieldPath::root().key("workload").key("script");
+    for (index, trade) in script.iter().enumerate() {
+        let at = root.index(index);
+        if trade.at_ms >= targets.safety_ms {
+            return fail(
+                at.key("at_ms"),
+                format!(
+                    "at_ms {} is not within the safety phase (safety_ms {})",
+                    trade.at_ms, targets.safety_ms
+                ),
+            );
+        }
+        targets.terminal(at.key("terminal"), trade.terminal.trimmed())?;
+        if !cards.contains(&trade.card) {
+            return fail(at.key("card"), format!("unknown card {}", trade.card));
+        }
+        if trade.amount_fen == 0 || trade.amount_fen > 999_999_999_999 {
+            return fail(at.key("amount_fen"), "an amount is 1 fen to 12 digits of fen");
+        }
     }
     Ok(())
 }

@@ -26,7 +26,7 @@ use super::rng::{Rng, Streams};
 use super::shells;
 use super::state::{pair, Command, Request, Shared, TerminalSlot, World};
 use crate::scenario::compile::CompiledScenario;
-use crate::scenario::model::{Fault, PrinterFault, ProtocolFault};
+use crate::scenario::model::{Fault, PrinterFault, ProtocolFault, TradeChoice};
 use crate::trace::{
     CardSetup, FaultCause, FaultKind, FaultRecord, Phase, Setup, TerminalSetup, Trace, TraceEvent,
     TRACE_SCHEMA_VERSION,
@@ -78,6 +78,11 @@ enum Action {
         terminal: TerminalId,
         waits: u32,
     },
+    /// The scenario's scripted trade at this index.
+    Scripted {
+        index: usize,
+        waits: u32,
+    },
     Fault(Fault, FaultCause),
     Undo(Undo, FaultCause),
     Healing,
@@ -88,6 +93,17 @@ enum Action {
     Command(TerminalId, TerminalCommand),
     /// A sign-in the cashier started; cleared when it answers or fails.
     SignIn(TerminalId),
+}
+
+/// What a cardholder asks for, drawn or scripted.
+#[derive(Debug, Clone, Copy)]
+struct Order {
+    choice: TradeChoice,
+    card_index: usize,
+    amount_fen: u64,
+    wrong_pin: bool,
+    /// Which earlier sale a drawn refund refunds.
+    refund_pick: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -151,15 +167,8 @@ impl<'a> Runner<'a> {
         if self.phase != Phase::Safety {
             return;
         }
-        let busy = {
-            let world = self.world.borrow();
-            let slot = &world.terminals[&id];
-            !slot.terminal.is_powered()
-                || slot.terminal.is_busy()
-                || slot.terminal.persistent().settlement().is_some()
-        };
         let workload = &self.scenario.workload;
-        if busy {
+        if self.is_busy(id) {
             if waits < BUSY_WAITS_MAX {
                 self.at(
                     now + Duration::from_millis(BUSY_WAIT_MS),
@@ -181,19 +190,65 @@ impl<'a> Runner<'a> {
             mix.offline_sale,
             mix.ecash,
         ];
-        let choice = rng.weighted(&weights).unwrap_or(0);
+        let choice = TradeChoice::ALL[rng.weighted(&weights).unwrap_or(0)];
         let card_index = rng.between(0, self.cards.len() as u64 - 1) as usize;
         let amount_fen = rng.between(workload.amount_fen.min, workload.amount_fen.max);
         let wrong_pin = rng.chance(workload.wrong_pin_per_trade);
         let refund_pick = rng.next_u64();
+        let order = Order { choice, card_index, amount_fen, wrong_pin, refund_pick };
+        self.place(now, id, order);
+        self.next_arrival(now, id);
+    }
+
+    /// Whether the terminal cannot take a cardholder now.
+    fn is_busy(&self, id: TerminalId) -> bool {
+        let world = self.world.borrow();
+        let slot = &world.terminals[&id];
+        !slot.terminal.is_powered()
+            || slot.terminal.is_busy()
+            || slot.terminal.persistent().settlement().is_some()
+    }
+
+    /// A scripted cardholder: waits while the terminal is busy, like a drawn one.
+    fn scripted(&mut self, now: Instant, index: usize, waits: u32) {
+        if self.phase != Phase::Safety {
+            return;
+        }
+        let trade = &self.scenario.workload.script[index];
+        let id = trade.terminal;
+        if self.is_busy(id) {
+            if waits < BUSY_WAITS_MAX {
+                let when = now + Duration::from_millis(BUSY_WAIT_MS);
+                self.at(when, Action::Scripted { index, waits: waits + 1 });
+            }
+            return;
+        }
+        let card_index = self
+            .cards
+            .iter()
+            .position(|(pan, _, _)| *pan == trade.card)
+            .expect("the scenario checked every scripted card");
+        let order = Order {
+            choice: trade.trade,
+            card_index,
+            amount_fen: trade.amount_fen,
+            wrong_pin: trade.wrong_pin,
+            refund_pick: 0,
+        };
+        self.place(now, id, order);
+    }
+
+    /// Turns a cardholder's order into the cashier's command at the terminal.
+    fn place(&mut self, now: Instant, id: TerminalId, order: Order) {
+        let Order { choice, card_index, amount_fen, wrong_pin, refund_pick } = order;
         let (pan, pin, _) = self.cards[card_index].clone();
         let pin = if wrong_pin { "000000".to_string() } else { pin };
         let amount = AmountFen::new(amount_fen).expect("scenario amounts fit 12 digits");
         let card = self.card_read(pan);
         let command = match choice {
-            0 => Some(TerminalCommand::Sale { card, amount, pin: Some(pin) }),
-            1 => Some(TerminalCommand::BalanceInquiry { card, pin: Some(pin) }),
-            2 => {
+            TradeChoice::Sale => Some(TerminalCommand::Sale { card, amount, pin: Some(pin) }),
+            TradeChoice::Inquiry => Some(TerminalCommand::BalanceInquiry { card, pin: Some(pin) }),
+            TradeChoice::Void => {
                 let world = self.world.borrow();
                 let persistent = world.terminals[&id].terminal.persistent();
                 let batch = persistent.batch();
@@ -214,7 +269,7 @@ impl<'a> Runner<'a> {
                         pin: None,
                     })
             }
-            3 => {
+            TradeChoice::Refund => {
                 let history = self.refund_history.entry(id).or_default();
                 if history.is_empty() {
                     None
@@ -229,9 +284,9 @@ impl<'a> Runner<'a> {
                     })
                 }
             }
-            4 => Some(TerminalCommand::PreAuth { card, amount, pin: Some(pin) }),
-            5 => Some(TerminalCommand::OfflineSale { card, amount }),
-            _ => {
+            TradeChoice::PreAuth => Some(TerminalCommand::PreAuth { card, amount, pin: Some(pin) }),
+            TradeChoice::OfflineSale => Some(TerminalCommand::OfflineSale { card, amount }),
+            TradeChoice::Ecash => {
                 let offline = AmountFen::new(self.cards[card_index].2.max(0) as u64).expect("fits");
                 if amount <= offline {
                     self.cards[card_index].2 -= amount.fen() as i64;
@@ -247,7 +302,6 @@ impl<'a> Runner<'a> {
         if let Some(command) = command {
             self.command(id, command);
         }
-        self.next_arrival(now, id);
     }
 
     fn next_arrival(&mut self, now: Instant, id: TerminalId) {
@@ -588,7 +642,13 @@ impl<'a> Runner<'a> {
             })
             .collect();
         self.schedule.retain(|_, action| {
-            !matches!(action, Action::Undo(..) | Action::Fault(..) | Action::Arrival { .. })
+            !matches!(
+                action,
+                Action::Undo(..)
+                    | Action::Fault(..)
+                    | Action::Arrival { .. }
+                    | Action::Scripted { .. }
+            )
         });
         for (undo, cause) in undos {
             self.undo(now, undo, cause, sim);
@@ -926,6 +986,9 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
             runner.at(when, Action::Fault(Fault::Reset { terminal: id }, cause.clone()));
         }
     }
+    for (index, trade) in scenario.workload.script.iter().enumerate() {
+        runner.at(start + Duration::from_millis(trade.at_ms), Action::Scripted { index, waits: 0 });
+    }
     for scheduled in &scenario.faults.scheduled {
         runner.at(
             start + Duration::from_millis(scheduled.at_ms),
@@ -982,6 +1045,7 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
                 Action::Arrival { terminal, waits } => {
                     runner.arrival(now, terminal, waits, &mut sim)
                 }
+                Action::Scripted { index, waits } => runner.scripted(now, index, waits),
                 Action::Fault(fault, cause) => runner.apply_fault(now, fault, cause, &mut sim)?,
                 Action::Undo(undo, cause) => runner.undo(now, undo, cause, &mut sim),
                 Action::Command(id, command) => {
