@@ -105,6 +105,8 @@ pub enum FaultKind {
     PrinterFixed,
     TamperLock,
     TamperUnlock,
+    /// A terminal swapped for a new device: its whole store lost.
+    TerminalReplaced,
 }
 
 /// Why a fault happened.

@@ -132,3 +132,37 @@ fn a_scripted_workload_runs_exactly_its_trades_on_every_seed() {
         assert!(report.passed(), "seed {seed}: {:?}", report.failed());
     }
 }
+
+/// The device swap really happens, and it is the upload policy alone that
+/// decides whether the swap loses the merchant's offline trades.
+#[test]
+fn a_swapped_terminal_loses_only_the_offline_trades_held_back_until_settlement() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/variants/offline_upload_before_settlement_only.yaml"
+    );
+    let unsafe_text = std::fs::read_to_string(path).expect("the variant is bundled");
+    let safe_text = unsafe_text
+        .replace("config: {offline_upload: before_settlement_only}", "config: {}")
+        .replace("violates: [offline-before-settlement]", "violates: []");
+    assert_ne!(safe_text, unsafe_text, "the policy was switched off");
+    let options = RunOptions { seed: 0, swarm: false };
+    let unsafe_run =
+        execute(&parse_and_compile(&unsafe_text, "v.yaml").unwrap(), &options).unwrap();
+    let swaps = unsafe_run
+        .trace
+        .records()
+        .iter()
+        .filter(
+            |r| matches!(&r.event, TraceEvent::Fault(f) if f.kind == FaultKind::TerminalReplaced),
+        )
+        .count();
+    assert_eq!(swaps, 1, "the swap really happened");
+    assert!(
+        unsafe_run.failed().contains(&"offline-before-settlement".to_string()),
+        "{:?}",
+        unsafe_run.failed()
+    );
+    let safe_run = execute(&parse_and_compile(&safe_text, "s.yaml").unwrap(), &options).unwrap();
+    assert!(safe_run.passed(), "{:?}\n{}", safe_run.failed(), safe_run.summary);
+}

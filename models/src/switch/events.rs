@@ -35,6 +35,9 @@ pub enum CloseReason {
     Balanced,
     /// The end of a batch upload (0320 with 202 or 207).
     UploadEnd,
+    /// Closed by the acquirer's operations without the terminal, on the
+    /// switch's own totals (a device swapped before it could settle).
+    HostSide,
 }
 
 /// Why an inbound frame was dropped without an answer.
@@ -228,4 +231,9 @@ pub enum SwitchCommand {
     /// Forget a terminal's working keys, as a security officer would after
     /// a suspected compromise: its next financial message gets 77.
     RevokeKeys { terminal: TerminalId },
+    /// Close a terminal's open batch host-side on the switch's own totals
+    /// and end its session, as operations do when a broken device is
+    /// swapped before it could settle: the new device signs in and starts
+    /// the next batch.
+    CloseBatch { terminal: TerminalId },
 }

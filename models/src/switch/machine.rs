@@ -1068,6 +1068,16 @@ impl Actor for Switch {
                     }
                 }
             }
+            SwitchCommand::CloseBatch { terminal } => {
+                let Some(state) = self.state.terminals.get_mut(&terminal) else { return };
+                let had_session = state.session.take().is_some();
+                let (batch, next) = state.close_batch();
+                if had_session {
+                    self.event(now, SwitchEventKind::SignedOff { terminal });
+                }
+                let reason = CloseReason::HostSide;
+                self.event(now, SwitchEventKind::BatchClosed { terminal, batch, next, reason });
+            }
         }
     }
 

@@ -1081,3 +1081,33 @@ mod properties {
         }
     }
 }
+
+// ---- operations ---------------------------------------------------------------------
+
+#[test]
+fn a_host_side_close_settles_on_the_switch_totals_and_ends_the_session() {
+    let (mut world, pos) = signed_in_world();
+    world.approved_sale(at(10), &pos, &pos.sale(1, 1000, None), ResponseCode::APPROVED);
+    world.events();
+    world.switch.handle_command(at(100), SwitchCommand::CloseBatch { terminal: pos.id });
+    let one = BatchNo::new(1).unwrap();
+    let two = BatchNo::new(2).unwrap();
+    assert_eq!(
+        world.events(),
+        [
+            SwitchEventKind::SignedOff { terminal: pos.id },
+            SwitchEventKind::BatchClosed {
+                terminal: pos.id,
+                batch: one,
+                next: two,
+                reason: CloseReason::HostSide
+            }
+        ]
+    );
+    let record = world.switch.terminal(&pos.id).unwrap();
+    assert_eq!(record.current.number, two);
+    assert_eq!(record.previous.as_ref().unwrap().totals().debit_amount, 1000);
+    // The old device's keys are gone with its session: a sale now is refused.
+    let out = world.send(at(200), pos.node(), &pos.trade(&pos.sale(2, 10, None)));
+    assert_ne!(out[0].to, Node::Network, "not forwarded without a session");
+}

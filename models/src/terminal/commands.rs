@@ -111,6 +111,9 @@ pub enum TerminalCommand {
     },
     /// A physical attack or a hard knock: lock and erase the working keys.
     Tamper,
+    /// The device is broken and swapped for a new one: nothing of its store
+    /// survives (see [`Terminal::replace`](super::Terminal::replace)).
+    Replace,
     Unlock {
         password: String,
     },
@@ -157,6 +160,7 @@ impl Terminal {
             TerminalCommand::PowerOff => return self.power_off(now),
             TerminalCommand::PowerOn => return self.power_on(now),
             TerminalCommand::Charge { percent } => return self.persistent.charge(percent),
+            TerminalCommand::Replace => return self.replace(now),
             _ if !self.powered => return,
             TerminalCommand::SetPrinter(hardware) => {
                 self.persistent.printer = hardware;

@@ -159,6 +159,13 @@ pub enum TerminalEventKind {
     EchoAnswered,
     PowerLost,
     PowerOn,
+    /// The device was swapped; what its store held is gone with it.
+    Replaced {
+        batch: BatchNo,
+        offline_lost: usize,
+        journal_lost: usize,
+        reversal_lost: bool,
+    },
     Recovered {
         what: String,
     },

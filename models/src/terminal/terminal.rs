@@ -146,6 +146,32 @@ impl Terminal {
         self.emit(now, E::PowerLost);
     }
 
+    /// The device is swapped for a new one (broken, stolen, burnt). Unlike a
+    /// power cut nothing survives: journal, offline queue, pending reversal,
+    /// keys. The acquirer's terminal management loads the replacement with
+    /// the same terminal id, the next batch number and the STAN counter, so
+    /// the host never sees a number reused; the cashier must sign in. What
+    /// was lost is in the event: offline trades not yet uploaded are money
+    /// the merchant will never be paid, which is why uploading them early
+    /// matters.
+    pub fn replace(&mut self, now: Instant) {
+        let old = &self.persistent;
+        let batch = old.batch.next();
+        let event = E::Replaced {
+            batch,
+            offline_lost: old.offline.len(),
+            journal_lost: old.journal.len(),
+            reversal_lost: old.reversal.is_some(),
+        };
+        let mut fresh = Persistent::new(&self.checked.config);
+        fresh.batch = batch;
+        fresh.next_stan = old.next_stan;
+        self.power_off(now);
+        self.persistent = fresh;
+        self.emit(now, event);
+        self.power_on(now);
+    }
+
     /// Powers on and recovers from the persistent store.
     pub fn power_on(&mut self, now: Instant) {
         if self.powered {

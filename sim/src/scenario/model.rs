@@ -520,6 +520,12 @@ pub enum Fault {
     Reset {
         terminal: TerminalId,
     },
+    /// A terminal is broken and swapped for a new device: journal, offline
+    /// queue, pending reversal and keys are lost; batch number and STAN
+    /// counter continue (the acquirer loads them).
+    Replace {
+        terminal: TerminalId,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -341,7 +341,8 @@ pub(crate) fn check_faults(plan: &FaultPlan, targets: &Targets<'_>) -> Result<()
             | Fault::Printer { terminal, .. }
             | Fault::Tamper { terminal, .. }
             | Fault::Blackhole { terminal, .. }
-            | Fault::Reset { terminal } => {
+            | Fault::Reset { terminal }
+            | Fault::Replace { terminal } => {
                 targets.terminal(at.key("terminal"), terminal.trimmed())?;
             }
             Fault::Battery { terminal, percent } => {

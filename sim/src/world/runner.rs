@@ -14,7 +14,7 @@ use possim_models::iso8583::trade::{CardRead, EntryMode, TradeKind};
 use possim_models::iso8583::values::{AmountFen, Expiry, Pan, TerminalId};
 use possim_models::issuer::{Issuer, IssuerCommand};
 use possim_models::network::{Network, NetworkCommand, NetworkEventKind};
-use possim_models::switch::Switch;
+use possim_models::switch::{Switch, SwitchCommand};
 use possim_models::terminal::events::TerminalEventKind;
 use possim_models::terminal::journal::EntryStatus;
 use possim_models::terminal::printer::PrinterHardware;
@@ -406,6 +406,14 @@ impl<'a> Runner<'a> {
                 self.command(terminal, TerminalCommand::Tamper);
                 self.fault_record(now, FaultKind::TamperLock, terminal.trimmed(), &cause);
                 self.at(later(unlock_after_ms), Action::Undo(Undo::Unlock(terminal), cause));
+            }
+            Fault::Replace { terminal } => {
+                // Operations close the old device's batch on the switch's
+                // totals; the replacement then signs in to the next one.
+                let close = SwitchCommand::CloseBatch { terminal };
+                self.world.borrow_mut().command(Node::Switch, Command::Switch(close));
+                self.command(terminal, TerminalCommand::Replace);
+                self.fault_record(now, FaultKind::TerminalReplaced, terminal.trimmed(), &cause);
             }
             Fault::Battery { terminal, percent } => {
                 self.command(terminal, TerminalCommand::Charge { percent });

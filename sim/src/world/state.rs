@@ -14,7 +14,7 @@ use possim_models::iso8583::values::TerminalId;
 use possim_models::iso8583::Frame;
 use possim_models::issuer::{Issuer, IssuerCommand};
 use possim_models::network::{Network, NetworkCommand};
-use possim_models::switch::Switch;
+use possim_models::switch::{Switch, SwitchCommand};
 use possim_models::terminal::{Terminal, TerminalCommand};
 use possim_models::time::Instant;
 use tokio::sync::{mpsc, Notify};
@@ -33,6 +33,7 @@ pub(crate) const COMMANDS_MAX: usize = 4096;
 #[derive(Debug)]
 pub(crate) enum Command {
     Terminal(TerminalCommand),
+    Switch(SwitchCommand),
     Network(NetworkCommand),
     Issuer(IssuerCommand),
 }
@@ -196,6 +197,9 @@ impl World {
                     if let Some(slot) = self.terminals.get_mut(&id) {
                         slot.terminal.handle_command(now, command);
                     }
+                }
+                (Node::Switch, Command::Switch(command)) => {
+                    self.switch.handle_command(now, command)
                 }
                 (Node::Network, Command::Network(command)) => {
                     self.network.handle_command(now, command)

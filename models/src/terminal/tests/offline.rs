@@ -153,3 +153,23 @@ fn an_upload_answered_77_stays_queued_until_the_terminal_signs_in_again() {
     assert_eq!(rig.answer_all(), ["0220", "0500"]);
     assert!(rig.terminal.persistent().offline().is_empty());
 }
+
+#[test]
+fn a_swapped_device_loses_its_store_but_keeps_the_numbering() {
+    let mut rig = Rig::signed_in(TerminalConfig::default());
+    rig.command(offline_sale(300));
+    rig.command(offline_sale(400));
+    let batch = rig.terminal.persistent().batch();
+    let next_stan = rig.terminal.persistent().next_stan();
+    rig.command(TerminalCommand::Replace);
+    let store = rig.terminal.persistent();
+    assert!(store.offline().is_empty() && store.journal().is_empty());
+    assert!(!store.keys_present(), "the new device must sign in");
+    assert_eq!(store.batch(), batch.next(), "the host never sees a batch number reused");
+    assert_eq!(store.next_stan(), next_stan);
+    assert!(rig.terminal.is_powered());
+    assert!(rig.saw(|e| matches!(
+        e,
+        E::Replaced { offline_lost: 2, journal_lost: 2, reversal_lost: false, .. }
+    )));
+}
