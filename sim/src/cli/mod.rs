@@ -1,8 +1,10 @@
 //! The `possim` command line: one module per subcommand.
 
 pub mod bench;
+pub mod drive;
 pub mod frame;
 pub mod run;
+pub mod serve;
 pub mod sweep;
 
 /// Exit codes shared by every subcommand.
