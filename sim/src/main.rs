@@ -32,8 +32,6 @@ enum Command {
     Frame(cli::frame::FrameCommand),
     /// Play switch, network and issuers for a real terminal over TCP, and check it.
     Serve(cli::serve::ServeArgs),
-    /// Play the scenario's terminals against a real acquirer host, and check it.
-    Drive(cli::drive::DriveArgs),
 }
 
 fn main() -> ExitCode {
@@ -52,7 +50,6 @@ fn main() -> ExitCode {
         Command::Sweep(args) => cli::sweep::run(args),
         Command::Bench(args) => cli::bench::run(args),
         Command::Serve(args) => cli::serve::run(args),
-        Command::Drive(args) => cli::drive::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

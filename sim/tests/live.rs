@@ -137,7 +137,8 @@ fn an_independent_terminal_that_reverses_is_compliant() {
 
 #[test]
 fn an_independent_terminal_without_its_reversal_is_caught() {
-    let serve = Serve::start("scenarios/live/precheck.yaml", &["--max-trades", "1", "--linger-ms", "500"]);
+    let serve =
+        Serve::start("scenarios/live/precheck.yaml", &["--max-trades", "1", "--linger-ms", "500"]);
     let (code, transcript) = py_terminal(&serve.port(), &["--no-reversal"]);
     assert_eq!(code, 0, "{transcript}");
     assert!(!transcript.contains("-> 0400"), "{transcript}");
@@ -270,4 +271,43 @@ fn hostile_clients_are_refused_and_the_rest_served() {
     assert_eq!(code, 0, "no terminal check failed: {table}");
     assert!(!log.iter().any(|l| l.contains("panicked")), "{log:#?}");
     assert!(log.iter().any(|l| l.contains(r#""by":"signal""#)), "{log:#?}");
+}
+
+#[test]
+fn live_only_fault_kinds_are_refused_by_the_simulator_and_checked_by_serve() {
+    let dir = std::env::temp_dir().join(format!("possim-live-kinds-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string(root().join("scenarios/live/precheck.yaml")).unwrap();
+    let live = dir.join("live.yaml");
+    std::fs::write(
+        &live,
+        text.replace(
+            "    - {kind: drop_answer, terminal: LV000001, trade: 1}",
+            "    - {kind: answer_code, terminal: LV000001, trade: 1, code: '77'}",
+        ),
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_possim")).arg("run").arg(&live).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("fault kind answer_code exists only live"), "{stderr}");
+    assert!(stderr.contains("live.yaml:"), "the error names its place: {stderr}");
+
+    let bad = dir.join("bad.yaml");
+    std::fs::write(
+        &bad,
+        text.replace(
+            "    - {kind: drop_answer, terminal: LV000001, trade: 1}",
+            "    - {kind: answer_code, terminal: LV000001, trade: 1, code: '00'}",
+        ),
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_possim"))
+        .args(["serve", bad.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is not a host refusal"), "{stderr}");
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -1,7 +1,6 @@
 //! The `possim` command line: one module per subcommand.
 
 pub mod bench;
-pub mod drive;
 pub mod frame;
 pub mod run;
 pub mod serve;

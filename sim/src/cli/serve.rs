@@ -49,10 +49,8 @@ fn input(message: String) -> anyhow::Error {
 pub fn run(args: ServeArgs) -> Result<u8> {
     let scenario = possim_sim::scenario::load_and_compile(&args.scenario)
         .map_err(|error| input(error.to_string()))?;
-    let address: std::net::SocketAddr = args
-        .listen
-        .parse()
-        .map_err(|error| input(format!("--listen {}: {error}", args.listen)))?;
+    let address: std::net::SocketAddr =
+        args.listen.parse().map_err(|error| input(format!("--listen {}: {error}", args.listen)))?;
     if args.max_connections == 0 || args.idle_timeout_ms == 0 {
         return Err(input("--max-connections and --idle-timeout-ms must be at least 1".into()));
     }
@@ -65,10 +63,8 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         linger_ms: args.linger_ms,
     };
     let log = LiveLog::stderr();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let outcome = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(address)
             .await

@@ -64,7 +64,10 @@ pub enum AnswerVerdict {
     Withhold,
     /// Send it this long after the request arrived; `judged` when it is
     /// surely past the terminal's timeout.
-    DelayFromRequestMs { delay_ms: u64, judged: bool },
+    DelayFromRequestMs {
+        delay_ms: u64,
+        judged: bool,
+    },
     CorruptMac,
     /// The connection was already closed for it.
     Lost,
@@ -167,7 +170,9 @@ impl ServeFaults {
                     return (RequestVerdict::Answer(code), Some(why));
                 }
                 ProtocolFault::DropAnswer { .. } => Plan::Withhold,
-                ProtocolFault::DelayAnswer { offset_ms, .. } => Plan::Delay { offset_ms: *offset_ms },
+                ProtocolFault::DelayAnswer { offset_ms, .. } => {
+                    Plan::Delay { offset_ms: *offset_ms }
+                }
                 ProtocolFault::CorruptAnswer { .. } => Plan::Corrupt,
                 ProtocolFault::ResetAfterRequest { .. } => Plan::Reset,
                 _ => continue,
@@ -197,9 +202,11 @@ impl ServeFaults {
         match message {
             CupMessage::TradeAnswer(answer) if answer.reversal => {
                 let stan = answer.stan.value();
-                let drop = state.faults.iter().any(|f| matches!(f, ProtocolFault::DropReversals { .. }));
+                let drop =
+                    state.faults.iter().any(|f| matches!(f, ProtocolFault::DropReversals { .. }));
                 if drop && state.reversals_withheld.insert(stan) {
-                    let why = format!("drop_reversals: first answer to the reversal of stan {stan}");
+                    let why =
+                        format!("drop_reversals: first answer to the reversal of stan {stan}");
                     return (AnswerVerdict::Withhold, Some(why));
                 }
                 (AnswerVerdict::Deliver, None)

@@ -55,17 +55,33 @@ const DRAIN_PASSES_MAX: usize = 10_000;
 /// What the shell must do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum HostOutput {
-    Send { conn: ConnId, bytes: Vec<u8> },
-    Close { conn: ConnId, reason: String },
+    Send {
+        conn: ConnId,
+        bytes: Vec<u8>,
+    },
+    Close {
+        conn: ConnId,
+        reason: String,
+    },
     /// A decision to log: event name and fields.
-    Log { event: &'static str, fields: Vec<(&'static str, serde_json::Value)> },
+    Log {
+        event: &'static str,
+        fields: Vec<(&'static str, serde_json::Value)>,
+    },
 }
 
 #[derive(Debug)]
 enum Flight {
-    Hop { from: Node, to: Node, bytes: Vec<u8> },
+    Hop {
+        from: Node,
+        to: Node,
+        bytes: Vec<u8>,
+    },
     /// A delayed answer to a terminal.
-    Answer { terminal: TerminalId, bytes: Vec<u8> },
+    Answer {
+        terminal: TerminalId,
+        bytes: Vec<u8>,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -241,10 +257,7 @@ impl LiveHost {
             }
             RequestVerdict::ForwardThenReset => {
                 self.switch.handle_message(now, from, bytes);
-                self.output(HostOutput::Close {
-                    conn,
-                    reason: "reset_after_request fault".into(),
-                });
+                self.output(HostOutput::Close { conn, reason: "reset_after_request fault".into() });
             }
             RequestVerdict::Discard => self.watch.on_request_discarded(now, terminal, &message),
             RequestVerdict::Answer(code) => {
@@ -358,7 +371,10 @@ impl LiveHost {
                     self.frames_rejected += 1;
                     self.log(
                         "reject",
-                        vec![("from", json(from.to_string())), ("reason", json(format!("{reason:?}")))],
+                        vec![
+                            ("from", json(from.to_string())),
+                            ("reason", json(format!("{reason:?}"))),
+                        ],
                     );
                 } else if let SwitchEventKind::Rejected { terminal, stan, code } = &event.kind {
                     self.log(

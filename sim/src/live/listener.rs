@@ -121,10 +121,12 @@ pub async fn serve(
         });
         let quiet_at =
             last_frame + Duration::from_millis(options.linger_ms + host.timeout_max_ms());
-        let trades_done =
-            options.max_trades.is_some_and(|max| host.trades_received >= max);
+        let trades_done = options.max_trades.is_some_and(|max| host.trades_received >= max);
         if trades_done && (conns.is_empty() || tokio::time::Instant::now() >= quiet_at) {
-            break format!("max-trades {} reached and the terminals went quiet", host.trades_received);
+            break format!(
+                "max-trades {} reached and the terminals went quiet",
+                host.trades_received
+            );
         }
         tokio::select! {
             biased;
@@ -173,10 +175,13 @@ pub async fn serve(
                 HostOutput::Send { conn, bytes } => {
                     let queued = conns.get(&conn).map(|tx| tx.try_send(Outgoing::Frame(bytes)));
                     if !matches!(queued, Some(Ok(()))) {
-                        log.line("lost", &[
-                            ("conn", conn.into()),
-                            ("reason", json("connection gone or its outbox full")),
-                        ]);
+                        log.line(
+                            "lost",
+                            &[
+                                ("conn", conn.into()),
+                                ("reason", json("connection gone or its outbox full")),
+                            ],
+                        );
                     }
                 }
                 HostOutput::Close { conn, reason } => {

@@ -9,14 +9,13 @@
 //!   task that owns the host; [`host`]: switch + network + issuers on wall
 //!   time; [`faults`]: the fault plan on answers; [`terminal_checks`]: what
 //!   a terminal must do (sans-IO).
-//! - [`drive`]: the terminal fleet against a host; [`host_checks`]: what a
-//!   host must do (sans-IO).
+//!
+//! `possim drive` (the terminal fleet against an external host, with host
+//! checks) is not built yet; `docs/LIVE.md` says what it will check.
 
 pub mod connection;
-pub mod drive;
 pub mod faults;
 pub mod host;
-pub mod host_checks;
 pub mod listener;
 pub mod log;
 pub mod report;

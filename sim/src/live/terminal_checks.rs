@@ -182,7 +182,15 @@ impl TerminalWatch {
         let results = CheckId::ALL
             .iter()
             .map(|&check| {
-                (check, CheckResult { check, exercised: 0, violations: Vec::new(), violations_dropped: 0 })
+                (
+                    check,
+                    CheckResult {
+                        check,
+                        exercised: 0,
+                        violations: Vec::new(),
+                        violations_dropped: 0,
+                    },
+                )
             })
             .collect();
         TerminalWatch { terminals: BTreeMap::new(), results }
@@ -287,7 +295,10 @@ impl TerminalWatch {
                 if watched.uploads_acknowledged.contains(&key) {
                     found.push((
                         CheckId::OfflineBeforeSettlement,
-                        format!("offline upload stan {} uploaded again after its acknowledgement", key.1),
+                        format!(
+                            "offline upload stan {} uploaded again after its acknowledgement",
+                            key.1
+                        ),
                     ));
                 }
             }
@@ -307,16 +318,14 @@ impl TerminalWatch {
             CupMessage::Settlement(request) => {
                 watched.settled.insert(request.batch.value());
             }
-            CupMessage::Network(_) if is_sign_in => {
-                if watched.owed_sign_in.take().is_some() {
-                    judged.push(CheckId::SignsInWhenTold);
-                }
+            CupMessage::Network(_) if is_sign_in && watched.owed_sign_in.is_some() => {
+                watched.owed_sign_in = None;
+                judged.push(CheckId::SignsInWhenTold);
             }
-            CupMessage::BatchUploadEnd(end) => {
-                if watched.owed_upload == Some(end.batch.value()) {
-                    judged.push(CheckId::BatchUploadAfterUnbalanced);
-                    if end.balanced {
-                        found.push((
+            CupMessage::BatchUploadEnd(end) if watched.owed_upload == Some(end.batch.value()) => {
+                judged.push(CheckId::BatchUploadAfterUnbalanced);
+                if end.balanced {
+                    found.push((
                             CheckId::BatchUploadAfterUnbalanced,
                             format!(
                                 "batch {} upload ended 207 (balanced) after the host said not balanced; expected {}",
@@ -324,9 +333,8 @@ impl TerminalWatch {
                                 NETWORK_CODE_UPLOAD_END_UNBALANCED
                             ),
                         ));
-                    }
-                    watched.owed_upload = None;
                 }
+                watched.owed_upload = None;
             }
             _ => {}
         }
@@ -386,7 +394,12 @@ impl TerminalWatch {
     }
 
     /// A request was discarded (`drop_request`): it gets no answer at all.
-    pub fn on_request_discarded(&mut self, now: Instant, terminal: TerminalId, message: &CupMessage) {
+    pub fn on_request_discarded(
+        &mut self,
+        now: Instant,
+        terminal: TerminalId,
+        message: &CupMessage,
+    ) {
         if let CupMessage::Trade(request) = message {
             if request.kind().is_reversible() {
                 if let Some(watched) = self.watched(terminal) {
@@ -412,12 +425,11 @@ impl TerminalWatch {
         let no_answer = ResponseCode::new(*b"98");
         let bad_mac = ResponseCode::new(*b"A0");
         match message {
-            CupMessage::TradeAnswer(answer) if answer.reversal => {
-                if fate != AnswerFate::Delivered {
-                    watched.owed_retry =
-                        Some(Owed { stan: answer.stan.value(), reason: no_answer, since: now });
-                }
+            CupMessage::TradeAnswer(answer) if answer.reversal && fate != AnswerFate::Delivered => {
+                watched.owed_retry =
+                    Some(Owed { stan: answer.stan.value(), reason: no_answer, since: now });
             }
+            CupMessage::TradeAnswer(answer) if answer.reversal => {}
             CupMessage::TradeAnswer(answer) => {
                 let reason = match fate {
                     AnswerFate::Delivered => None,
@@ -427,13 +439,14 @@ impl TerminalWatch {
                 // An upload or inquiry has nothing to reverse; and a corrupt
                 // decline may legitimately be read without its MAC.
                 let reversible = answer.kind.is_reversible()
-                    && !(fate == AnswerFate::Corrupted && !answer.response_code.is_approved());
+                    && (fate != AnswerFate::Corrupted || answer.response_code.is_approved());
                 if let (Some(reason), true) = (reason, reversible) {
                     watched.owed_reversal =
                         Some(Owed { stan: answer.stan.value(), reason, since: now });
                 }
                 if fate == AnswerFate::Delivered {
-                    if answer.kind.is_offline_upload() && !answer.response_code.leaves_upload_pending()
+                    if answer.kind.is_offline_upload()
+                        && !answer.response_code.leaves_upload_pending()
                     {
                         watched
                             .uploads_acknowledged
@@ -444,10 +457,11 @@ impl TerminalWatch {
                     }
                 }
             }
-            CupMessage::SettlementAnswer(answer) => {
-                if fate == AnswerFate::Delivered && answer.result == SettlementResult::NotBalanced {
-                    watched.owed_upload = Some(answer.batch.value());
-                }
+            CupMessage::SettlementAnswer(answer)
+                if fate == AnswerFate::Delivered
+                    && answer.result == SettlementResult::NotBalanced =>
+            {
+                watched.owed_upload = Some(answer.batch.value());
             }
             _ => {}
         }
@@ -461,7 +475,10 @@ impl TerminalWatch {
                 late.push((
                     CheckId::ReversesUnansweredTrade,
                     *terminal,
-                    format!("stan {} unanswered since {} was never reversed", owed.stan, owed.since),
+                    format!(
+                        "stan {} unanswered since {} was never reversed",
+                        owed.stan, owed.since
+                    ),
                 ));
             }
             if let Some(owed) = watched.owed_retry {
@@ -494,5 +511,138 @@ impl TerminalWatch {
     /// The verdicts so far.
     pub fn results(&self) -> Vec<CheckResult> {
         self.results.values().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use possim_models::iso8583::trade::{FinancialRequest, ReversalRequest, TradeResponse};
+    use possim_models::iso8583::values::{MonthDay, TimeOfDay};
+    use possim_models::iso8583::{Message, Mti};
+
+    fn terminal() -> TerminalId {
+        TerminalId::new("LV000001").unwrap()
+    }
+
+    fn sale(stan: u32, amount_fen: u64) -> FinancialRequest {
+        let mut message = Message::new(Mti::FINANCIAL);
+        message.set(2, b"6222020000000001").unwrap();
+        message.set(3, b"000000").unwrap();
+        message.set(4, format!("{amount_fen:012}").as_bytes()).unwrap();
+        message.set(11, format!("{stan:06}").as_bytes()).unwrap();
+        message.set(22, b"021").unwrap();
+        message.set(25, b"00").unwrap();
+        message.set(41, b"LV000001").unwrap();
+        message.set(42, b"898100000000001").unwrap();
+        message.set(49, b"156").unwrap();
+        message.set(60, b"22000001000").unwrap();
+        match CupMessage::parse(&message).unwrap() {
+            CupMessage::Trade(request) => request,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn answer(request: &FinancialRequest, code: &[u8; 2]) -> CupMessage {
+        let time = TimeOfDay::new(9, 0, 0).unwrap();
+        let date = MonthDay::new(11, 21).unwrap();
+        CupMessage::TradeAnswer(TradeResponse::answering(
+            request,
+            ResponseCode::new(*code),
+            time,
+            date,
+        ))
+    }
+
+    fn at(ms: u64) -> Instant {
+        Instant::from_millis(ms)
+    }
+
+    fn result(watch: &mut TerminalWatch, check: CheckId) -> CheckResult {
+        watch.finish(at(99_999)).into_iter().find(|r| r.check == check).unwrap()
+    }
+
+    #[test]
+    fn a_withheld_sale_reversed_with_98_passes() {
+        let mut watch = TerminalWatch::new();
+        let first = sale(2, 100);
+        watch.on_request(at(0), terminal(), &CupMessage::Trade(first.clone()));
+        watch.on_answer(at(10), terminal(), &answer(&first, b"00"), AnswerFate::Withheld);
+        let reversal = ReversalRequest::new(&first, ResponseCode::new(*b"98"));
+        watch.on_request(at(3000), terminal(), &CupMessage::Reversal(reversal));
+        let verdict = result(&mut watch, CheckId::ReversesUnansweredTrade);
+        assert_eq!(verdict.exercised, 1);
+        assert!(verdict.violations.is_empty(), "{:?}", verdict.violations);
+    }
+
+    #[test]
+    fn a_wrong_reason_a_next_sale_or_nothing_at_all_fails() {
+        let first = sale(2, 100);
+        let withheld = |watch: &mut TerminalWatch| {
+            watch.on_request(at(0), terminal(), &CupMessage::Trade(first.clone()));
+            watch.on_answer(at(10), terminal(), &answer(&first, b"00"), AnswerFate::Corrupted);
+        };
+        let mut watch = TerminalWatch::new();
+        withheld(&mut watch);
+        let reversal = ReversalRequest::new(&first, ResponseCode::new(*b"98"));
+        watch.on_request(at(3000), terminal(), &CupMessage::Reversal(reversal));
+        let verdict = result(&mut watch, CheckId::ReversesUnansweredTrade);
+        assert!(verdict.violations[0].contains("reason 98, expected A0"), "{verdict:?}");
+
+        let mut watch = TerminalWatch::new();
+        withheld(&mut watch);
+        watch.on_request(at(3000), terminal(), &CupMessage::Trade(sale(3, 100)));
+        let verdict = result(&mut watch, CheckId::ReversesUnansweredTrade);
+        assert!(verdict.violations[0].contains("before reversing stan 2"), "{verdict:?}");
+
+        let mut watch = TerminalWatch::new();
+        withheld(&mut watch);
+        let verdict = result(&mut watch, CheckId::ReversesUnansweredTrade);
+        assert!(verdict.violations[0].contains("never reversed"), "{verdict:?}");
+    }
+
+    #[test]
+    fn a_stan_reused_for_another_amount_fails_an_identical_repeat_does_not() {
+        let mut watch = TerminalWatch::new();
+        watch.on_request(at(0), terminal(), &CupMessage::Trade(sale(5, 100)));
+        watch.on_request(at(1), terminal(), &CupMessage::Trade(sale(5, 100)));
+        assert!(result(&mut watch, CheckId::StanUniqueInBatch).violations.is_empty());
+        let mut watch = TerminalWatch::new();
+        watch.on_request(at(0), terminal(), &CupMessage::Trade(sale(5, 100)));
+        watch.on_request(at(1), terminal(), &CupMessage::Trade(sale(5, 200)));
+        let verdict = result(&mut watch, CheckId::StanUniqueInBatch);
+        assert_eq!(verdict.violations.len(), 1, "{verdict:?}");
+    }
+
+    #[test]
+    fn a_sale_after_77_without_a_sign_in_fails() {
+        let mut watch = TerminalWatch::new();
+        let first = sale(2, 100);
+        watch.on_request(at(0), terminal(), &CupMessage::Trade(first.clone()));
+        watch.on_answer(at(10), terminal(), &answer(&first, b"77"), AnswerFate::Delivered);
+        watch.on_request(at(20), terminal(), &CupMessage::Trade(sale(3, 100)));
+        let verdict = result(&mut watch, CheckId::SignsInWhenTold);
+        assert!(verdict.violations[0].contains("answered 77"), "{verdict:?}");
+        // Declined with 77, the sale needs no reversal.
+        assert!(result(&mut watch, CheckId::ReversesUnansweredTrade).violations.is_empty());
+    }
+
+    #[test]
+    fn a_withheld_reversal_answer_must_be_retried() {
+        let mut watch = TerminalWatch::new();
+        let first = sale(2, 100);
+        let reversal = ReversalRequest::new(&first, ResponseCode::new(*b"98"));
+        let reversal_answer = CupMessage::TradeAnswer(TradeResponse {
+            reversal: true,
+            ..match answer(&first, b"00") {
+                CupMessage::TradeAnswer(a) => a,
+                _ => unreachable!(),
+            }
+        });
+        watch.on_request(at(0), terminal(), &CupMessage::Reversal(reversal));
+        watch.on_answer(at(10), terminal(), &reversal_answer, AnswerFate::Withheld);
+        watch.on_request(at(3000), terminal(), &CupMessage::Trade(sale(3, 100)));
+        let verdict = result(&mut watch, CheckId::RetriesReversal);
+        assert!(verdict.violations[0].contains("instead of retrying"), "{verdict:?}");
     }
 }
