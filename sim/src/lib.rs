@@ -11,6 +11,7 @@
 
 pub mod execute;
 pub mod frame_json;
+pub mod live;
 pub mod oracle;
 pub mod scenario;
 pub mod summary;

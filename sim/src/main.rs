@@ -30,6 +30,8 @@ enum Command {
     /// Decode, encode and MAC-check CUP POS 8583 frames.
     #[command(subcommand)]
     Frame(cli::frame::FrameCommand),
+    /// Play switch, network and issuers for a real terminal over TCP, and check it.
+    Serve(cli::serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => cli::run::run(args, true),
         Command::Sweep(args) => cli::sweep::run(args),
         Command::Bench(args) => cli::bench::run(args),
+        Command::Serve(args) => cli::serve::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::Args;
 use possim_sim::execute::{execute, RunReport};
-use possim_sim::scenario::load::load_and_compile;
+use possim_sim::scenario::load::load_simulable;
 use possim_sim::world::RunOptions;
 
 use super::exit;
@@ -34,7 +34,7 @@ pub struct RunArgs {
 }
 
 pub(crate) fn load(path: &Path) -> Result<possim_sim::scenario::compile::CompiledScenario> {
-    load_and_compile(path).map_err(|error| anyhow::anyhow!(InputError(error.to_string())))
+    load_simulable(path).map_err(|error| anyhow::anyhow!(InputError(error.to_string())))
 }
 
 pub(crate) fn print_report(

@@ -54,6 +54,17 @@ pub fn load_and_compile(path: &Path) -> Result<CompiledScenario, ScenarioError> 
     parse_and_compile(&text, &file)
 }
 
+/// As [`load_and_compile`], refusing fault kinds that exist only live
+/// (see [`ProtocolFault::is_live_only`](super::model::ProtocolFault::is_live_only)),
+/// with the line and column of the fault's kind.
+pub fn load_simulable(path: &Path) -> Result<CompiledScenario, ScenarioError> {
+    let (text, file) = read(path)?;
+    let compiled = parse_and_compile(&text, &file)?;
+    super::validate::check_simulable(&compiled.faults)
+        .map_err(|error| super::validate::locate(&error, &text, &file))?;
+    Ok(compiled)
+}
+
 fn read(path: &Path) -> Result<(String, String), ScenarioError> {
     let file = path.display().to_string();
     match std::fs::read_to_string(path) {

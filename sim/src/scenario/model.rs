@@ -571,7 +571,103 @@ pub enum ProtocolFault {
     /// The terminal loses power at `phase` of that trade (or of its first
     /// batch upload), for `off_ms`.
     PowerOff { terminal: TerminalId, trade: u32, phase: PowerPhase, off_ms: u64 },
+    /// Live only: the connection is closed once that trade's request has
+    /// arrived (`serve`) or left (`drive`); the answer is lost.
+    ResetAfterRequest { terminal: TerminalId, trade: u32 },
+    /// Live only (`serve`): the host answers that trade with `code` itself
+    /// (one of 22, 77, 90, 91, 96, 99, A0) instead of forwarding it.
+    AnswerCode { terminal: TerminalId, trade: u32, code: String },
+    /// Live only (`serve`): the answer to the terminal's first settlement
+    /// says "not balanced", whatever the totals.
+    SettlementUnbalanced { terminal: TerminalId },
+    /// Live only (`drive`): that trade's request leaves with a wrong MAC.
+    CorruptRequest { terminal: TerminalId, trade: u32 },
+    /// Live only (`drive`): after that trade, the terminal sends a reversal
+    /// of a trade it never sent.
+    ReverseUnknown { terminal: TerminalId, trade: u32 },
+    /// Live only (`drive`): every offline upload is sent twice.
+    DuplicateUploads { terminal: TerminalId },
 }
+
+impl ProtocolFault {
+    /// The terminal the fault is placed on.
+    pub fn terminal(&self) -> TerminalId {
+        match self {
+            ProtocolFault::DropAnswer { terminal, .. }
+            | ProtocolFault::DropRequest { terminal, .. }
+            | ProtocolFault::DelayAnswer { terminal, .. }
+            | ProtocolFault::CorruptAnswer { terminal, .. }
+            | ProtocolFault::DuplicateRequest { terminal, .. }
+            | ProtocolFault::DropReversals { terminal }
+            | ProtocolFault::DropSettlementAnswer { terminal }
+            | ProtocolFault::PowerOff { terminal, .. }
+            | ProtocolFault::ResetAfterRequest { terminal, .. }
+            | ProtocolFault::AnswerCode { terminal, .. }
+            | ProtocolFault::SettlementUnbalanced { terminal }
+            | ProtocolFault::CorruptRequest { terminal, .. }
+            | ProtocolFault::ReverseUnknown { terminal, .. }
+            | ProtocolFault::DuplicateUploads { terminal } => *terminal,
+        }
+    }
+
+    /// The trade (from 1) the fault lands on, for the kinds placed on one.
+    pub fn trade(&self) -> Option<u32> {
+        match self {
+            ProtocolFault::DropAnswer { trade, .. }
+            | ProtocolFault::DropRequest { trade, .. }
+            | ProtocolFault::DelayAnswer { trade, .. }
+            | ProtocolFault::CorruptAnswer { trade, .. }
+            | ProtocolFault::DuplicateRequest { trade, .. }
+            | ProtocolFault::PowerOff { trade, .. }
+            | ProtocolFault::ResetAfterRequest { trade, .. }
+            | ProtocolFault::AnswerCode { trade, .. }
+            | ProtocolFault::CorruptRequest { trade, .. }
+            | ProtocolFault::ReverseUnknown { trade, .. } => Some(*trade),
+            ProtocolFault::DropReversals { .. }
+            | ProtocolFault::DropSettlementAnswer { .. }
+            | ProtocolFault::SettlementUnbalanced { .. }
+            | ProtocolFault::DuplicateUploads { .. } => None,
+        }
+    }
+
+    /// The kind as the scenario writes it.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            ProtocolFault::DropAnswer { .. } => "drop_answer",
+            ProtocolFault::DropRequest { .. } => "drop_request",
+            ProtocolFault::DelayAnswer { .. } => "delay_answer",
+            ProtocolFault::CorruptAnswer { .. } => "corrupt_answer",
+            ProtocolFault::DuplicateRequest { .. } => "duplicate_request",
+            ProtocolFault::DropReversals { .. } => "drop_reversals",
+            ProtocolFault::DropSettlementAnswer { .. } => "drop_settlement_answer",
+            ProtocolFault::PowerOff { .. } => "power_off",
+            ProtocolFault::ResetAfterRequest { .. } => "reset_after_request",
+            ProtocolFault::AnswerCode { .. } => "answer_code",
+            ProtocolFault::SettlementUnbalanced { .. } => "settlement_unbalanced",
+            ProtocolFault::CorruptRequest { .. } => "corrupt_request",
+            ProtocolFault::ReverseUnknown { .. } => "reverse_unknown",
+            ProtocolFault::DuplicateUploads { .. } => "duplicate_uploads",
+        }
+    }
+
+    /// Whether the kind exists only on a real socket (`possim serve` /
+    /// `possim drive`); the simulated world refuses it.
+    pub fn is_live_only(&self) -> bool {
+        matches!(
+            self,
+            ProtocolFault::ResetAfterRequest { .. }
+                | ProtocolFault::AnswerCode { .. }
+                | ProtocolFault::SettlementUnbalanced { .. }
+                | ProtocolFault::CorruptRequest { .. }
+                | ProtocolFault::ReverseUnknown { .. }
+                | ProtocolFault::DuplicateUploads { .. }
+        )
+    }
+}
+
+/// The codes an `answer_code` fault may answer: the host's own refusals,
+/// which it gives without asking the issuer.
+pub const LIVE_ANSWER_CODES: [&str; 7] = ["22", "77", "90", "91", "96", "99", "A0"];
 
 /// Swarm mode's bounds: each seed draws its own rates within them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

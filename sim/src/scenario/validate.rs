@@ -355,17 +355,19 @@ pub(crate) fn check_faults(plan: &FaultPlan, targets: &Targets<'_>) -> Result<()
     }
     for (index, fault) in plan.protocol.iter().enumerate() {
         let at = faults.key("protocol").index(index);
-        let (terminal, trade) = match fault {
-            ProtocolFault::DropAnswer { terminal, trade }
-            | ProtocolFault::DropRequest { terminal, trade }
-            | ProtocolFault::DelayAnswer { terminal, trade, .. }
-            | ProtocolFault::CorruptAnswer { terminal, trade }
-            | ProtocolFault::DuplicateRequest { terminal, trade }
-            | ProtocolFault::PowerOff { terminal, trade, .. } => (terminal, Some(*trade)),
-            ProtocolFault::DropReversals { terminal }
-            | ProtocolFault::DropSettlementAnswer { terminal } => (terminal, None),
-        };
+        let (terminal, trade) = (fault.terminal(), fault.trade());
         let timeout_ms = targets.terminal(at.key("terminal"), terminal.trimmed())?;
+        if let ProtocolFault::AnswerCode { code, .. } = fault {
+            if !super::model::LIVE_ANSWER_CODES.contains(&code.as_str()) {
+                return fail(
+                    at.key("code"),
+                    format!(
+                        "answer_code {code:?} is not a host refusal (one of {})",
+                        super::model::LIVE_ANSWER_CODES.join(", ")
+                    ),
+                );
+            }
+        }
         if trade == Some(0) {
             return fail(at.key("trade"), "trades are counted from 1");
         }
@@ -382,6 +384,24 @@ pub(crate) fn check_faults(plan: &FaultPlan, targets: &Targets<'_>) -> Result<()
         }
     }
     check_swarm(&plan.swarm)
+}
+
+/// Refuses fault kinds that exist only on a real socket, for the simulated
+/// world: `faults.protocol[i]: kind reset_after_request is live only ...`.
+pub fn check_simulable(plan: &FaultPlan) -> Result<(), CompileError> {
+    for (index, fault) in plan.protocol.iter().enumerate() {
+        if fault.is_live_only() {
+            return fail(
+                FieldPath::root().key("faults").key("protocol").index(index).key("kind"),
+                format!(
+                    "fault kind {} exists only live (possim serve / possim drive); \
+                     the simulated world cannot run it",
+                    fault.kind_name()
+                ),
+            );
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn check_expect(violates: &[String]) -> Result<(), CompileError> {

@@ -821,6 +821,9 @@ fn setup_record(scenario: &CompiledScenario, seed: u64) -> Setup {
 
 /// Runs `scenario` with `options.seed`.
 pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutcome, RunError> {
+    if let Err(error) = crate::scenario::validate::check_simulable(&scenario.faults) {
+        return Err(RunError::Unsupported(format!("{}: {}", error.path, error.message)));
+    }
     let streams = Streams::new(options.seed);
     let offset_ms = u64::from(scenario.run.open_hour) * 3_600_000;
     let start = Instant::from_millis(offset_ms);
@@ -1096,16 +1099,7 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
 }
 
 fn protocol_terminal(fault: &ProtocolFault) -> TerminalId {
-    match fault {
-        ProtocolFault::DropAnswer { terminal, .. }
-        | ProtocolFault::DropRequest { terminal, .. }
-        | ProtocolFault::DelayAnswer { terminal, .. }
-        | ProtocolFault::CorruptAnswer { terminal, .. }
-        | ProtocolFault::DuplicateRequest { terminal, .. }
-        | ProtocolFault::DropReversals { terminal }
-        | ProtocolFault::DropSettlementAnswer { terminal }
-        | ProtocolFault::PowerOff { terminal, .. } => *terminal,
-    }
+    fault.terminal()
 }
 
 /// Swarm mode: faults nobody wrote down, drawn within the scenario's bounds.

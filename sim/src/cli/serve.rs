@@ -1,0 +1,111 @@
+//! `possim serve`: possim plays switch, network and issuers for a real
+//! terminal on a TCP socket, applies the scenario's fault plan to its
+//! answers, and checks what the terminal does. Exit 0 compliant, 1 not, 2
+//! bad input.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use possim_sim::live::host::LiveHost;
+use possim_sim::live::listener::{serve, ServeOptions};
+use possim_sim::live::log::LiveLog;
+use possim_sim::live::report::{self, Verdict};
+
+use super::exit;
+use super::frame::InputError;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The scenario: its terminal registry, keys, issuers, cards and faults.
+    pub scenario: PathBuf,
+    /// Address to listen on (loopback by default; port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:5800")]
+    pub listen: String,
+    /// Write summary.md, junit.xml, report.html and decisions.jsonl here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Stop once this many online trades arrived and the terminals went quiet.
+    #[arg(long)]
+    pub max_trades: Option<u64>,
+    /// Stop after this many seconds.
+    #[arg(long)]
+    pub duration: Option<u64>,
+    /// Close a connection that completes no frame for this long.
+    #[arg(long, default_value_t = 300_000)]
+    pub idle_timeout_ms: u64,
+    /// Open connections at most; more are closed at once.
+    #[arg(long, default_value_t = 2048)]
+    pub max_connections: usize,
+    /// With --max-trades: how long without a frame counts as quiet.
+    #[arg(long, default_value_t = 3_000)]
+    pub linger_ms: u64,
+}
+
+fn input(message: String) -> anyhow::Error {
+    anyhow::anyhow!(InputError(message))
+}
+
+pub fn run(args: ServeArgs) -> Result<u8> {
+    let scenario = possim_sim::scenario::load_and_compile(&args.scenario)
+        .map_err(|error| input(error.to_string()))?;
+    let address: std::net::SocketAddr =
+        args.listen.parse().map_err(|error| input(format!("--listen {}: {error}", args.listen)))?;
+    if args.max_connections == 0 || args.idle_timeout_ms == 0 {
+        return Err(input("--max-connections and --idle-timeout-ms must be at least 1".into()));
+    }
+    let host = LiveHost::new(&scenario).map_err(|error| input(error.to_string()))?;
+    let options = ServeOptions {
+        idle_timeout_ms: args.idle_timeout_ms,
+        connections_max: args.max_connections,
+        max_trades: args.max_trades,
+        duration_ms: args.duration.map(|s| s.saturating_mul(1000)),
+        linger_ms: args.linger_ms,
+    };
+    let log = LiveLog::stderr();
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let outcome = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|error| input(format!("cannot listen on {address}: {error}")))?;
+        let bound = listener.local_addr()?;
+        log.line(
+            "listening",
+            &[
+                ("addr", bound.to_string().into()),
+                ("scenario", scenario.name.clone().into()),
+                ("terminals", scenario.terminals.len().into()),
+            ],
+        );
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        anyhow::Ok(serve(listener, host, options, log.clone(), shutdown).await)
+    })?;
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    log.line(
+        "stopped",
+        &[
+            ("by", outcome.stopped_by.clone().into()),
+            ("trades", outcome.trades_received.into()),
+            ("frames", outcome.frames_received.into()),
+            ("rejected", outcome.frames_rejected.into()),
+            ("connections", outcome.connections_accepted.into()),
+            ("refused", outcome.connections_refused.into()),
+            ("open_max", outcome.connections_open_max.into()),
+        ],
+    );
+    let verdicts: Vec<Verdict> = outcome.results.iter().map(Verdict::from).collect();
+    let suite = report::suite(
+        &format!("possim serve {}", args.scenario.display()),
+        &verdicts,
+        outcome.wall_ms,
+    );
+    let mut stdout = std::io::stdout().lock();
+    report::print_table(&mut stdout, &verdicts)?;
+    if let Some(dir) = &args.out {
+        report::write(dir, &suite, &log.lines())?;
+    }
+    Ok(if suite.passed() { exit::PASS } else { exit::FAIL })
+}

@@ -1,0 +1,257 @@
+//! The scenario's protocol faults on a live connection, host side (`possim
+//! serve`). Sans-IO: it sees each request from a terminal and each answer
+//! meant for one, and says what to do; the host applies it.
+//!
+//! | kind | serve does |
+//! |---|---|
+//! | `drop_answer` | withholds the answer to that trade |
+//! | `drop_request` | discards the request: no answer |
+//! | `delay_answer` | sends the answer at request + the terminal's timeout + `offset_ms` |
+//! | `corrupt_answer` | flips a bit of the answer's MAC |
+//! | `duplicate_request` | hands the request to the switch twice |
+//! | `drop_reversals` | withholds the answer to each reversal's first try |
+//! | `drop_settlement_answer` | withholds the first 0510 |
+//! | `reset_after_request` | closes the connection once the request is in |
+//! | `answer_code` | answers that trade with the code itself, not forwarded |
+//! | `settlement_unbalanced` | the first 0510 says "not balanced" |
+//!
+//! `power_off`, `corrupt_request`, `reverse_unknown` and
+//! `duplicate_uploads` are the terminal's own faults: `possim drive`
+//! applies them, serve logs them as not applicable.
+//!
+//! ```
+//! use possim_sim::live::faults::{RequestVerdict, ServeFaults};
+//! use possim_sim::scenario::model::ProtocolFault;
+//! use possim_models::iso8583::values::TerminalId;
+//! let terminal = TerminalId::new("T0000001").unwrap();
+//! let faults = ServeFaults::new(&[ProtocolFault::DropAnswer { terminal, trade: 2 }]);
+//! assert_eq!(faults.applicable().len(), 1);
+//! # let _ = RequestVerdict::Forward;
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use possim_models::iso8583::cup::CupMessage;
+use possim_models::iso8583::values::TerminalId;
+use possim_models::iso8583::ResponseCode;
+
+use crate::scenario::model::ProtocolFault;
+
+/// Below this, a delayed answer may still beat the terminal's timer on a
+/// real socket, so no reversal is required of it (and none is forbidden).
+pub const LATE_MARGIN_MS: i64 = 500;
+/// Trades with a placed answer fault remembered per terminal.
+const PLANS_MAX: usize = 1024;
+
+/// What to do with a request from a terminal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestVerdict {
+    Forward,
+    /// Forward, then close the connection (the answer is lost).
+    ForwardThenReset,
+    /// Hand it to the switch twice.
+    ForwardTwice,
+    /// Drop it: no answer.
+    Discard,
+    /// Answer it with this code, without forwarding.
+    Answer(ResponseCode),
+}
+
+/// What to do with an answer meant for a terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerVerdict {
+    Deliver,
+    Withhold,
+    /// Send it this long after the request arrived; `judged` when it is
+    /// surely past the terminal's timeout.
+    DelayFromRequestMs {
+        delay_ms: u64,
+        judged: bool,
+    },
+    CorruptMac,
+    /// The connection was already closed for it.
+    Lost,
+    /// Deliver, with the settlement result "not balanced".
+    NotBalanced,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plan {
+    Withhold,
+    Delay { offset_ms: i64 },
+    Corrupt,
+    Reset,
+}
+
+#[derive(Debug, Default)]
+struct PerTerminal {
+    faults: Vec<ProtocolFault>,
+    trades_seen: u32,
+    /// STAN -> the fault placed on its answer, and the trade number.
+    plans: BTreeMap<u32, (Plan, u32)>,
+    reversals_withheld: BTreeSet<u32>,
+    settlement_done: bool,
+}
+
+/// The fault plan of every terminal, host side.
+#[derive(Debug, Default)]
+pub struct ServeFaults {
+    terminals: BTreeMap<TerminalId, PerTerminal>,
+    applicable: Vec<ProtocolFault>,
+    not_applicable: Vec<ProtocolFault>,
+}
+
+/// Whether serve can apply a fault kind (the others are the terminal's).
+pub fn serve_applies(fault: &ProtocolFault) -> bool {
+    !matches!(
+        fault,
+        ProtocolFault::PowerOff { .. }
+            | ProtocolFault::CorruptRequest { .. }
+            | ProtocolFault::ReverseUnknown { .. }
+            | ProtocolFault::DuplicateUploads { .. }
+    )
+}
+
+impl ServeFaults {
+    pub fn new(plan: &[ProtocolFault]) -> ServeFaults {
+        let mut faults = ServeFaults::default();
+        for fault in plan {
+            if serve_applies(fault) {
+                faults.applicable.push(fault.clone());
+                faults.terminals.entry(fault.terminal()).or_default().faults.push(fault.clone());
+            } else {
+                faults.not_applicable.push(fault.clone());
+            }
+        }
+        faults
+    }
+
+    pub fn applicable(&self) -> &[ProtocolFault] {
+        &self.applicable
+    }
+
+    pub fn not_applicable(&self) -> &[ProtocolFault] {
+        &self.not_applicable
+    }
+
+    /// A request from `terminal`; `timeout_ms` is the terminal's response
+    /// timeout as the scenario states it. Returns the verdict and, when a
+    /// fault fired, what it was.
+    pub fn on_request(
+        &mut self,
+        terminal: TerminalId,
+        message: &CupMessage,
+    ) -> (RequestVerdict, Option<String>) {
+        let Some(state) = self.terminals.get_mut(&terminal) else {
+            return (RequestVerdict::Forward, None);
+        };
+        let CupMessage::Trade(request) = message else {
+            return (RequestVerdict::Forward, None);
+        };
+        if request.kind().is_offline_upload() {
+            return (RequestVerdict::Forward, None);
+        }
+        state.trades_seen += 1;
+        let trade = state.trades_seen;
+        let stan = request.stan.value();
+        for fault in state.faults.clone() {
+            if fault.trade() != Some(trade) {
+                continue;
+            }
+            let why = format!("{} on trade {trade} (stan {stan})", fault.kind_name());
+            let plan = match &fault {
+                ProtocolFault::DropRequest { .. } => return (RequestVerdict::Discard, Some(why)),
+                ProtocolFault::DuplicateRequest { .. } => {
+                    return (RequestVerdict::ForwardTwice, Some(why))
+                }
+                ProtocolFault::AnswerCode { code, .. } => {
+                    let bytes = code.as_bytes();
+                    let code = ResponseCode::new([bytes[0], bytes.get(1).copied().unwrap_or(b'0')]);
+                    return (RequestVerdict::Answer(code), Some(why));
+                }
+                ProtocolFault::DropAnswer { .. } => Plan::Withhold,
+                ProtocolFault::DelayAnswer { offset_ms, .. } => {
+                    Plan::Delay { offset_ms: *offset_ms }
+                }
+                ProtocolFault::CorruptAnswer { .. } => Plan::Corrupt,
+                ProtocolFault::ResetAfterRequest { .. } => Plan::Reset,
+                _ => continue,
+            };
+            if state.plans.len() >= PLANS_MAX {
+                state.plans.pop_first();
+            }
+            state.plans.insert(stan, (plan, trade));
+            if plan == Plan::Reset {
+                return (RequestVerdict::ForwardThenReset, Some(why));
+            }
+            return (RequestVerdict::Forward, Some(why));
+        }
+        (RequestVerdict::Forward, None)
+    }
+
+    /// An answer for `terminal`; `timeout_ms` is its response timeout.
+    pub fn on_answer(
+        &mut self,
+        terminal: TerminalId,
+        message: &CupMessage,
+        timeout_ms: u64,
+    ) -> (AnswerVerdict, Option<String>) {
+        let Some(state) = self.terminals.get_mut(&terminal) else {
+            return (AnswerVerdict::Deliver, None);
+        };
+        match message {
+            CupMessage::TradeAnswer(answer) if answer.reversal => {
+                let stan = answer.stan.value();
+                let drop =
+                    state.faults.iter().any(|f| matches!(f, ProtocolFault::DropReversals { .. }));
+                if drop && state.reversals_withheld.insert(stan) {
+                    let why =
+                        format!("drop_reversals: first answer to the reversal of stan {stan}");
+                    return (AnswerVerdict::Withhold, Some(why));
+                }
+                (AnswerVerdict::Deliver, None)
+            }
+            CupMessage::TradeAnswer(answer) => {
+                let Some((plan, trade)) = state.plans.remove(&answer.stan.value()) else {
+                    return (AnswerVerdict::Deliver, None);
+                };
+                let stan = answer.stan.value();
+                let verdict = match plan {
+                    Plan::Withhold => AnswerVerdict::Withhold,
+                    Plan::Corrupt => AnswerVerdict::CorruptMac,
+                    Plan::Reset => AnswerVerdict::Lost,
+                    Plan::Delay { offset_ms } => AnswerVerdict::DelayFromRequestMs {
+                        delay_ms: (timeout_ms as i64 + offset_ms).max(0) as u64,
+                        judged: offset_ms >= LATE_MARGIN_MS,
+                    },
+                };
+                (verdict, Some(format!("answer to trade {trade} (stan {stan}): {verdict:?}")))
+            }
+            CupMessage::SettlementAnswer(answer) if !state.settlement_done => {
+                for fault in &state.faults {
+                    match fault {
+                        ProtocolFault::SettlementUnbalanced { .. } => {
+                            state.settlement_done = true;
+                            let why = format!(
+                                "settlement_unbalanced: batch {} answered not balanced",
+                                answer.batch.value()
+                            );
+                            return (AnswerVerdict::NotBalanced, Some(why));
+                        }
+                        ProtocolFault::DropSettlementAnswer { .. } => {
+                            state.settlement_done = true;
+                            let why = format!(
+                                "drop_settlement_answer: the 0510 of batch {} withheld",
+                                answer.batch.value()
+                            );
+                            return (AnswerVerdict::Withhold, Some(why));
+                        }
+                        _ => {}
+                    }
+                }
+                (AnswerVerdict::Deliver, None)
+            }
+            _ => (AnswerVerdict::Deliver, None),
+        }
+    }
+}

@@ -1,0 +1,274 @@
+//! `possim serve`'s shell: accept real TCP connections, frame them
+//! ([`connection`](super::connection)), and drive the [`LiveHost`] on wall
+//! time. One task owns the host, so the models stay single-threaded; each
+//! connection is a task that reads frames in and writes frames out through a
+//! bounded outbox.
+//!
+//! Bounds: `connections_max` open connections (more are closed at once,
+//! logged); per connection one partial frame of at most 2,048 bytes plus one
+//! 1,024-byte read chunk, and [`OUTBOX_FRAMES_MAX`] frames waiting to be
+//! written; [`INPUTS_MAX`] frames waiting for the host.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+use super::connection::{FrameBuffer, OUTBOX_FRAMES_MAX, READ_CHUNK_BYTES};
+use super::host::{ConnId, HostOutput, LiveHost};
+use super::log::LiveLog;
+use super::terminal_checks::CheckResult;
+use possim_models::time::Instant;
+
+/// Frames from all connections waiting for the host.
+pub const INPUTS_MAX: usize = 4096;
+
+/// How `serve` runs and when it stops.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// A connection that completes no frame for this long is closed.
+    pub idle_timeout_ms: u64,
+    pub connections_max: usize,
+    /// Stop once this many online trades arrived and the terminals went quiet.
+    pub max_trades: Option<u64>,
+    /// Stop after this long, whatever happens.
+    pub duration_ms: Option<u64>,
+    /// "Quiet": no frame for this long plus the terminals' longest response
+    /// timeout (a terminal waiting out a withheld answer is not done), or no
+    /// connection left.
+    pub linger_ms: u64,
+}
+
+impl Default for ServeOptions {
+    fn default() -> ServeOptions {
+        ServeOptions {
+            idle_timeout_ms: 300_000,
+            connections_max: 2048,
+            max_trades: None,
+            duration_ms: None,
+            linger_ms: 3_000,
+        }
+    }
+}
+
+/// Why the run ended, and what it saw.
+#[derive(Debug)]
+pub struct ServeOutcome {
+    pub stopped_by: String,
+    pub results: Vec<CheckResult>,
+    pub trades_received: u64,
+    pub frames_received: u64,
+    pub frames_rejected: u64,
+    pub connections_accepted: u64,
+    pub connections_refused: u64,
+    pub connections_open_max: usize,
+    pub wall_ms: u64,
+}
+
+#[derive(Debug)]
+enum Input {
+    Frame { conn: ConnId, bytes: Vec<u8> },
+    Closed { conn: ConnId },
+}
+
+#[derive(Debug)]
+enum Outgoing {
+    Frame(Vec<u8>),
+    Close(String),
+}
+
+fn json(text: impl Into<String>) -> serde_json::Value {
+    serde_json::Value::String(text.into())
+}
+
+/// Serves until `shutdown` resolves or a bound in `options` is reached.
+pub async fn serve(
+    listener: TcpListener,
+    mut host: LiveHost,
+    options: ServeOptions,
+    log: LiveLog,
+    shutdown: impl Future<Output = ()>,
+) -> ServeOutcome {
+    let started = tokio::time::Instant::now();
+    let origin = host.start();
+    let now = move || origin + started.elapsed();
+    let (input_tx, mut input_rx) = mpsc::channel::<Input>(INPUTS_MAX);
+    let mut conns: BTreeMap<ConnId, mpsc::Sender<Outgoing>> = BTreeMap::new();
+    let mut next_conn: ConnId = 0;
+    let mut accepted = 0u64;
+    let mut refused = 0u64;
+    let mut open_max = 0usize;
+    let mut last_frame = tokio::time::Instant::now();
+    let idle = Duration::from_millis(options.idle_timeout_ms);
+    let end = options.duration_ms.map(|ms| started + Duration::from_millis(ms));
+    let far = started + Duration::from_secs(365 * 86_400);
+    tokio::pin!(shutdown);
+    for fault in host.faults().not_applicable() {
+        log.line(
+            "fault-skipped",
+            &[
+                ("kind", json(fault.kind_name())),
+                ("reason", json("a terminal-side fault: possim drive applies it")),
+            ],
+        );
+    }
+    let stopped_by = loop {
+        let host_deadline = host.poll_timeout().map(|at: Instant| {
+            started + Duration::from_millis(at.as_millis().saturating_sub(origin.as_millis()))
+        });
+        let quiet_at =
+            last_frame + Duration::from_millis(options.linger_ms + host.timeout_max_ms());
+        let trades_done = options.max_trades.is_some_and(|max| host.trades_received >= max);
+        if trades_done && (conns.is_empty() || tokio::time::Instant::now() >= quiet_at) {
+            break format!(
+                "max-trades {} reached and the terminals went quiet",
+                host.trades_received
+            );
+        }
+        tokio::select! {
+            biased;
+            _ = &mut shutdown => break "signal".to_string(),
+            _ = tokio::time::sleep_until(end.unwrap_or(far)) => break "duration".to_string(),
+            input = input_rx.recv() => match input {
+                Some(Input::Frame { conn, bytes }) => {
+                    last_frame = tokio::time::Instant::now();
+                    host.on_frame(now(), conn, &bytes);
+                }
+                Some(Input::Closed { conn }) => {
+                    conns.remove(&conn);
+                    host.on_closed(conn);
+                }
+                None => unreachable!("the loop holds a sender"),
+            },
+            accept = listener.accept() => match accept {
+                Ok((stream, peer)) => {
+                    next_conn += 1;
+                    let conn = next_conn;
+                    if conns.len() >= options.connections_max {
+                        refused += 1;
+                        log.line("reject", &[
+                            ("conn", conn.into()),
+                            ("peer", json(peer.to_string())),
+                            ("reason", json(format!("over {} connections", options.connections_max))),
+                        ]);
+                        drop(stream);
+                    } else {
+                        accepted += 1;
+                        let (out_tx, out_rx) = mpsc::channel(OUTBOX_FRAMES_MAX);
+                        conns.insert(conn, out_tx);
+                        open_max = open_max.max(conns.len());
+                        log.line("connected", &[("conn", conn.into()), ("peer", json(peer.to_string()))]);
+                        tokio::spawn(connection(conn, stream, input_tx.clone(), out_rx, idle, log.clone()));
+                    }
+                }
+                Err(error) => log.line("accept-error", &[("reason", json(error.to_string()))]),
+            },
+            _ = tokio::time::sleep_until(host_deadline.unwrap_or(far)) => host.on_timeout(now()),
+            _ = tokio::time::sleep_until(if trades_done { quiet_at } else { far }) => {}
+        }
+        // Every output the host produced goes out before the next input.
+        while let Some(output) = host.poll_output() {
+            match output {
+                HostOutput::Send { conn, bytes } => {
+                    let queued = conns.get(&conn).map(|tx| tx.try_send(Outgoing::Frame(bytes)));
+                    if !matches!(queued, Some(Ok(()))) {
+                        log.line(
+                            "lost",
+                            &[
+                                ("conn", conn.into()),
+                                ("reason", json("connection gone or its outbox full")),
+                            ],
+                        );
+                    }
+                }
+                HostOutput::Close { conn, reason } => {
+                    if let Some(tx) = conns.remove(&conn) {
+                        let _ = tx.try_send(Outgoing::Close(reason));
+                    }
+                    host.on_closed(conn);
+                }
+                HostOutput::Log { event, fields } => log.line(event, &fields),
+            }
+        }
+    };
+    for tx in conns.values() {
+        let _ = tx.try_send(Outgoing::Close("the run ended".into()));
+    }
+    let results = host.watch_mut().finish(now());
+    ServeOutcome {
+        stopped_by,
+        results,
+        trades_received: host.trades_received,
+        frames_received: host.frames_received,
+        frames_rejected: host.frames_rejected,
+        connections_accepted: accepted,
+        connections_refused: refused,
+        connections_open_max: open_max,
+        wall_ms: started.elapsed().as_millis() as u64,
+    }
+}
+
+/// One connection: frames in to the host, frames out from its outbox.
+async fn connection(
+    conn: ConnId,
+    stream: TcpStream,
+    input: mpsc::Sender<Input>,
+    mut outbox: mpsc::Receiver<Outgoing>,
+    idle: Duration,
+    log: LiveLog,
+) {
+    let (mut reader, mut writer) = stream.into_split();
+    let mut framer = FrameBuffer::new();
+    let mut chunk = [0u8; READ_CHUNK_BYTES];
+    let mut deadline = tokio::time::Instant::now() + idle;
+    // (reason, whether it refused the peer's input)
+    let (reason, rejected) = 'conn: loop {
+        tokio::select! {
+            out = outbox.recv() => match out {
+                Some(Outgoing::Frame(bytes)) => {
+                    match tokio::time::timeout(idle, writer.write_all(&bytes)).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(error)) => break (format!("write failed: {error}"), false),
+                        Err(_) => break ("the peer reads nothing: write timed out".into(), true),
+                    }
+                }
+                Some(Outgoing::Close(reason)) => break (reason, false),
+                None => break ("the host closed it".into(), false),
+            },
+            read = reader.read(&mut chunk) => match read {
+                Ok(0) if framer.pending_bytes() > 0 => break (
+                    format!("peer closed mid-frame ({} bytes of a frame buffered)", framer.pending_bytes()),
+                    true,
+                ),
+                Ok(0) => break ("peer closed".into(), false),
+                Ok(read) => match framer.push(&chunk[..read]) {
+                    Ok(frames) => {
+                        for bytes in frames {
+                            deadline = tokio::time::Instant::now() + idle;
+                            if input.send(Input::Frame { conn, bytes }).await.is_err() {
+                                break 'conn ("the host stopped".into(), false);
+                            }
+                        }
+                    }
+                    Err(error) => break (format!("framing: {error}"), true),
+                },
+                Err(error) => break (format!("read failed: {error}"), false),
+            },
+            _ = tokio::time::sleep_until(deadline) => break (
+                format!(
+                    "no whole frame within {} ms ({} bytes of a frame pending)",
+                    idle.as_millis(),
+                    framer.pending_bytes()
+                ),
+                true,
+            ),
+        }
+    };
+    let event = if rejected { "reject" } else { "closed" };
+    log.line(event, &[("conn", conn.into()), ("reason", json(reason))]);
+    let _ = writer.shutdown().await;
+    let _ = input.send(Input::Closed { conn }).await;
+}

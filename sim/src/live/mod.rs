@@ -1,0 +1,39 @@
+//! Live mode: the same models, codec, fault plan and checks on a real TCP
+//! socket instead of turmoil, to pre-check a team's own terminal
+//! (`possim serve`: possim plays switch, network and issuers) or acquirer
+//! host (`possim drive`: possim plays the terminal fleet). Not
+//! deterministic — a real peer is not — so every decision is logged
+//! ([`log`]) and the run is reported like a simulated one ([`report`]).
+//!
+//! - [`connection`]: framing with limits; [`listener`]: accept loop and the
+//!   task that owns the host; [`host`]: switch + network + issuers on wall
+//!   time; [`faults`]: the fault plan on answers; [`terminal_checks`]: what
+//!   a terminal must do (sans-IO).
+//!
+//! `possim drive` (the terminal fleet against an external host, with host
+//! checks) is not built yet; `docs/LIVE.md` says what it will check.
+
+pub mod connection;
+pub mod faults;
+pub mod host;
+pub mod listener;
+pub mod log;
+pub mod report;
+pub mod terminal_checks;
+
+use terminal_checks::CheckResult;
+
+impl From<&CheckResult> for report::Verdict {
+    fn from(result: &CheckResult) -> report::Verdict {
+        let mut violations = result.violations.clone();
+        if result.violations_dropped > 0 {
+            violations.push(format!("... and {} more", result.violations_dropped));
+        }
+        report::Verdict {
+            id: result.check.id().into(),
+            title: result.check.title().into(),
+            exercised: result.exercised,
+            violations,
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! Live mode on loopback: `possim serve` against an independent terminal
+//! (tests/interop/py_terminal.py, on pyiso8583), and against hostile
+//! clients. Ports are chosen by binding port 0; serve logs the address.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use possim_models::iso8583::{Frame, Header, Message, Mti, Tpdu};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+struct Serve {
+    child: Child,
+    addr: String,
+    /// Every stderr line (the decision log), as it comes.
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Serve {
+    fn start(scenario: &str, extra: &[&str]) -> Serve {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_possim"))
+            .arg("serve")
+            .arg(root().join(scenario))
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("possim runs");
+        let stderr = child.stderr.take().unwrap();
+        let (sender, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { return };
+                if sender.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut serve = Serve { child, addr: String::new(), lines, seen: Vec::new() };
+        let listening = serve.wait_for(r#""event":"listening""#, Duration::from_secs(20));
+        let value: serde_json::Value = serde_json::from_str(&listening).unwrap();
+        serve.addr = value["addr"].as_str().unwrap().to_string();
+        serve
+    }
+
+    fn port(&self) -> String {
+        self.addr.rsplit(':').next().unwrap().to_string()
+    }
+
+    /// The first log line containing `needle`, waiting up to `within`.
+    fn wait_for(&mut self, needle: &str, within: Duration) -> String {
+        if let Some(line) = self.seen.iter().find(|l| l.contains(needle)) {
+            return line.clone();
+        }
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("no log line with {needle} within {within:?}: {:#?}", self.seen),
+            }
+        }
+    }
+
+    /// Waits for the exit; (code, stdout, the whole log).
+    fn finish(mut self) -> (i32, String, Vec<String>) {
+        let mut stdout = String::new();
+        self.child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
+        let status = self.child.wait().unwrap();
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
+            self.seen.push(line);
+        }
+        (status.code().unwrap_or(-1), stdout, std::mem::take(&mut self.seen))
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn py_terminal(port: &str, extra: &[&str]) -> (i32, String) {
+    let output = Command::new("python3")
+        .current_dir(root().join("tests/interop"))
+        .arg("py_terminal.py")
+        .args(["--port", port, "--terminal", "LV000001", "--merchant", "898100000000001"])
+        .args(["--tmk", "0123456789ABCDEF", "--pan", "6222020000000001", "--timeout-ms", "2000"])
+        .args(extra)
+        .output()
+        .expect("python3 runs (pip install -r tests/interop/requirements.txt)");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status.code().unwrap_or(-1), text)
+}
+
+fn row<'a>(table: &'a str, check: &str) -> &'a str {
+    table.lines().find(|line| line.starts_with(check)).unwrap_or_else(|| panic!("{table}"))
+}
+
+#[test]
+fn an_independent_terminal_that_reverses_is_compliant() {
+    let out = std::env::temp_dir().join(format!("possim-live-py-{}", std::process::id()));
+    let out_arg = out.display().to_string();
+    let serve = Serve::start(
+        "scenarios/live/precheck.yaml",
+        &["--max-trades", "1", "--linger-ms", "500", "--out", &out_arg],
+    );
+    let (code, transcript) = py_terminal(&serve.port(), &[]);
+    assert_eq!(code, 0, "{transcript}");
+    assert!(transcript.contains("no answer within"), "the answer was withheld: {transcript}");
+    assert!(transcript.contains("-> 0400 stan 000002"), "{transcript}");
+    let (code, table, log) = serve.finish();
+    assert_eq!(code, 0, "{table}\n{log:#?}");
+    assert!(row(&table, "reverses-unanswered-trade").contains("pass"), "{table}");
+    assert!(!row(&table, "reverses-unanswered-trade").ends_with(" 0  "), "{table}");
+    assert!(log.iter().any(|l| l.contains(r#""what":"drop_answer on trade 1 (stan 2)""#)));
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert!(junit.contains("reverses-unanswered-trade"), "{junit}");
+    assert!(out.join("decisions.jsonl").exists());
+    let _ = std::fs::remove_dir_all(out);
+}
+
+#[test]
+fn an_independent_terminal_without_its_reversal_is_caught() {
+    let serve =
+        Serve::start("scenarios/live/precheck.yaml", &["--max-trades", "1", "--linger-ms", "500"]);
+    let (code, transcript) = py_terminal(&serve.port(), &["--no-reversal"]);
+    assert_eq!(code, 0, "{transcript}");
+    assert!(!transcript.contains("-> 0400"), "{transcript}");
+    let (code, table, _) = serve.finish();
+    assert_eq!(code, 1, "{table}");
+    let reversal = row(&table, "reverses-unanswered-trade");
+    assert!(reversal.contains("FAIL") && reversal.contains("before reversing stan 2"), "{table}");
+    assert!(row(&table, "stan-unique-in-batch").contains("pass"), "{table}");
+    assert!(table.contains("NON-COMPLIANT"), "{table}");
+}
+
+fn connect(addr: &str) -> TcpStream {
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+}
+
+/// Whether the server closed the connection (read gives end of file or a reset).
+fn closed_by_server(stream: &mut TcpStream) -> bool {
+    let mut buffer = [0u8; 64];
+    matches!(stream.read(&mut buffer), Ok(0) | Err(_))
+}
+
+fn echo_frame(terminal: &str) -> Vec<u8> {
+    let mut message = Message::new(Mti::NETWORK_ADVICE);
+    message.set(11, b"000001").unwrap();
+    message.set(41, terminal.as_bytes()).unwrap();
+    message.set(42, b"898100000000001").unwrap();
+    message.set(60, b"00000001301").unwrap();
+    Frame { tpdu: Tpdu::new(3, 0), header: Header::new(310_001), message }.to_bytes()
+}
+
+/// A whole answer frame from `stream`.
+fn read_frame(stream: &mut TcpStream) -> Frame {
+    let mut length = [0u8; 2];
+    stream.read_exact(&mut length).unwrap();
+    let mut rest = vec![0u8; usize::from(u16::from_be_bytes(length))];
+    stream.read_exact(&mut rest).unwrap();
+    let mut bytes = length.to_vec();
+    bytes.extend(rest);
+    Frame::decode(&bytes).unwrap()
+}
+
+fn vm_rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn hostile_clients_are_refused_and_the_rest_served() {
+    let mut serve = Serve::start(
+        "scenarios/live/precheck.yaml",
+        &["--idle-timeout-ms", "700", "--duration", "20", "--max-connections", "1100"],
+    );
+    let addr = serve.addr.clone();
+
+    // A length that lies upward, one under the minimum, random bytes.
+    for bytes in [vec![0xFF, 0xFF, 1, 2, 3], vec![0x00, 0x02, 0x60, 0x00], vec![0x93; 40]] {
+        let mut stream = connect(&addr);
+        stream.write_all(&bytes).unwrap();
+        assert!(closed_by_server(&mut stream), "{bytes:02X?} left the connection open");
+    }
+    serve.wait_for("frame length 65535 over the maximum 2046", Duration::from_secs(5));
+    serve.wait_for("under the minimum", Duration::from_secs(5));
+
+    // A frame that frames but is no CUP message: closed, with its reason.
+    let mut stream = connect(&addr);
+    let mut junk = vec![0x00, 0x20];
+    junk.extend([0x61; 0x20]);
+    stream.write_all(&junk).unwrap();
+    assert!(closed_by_server(&mut stream));
+    serve.wait_for("undecodable frame", Duration::from_secs(5));
+
+    // A message that parses far enough to name its terminal: format error 30.
+    let mut message = Message::new(Mti::FINANCIAL);
+    message.set(11, b"000007").unwrap();
+    message.set(41, b"LV000001").unwrap();
+    let frame = Frame { tpdu: Tpdu::new(3, 0), header: Header::new(310_001), message };
+    let mut stream = connect(&addr);
+    stream.write_all(&frame.to_bytes()).unwrap();
+    let answer = read_frame(&mut stream);
+    assert_eq!(answer.message.get(39), Some(&b"30"[..]));
+    assert_eq!(answer.message.mti(), Mti::FINANCIAL_RESPONSE);
+
+    // Truncated, then gone mid-frame.
+    let mut stream = connect(&addr);
+    let echo = echo_frame("LV000001");
+    stream.write_all(&echo[..10]).unwrap();
+    drop(stream);
+    serve.wait_for("peer closed mid-frame (10 bytes", Duration::from_secs(5));
+
+    // Silent, and one byte at a time: both cut at the idle bound.
+    let mut silent = connect(&addr);
+    let mut slow = connect(&addr);
+    let started = std::time::Instant::now();
+    for byte in &echo[..6] {
+        if slow.write_all(&[*byte]).is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(closed_by_server(&mut silent));
+    assert!(closed_by_server(&mut slow));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    serve.wait_for("no whole frame within 700 ms", Duration::from_secs(5));
+
+    // A thousand idle connections at once; an echo still gets its answer.
+    let pid = serve.child.id();
+    let before_kb = vm_rss_kb(pid);
+    let crowd: Vec<TcpStream> = (0..1000).map(|_| connect(&addr)).collect();
+    let mut stream = connect(&addr);
+    stream.write_all(&echo_frame("LV000001")).unwrap();
+    let answer = read_frame(&mut stream);
+    assert_eq!(answer.message.mti(), Mti::NETWORK_ADVICE_RESPONSE);
+    let during_kb = vm_rss_kb(pid);
+    eprintln!("serve VmRSS: {before_kb} kB before, {during_kb} kB with 1,001 connections open");
+    assert!(during_kb < 256 * 1024, "VmRSS {during_kb} kB with 1,000 connections");
+    drop(crowd);
+    let log_line = serve.wait_for(r#""event":"connected","conn":1000"#, Duration::from_secs(5));
+    assert!(log_line.contains("127.0.0.1"));
+
+    // Nothing above stopped the server: a fresh connection is served.
+    let mut stream = connect(&addr);
+    stream.write_all(&echo_frame("LV000001")).unwrap();
+    assert_eq!(read_frame(&mut stream).message.mti(), Mti::NETWORK_ADVICE_RESPONSE);
+    drop(stream);
+    let _ = Command::new("kill").args(["-INT", &pid.to_string()]).status();
+    let (code, table, log) = serve.finish();
+    assert_eq!(code, 0, "no terminal check failed: {table}");
+    assert!(!log.iter().any(|l| l.contains("panicked")), "{log:#?}");
+    assert!(log.iter().any(|l| l.contains(r#""by":"signal""#)), "{log:#?}");
+}
+
+#[test]
+fn live_only_fault_kinds_are_refused_by_the_simulator_and_checked_by_serve() {
+    let dir = std::env::temp_dir().join(format!("possim-live-kinds-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string(root().join("scenarios/live/precheck.yaml")).unwrap();
+    let live = dir.join("live.yaml");
+    std::fs::write(
+        &live,
+        text.replace(
+            "    - {kind: drop_answer, terminal: LV000001, trade: 1}",
+            "    - {kind: answer_code, terminal: LV000001, trade: 1, code: '77'}",
+        ),
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_possim")).arg("run").arg(&live).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("fault kind answer_code exists only live"), "{stderr}");
+    assert!(stderr.contains("live.yaml:"), "the error names its place: {stderr}");
+
+    let bad = dir.join("bad.yaml");
+    std::fs::write(
+        &bad,
+        text.replace(
+            "    - {kind: drop_answer, terminal: LV000001, trade: 1}",
+            "    - {kind: answer_code, terminal: LV000001, trade: 1, code: '00'}",
+        ),
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_possim"))
+        .args(["serve", bad.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is not a host refusal"), "{stderr}");
+    let _ = std::fs::remove_dir_all(dir);
+}
