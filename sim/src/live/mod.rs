@@ -16,6 +16,7 @@
 pub mod connection;
 pub mod faults;
 pub mod host;
+pub mod host_checks;
 pub mod listener;
 pub mod log;
 pub mod report;
@@ -25,6 +26,21 @@ use terminal_checks::CheckResult;
 
 impl From<&CheckResult> for report::Verdict {
     fn from(result: &CheckResult) -> report::Verdict {
+        let mut violations = result.violations.clone();
+        if result.violations_dropped > 0 {
+            violations.push(format!("... and {} more", result.violations_dropped));
+        }
+        report::Verdict {
+            id: result.check.id().into(),
+            title: result.check.title().into(),
+            exercised: result.exercised,
+            violations,
+        }
+    }
+}
+
+impl From<&host_checks::HostCheckResult> for report::Verdict {
+    fn from(result: &host_checks::HostCheckResult) -> report::Verdict {
         let mut violations = result.violations.clone();
         if result.violations_dropped > 0 {
             violations.push(format!("... and {} more", result.violations_dropped));
