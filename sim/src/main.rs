@@ -32,6 +32,8 @@ enum Command {
     Frame(cli::frame::FrameCommand),
     /// Play switch, network and issuers for a real terminal over TCP, and check it.
     Serve(cli::serve::ServeArgs),
+    /// Play the scenario's terminal fleet against a real acquirer host over TCP, and check it.
+    Drive(cli::drive::DriveArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +52,7 @@ fn main() -> ExitCode {
         Command::Sweep(args) => cli::sweep::run(args),
         Command::Bench(args) => cli::bench::run(args),
         Command::Serve(args) => cli::serve::run(args),
+        Command::Drive(args) => cli::drive::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

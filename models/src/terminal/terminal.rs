@@ -235,6 +235,13 @@ impl Terminal {
         self.persistent.keys.map(|keys| MacKey::new(keys.mak.first_half()))
     }
 
+    /// The MAC key of the current session, if signed in: a live shell seals
+    /// with it the messages it sends in the terminal's name (a reversal of a
+    /// trade never sent, to see what the host answers).
+    pub fn session_mac_key(&self) -> Option<MacKey> {
+        self.mac_key()
+    }
+
     pub(super) fn keys(&self) -> Option<WorkingKeys> {
         self.persistent.keys
     }

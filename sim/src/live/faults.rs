@@ -87,6 +87,8 @@ enum Plan {
 struct PerTerminal {
     faults: Vec<ProtocolFault>,
     trades_seen: u32,
+    /// The STAN of the last trade counted.
+    last_stan: Option<u32>,
     /// STAN -> the fault placed on its answer, and the trade number.
     plans: BTreeMap<u32, (Plan, u32)>,
     reversals_withheld: BTreeSet<u32>,
@@ -151,9 +153,15 @@ impl ServeFaults {
         if request.kind().is_offline_upload() {
             return (RequestVerdict::Forward, None);
         }
+        let stan = request.stan.value();
+        // A repeat of the trade just counted (a line or a terminal sending
+        // it twice) is not another trade.
+        if state.last_stan == Some(stan) {
+            return (RequestVerdict::Forward, None);
+        }
+        state.last_stan = Some(stan);
         state.trades_seen += 1;
         let trade = state.trades_seen;
-        let stan = request.stan.value();
         for fault in state.faults.clone() {
             if fault.trade() != Some(trade) {
                 continue;

@@ -428,6 +428,12 @@ impl LiveHost {
             self.log("fault", vec![("terminal", json(terminal.trimmed())), ("what", json(why))]);
         }
         let fate = match verdict {
+            // No connection for the terminal (it hung up, or lost power):
+            // the answer is lost with it, as if cut off.
+            AnswerVerdict::Deliver if !self.routes.contains_key(&terminal) => {
+                self.write_to(terminal, bytes);
+                AnswerFate::Reset
+            }
             AnswerVerdict::Deliver => {
                 self.write_to(terminal, bytes);
                 AnswerFate::Delivered

@@ -252,6 +252,16 @@ impl HostWatch {
                         if self.probes.len() < PROBES_MAX {
                             self.probes.insert(key, Probe::BadMac);
                         }
+                        let forged = Trade {
+                            kind: request.kind(),
+                            amount_fen: request.trade.amount().map_or(0, |a| a.fen()),
+                            standing: Standing::Declined(ResponseCode::MAC_ERROR),
+                            repeated: false,
+                            answers: 0,
+                            reversal_code: None,
+                            forged: true,
+                        };
+                        self.remember(key, forged);
                     }
                     Sent::Repeat => {
                         if let Some(trade) = self.trades.get_mut(&key) {

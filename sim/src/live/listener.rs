@@ -68,14 +68,16 @@ pub struct ServeOutcome {
     pub wall_ms: u64,
 }
 
+/// What a connection task tells its owner (serve's host loop, drive's fleet loop).
 #[derive(Debug)]
-enum Input {
+pub(crate) enum Input {
     Frame { conn: ConnId, bytes: Vec<u8> },
     Closed { conn: ConnId },
 }
 
+/// What the owner asks of a connection task.
 #[derive(Debug)]
-enum Outgoing {
+pub(crate) enum Outgoing {
     Frame(Vec<u8>),
     Close(String),
 }
@@ -211,8 +213,9 @@ pub async fn serve(
     }
 }
 
-/// One connection: frames in to the host, frames out from its outbox.
-async fn connection(
+/// One connection: frames in to its owner, frames out from its outbox;
+/// shared by `serve` (accepted connections) and `drive` (dialled ones).
+pub(crate) async fn connection(
     conn: ConnId,
     stream: TcpStream,
     input: mpsc::Sender<Input>,

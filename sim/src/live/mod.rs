@@ -14,7 +14,9 @@
 //! checks) is not built yet; `docs/LIVE.md` says what it will check.
 
 pub mod connection;
+pub mod driver;
 pub mod faults;
+pub mod fleet;
 pub mod host;
 pub mod host_checks;
 pub mod listener;

@@ -1,0 +1,123 @@
+//! `possim drive`: possim plays the scenario's terminal fleet against a
+//! real acquirer host on a TCP socket, applies the terminal-side faults,
+//! and checks what the host answers. Exit 0 compliant, 1 not, 2 bad input.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use possim_sim::live::driver::{drive, DriveOptions};
+use possim_sim::live::fleet::{Fleet, FleetOptions};
+use possim_sim::live::log::LiveLog;
+use possim_sim::live::report::{self, Verdict};
+
+use super::exit;
+use super::frame::InputError;
+
+/// The fastest a workload may be played.
+const SPEED_MAX: f64 = 10_000.0;
+
+#[derive(Debug, Args)]
+pub struct DriveArgs {
+    /// The scenario: its terminals, keys, cards, workload and faults.
+    pub scenario: PathBuf,
+    /// The host under test (ip:port).
+    #[arg(long)]
+    pub target: String,
+    /// Write summary.md, junit.xml, report.html and decisions.jsonl here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// End the workload once this many online trades left the terminals.
+    #[arg(long)]
+    pub max_trades: Option<u64>,
+    /// End the workload after this many seconds (default: the scenario's
+    /// safety phase, divided by --speed).
+    #[arg(long)]
+    pub duration: Option<u64>,
+    /// Play the workload this many times faster: script times, arrival
+    /// gaps, cashier delays, power-off durations. Terminal timeouts are not
+    /// sped up.
+    #[arg(long, default_value_t = 1.0)]
+    pub speed: f64,
+    /// After the workload: how long the terminals have to send what is
+    /// pending and settle.
+    #[arg(long, default_value_t = 60_000)]
+    pub closing_ms: u64,
+    /// Close a connection that completes no frame for this long.
+    #[arg(long, default_value_t = 300_000)]
+    pub idle_timeout_ms: u64,
+    /// Seeds the drawn cardholders.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+fn input(message: String) -> anyhow::Error {
+    anyhow::anyhow!(InputError(message))
+}
+
+pub fn run(args: DriveArgs) -> Result<u8> {
+    let scenario = possim_sim::scenario::load_and_compile(&args.scenario)
+        .map_err(|error| input(error.to_string()))?;
+    let target: std::net::SocketAddr =
+        args.target.parse().map_err(|error| input(format!("--target {}: {error}", args.target)))?;
+    if !(args.speed.is_finite() && args.speed > 0.0 && args.speed <= SPEED_MAX) {
+        return Err(input(format!("--speed {}: must be over 0 and at most {SPEED_MAX}", args.speed)));
+    }
+    if args.idle_timeout_ms == 0 {
+        return Err(input("--idle-timeout-ms must be at least 1".into()));
+    }
+    let workload_ms = match args.duration {
+        Some(seconds) => seconds.saturating_mul(1000),
+        None => (scenario.run.safety_ms as f64 / args.speed).round() as u64,
+    };
+    let options = FleetOptions {
+        speed: args.speed,
+        max_trades: args.max_trades,
+        workload_ms,
+        closing_ms: args.closing_ms,
+        seed: args.seed,
+    };
+    let fleet = Fleet::new(&scenario, options).map_err(|error| input(error.to_string()))?;
+    let log = LiveLog::stderr();
+    log.line(
+        "driving",
+        &[
+            ("target", target.to_string().into()),
+            ("scenario", scenario.name.clone().into()),
+            ("terminals", scenario.terminals.len().into()),
+            ("speed", args.speed.into()),
+        ],
+    );
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let drive_options = DriveOptions { target, idle_timeout_ms: args.idle_timeout_ms, linger_ms: 300 };
+    let outcome = runtime.block_on(async {
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        drive(fleet, drive_options, log.clone(), shutdown).await
+    });
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    log.line(
+        "stopped",
+        &[
+            ("by", outcome.stopped_by.clone().into()),
+            ("trades", outcome.trades_sent.into()),
+            ("frames_sent", outcome.frames_sent.into()),
+            ("frames_received", outcome.frames_received.into()),
+            ("dials", outcome.dials.into()),
+        ],
+    );
+    let verdicts: Vec<Verdict> = outcome.results.iter().map(Verdict::from).collect();
+    let suite = report::suite(
+        &format!("possim drive {}", args.scenario.display()),
+        &verdicts,
+        outcome.wall_ms,
+    );
+    let mut stdout = std::io::stdout().lock();
+    report::print_table(&mut stdout, &verdicts)?;
+    if let Some(dir) = &args.out {
+        report::write(dir, &suite, &log.lines())?;
+    }
+    Ok(if suite.passed() { exit::PASS } else { exit::FAIL })
+}

@@ -1,0 +1,198 @@
+//! `possim drive`'s shell: one real TCP connection per terminal to the
+//! host under test, dialled when the terminal first has a frame to send
+//! and again after it closed (a reset, a power cut, the host hanging up).
+//! One task owns the [`Fleet`], so the models stay single-threaded; each
+//! connection is the same task `serve` runs for an accepted one
+//! ([`listener`](super::listener)): framing with limits, a bounded outbox,
+//! the idle bound.
+//!
+//! Bounds: one connection per terminal; [`INPUTS_MAX`] frames waiting for
+//! the fleet; a dial that takes longer than [`DIAL_TIMEOUT_MS`] fails (the
+//! frame is lost and the terminal's own timeout takes over).
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use possim_models::iso8583::values::TerminalId;
+use possim_models::time::Instant;
+use tokio::sync::mpsc;
+
+use super::connection::OUTBOX_FRAMES_MAX;
+use super::fleet::{Fleet, FleetOutput, Phase};
+use super::host::ConnId;
+use super::host_checks::HostCheckResult;
+use super::listener::{connection, Input, INPUTS_MAX};
+use super::log::LiveLog;
+
+/// A dial that does not connect within this is given up.
+pub const DIAL_TIMEOUT_MS: u64 = 5_000;
+
+/// How the shell runs.
+#[derive(Debug, Clone)]
+pub struct DriveOptions {
+    pub target: SocketAddr,
+    /// A connection that completes no frame for this long is closed.
+    pub idle_timeout_ms: u64,
+    /// After the fleet is done, frames still arriving are read this long.
+    pub linger_ms: u64,
+}
+
+/// Why the run ended, and what it saw.
+#[derive(Debug)]
+pub struct DriveOutcome {
+    pub stopped_by: String,
+    pub results: Vec<HostCheckResult>,
+    pub trades_sent: u64,
+    pub frames_sent: u64,
+    pub frames_received: u64,
+    pub dials: u64,
+    pub dials_failed: u64,
+    pub wall_ms: u64,
+}
+
+fn json(text: impl Into<String>) -> serde_json::Value {
+    serde_json::Value::String(text.into())
+}
+
+struct Line {
+    conn: ConnId,
+    outbox: mpsc::Sender<super::listener::Outgoing>,
+}
+
+/// Drives the fleet against `options.target` until it is done or `shutdown`.
+pub async fn drive(
+    mut fleet: Fleet,
+    options: DriveOptions,
+    log: LiveLog,
+    shutdown: impl Future<Output = ()>,
+) -> DriveOutcome {
+    use super::listener::Outgoing;
+    let started = tokio::time::Instant::now();
+    let origin = fleet.start();
+    let now = move || origin + started.elapsed();
+    let to_wall = move |at: Instant| {
+        started + Duration::from_millis(at.as_millis().saturating_sub(origin.as_millis()))
+    };
+    let (input_tx, mut input_rx) = mpsc::channel::<Input>(INPUTS_MAX);
+    let mut lines: BTreeMap<TerminalId, Line> = BTreeMap::new();
+    let mut owners: BTreeMap<ConnId, TerminalId> = BTreeMap::new();
+    let mut next_conn: ConnId = 0;
+    let mut dials = 0u64;
+    let mut dials_failed = 0u64;
+    let idle = Duration::from_millis(options.idle_timeout_ms);
+    let far = started + Duration::from_secs(365 * 86_400);
+    let mut done_at: Option<tokio::time::Instant> = None;
+    tokio::pin!(shutdown);
+    let stopped_by = loop {
+        if fleet.phase() == Phase::Done && done_at.is_none() {
+            done_at = Some(tokio::time::Instant::now() + Duration::from_millis(options.linger_ms));
+        }
+        let deadline = fleet.poll_timeout().map(to_wall).unwrap_or(far);
+        tokio::select! {
+            biased;
+            _ = &mut shutdown => break "signal".to_string(),
+            _ = tokio::time::sleep_until(done_at.unwrap_or(far)) => {
+                break "the fleet settled or reached its bounds".to_string()
+            }
+            input = input_rx.recv() => match input {
+                Some(Input::Frame { conn, bytes }) => {
+                    if let Some(&terminal) = owners.get(&conn) {
+                        fleet.on_frame(now(), terminal, &bytes);
+                    }
+                }
+                Some(Input::Closed { conn }) => {
+                    if let Some(terminal) = owners.remove(&conn) {
+                        if lines.get(&terminal).is_some_and(|line| line.conn == conn) {
+                            lines.remove(&terminal);
+                        }
+                        fleet.on_closed(now(), terminal);
+                    }
+                }
+                None => unreachable!("the loop holds a sender"),
+            },
+            _ = tokio::time::sleep_until(deadline) => fleet.on_timeout(now()),
+        }
+        fleet.check_bounds(now());
+        while let Some(output) = fleet.poll_output() {
+            match output {
+                FleetOutput::Send { terminal, bytes } => {
+                    if !lines.contains_key(&terminal) {
+                        next_conn += 1;
+                        dials += 1;
+                        let conn = next_conn;
+                        let (out_tx, out_rx) = mpsc::channel(OUTBOX_FRAMES_MAX);
+                        lines.insert(terminal, Line { conn, outbox: out_tx });
+                        owners.insert(conn, terminal);
+                        log.line(
+                            "dial",
+                            &[("conn", conn.into()), ("terminal", json(terminal.trimmed()))],
+                        );
+                        let input = input_tx.clone();
+                        let log = log.clone();
+                        let target = options.target;
+                        tokio::spawn(async move {
+                            let dialled = tokio::time::timeout(
+                                Duration::from_millis(DIAL_TIMEOUT_MS),
+                                tokio::net::TcpStream::connect(target),
+                            )
+                            .await;
+                            match dialled {
+                                Ok(Ok(stream)) => {
+                                    let _ = stream.set_nodelay(true);
+                                    connection(conn, stream, input, out_rx, idle, log).await
+                                }
+                                Ok(Err(error)) => {
+                                    log.line(
+                                        "dial-failed",
+                                        &[("conn", conn.into()), ("reason", json(error.to_string()))],
+                                    );
+                                    let _ = input.send(Input::Closed { conn }).await;
+                                }
+                                Err(_) => {
+                                    log.line(
+                                        "dial-failed",
+                                        &[("conn", conn.into()), ("reason", json("timed out"))],
+                                    );
+                                    let _ = input.send(Input::Closed { conn }).await;
+                                }
+                            }
+                        });
+                    }
+                    let line = lines.get(&terminal).expect("dialled above");
+                    if line.outbox.try_send(Outgoing::Frame(bytes)).is_err() {
+                        dials_failed += u64::from(line.outbox.is_closed());
+                        log.line(
+                            "lost",
+                            &[
+                                ("terminal", json(terminal.trimmed())),
+                                ("reason", json("connection gone or its outbox full")),
+                            ],
+                        );
+                    }
+                }
+                FleetOutput::Close { terminal, reason } => {
+                    if let Some(line) = lines.remove(&terminal) {
+                        let _ = line.outbox.try_send(Outgoing::Close(reason));
+                    }
+                }
+                FleetOutput::Log { event, fields } => log.line(event, &fields),
+            }
+        }
+    };
+    for line in lines.values() {
+        let _ = line.outbox.try_send(Outgoing::Close("the run ended".into()));
+    }
+    let results = fleet.finish(now());
+    DriveOutcome {
+        stopped_by,
+        results,
+        trades_sent: fleet.trades_sent,
+        frames_sent: fleet.frames_sent,
+        frames_received: fleet.frames_received,
+        dials,
+        dials_failed,
+        wall_ms: started.elapsed().as_millis() as u64,
+    }
+}
