@@ -311,3 +311,136 @@ fn live_only_fault_kinds_are_refused_by_the_simulator_and_checked_by_serve() {
     assert!(stderr.contains("is not a host refusal"), "{stderr}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+// possim drive: the terminal fleet, against possim serve on loopback.
+
+/// Runs `possim drive` against `addr`; (exit code, stdout table, stderr log).
+fn drive(scenario: &str, addr: &str, extra: &[&str]) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_possim"))
+        .arg("drive")
+        .arg(root().join(scenario))
+        .args(["--target", addr, "--speed", "5"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("possim runs");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        text
+    });
+    let err = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(50);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("drive ran over 50 s: {}", err.join().unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    (status.code().unwrap_or(-1), out.join().unwrap(), err.join().unwrap())
+}
+
+/// serve on port 0, drive against it, then serve stopped by a signal.
+/// (serve code, serve table, drive code, drive table, drive log)
+fn serve_and_drive(scenario: &str, drive_extra: &[&str]) -> (i32, String, i32, String, String) {
+    let serve = Serve::start(scenario, &["--duration", "120"]);
+    let (drive_code, drive_table, drive_log) = drive(scenario, &serve.addr, drive_extra);
+    let pid = serve.child.id().to_string();
+    let _ = Command::new("kill").args(["-INT", &pid]).status();
+    let (serve_code, serve_table, _) = serve.finish();
+    (serve_code, serve_table, drive_code, drive_table, drive_log)
+}
+
+/// The "judged" column of a check's row.
+fn judged(table: &str, check: &str) -> u64 {
+    row(table, check).split_whitespace().nth(2).unwrap().parse().unwrap()
+}
+
+#[test]
+fn serve_and_drive_both_compliant_judge_each_other() {
+    let out = std::env::temp_dir().join(format!("possim-live-drive-{}", std::process::id()));
+    let out_arg = out.display().to_string();
+    let (serve_code, serve_table, drive_code, drive_table, drive_log) = serve_and_drive(
+        "scenarios/live/drive_compliant.yaml",
+        &["--duration", "12", "--out", &out_arg],
+    );
+    assert_eq!(drive_code, 0, "{drive_table}\n{drive_log}");
+    assert_eq!(serve_code, 0, "{serve_table}\n{drive_log}");
+    for check in [
+        "repeat-answered-94",
+        "reversal-idempotent",
+        "bad-mac-refused",
+        "unregistered-refused",
+        "settlement-reconciled",
+    ] {
+        assert!(row(&drive_table, check).contains("pass"), "{drive_table}");
+        assert!(judged(&drive_table, check) > 0, "{check} not exercised: {drive_table}");
+    }
+    for check in [
+        "reverses-unanswered-trade",
+        "signs-in-when-told",
+        "offline-before-settlement",
+        "stan-unique-in-batch",
+    ] {
+        assert!(row(&serve_table, check).contains("pass"), "{serve_table}");
+        assert!(judged(&serve_table, check) > 0, "{check} not exercised: {serve_table}");
+    }
+    assert!(drive_log.contains("corrupt_request on trade 3"), "{drive_log}");
+    assert!(drive_log.contains(r#""answer":"97""#), "the unregistered probe: {drive_log}");
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert!(junit.contains("settlement-reconciled"), "{junit}");
+    assert!(std::fs::read_to_string(out.join("decisions.jsonl")).unwrap().contains("\"dial\""));
+    let _ = std::fs::remove_dir_all(out);
+}
+
+#[test]
+fn an_unsafe_terminal_driven_by_possim_is_caught_by_serve() {
+    let (serve_code, serve_table, _, drive_table, drive_log) =
+        serve_and_drive("scenarios/live/drive_unsafe_terminal.yaml", &["--max-trades", "3"]);
+    assert!(drive_log.contains("power_off on trade 2"), "{drive_log}");
+    assert_eq!(serve_code, 1, "{serve_table}\n{drive_table}\n{drive_log}");
+    let reversal = row(&serve_table, "reverses-unanswered-trade");
+    assert!(reversal.contains("FAIL") && reversal.contains("before reversing stan 3"), "{serve_table}");
+    assert!(row(&serve_table, "stan-unique-in-batch").contains("pass"), "{serve_table}");
+}
+
+#[test]
+fn an_unsafe_host_served_by_possim_is_caught_by_drive() {
+    let (_, serve_table, drive_code, drive_table, drive_log) = serve_and_drive(
+        "scenarios/live/drive_switch_no_duplicate_check.yaml",
+        &["--max-trades", "3"],
+    );
+    assert_eq!(drive_code, 1, "{drive_table}\n{serve_table}\n{drive_log}");
+    let repeat = row(&drive_table, "repeat-answered-94");
+    assert!(repeat.contains("FAIL") && repeat.contains("first answer was 94"), "{drive_table}");
+    assert!(row(&drive_table, "unregistered-refused").contains("pass"), "{drive_table}");
+    assert!(drive_table.contains("NON-COMPLIANT"), "{drive_table}");
+}
+
+#[test]
+fn serve_live_only_faults_judged_on_possim_terminals() {
+    let (serve_code, serve_table, drive_code, drive_table, drive_log) =
+        serve_and_drive("scenarios/live/drive_host_faults.yaml", &["--max-trades", "3"]);
+    assert_eq!(serve_code, 0, "{serve_table}\n{drive_log}");
+    for check in ["signs-in-when-told", "reverses-unanswered-trade", "batch-upload-after-unbalanced"]
+    {
+        assert!(row(&serve_table, check).contains("pass"), "{serve_table}");
+        assert!(judged(&serve_table, check) > 0, "{check} not exercised: {serve_table}\n{drive_log}");
+    }
+    // The host said "not balanced" on totals that matched: drive says so.
+    assert_eq!(drive_code, 1, "{drive_table}");
+    let settlement = row(&drive_table, "settlement-reconciled");
+    assert!(settlement.contains("FAIL") && settlement.contains("yet it answered"), "{drive_table}");
+}
