@@ -412,7 +412,10 @@ fn an_unsafe_terminal_driven_by_possim_is_caught_by_serve() {
     assert!(drive_log.contains("power_off on trade 2"), "{drive_log}");
     assert_eq!(serve_code, 1, "{serve_table}\n{drive_table}\n{drive_log}");
     let reversal = row(&serve_table, "reverses-unanswered-trade");
-    assert!(reversal.contains("FAIL") && reversal.contains("before reversing stan 3"), "{serve_table}");
+    assert!(
+        reversal.contains("FAIL") && reversal.contains("before reversing stan 3"),
+        "{serve_table}"
+    );
     assert!(row(&serve_table, "stan-unique-in-batch").contains("pass"), "{serve_table}");
 }
 
@@ -434,10 +437,14 @@ fn serve_live_only_faults_judged_on_possim_terminals() {
     let (serve_code, serve_table, drive_code, drive_table, drive_log) =
         serve_and_drive("scenarios/live/drive_host_faults.yaml", &["--max-trades", "3"]);
     assert_eq!(serve_code, 0, "{serve_table}\n{drive_log}");
-    for check in ["signs-in-when-told", "reverses-unanswered-trade", "batch-upload-after-unbalanced"]
+    for check in
+        ["signs-in-when-told", "reverses-unanswered-trade", "batch-upload-after-unbalanced"]
     {
         assert!(row(&serve_table, check).contains("pass"), "{serve_table}");
-        assert!(judged(&serve_table, check) > 0, "{check} not exercised: {serve_table}\n{drive_log}");
+        assert!(
+            judged(&serve_table, check) > 0,
+            "{check} not exercised: {serve_table}\n{drive_log}"
+        );
     }
     // The host said "not balanced" on totals that matched: drive says so.
     assert_eq!(drive_code, 1, "{drive_table}");

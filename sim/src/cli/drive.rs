@@ -61,11 +61,15 @@ pub fn run(args: DriveArgs) -> Result<u8> {
     let target: std::net::SocketAddr =
         args.target.parse().map_err(|error| input(format!("--target {}: {error}", args.target)))?;
     if !(args.speed.is_finite() && args.speed > 0.0 && args.speed <= SPEED_MAX) {
-        return Err(input(format!("--speed {}: must be over 0 and at most {SPEED_MAX}", args.speed)));
+        return Err(input(format!(
+            "--speed {}: must be over 0 and at most {SPEED_MAX}",
+            args.speed
+        )));
     }
     if args.idle_timeout_ms == 0 {
         return Err(input("--idle-timeout-ms must be at least 1".into()));
     }
+    #[allow(clippy::float_arithmetic)] // the user's speed factor, rounded to whole ms
     let workload_ms = match args.duration {
         Some(seconds) => seconds.saturating_mul(1000),
         None => (scenario.run.safety_ms as f64 / args.speed).round() as u64,
@@ -90,7 +94,8 @@ pub fn run(args: DriveArgs) -> Result<u8> {
     );
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let drive_options = DriveOptions { target, idle_timeout_ms: args.idle_timeout_ms, linger_ms: 300 };
+    let drive_options =
+        DriveOptions { target, idle_timeout_ms: args.idle_timeout_ms, linger_ms: 300 };
     let outcome = runtime.block_on(async {
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;

@@ -118,12 +118,14 @@ pub async fn drive(
         while let Some(output) = fleet.poll_output() {
             match output {
                 FleetOutput::Send { terminal, bytes } => {
-                    if !lines.contains_key(&terminal) {
+                    if let std::collections::btree_map::Entry::Vacant(vacant) =
+                        lines.entry(terminal)
+                    {
                         next_conn += 1;
                         dials += 1;
                         let conn = next_conn;
                         let (out_tx, out_rx) = mpsc::channel(OUTBOX_FRAMES_MAX);
-                        lines.insert(terminal, Line { conn, outbox: out_tx });
+                        vacant.insert(Line { conn, outbox: out_tx });
                         owners.insert(conn, terminal);
                         log.line(
                             "dial",
@@ -146,7 +148,10 @@ pub async fn drive(
                                 Ok(Err(error)) => {
                                     log.line(
                                         "dial-failed",
-                                        &[("conn", conn.into()), ("reason", json(error.to_string()))],
+                                        &[
+                                            ("conn", conn.into()),
+                                            ("reason", json(error.to_string())),
+                                        ],
                                     );
                                     let _ = input.send(Input::Closed { conn }).await;
                                 }

@@ -88,7 +88,13 @@ pub struct FleetOptions {
 
 impl Default for FleetOptions {
     fn default() -> FleetOptions {
-        FleetOptions { speed: 1.0, max_trades: None, workload_ms: 60_000, closing_ms: 60_000, seed: 0 }
+        FleetOptions {
+            speed: 1.0,
+            max_trades: None,
+            workload_ms: 60_000,
+            closing_ms: 60_000,
+            seed: 0,
+        }
     }
 }
 
@@ -96,10 +102,19 @@ impl Default for FleetOptions {
 #[derive(Debug, Clone, PartialEq)]
 pub enum FleetOutput {
     /// Write this frame on the terminal's connection (dial it if closed).
-    Send { terminal: TerminalId, bytes: Vec<u8> },
+    Send {
+        terminal: TerminalId,
+        bytes: Vec<u8>,
+    },
     /// Close the terminal's connection.
-    Close { terminal: TerminalId, reason: String },
-    Log { event: &'static str, fields: Vec<(&'static str, serde_json::Value)> },
+    Close {
+        terminal: TerminalId,
+        reason: String,
+    },
+    Log {
+        event: &'static str,
+        fields: Vec<(&'static str, serde_json::Value)>,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -114,14 +129,23 @@ pub enum FleetError {
 enum Action {
     Open(TerminalId),
     Stranger,
-    Arrival { terminal: TerminalId, waits: u32 },
-    Scripted { index: usize, waits: u32 },
+    Arrival {
+        terminal: TerminalId,
+        waits: u32,
+    },
+    Scripted {
+        index: usize,
+        waits: u32,
+    },
     Command(TerminalId, TerminalCommand),
     SignIn(TerminalId),
     PowerOn(TerminalId),
     Fault(Fault),
     /// A reversal of a trade never sent, in the terminal's name.
-    Ghost { terminal: TerminalId, bytes: Vec<u8> },
+    Ghost {
+        terminal: TerminalId,
+        bytes: Vec<u8>,
+    },
     Closing,
     ClosingRound,
 }
@@ -276,7 +300,8 @@ impl Fleet {
         let every = scenario.workload.cashier.settle_every_ms;
         if every > 0 {
             for (index, id) in ids.iter().enumerate() {
-                let mut when = start + self.scaled(every) + Duration::from_millis(index as u64 * 20);
+                let mut when =
+                    start + self.scaled(every) + Duration::from_millis(index as u64 * 20);
                 while when < self.workload_end {
                     self.at(when, Action::Command(*id, TerminalCommand::Settle));
                     when = when + self.scaled(every).max(Duration::from_millis(1));
@@ -313,6 +338,8 @@ impl Fleet {
         ids
     }
 
+    // The speed is the user's factor; scaled durations round to whole ms.
+    #[allow(clippy::float_arithmetic)]
     fn scaled(&self, ms: u64) -> Duration {
         Duration::from_millis((ms as f64 / self.options.speed).round() as u64)
     }
@@ -390,7 +417,10 @@ impl Fleet {
                 "reject",
                 vec![
                     ("terminal", json(terminal.trimmed())),
-                    ("reason", json("an answer that is not a CUP message: given to the terminal as is")),
+                    (
+                        "reason",
+                        json("an answer that is not a CUP message: given to the terminal as is"),
+                    ),
                 ],
             );
             if let Some(slot) = self.slots.get_mut(&terminal) {
@@ -433,7 +463,13 @@ impl Fleet {
             }
         }
         if let Some(off_ms) = power_off_ms {
-            self.fault_log(terminal, format!("power_off: the approval of stan {} never reached the terminal", message.stan().value()));
+            self.fault_log(
+                terminal,
+                format!(
+                    "power_off: the approval of stan {} never reached the terminal",
+                    message.stan().value()
+                ),
+            );
             self.power_off(now, terminal, off_ms);
             return;
         }
@@ -471,7 +507,12 @@ impl Fleet {
                     while stranger.poll_event().is_some() {}
                     while let Some(transmit) = stranger.poll_transmit() {
                         if let Some((_, message)) = parse(&transmit.bytes) {
-                            self.watch.on_request(now, config.terminal_id, &message, Sent::Unregistered);
+                            self.watch.on_request(
+                                now,
+                                config.terminal_id,
+                                &message,
+                                Sent::Unregistered,
+                            );
                         }
                         self.send(config.terminal_id, transmit.bytes);
                     }
@@ -599,8 +640,12 @@ impl Fleet {
             }
         }
         if let CupMessage::Trade(request) = &message {
-            let uploads_twice = slot.faults.iter().any(|f| matches!(f, ProtocolFault::DuplicateUploads { .. }));
-            if request.kind().is_offline_upload() && uploads_twice && !slot.repeated.contains_key(&stan) {
+            let uploads_twice =
+                slot.faults.iter().any(|f| matches!(f, ProtocolFault::DuplicateUploads { .. }));
+            if request.kind().is_offline_upload()
+                && uploads_twice
+                && !slot.repeated.contains_key(&stan)
+            {
                 twice = true;
                 fired.push(format!("duplicate_uploads: stan {stan} sent twice"));
             }
@@ -608,7 +653,9 @@ impl Fleet {
         let batch_upload = matches!(&message, CupMessage::BatchUpload(_));
         if batch_upload && !slot.batch_upload_power_done {
             let mid = slot.faults.iter().find_map(|f| match f {
-                ProtocolFault::PowerOff { phase: PowerPhase::MidBatchUpload, off_ms, .. } => Some(*off_ms),
+                ProtocolFault::PowerOff { phase: PowerPhase::MidBatchUpload, off_ms, .. } => {
+                    Some(*off_ms)
+                }
                 _ => None,
             });
             if let Some(off_ms) = mid {
@@ -630,7 +677,10 @@ impl Fleet {
             self.send(id, bytes);
         }
         if reset {
-            self.output(FleetOutput::Close { terminal: id, reason: "reset_after_request fault".into() });
+            self.output(FleetOutput::Close {
+                terminal: id,
+                reason: "reset_after_request fault".into(),
+            });
         }
         if let Some(off_ms) = power_off_ms {
             self.power_off(now, id, off_ms);
@@ -656,20 +706,26 @@ impl Fleet {
         let _ = stan;
         let Some(slot) = self.slots.get_mut(&id) else { return };
         let Some(key) = slot.terminal.session_mac_key() else { return };
-        let original = slot.terminal.persistent().journal().last().map(|e| (e.pan, e.amount, e.batch));
+        let original =
+            slot.terminal.persistent().journal().last().map(|e| (e.pan, e.amount, e.batch));
         let Some((pan, amount, batch)) = original else { return };
         let ghost_stan = GHOST_STAN_BASE + trade;
         let Some(ghost_stan_value) = Stan::new(ghost_stan) else { return };
         let request = possim_models::iso8583::trade::FinancialRequest {
             trade: possim_models::iso8583::trade::Trade::Sale { amount },
-            card: CardRead { expiry: None, entry_mode: EntryMode::CHIP_PIN, ..CardRead::swiped(pan) },
+            card: CardRead {
+                expiry: None,
+                entry_mode: EntryMode::CHIP_PIN,
+                ..CardRead::swiped(pan)
+            },
             pin_block: None,
             stan: ghost_stan_value,
             batch,
             terminal: id,
             merchant: slot.terminal.config().merchant_id,
         };
-        let reversal = CupMessage::Reversal(ReversalRequest::new(&request, ResponseCode::new(*b"98")));
+        let reversal =
+            CupMessage::Reversal(ReversalRequest::new(&request, ResponseCode::new(*b"98")));
         let bytes = seal_with_header(
             &reversal,
             possim_models::iso8583::Tpdu::new(0x0003, 0x0000),
@@ -677,7 +733,12 @@ impl Fleet {
             Some(&key),
         );
         slot.ghosts.insert(ghost_stan);
-        self.fault_log(id, format!("reverse_unknown after trade {trade}: reversal of stan {ghost_stan}, never sent"));
+        self.fault_log(
+            id,
+            format!(
+                "reverse_unknown after trade {trade}: reversal of stan {ghost_stan}, never sent"
+            ),
+        );
         self.at(now + Duration::from_millis(10), Action::Ghost { terminal: id, bytes });
     }
 
@@ -731,6 +792,7 @@ impl Fleet {
         !terminal.is_powered() || terminal.is_busy() || terminal.persistent().settlement().is_some()
     }
 
+    #[allow(clippy::float_arithmetic)]
     fn next_arrival(&mut self, now: Instant, id: TerminalId) {
         let rate = self.workload.arrivals_per_terminal_per_hour * self.options.speed;
         let Some(rng) = self.rngs.get_mut(&id) else { return };
@@ -756,7 +818,15 @@ impl Fleet {
             return;
         }
         let mix = &self.workload.mix;
-        let weights = [mix.sale, mix.inquiry, mix.void, mix.refund, mix.pre_auth, mix.offline_sale, mix.ecash];
+        let weights = [
+            mix.sale,
+            mix.inquiry,
+            mix.void,
+            mix.refund,
+            mix.pre_auth,
+            mix.offline_sale,
+            mix.ecash,
+        ];
         let (amount_min, amount_max) = (self.workload.amount_fen.min, self.workload.amount_fen.max);
         let wrong_pin_odds = self.workload.wrong_pin_per_trade;
         let cards = self.cards.len() as u64;
@@ -808,7 +878,8 @@ impl Fleet {
         let (pan, pin, offline) = self.cards[card_index].clone();
         let pin = if wrong_pin { "000000".to_string() } else { pin };
         let Some(amount) = AmountFen::new(amount_fen) else { return };
-        let card = CardRead { expiry: None, entry_mode: EntryMode::CHIP_PIN, ..CardRead::swiped(pan) };
+        let card =
+            CardRead { expiry: None, entry_mode: EntryMode::CHIP_PIN, ..CardRead::swiped(pan) };
         let command = match choice {
             TradeChoice::Sale | TradeChoice::Refund => {
                 Some(TerminalCommand::Sale { card, amount, pin: Some(pin) })
@@ -934,10 +1005,16 @@ impl Fleet {
         }
         if settled {
             self.phase = Phase::Done;
-            self.log("phase", vec![("phase", json("done")), ("why", json("every terminal settled"))]);
+            self.log(
+                "phase",
+                vec![("phase", json("done")), ("why", json("every terminal settled"))],
+            );
         } else if now >= self.closing_end {
             self.phase = Phase::Done;
-            self.log("phase", vec![("phase", json("done")), ("why", json("closing bound reached"))]);
+            self.log(
+                "phase",
+                vec![("phase", json("done")), ("why", json("closing bound reached"))],
+            );
         } else {
             self.at(now + Duration::from_millis(CLOSING_ROUND_MS), Action::ClosingRound);
         }

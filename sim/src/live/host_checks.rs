@@ -188,7 +188,13 @@ impl HostWatch {
         HostWatch { results, ..HostWatch::default() }
     }
 
-    fn judge(&mut self, check: HostCheckId, terminal: TerminalId, now: Instant, bad: Option<String>) {
+    fn judge(
+        &mut self,
+        check: HostCheckId,
+        terminal: TerminalId,
+        now: Instant,
+        bad: Option<String>,
+    ) {
         let result = self.results.get_mut(&check).expect("every check has a result");
         result.exercised += 1;
         if let Some(text) = bad {
@@ -220,7 +226,8 @@ impl HostWatch {
             match trade.standing {
                 Standing::Unknown => unknown = true,
                 Standing::Approved => {
-                    let Some(amount) = possim_models::iso8583::values::AmountFen::new(trade.amount_fen)
+                    let Some(amount) =
+                        possim_models::iso8583::values::AmountFen::new(trade.amount_fen)
                     else {
                         continue;
                     };
@@ -237,13 +244,17 @@ impl HostWatch {
     }
 
     /// possim sent `message` for `terminal`, for the reason `sent`.
-    pub fn on_request(&mut self, now: Instant, terminal: TerminalId, message: &CupMessage, sent: Sent) {
+    pub fn on_request(
+        &mut self,
+        now: Instant,
+        terminal: TerminalId,
+        message: &CupMessage,
+        sent: Sent,
+    ) {
         let _ = now;
         match (message, sent) {
-            (CupMessage::Network(_), Sent::Unregistered) => {
-                if self.strangers.len() < PROBES_MAX {
-                    self.strangers.insert(terminal);
-                }
+            (CupMessage::Network(_), Sent::Unregistered) if self.strangers.len() < PROBES_MAX => {
+                self.strangers.insert(terminal);
             }
             (CupMessage::Trade(request), _) => {
                 let key = (terminal, request.batch.value(), request.stan.value());
@@ -365,7 +376,10 @@ impl HostWatch {
         if self.probes.get(&key) == Some(&Probe::UnknownReversal) {
             self.probes.remove(&key);
             let bad = (answer != code(b"25")).then(|| {
-                format!("the reversal of stan {}, never sent, was answered {answer}, expected 25", key.2)
+                format!(
+                    "the reversal of stan {}, never sent, was answered {answer}, expected 25",
+                    key.2
+                )
             });
             return self.judge(HostCheckId::ReversalIdempotent, terminal, now, bad);
         }
@@ -477,7 +491,10 @@ impl HostWatch {
                 ),
                 Probe::UnknownReversal => (
                     HostCheckId::ReversalIdempotent,
-                    format!("the reversal of stan {}, never sent, got no answer (expected 25)", key.2),
+                    format!(
+                        "the reversal of stan {}, never sent, got no answer (expected 25)",
+                        key.2
+                    ),
                 ),
             };
             self.judge(check, key.0, now, Some(text));
@@ -529,7 +546,9 @@ mod tests {
 
     fn reversal_answer(request: &FinancialRequest, text: &[u8; 2]) -> CupMessage {
         match answer(request, text) {
-            CupMessage::TradeAnswer(a) => CupMessage::TradeAnswer(TradeResponse { reversal: true, ..a }),
+            CupMessage::TradeAnswer(a) => {
+                CupMessage::TradeAnswer(TradeResponse { reversal: true, ..a })
+            }
             _ => unreachable!(),
         }
     }
@@ -599,7 +618,10 @@ mod tests {
         watch.on_answer(at(10), terminal(), &answer(&approved, b"00"));
         watch.on_answer(at(20), terminal(), &reversal_answer(&approved, b"25"));
         let verdict = result(&mut watch, HostCheckId::ReversalIdempotent);
-        assert!(verdict.violations[0].contains("approved by the host) was answered 25"), "{verdict:?}");
+        assert!(
+            verdict.violations[0].contains("approved by the host) was answered 25"),
+            "{verdict:?}"
+        );
 
         // A repeat answered differently from the first.
         let mut watch = HostWatch::new();
@@ -682,7 +704,11 @@ mod tests {
             send(&mut watch, CupMessage::Network(request.clone()), Sent::Unregistered);
             watch.on_answer(at(10), terminal(), &answered(text));
             let verdict = result(&mut watch, HostCheckId::UnregisteredRefused);
-            assert_eq!((verdict.exercised, verdict.violations.len()), (1, violations), "{verdict:?}");
+            assert_eq!(
+                (verdict.exercised, verdict.violations.len()),
+                (1, violations),
+                "{verdict:?}"
+            );
         }
     }
 

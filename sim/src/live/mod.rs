@@ -5,13 +5,14 @@
 //! deterministic — a real peer is not — so every decision is logged
 //! ([`log`]) and the run is reported like a simulated one ([`report`]).
 //!
-//! - [`connection`]: framing with limits; [`listener`]: accept loop and the
-//!   task that owns the host; [`host`]: switch + network + issuers on wall
-//!   time; [`faults`]: the fault plan on answers; [`terminal_checks`]: what
-//!   a terminal must do (sans-IO).
-//!
-//! `possim drive` (the terminal fleet against an external host, with host
-//! checks) is not built yet; `docs/LIVE.md` says what it will check.
+//! - [`connection`]: framing with limits; [`listener`]: accept loop, the
+//!   task that owns the host, and the connection task both sides use;
+//!   [`host`]: switch + network + issuers on wall time; [`faults`]: the
+//!   fault plan on answers; [`terminal_checks`]: what a terminal must do
+//!   (sans-IO).
+//! - [`fleet`]: the terminals, their workload and terminal-side faults on
+//!   wall time (sans-IO); [`driver`]: the dialling shell around it;
+//!   [`host_checks`]: what a host must do (sans-IO).
 
 pub mod connection;
 pub mod driver;
