@@ -28,6 +28,8 @@ enum Command {
     /// What the simulator costs, beside the bare models, as a ratio.
     Bench(cli::bench::BenchArgs),
     /// Decode, encode and MAC-check CUP POS 8583 frames.
+    /// The certification cases: steps and outcome of each; exit 0 all pass, 1 a case fails, 2 bad case file.
+    Certify(cli::certify::CertifyArgs),
     #[command(subcommand)]
     Frame(cli::frame::FrameCommand),
 }
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => cli::run::run(args, true),
         Command::Sweep(args) => cli::sweep::run(args),
         Command::Bench(args) => cli::bench::run(args),
+        Command::Certify(args) => cli::certify::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -48,6 +48,9 @@ pub struct Scenario {
     pub faults: FaultPlan,
     #[serde(default)]
     pub expect: Expectations,
+    /// A certification case: expected steps and outcome (`possim certify`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case: Option<crate::certify::case::Case>,
 }
 
 /// Phases and clocks.
@@ -185,6 +188,10 @@ pub struct SwitchSpec {
     pub store_forward_max: Option<usize>,
     /// Policy: answer a repeated request 94 (safe) or forward it again.
     pub duplicate_check: Option<bool>,
+    /// Scripted misbehaviours toward single requests (certification):
+    /// `{terminal, stan, answer: "77"}`, `sign_in_again_header: true`,
+    /// `bad_key_check: true`.
+    pub quirks: Vec<possim_models::switch::SwitchQuirk>,
 }
 
 /// Network settings a scenario may change; each absent one keeps the
