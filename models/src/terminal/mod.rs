@@ -55,6 +55,7 @@ mod tests;
 
 pub use commands::TerminalCommand;
 pub use config::{
+    TerminalMutation,
     ConfigError, JournalClear, OfflineUpload, ReversalExhausted, ReversalPersist, TerminalConfig,
     UploadEndCode,
 };

@@ -288,6 +288,7 @@ impl Scenario {
         validate::check_faults(&self.faults, &targets)?;
         let known_cards: BTreeSet<Pan> = cards.iter().map(|(card, _)| card.pan).collect();
         validate::check_script(&self.workload.script, &targets, &known_cards)?;
+        validate::check_commands(&self.workload.commands, &targets)?;
         validate::check_expect(&self.expect.violates)?;
         if let Some(case) = &self.case {
             crate::certify::case::check(case, self)?;
