@@ -101,6 +101,8 @@ pub enum TerminalMutation {
     VoidAnyBatch,
     /// A full journal overwrites its oldest trade instead of refusing sales.
     JournalOverwritesOldest,
+    /// Only 00 completes a reversal; 12 and 25 are taken as refusals.
+    ReversalDoneOn00Only,
 }
 
 /// The terminal's configuration (deserialised from the scenario).
