@@ -102,6 +102,7 @@ pub enum TerminalMutation {
     /// A full journal overwrites its oldest trade instead of refusing sales.
     JournalOverwritesOldest,
     /// Only 00 completes a reversal; 12 and 25 are taken as refusals.
+    #[serde(rename = "reversal_done_on_00_only")]
     ReversalDoneOn00Only,
 }
 
