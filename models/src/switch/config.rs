@@ -64,6 +64,10 @@ pub struct SwitchQuirk {
     /// the keys.
     #[serde(default)]
     pub bad_key_check: bool,
+    /// The 0510 to this 0500 says "not balanced" whatever the totals (the
+    /// host's own count disagrees): the terminal must upload its batch.
+    #[serde(default)]
+    pub not_balanced: bool,
 }
 
 /// Everything the switch is told before it starts.
@@ -257,9 +261,15 @@ impl SwitchConfig {
                 Some(format!("terminal {} is not registered", quirk.terminal))
             } else if !(1..=999_999).contains(&quirk.stan) {
                 Some(format!("stan {} is not 1 to 999999", quirk.stan))
-            } else if quirk.answer.is_none() && !quirk.sign_in_again_header && !quirk.bad_key_check
+            } else if quirk.answer.is_none()
+                && !quirk.sign_in_again_header
+                && !quirk.bad_key_check
+                && !quirk.not_balanced
             {
-                Some("sets nothing: give answer, sign_in_again_header or bad_key_check".into())
+                Some(
+                    "sets nothing: give answer, sign_in_again_header, bad_key_check or not_balanced"
+                        .into(),
+                )
             } else {
                 None
             };

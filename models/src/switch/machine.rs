@@ -695,7 +695,11 @@ impl Switch {
                 match state.batch(request.batch).map(|batch| batch.totals()) {
                     None => Some(ResponseCode::STATE_MISMATCH),
                     Some(switch_totals) => {
-                        let balanced = switch_totals == request.totals;
+                        let disagree = self
+                            .config
+                            .quirk(&request.terminal, request.stan.value())
+                            .is_some_and(|quirk| quirk.not_balanced);
+                        let balanced = switch_totals == request.totals && !disagree;
                         answer.result = if balanced {
                             SettlementResult::Balanced
                         } else {
@@ -777,7 +781,13 @@ impl Switch {
                 if state.current.number == request.batch {
                     let batch = &mut state.current;
                     let mut unknown = Vec::new();
+                    // A chunk sent again (its 0330 lost, or the terminal lost
+                    // power before it came) counts once.
+                    let mut new_entries = 0usize;
                     for entry in &request.detail.entries {
+                        if !batch.uploaded.contains_key(&entry.stan) {
+                            new_entries += 1;
+                        }
                         let matched = batch.trades.get(&entry.stan).is_some_and(|record| {
                             record.counts() && record.request.trade.amount() == Some(entry.amount)
                         });
@@ -807,7 +817,7 @@ impl Switch {
                         SwitchEventKind::BatchUploaded {
                             terminal: request.terminal,
                             batch: request.batch,
-                            entries: request.detail.entries.len(),
+                            entries: new_entries,
                             unknown: unknown.len(),
                         },
                     );
