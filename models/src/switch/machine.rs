@@ -7,6 +7,7 @@ use crate::actor::{Actor, LinkKeys, Node, TradeKey, Transmit};
 use crate::bounded::BoundedQueue;
 use crate::iso8583::cup::CupMessage;
 use crate::iso8583::error::MessageError;
+use crate::iso8583::frame::ProcessingRequirement;
 use crate::iso8583::mac::MacKey;
 use crate::iso8583::network::{NetworkCode, NetworkRequest, NetworkResponse};
 use crate::iso8583::pin::translate_pin;
@@ -18,7 +19,6 @@ use crate::iso8583::settlement::{
 use crate::iso8583::subfields::SettlementResult;
 use crate::iso8583::trade::{FinancialRequest, ReversalRequest, TradeResponse};
 use crate::iso8583::values::{BatchNo, MerchantId, Stan, TerminalId};
-use crate::iso8583::frame::ProcessingRequirement;
 use crate::iso8583::{Frame, Header, Message, Tpdu};
 use crate::time::Instant;
 use crate::wire::{receive, seal, seal_with_header, InboundError, SOFTWARE_VERSION};
@@ -540,7 +540,9 @@ impl Switch {
             Err(code) => return self.refuse_trade(now, to, tpdu, &request, code),
         };
         let mac = session.mac_key();
-        if let Some(code) = self.config.quirk(&request.terminal, request.stan.value()).and_then(|q| q.answer) {
+        if let Some(code) =
+            self.config.quirk(&request.terminal, request.stan.value()).and_then(|q| q.answer)
+        {
             return self.refuse_trade(now, to, tpdu, &request, code);
         }
         let key = TradeKey::of(&request);
@@ -958,7 +960,11 @@ impl Switch {
         match mac {
             Some(mac) => {
                 let mut header = Header::new(SOFTWARE_VERSION);
-                if self.config.quirk(&key.terminal, key.stan.value()).is_some_and(|q| q.sign_in_again_header) {
+                if self
+                    .config
+                    .quirk(&key.terminal, key.stan.value())
+                    .is_some_and(|q| q.sign_in_again_header)
+                {
                     header.processing = ProcessingRequirement::SIGN_IN_AGAIN;
                 }
                 let bytes = seal_with_header(

@@ -55,9 +55,8 @@ mod tests;
 
 pub use commands::TerminalCommand;
 pub use config::{
-    TerminalMutation,
     ConfigError, JournalClear, OfflineUpload, ReversalExhausted, ReversalPersist, TerminalConfig,
-    UploadEndCode,
+    TerminalMutation, UploadEndCode,
 };
 pub use events::{TerminalEvent, TerminalEventKind};
 pub use persistent::Persistent;

@@ -536,7 +536,8 @@ impl Terminal {
                     self.emit(now, E::SignInFailed { why: "no working keys in field 62".into() });
                     return true;
                 };
-                let unwrap = if self.checked.config.mutation == TerminalMutation::AcceptBadKeyCheck {
+                let unwrap = if self.checked.config.mutation == TerminalMutation::AcceptBadKeyCheck
+                {
                     WorkingKeys::unwrap_unverified
                 } else {
                     WorkingKeys::unwrap

@@ -273,7 +273,8 @@ pub fn check(case: &Case, scenario: &Scenario) -> Result<(), CompileError> {
     }
     for (index, guard) in case.guards.iter().enumerate() {
         let path = at.key("guards").index(index);
-        let guarded = super::guard::apply(scenario, guard).or_else(|why| fail(path.clone(), why))?;
+        let guarded =
+            super::guard::apply(scenario, guard).or_else(|why| fail(path.clone(), why))?;
         if let Err(error) = guarded.compile() {
             return fail(path, format!("{}: the guarded scenario fails: {}", guard.label(), error));
         }
@@ -282,10 +283,7 @@ pub fn check(case: &Case, scenario: &Scenario) -> Result<(), CompileError> {
         let known = scenario.cards.iter().any(|card| card.pan.as_str() == pan)
             || scenario.card_groups.iter().any(|group| pan.starts_with(&group.bin));
         if !known {
-            return fail(
-                at.key("outcome").key("balances").key(pan),
-                format!("unknown card {pan}"),
-            );
+            return fail(at.key("outcome").key("balances").key(pan), format!("unknown card {pan}"));
         }
     }
     Ok(())
@@ -294,8 +292,7 @@ pub fn check(case: &Case, scenario: &Scenario) -> Result<(), CompileError> {
 fn check_pattern(pattern: &Pattern, at: &FieldPath) -> Result<(), CompileError> {
     let (source, name) = pattern.source().or_else(|why| fail(at.clone(), why))?;
     let key = at.key(source);
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    {
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
         return fail(key, format!("{name:?} is not an event name (letters, digits, _ and -)"));
     }
     if source == "frame" && !(name.len() == 4 && name.chars().all(|c| c.is_ascii_digit())) {

@@ -29,7 +29,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::case::Guard;
-use crate::scenario::model::{ProtocolFault, ScheduledFault, Scenario};
+use crate::scenario::model::{ProtocolFault, Scenario, ScheduledFault};
 
 /// Sets `field` of `target` (through its serde form) to `value`.
 fn patch<T: Serialize + DeserializeOwned>(

@@ -66,7 +66,10 @@ impl EndState {
                 }
                 TraceEvent::Issuer { event, .. } => {
                     if let IssuerEventKind::Moved {
-                        pan, purse: Purse::Account, balance_after_fen, ..
+                        pan,
+                        purse: Purse::Account,
+                        balance_after_fen,
+                        ..
                     } = &event.kind
                     {
                         state.balances.insert(pan.as_str().into(), *balance_after_fen);

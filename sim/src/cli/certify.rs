@@ -33,8 +33,8 @@ pub struct CertifyArgs {
 }
 
 pub fn run(args: CertifyArgs) -> Result<u8> {
-    let cases = load_suite(&args.dir)
-        .map_err(|error| anyhow::anyhow!(InputError(error.to_string())))?;
+    let cases =
+        load_suite(&args.dir).map_err(|error| anyhow::anyhow!(InputError(error.to_string())))?;
     if args.matrix {
         let columns = matrix::columns(&cases);
         let rows = matrix::rows(&cases, (!args.own_guards).then_some(columns.as_slice()));
@@ -75,7 +75,13 @@ pub fn run(args: CertifyArgs) -> Result<u8> {
         results.push(result);
     }
     let suite = Suite { name: "certification".into(), cases: results };
-    writeln!(out, "{} cases: {} passed, {} failed", suite.cases.len(), suite.cases.len() - suite.failures(), suite.failures())?;
+    writeln!(
+        out,
+        "{} cases: {} passed, {} failed",
+        suite.cases.len(),
+        suite.cases.len() - suite.failures(),
+        suite.failures()
+    )?;
     if let Some(dir) = &args.out {
         write_suite(dir, &suite)?;
         writeln!(out, "report    {}", dir.display())?;

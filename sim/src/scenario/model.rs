@@ -361,7 +361,9 @@ impl<'de> Deserialize<'de> for ScriptedCommand {
         let at_ms =
             u64::deserialize(at_ms).map_err(|error| D::Error::custom(format!("at_ms: {error}")))?;
         let terminal = match map.remove("terminal") {
-            Some(serde_json::Value::Number(number)) => serde_json::Value::String(number.to_string()),
+            Some(serde_json::Value::Number(number)) => {
+                serde_json::Value::String(number.to_string())
+            }
             Some(value) => value,
             None => return Err(D::Error::missing_field("terminal")),
         };
@@ -380,11 +382,17 @@ pub enum CashierCommand {
     /// The "send pending" menu item: the reversal and offline uploads now.
     SendPending,
     ReprintLast,
-    ReprintByStan { stan: u32 },
+    ReprintByStan {
+        stan: u32,
+    },
     DetailList,
     /// Voids the trade `stan` of batch `batch` (the terminal refuses one of
     /// another batch).
-    Void { batch: u32, stan: u32, amount_fen: u64 },
+    Void {
+        batch: u32,
+        stan: u32,
+        amount_fen: u64,
+    },
 }
 
 /// The kinds of trade a cardholder can ask for.

@@ -23,8 +23,8 @@ use super::compile::CompiledScenario;
 use super::error::{CompileError, FieldPath, ScenarioError};
 use super::locate::Locations;
 use super::model::{
-    CashierCommand, Fault, FaultPlan, LineProfile, ProtocolFault, RangeMs, RunSettings, Scenario, ScriptedCommand, ScriptedTrade,
-    SwarmBounds, Workload,
+    CashierCommand, Fault, FaultPlan, LineProfile, ProtocolFault, RangeMs, RunSettings, Scenario,
+    ScriptedCommand, ScriptedTrade, SwarmBounds, Workload,
 };
 use possim_models::iso8583::values::Pan;
 
