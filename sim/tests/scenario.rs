@@ -183,7 +183,7 @@ fn a_duplicate_nested_key_is_refused() {
 
 #[test]
 fn an_unknown_top_level_key() {
-    assert_error(&edit("name: base\n", "name: base\nnmae: x\n"), 2, 1, "unknown field `nmae`, expected one of name, description, run, merchants, terminals, terminal_groups, issuers, cards, card_groups, switch, network, links, backbone, workload, faults, expect");
+    assert_error(&edit("name: base\n", "name: base\nnmae: x\n"), 2, 1, "unknown field `nmae`, expected one of name, description, run, merchants, terminals, terminal_groups, issuers, cards, card_groups, switch, network, links, backbone, workload, faults, expect, case");
 }
 
 #[test]

@@ -279,7 +279,7 @@ pub fn check(case: &Case, scenario: &Scenario) -> Result<(), CompileError> {
             return fail(path, format!("{}: the guarded scenario fails: {}", guard.label(), error));
         }
     }
-    for (pan, _) in &case.outcome.balances {
+    for pan in case.outcome.balances.keys() {
         let known = scenario.cards.iter().any(|card| card.pan.as_str() == pan)
             || scenario.card_groups.iter().any(|group| pan.starts_with(&group.bin));
         if !known {
