@@ -6,9 +6,11 @@
 //! - [`scenario`]: the YAML a run is built from; [`world`]: the turmoil world
 //!   that runs it; [`oracle`]: the invariants judged on its trace;
 //!   [`execute`]: the three together; [`summary`]: what a run did, counted.
+//! - [`certify`]: the certification cases, their step matcher and matrix.
 
 #![forbid(unsafe_code)]
 
+pub mod certify;
 pub mod execute;
 pub mod frame_json;
 pub mod live;

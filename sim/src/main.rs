@@ -27,6 +27,8 @@ enum Command {
     Replay(cli::run::RunArgs),
     /// What the simulator costs, beside the bare models, as a ratio.
     Bench(cli::bench::BenchArgs),
+    /// The certification cases: steps and outcome of each; exit 0 all pass, 1 a case fails, 2 bad case file.
+    Certify(cli::certify::CertifyArgs),
     /// Decode, encode and MAC-check CUP POS 8583 frames.
     #[command(subcommand)]
     Frame(cli::frame::FrameCommand),
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => cli::bench::run(args),
         Command::Serve(args) => cli::serve::run(args),
         Command::Drive(args) => cli::drive::run(args),
+        Command::Certify(args) => cli::certify::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -183,12 +183,12 @@ fn a_duplicate_nested_key_is_refused() {
 
 #[test]
 fn an_unknown_top_level_key() {
-    assert_error(&edit("name: base\n", "name: base\nnmae: x\n"), 2, 1, "unknown field `nmae`, expected one of name, description, run, merchants, terminals, terminal_groups, issuers, cards, card_groups, switch, network, links, backbone, workload, faults, expect");
+    assert_error(&edit("name: base\n", "name: base\nnmae: x\n"), 2, 1, "unknown field `nmae`, expected one of name, description, run, merchants, terminals, terminal_groups, issuers, cards, card_groups, switch, network, links, backbone, workload, faults, expect, case");
 }
 
 #[test]
 fn an_unknown_key_in_a_terminal_config() {
-    assert_error(&edit("response_timeout_ms", "response_timout_ms"), 21, 7, "unknown field `response_timout_ms`, expected one of terminal_id, merchant_id, tmk, key_mode, operator, operator_password, unlock_password, response_timeout_ms, reversal_tries_max, journal_max, offline_queue_max, battery_low_percent, battery_start_percent, battery_drain_per_message_permille, battery_drain_per_print_permille, sign_off_after_settlement, calendar, reversal_persist, reversal_exhausted, offline_upload, upload_end_code_when_unbalanced, journal_clear, cashier_retry_after_failure");
+    assert_error(&edit("response_timeout_ms", "response_timout_ms"), 21, 7, "unknown field `response_timout_ms`, expected one of terminal_id, merchant_id, tmk, key_mode, operator, operator_password, unlock_password, response_timeout_ms, reversal_tries_max, journal_max, offline_queue_max, battery_low_percent, battery_start_percent, battery_drain_per_message_permille, battery_drain_per_print_permille, sign_off_after_settlement, calendar, reversal_persist, reversal_exhausted, offline_upload, upload_end_code_when_unbalanced, journal_clear, cashier_retry_after_failure, stan_start, mutation");
 }
 
 #[test]

@@ -227,6 +227,25 @@ impl WorkingKeys {
 
     /// Decrypts field 62 under `tmk`, verifying every check value.
     pub fn unwrap(tmk: &DesKey, mode: KeyMode, field_62: &[u8]) -> Result<WorkingKeys, KeyError> {
+        WorkingKeys::unwrap_checking(tmk, mode, field_62, true)
+    }
+
+    /// Decrypts field 62 without looking at the check values: what a
+    /// terminal with the `accept_bad_key_check` mutation does. Never safe.
+    pub fn unwrap_unverified(
+        tmk: &DesKey,
+        mode: KeyMode,
+        field_62: &[u8],
+    ) -> Result<WorkingKeys, KeyError> {
+        WorkingKeys::unwrap_checking(tmk, mode, field_62, false)
+    }
+
+    fn unwrap_checking(
+        tmk: &DesKey,
+        mode: KeyMode,
+        field_62: &[u8],
+        verify: bool,
+    ) -> Result<WorkingKeys, KeyError> {
         if field_62.len() != mode.field_62_bytes() {
             return Err(KeyError::BadField62Length {
                 mode: mode.label(),
@@ -241,7 +260,7 @@ impl WorkingKeys {
             let (encrypted, received) = chunk.split_at(mode.key_bytes());
             let key = DesKey::from_bytes(&tmk.decrypt_ecb(encrypted))?;
             let computed = key.check_value();
-            if computed != received {
+            if verify && computed != received {
                 return Err(KeyError::CheckValueMismatch {
                     key: NAMES[index],
                     received: super::hex::encode_upper(received),

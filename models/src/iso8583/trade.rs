@@ -559,6 +559,16 @@ impl ReversalRequest {
         ReversalRequest { original, reason }
     }
 
+    /// The reversal of any trade, reversible or not: only the terminal's
+    /// `reverse_every_trade` mutation builds one (hosts refuse it).
+    pub fn new_unchecked(original: &FinancialRequest, reason: ResponseCode) -> ReversalRequest {
+        let mut original = original.clone();
+        original.pin_block = None;
+        original.card.track2 = None;
+        original.card.track3 = None;
+        ReversalRequest { original, reason }
+    }
+
     /// The original trade (same STAN, amount and card).
     pub fn original(&self) -> &FinancialRequest {
         &self.original

@@ -39,6 +39,37 @@ pub struct RegisteredTerminal {
     pub tmk: HexKey,
 }
 
+/// Quirks one switch may carry (they are certification scripts, not load).
+pub const QUIRKS_MAX: usize = 64;
+
+/// A scripted misbehaviour toward one request, named by its terminal and
+/// STAN: what the certification cases use to make the host say what a
+/// real host says rarely (77, 99, A0, header requirement 3, a bad key check
+/// value). No quirk is set by default; each is applied to every request
+/// with that terminal and STAN.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchQuirk {
+    pub terminal: TerminalId,
+    /// Field 11 of the request (0800 or 0200).
+    pub stan: u32,
+    /// Answer with this code instead of serving the request (a financial
+    /// request: after the registration, sign-in and MAC gates, MAC'd).
+    #[serde(default)]
+    pub answer: Option<crate::iso8583::response_code::ResponseCode>,
+    /// The answer's header carries processing requirement 3, "sign in again".
+    #[serde(default)]
+    pub sign_in_again_header: bool,
+    /// The 0810's last key check value is wrong: the terminal must refuse
+    /// the keys.
+    #[serde(default)]
+    pub bad_key_check: bool,
+    /// The 0510 to this 0500 says "not balanced" whatever the totals (the
+    /// host's own count disagrees): the terminal must upload its batch.
+    #[serde(default)]
+    pub not_balanced: bool,
+}
+
 /// Everything the switch is told before it starts.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -83,6 +114,9 @@ pub struct SwitchConfig {
     /// The business calendar for fields 12, 13 and 15 of the answers.
     #[serde(default)]
     pub calendar: Calendar,
+    /// Scripted misbehaviours (none by default): see [`SwitchQuirk`].
+    #[serde(default)]
+    pub quirks: Vec<SwitchQuirk>,
 }
 
 mod defaults {
@@ -128,6 +162,10 @@ pub enum ConfigError {
     BatchTooLarge { max: usize, limit: u32 },
     #[error("{field} is {value}, below {required}, what one call can produce")]
     OutputTooSmall { field: &'static str, value: usize, required: usize },
+    #[error("{count} quirks, at most {max}")]
+    TooManyQuirks { count: usize, max: usize },
+    #[error("quirk {index}: {why}")]
+    Quirk { index: usize, why: String },
     #[error("the persistent state holds {count} queued reversals, store_forward_max is {max}")]
     StoreForwardOverBound { count: usize, max: usize },
 }
@@ -158,7 +196,13 @@ impl SwitchConfig {
             events_max: defaults::events_max(),
             duplicate_check: defaults::duplicate_check(),
             calendar: Calendar::default(),
+            quirks: Vec::new(),
         }
+    }
+
+    /// The quirk for this request, if one is set.
+    pub fn quirk(&self, terminal: &TerminalId, stan: u32) -> Option<&SwitchQuirk> {
+        self.quirks.iter().find(|quirk| quirk.terminal == *terminal && quirk.stan == stan)
     }
 
     pub fn upstream_timeout(&self) -> Duration {
@@ -207,6 +251,30 @@ impl SwitchConfig {
         for terminal in &self.terminals {
             if !seen.insert(terminal.terminal_id) {
                 return Err(ConfigError::DuplicateTerminal { terminal: terminal.terminal_id });
+            }
+        }
+        if self.quirks.len() > QUIRKS_MAX {
+            return Err(ConfigError::TooManyQuirks { count: self.quirks.len(), max: QUIRKS_MAX });
+        }
+        for (index, quirk) in self.quirks.iter().enumerate() {
+            let why = if !seen.contains(&quirk.terminal) {
+                Some(format!("terminal {} is not registered", quirk.terminal))
+            } else if !(1..=999_999).contains(&quirk.stan) {
+                Some(format!("stan {} is not 1 to 999999", quirk.stan))
+            } else if quirk.answer.is_none()
+                && !quirk.sign_in_again_header
+                && !quirk.bad_key_check
+                && !quirk.not_balanced
+            {
+                Some(
+                    "sets nothing: give answer, sign_in_again_header, bad_key_check or not_balanced"
+                        .into(),
+                )
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(ConfigError::Quirk { index, why });
             }
         }
         if self.trades_per_batch_max > BatchTotals::COUNT_MAX as usize {

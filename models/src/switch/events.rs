@@ -126,7 +126,9 @@ pub enum SwitchEventKind {
         switch_totals: BatchTotals,
         terminal_totals: BatchTotals,
     },
-    /// One 0320/201 recorded; `unknown` entries matched no approved trade.
+    /// One 0320/201 recorded: `entries` not uploaded before in this batch
+    /// (a resent chunk counts once); `unknown` entries matched no approved
+    /// trade.
     BatchUploaded {
         terminal: TerminalId,
         batch: BatchNo,

@@ -7,6 +7,7 @@ use crate::actor::{Actor, LinkKeys, Node, TradeKey, Transmit};
 use crate::bounded::BoundedQueue;
 use crate::iso8583::cup::CupMessage;
 use crate::iso8583::error::MessageError;
+use crate::iso8583::frame::ProcessingRequirement;
 use crate::iso8583::mac::MacKey;
 use crate::iso8583::network::{NetworkCode, NetworkRequest, NetworkResponse};
 use crate::iso8583::pin::translate_pin;
@@ -20,7 +21,7 @@ use crate::iso8583::trade::{FinancialRequest, ReversalRequest, TradeResponse};
 use crate::iso8583::values::{BatchNo, MerchantId, Stan, TerminalId};
 use crate::iso8583::{Frame, Header, Message, Tpdu};
 use crate::time::Instant;
-use crate::wire::{receive, seal, InboundError, SOFTWARE_VERSION};
+use crate::wire::{receive, seal, seal_with_header, InboundError, SOFTWARE_VERSION};
 
 use super::config::{ConfigError, SwitchConfig};
 use super::events::{CloseReason, DropReason, SwitchCommand, SwitchEvent, SwitchEventKind};
@@ -468,6 +469,8 @@ impl Switch {
         };
         let key_counter = self.state.key_counter;
         let generation_key = self.config.key_generation_key.0;
+        let quirk = self.config.quirk(&request.terminal, request.stan.value()).cloned();
+        let quirk = quirk.as_ref();
         let mut events = Vec::with_capacity(1);
         match self
             .state
@@ -481,11 +484,20 @@ impl Switch {
                     // The TMK's length fixes the modes it can wrap keys for.
                     answer.response_code = ResponseCode::FUNCTION_NOT_SUPPORTED;
                 }
+                NetworkCode::SignIn(_) if quirk.and_then(|q| q.answer).is_some() => {
+                    answer.response_code = quirk.and_then(|q| q.answer).expect("checked");
+                }
                 NetworkCode::SignIn(mode) => {
                     let mut generator = KeyGenerator::new(generation_key, key_counter);
                     let keys = generator.working_keys(mode);
                     self.state.key_counter = generator.counter();
-                    answer.keys = Some(keys.wrap(&state.tmk, mode));
+                    let mut field_62 = keys.wrap(&state.tmk, mode);
+                    if quirk.is_some_and(|q| q.bad_key_check) {
+                        // The last byte is the MAK's check value: the terminal
+                        // must refuse keys it cannot verify.
+                        *field_62.last_mut().expect("field 62 is never empty") ^= 0x01;
+                    }
+                    answer.keys = Some(field_62);
                     answer.batch = state.current.number;
                     state.session = Some(Session { mode, keys });
                     events.push(SwitchEventKind::SignedIn {
@@ -528,6 +540,11 @@ impl Switch {
             Err(code) => return self.refuse_trade(now, to, tpdu, &request, code),
         };
         let mac = session.mac_key();
+        if let Some(code) =
+            self.config.quirk(&request.terminal, request.stan.value()).and_then(|q| q.answer)
+        {
+            return self.refuse_trade(now, to, tpdu, &request, code);
+        }
         let key = TradeKey::of(&request);
         let state = self.state.terminals.get(&request.terminal).expect("the gate found it");
         if state.current.number != request.batch {
@@ -680,7 +697,11 @@ impl Switch {
                 match state.batch(request.batch).map(|batch| batch.totals()) {
                     None => Some(ResponseCode::STATE_MISMATCH),
                     Some(switch_totals) => {
-                        let balanced = switch_totals == request.totals;
+                        let disagree = self
+                            .config
+                            .quirk(&request.terminal, request.stan.value())
+                            .is_some_and(|quirk| quirk.not_balanced);
+                        let balanced = switch_totals == request.totals && !disagree;
                         answer.result = if balanced {
                             SettlementResult::Balanced
                         } else {
@@ -762,7 +783,13 @@ impl Switch {
                 if state.current.number == request.batch {
                     let batch = &mut state.current;
                     let mut unknown = Vec::new();
+                    // A chunk sent again (its 0330 lost, or the terminal lost
+                    // power before it came) counts once.
+                    let mut new_entries = 0usize;
                     for entry in &request.detail.entries {
+                        if !batch.uploaded.contains_key(&entry.stan) {
+                            new_entries += 1;
+                        }
                         let matched = batch.trades.get(&entry.stan).is_some_and(|record| {
                             record.counts() && record.request.trade.amount() == Some(entry.amount)
                         });
@@ -792,7 +819,7 @@ impl Switch {
                         SwitchEventKind::BatchUploaded {
                             terminal: request.terminal,
                             batch: request.batch,
-                            entries: request.detail.entries.len(),
+                            entries: new_entries,
                             unknown: unknown.len(),
                         },
                     );
@@ -932,12 +959,21 @@ impl Switch {
         }
         match mac {
             Some(mac) => {
-                self.send(
-                    pending.reply_to,
+                let mut header = Header::new(SOFTWARE_VERSION);
+                if self
+                    .config
+                    .quirk(&key.terminal, key.stan.value())
+                    .is_some_and(|q| q.sign_in_again_header)
+                {
+                    header.processing = ProcessingRequirement::SIGN_IN_AGAIN;
+                }
+                let bytes = seal_with_header(
                     &CupMessage::TradeAnswer(answer),
                     pending.tpdu,
+                    header,
                     Some(&mac),
                 );
+                self.transmit(pending.reply_to, bytes);
                 self.event(now, SwitchEventKind::Answered { key, code, reversal: false });
             }
             None => self.event(

@@ -59,6 +59,8 @@ pub mod store_forward;
 #[cfg(test)]
 mod tests;
 
-pub use config::{ConfigError, HexKey, LinkKeysConfig, RegisteredTerminal, SwitchConfig};
+pub use config::{
+    ConfigError, HexKey, LinkKeysConfig, RegisteredTerminal, SwitchConfig, SwitchQuirk,
+};
 pub use events::{CloseReason, DropReason, SwitchCommand, SwitchEvent, SwitchEventKind};
 pub use machine::{Switch, SwitchPersistent, NETWORK_ADDRESS, SWITCH_ADDRESS};

@@ -18,6 +18,7 @@
 use crate::iso8583::trade::CardRead;
 use crate::iso8583::values::{AmountFen, AuthCode, BatchNo, MonthDay, Rrn, Stan};
 
+use super::config::TerminalMutation;
 use super::printer::PrinterHardware;
 
 use crate::iso8583::trade::{IccData, Trade, TradeKind};
@@ -268,7 +269,8 @@ impl Terminal {
             );
         }
         let moves_money = !matches!(command, TerminalCommand::BalanceInquiry { .. });
-        if moves_money && self.persistent.journal.is_full() {
+        let overwrite = self.checked.config.mutation == TerminalMutation::JournalOverwritesOldest;
+        if moves_money && self.persistent.journal.is_full() && !overwrite {
             self.emit(now, E::StorageFull);
             return refuse(self, "storage full, settle first".into());
         }
@@ -314,7 +316,8 @@ impl Terminal {
                 TerminalCommand::Sale { card, amount, pin }
             }
             TerminalCommand::Void { original_batch, original_stan, amount, pin } => {
-                if original_batch != self.persistent.batch {
+                let any_batch = self.checked.config.mutation == TerminalMutation::VoidAnyBatch;
+                if original_batch != self.persistent.batch && !any_batch {
                     return refuse(
                         self,
                         format!(
@@ -370,8 +373,10 @@ impl Terminal {
             }
         }
         self.persistent.tamper_locked = true;
-        self.persistent.keys = None;
-        self.persistent.signed_in = false;
+        if self.checked.config.mutation != TerminalMutation::TamperKeepsKeys {
+            self.persistent.keys = None;
+            self.persistent.signed_in = false;
+        }
         self.volatile = Volatile::default();
         self.emit(now, E::TamperLocked);
     }
@@ -385,6 +390,9 @@ impl Terminal {
         }
         self.persistent.tamper_locked = false;
         self.emit(now, E::Unlocked);
+        if self.checked.config.mutation == TerminalMutation::TamperKeepsKeys {
+            return;
+        }
         self.emit(now, E::SignInRequired { why: "working keys erased by tamper".into() });
     }
 }

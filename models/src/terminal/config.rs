@@ -71,6 +71,41 @@ pub enum JournalClear {
     WhenSettlementSent,
 }
 
+/// A deliberately unsafe behaviour, one at a time, that exists only so the
+/// certification matrix can show each case failing against the field bug
+/// it guards against. `None` (the default) is the correct terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TerminalMutation {
+    #[default]
+    None,
+    /// Inquiries and refunds get a reversal like sales (a 0400 for a trade
+    /// that moves no money or is never reversed).
+    ReverseEveryTrade,
+    /// A "retry later" answer (90, 91, 92, 96) is taken as unusable and
+    /// reversed, as if no answer had come.
+    ReverseRetryLaterCodes,
+    /// 77, 99, A0, 22 and header requirement 3 do not make it sign in again.
+    IgnoreSignInAgain,
+    /// Working keys are installed without checking their check values.
+    AcceptBadKeyCheck,
+    /// An offline upload answered 94 is listed as failed, not uploaded.
+    UploadDuplicateAsFailed,
+    /// Settlement sends the 0500 without uploading the offline trades first.
+    SettleBeforeOfflineUpload,
+    /// A tamper lock keeps the working keys; no sign-in after unlocking.
+    TamperKeepsKeys,
+    /// The STAN counter lives in memory: a power cut restarts it at `stan_start`.
+    StanCounterVolatile,
+    /// A void of another batch is not refused for its batch.
+    VoidAnyBatch,
+    /// A full journal overwrites its oldest trade instead of refusing sales.
+    JournalOverwritesOldest,
+    /// Only 00 completes a reversal; 12 and 25 are taken as refusals.
+    #[serde(rename = "reversal_done_on_00_only")]
+    ReversalDoneOn00Only,
+}
+
 /// The terminal's configuration (deserialised from the scenario).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -111,6 +146,11 @@ pub struct TerminalConfig {
     /// answer, the cashier swipes again at once and the retry (a new STAN)
     /// leaves before the first sale's reversal. Unsafe: a double debit.
     pub cashier_retry_after_failure: bool,
+    /// The STAN of a new terminal's first message (1 to 999999): a case
+    /// starts near 999999 to see the counter wrap to 1.
+    pub stan_start: u32,
+    /// Certification only: one deliberately unsafe behaviour (default none).
+    pub mutation: TerminalMutation,
 }
 
 impl Default for TerminalConfig {
@@ -139,6 +179,8 @@ impl Default for TerminalConfig {
             upload_end_code_when_unbalanced: UploadEndCode::Code202,
             journal_clear: JournalClear::AfterSettlementAnswer,
             cashier_retry_after_failure: false,
+            stan_start: 1,
+            mutation: TerminalMutation::None,
         }
     }
 }
@@ -201,6 +243,7 @@ impl TerminalConfig {
         range("response_timeout_ms", self.response_timeout_ms, 1, 3_600_000)?;
         range("reversal_tries_max", u64::from(self.reversal_tries_max), 1, 99)?;
         range("journal_max", self.journal_max as u64, 1, JOURNAL_MAX_LIMIT as u64)?;
+        range("stan_start", u64::from(self.stan_start), 1, 999_999)?;
         range("offline_queue_max", self.offline_queue_max as u64, 1, JOURNAL_MAX_LIMIT as u64)?;
         range("battery_low_percent", u64::from(self.battery_low_percent), 0, 100)?;
         range("battery_start_percent", u64::from(self.battery_start_percent), 0, 100)?;

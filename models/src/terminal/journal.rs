@@ -102,6 +102,11 @@ impl Journal {
         self.entries.push_expect(entry, "journal");
     }
 
+    /// Drops the oldest entry (only the `journal_overwrites_oldest` mutation).
+    pub(crate) fn drop_oldest(&mut self) {
+        self.entries.pop();
+    }
+
     pub fn is_full(&self) -> bool {
         self.entries.is_full()
     }

@@ -56,7 +56,7 @@ mod tests;
 pub use commands::TerminalCommand;
 pub use config::{
     ConfigError, JournalClear, OfflineUpload, ReversalExhausted, ReversalPersist, TerminalConfig,
-    UploadEndCode,
+    TerminalMutation, UploadEndCode,
 };
 pub use events::{TerminalEvent, TerminalEventKind};
 pub use persistent::Persistent;

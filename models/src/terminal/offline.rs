@@ -136,7 +136,9 @@ impl Terminal {
             return true;
         }
         self.persistent.offline.remove(stan);
-        let taken = code.is_approved() || code == ResponseCode::DUPLICATE;
+        let duplicate_taken = self.checked.config.mutation
+            != super::config::TerminalMutation::UploadDuplicateAsFailed;
+        let taken = code.is_approved() || (code == ResponseCode::DUPLICATE && duplicate_taken);
         let status =
             if taken { EntryStatus::OfflineUploaded } else { EntryStatus::OfflineFailed(code) };
         if let Some(entry) = self.persistent.journal.find_mut(stan) {

@@ -49,7 +49,7 @@ impl Persistent {
     /// The store of a terminal fresh from the factory: no keys, batch 1.
     pub fn new(config: &TerminalConfig) -> Persistent {
         Persistent {
-            next_stan: Stan::new(1).expect("1 is a stan"),
+            next_stan: Stan::new(config.stan_start).unwrap_or(Stan::new(1).expect("1 is a stan")),
             batch: BatchNo::new(1).expect("1 is a batch"),
             journal: Journal::new(config.journal_max),
             reversal: None,

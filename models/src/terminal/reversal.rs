@@ -207,7 +207,10 @@ impl Terminal {
         self.volatile.outstanding = None;
         let attempt = self.persistent.reversal.as_ref().map_or(0, |r| r.tries);
         let code = answer.response_code;
-        if matches!(mac, MacCheck::Wrong { .. }) || !acknowledges(code) {
+        let only_00 = self.checked.config.mutation
+            == super::config::TerminalMutation::ReversalDoneOn00Only
+            && code != ResponseCode::APPROVED;
+        if matches!(mac, MacCheck::Wrong { .. }) || !acknowledges(code) || only_00 {
             self.emit(now, E::ReversalUnanswered { stan: answer.stan, attempt });
             if code.action() == TerminalAction::SignInAgain {
                 self.require_sign_in(now, format!("host answered {code} to a reversal"));

@@ -62,7 +62,9 @@ impl SettlementProgress {
 /// the message that depends on it leaves.
 impl Terminal {
     pub(super) fn settlement_step(&mut self, now: Instant) -> Step {
-        if !self.persistent.offline.is_empty() {
+        let settle_first = self.checked.config.mutation
+            == super::config::TerminalMutation::SettleBeforeOfflineUpload;
+        if !self.persistent.offline.is_empty() && !settle_first {
             let count = self.persistent.offline.len();
             self.fail_operation(
                 now,
@@ -89,7 +91,7 @@ impl Terminal {
                     operator: Some(self.checked.operator),
                 };
                 assert!(
-                    self.persistent.offline.is_empty(),
+                    self.persistent.offline.is_empty() || settle_first,
                     "no 0500 while an offline trade is unsent"
                 );
                 self.emit(now, E::SettlementStarted { batch: progress.batch, totals });

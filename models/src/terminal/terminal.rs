@@ -47,7 +47,9 @@ use crate::time::Instant;
 use crate::wire::{receive, seal, Inbound, InboundError};
 
 use super::commands::TerminalCommand;
-use super::config::{Checked, ConfigError, OfflineUpload, ReversalPersist, TerminalConfig};
+use super::config::{
+    Checked, ConfigError, OfflineUpload, ReversalPersist, TerminalConfig, TerminalMutation,
+};
 use super::events::{TerminalEvent, TerminalEventKind as E};
 use super::journal::JournalEntry;
 use super::persistent::Persistent;
@@ -183,6 +185,10 @@ impl Terminal {
         }
         self.powered = true;
         self.volatile = Volatile::default();
+        if self.checked.config.mutation == TerminalMutation::StanCounterVolatile {
+            self.persistent.next_stan =
+                Stan::new(self.checked.config.stan_start).unwrap_or(self.persistent.next_stan);
+        }
         self.emit(now, E::PowerOn);
         self.recover(now);
         self.finish(now);
@@ -313,7 +319,11 @@ impl Terminal {
             if let Some(step) = self.flush_reversal(now, &state) {
                 return step;
             }
+            let settle_first = self.checked.config.mutation
+                == TerminalMutation::SettleBeforeOfflineUpload
+                && matches!(operation, Operation::Settle);
             let upload = match operation {
+                _ if settle_first => false,
                 Operation::Settle | Operation::SendPending => true,
                 _ => self.checked.config.offline_upload == OfflineUpload::WithNextOnline,
             };
@@ -455,8 +465,9 @@ impl Terminal {
         // The cashier's retry under the unsafe policy finds the store taken by
         // the first sale's reversal: the terminal holds one.
         let store_free = self.persistent.reversal.is_none();
-        if kind.is_reversible() && store_free {
-            let reversal = ReversalRequest::new(&request, ReversalReason::Timeout.code());
+        let reverse_all = self.checked.config.mutation == TerminalMutation::ReverseEveryTrade;
+        if (kind.is_reversible() || reverse_all) && store_free {
+            let reversal = ReversalRequest::new_unchecked(&request, ReversalReason::Timeout.code());
             match self.checked.config.reversal_persist {
                 ReversalPersist::BeforeSend => {
                     self.persistent.reversal = Some(PendingReversal::stored(reversal));
@@ -472,6 +483,9 @@ impl Terminal {
     }
 
     pub(super) fn require_sign_in(&mut self, now: Instant, why: String) {
+        if self.checked.config.mutation == TerminalMutation::IgnoreSignInAgain {
+            return;
+        }
         self.persistent.signed_in = false;
         self.emit(now, E::SignInRequired { why });
     }
@@ -555,7 +569,13 @@ impl Terminal {
                     self.emit(now, E::SignInFailed { why: "no working keys in field 62".into() });
                     return true;
                 };
-                match WorkingKeys::unwrap(&self.checked.tmk, mode, &field_62) {
+                let unwrap = if self.checked.config.mutation == TerminalMutation::AcceptBadKeyCheck
+                {
+                    WorkingKeys::unwrap_unverified
+                } else {
+                    WorkingKeys::unwrap
+                };
+                match unwrap(&self.checked.tmk, mode, &field_62) {
                     Ok(keys) => {
                         self.persistent.keys = Some(keys);
                         self.persistent.signed_in = true;
@@ -612,6 +632,12 @@ impl Terminal {
             }
             return true;
         }
+        let retry_later = code.action() == TerminalAction::RetryLater;
+        if retry_later && self.checked.config.mutation == TerminalMutation::ReverseRetryLaterCodes {
+            let why = format!("host answered {code}: taken as no answer");
+            self.trade_unusable(now, &request, reversal, ReversalReason::Garbled, why, true);
+            return true;
+        }
         // A checked answer, even a decline, settles the trade.
         let stan = request.stan;
         if self.persistent.reversal.as_ref().is_some_and(|r| r.stan() == stan && r.armed.is_none())
@@ -646,6 +672,11 @@ impl Terminal {
             JournalEntry::approved(kind, request.stan, request.batch, amount, request.card.pan);
         entry.rrn = answer.rrn;
         entry.auth_code = answer.auth_code;
+        if self.persistent.journal.is_full()
+            && self.checked.config.mutation == TerminalMutation::JournalOverwritesOldest
+        {
+            self.persistent.journal.drop_oldest();
+        }
         self.persistent.journal.push(entry);
         if let Trade::Void { original_stan, .. } = request.trade {
             if let Some(original) = self.persistent.journal.find_mut(original_stan) {

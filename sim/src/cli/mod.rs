@@ -1,6 +1,7 @@
 //! The `possim` command line: one module per subcommand.
 
 pub mod bench;
+pub mod certify;
 pub mod drive;
 pub mod frame;
 pub mod run;

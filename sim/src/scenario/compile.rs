@@ -288,7 +288,11 @@ impl Scenario {
         validate::check_faults(&self.faults, &targets)?;
         let known_cards: BTreeSet<Pan> = cards.iter().map(|(card, _)| card.pan).collect();
         validate::check_script(&self.workload.script, &targets, &known_cards)?;
+        validate::check_commands(&self.workload.commands, &targets)?;
         validate::check_expect(&self.expect.violates)?;
+        if let Some(case) = &self.case {
+            crate::certify::case::check(case, self)?;
+        }
 
         let switch = self.compile_switch(&terminals, calendar)?;
         let network = self.compile_network(calendar)?;
@@ -567,6 +571,7 @@ impl Scenario {
         if let Some(value) = spec.duplicate_check {
             switch.duplicate_check = value;
         }
+        switch.quirks = spec.quirks.clone();
         // The output queues must hold what one call can produce (the
         // switch's validate() states the same sums).
         let (pending, store_forward) = (switch.pending_max, switch.store_forward_max);
@@ -578,6 +583,7 @@ impl Scenario {
             let path = match &error {
                 SwitchConfigError::Zero { field } => at.key(field),
                 SwitchConfigError::OutputTooSmall { field, .. } => at.key(field),
+                SwitchConfigError::Quirk { index, .. } => at.key("quirks").index(*index),
                 _ => at,
             };
             CompileError::new(path, format!("switch: {error}"))

@@ -48,6 +48,9 @@ pub struct Scenario {
     pub faults: FaultPlan,
     #[serde(default)]
     pub expect: Expectations,
+    /// A certification case: expected steps and outcome (`possim certify`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case: Option<crate::certify::case::Case>,
 }
 
 /// Phases and clocks.
@@ -185,6 +188,10 @@ pub struct SwitchSpec {
     pub store_forward_max: Option<usize>,
     /// Policy: answer a repeated request 94 (safe) or forward it again.
     pub duplicate_check: Option<bool>,
+    /// Scripted misbehaviours toward single requests (certification):
+    /// `{terminal, stan, answer: "77"}`, `sign_in_again_header: true`,
+    /// `bad_key_check: true`.
+    pub quirks: Vec<possim_models::switch::SwitchQuirk>,
 }
 
 /// Network settings a scenario may change; each absent one keeps the
@@ -329,6 +336,63 @@ pub struct Workload {
     /// certification cases and shrunk repros use, so that they replay
     /// without depending on the seed.
     pub script: Vec<ScriptedTrade>,
+    /// The cashier's commands placed exactly (settle, reprint, a void of a
+    /// given trade, ...): what the certification cases script beside trades.
+    pub commands: Vec<ScriptedCommand>,
+}
+
+/// A cashier's command at one terminal at a given time of the safety phase.
+/// Written as one mapping: `at_ms`, `terminal`, `command` and its fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScriptedCommand {
+    pub at_ms: u64,
+    pub terminal: TerminalId,
+    #[serde(flatten)]
+    pub command: CashierCommand,
+}
+
+impl<'de> Deserialize<'de> for ScriptedCommand {
+    // As `ScheduledFault`: the own keys are taken out, the rest must be
+    // exactly one `CashierCommand`, unknown keys refused.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut map = serde_json::Map::deserialize(deserializer)?;
+        let at_ms = map.remove("at_ms").ok_or_else(|| D::Error::missing_field("at_ms"))?;
+        let at_ms =
+            u64::deserialize(at_ms).map_err(|error| D::Error::custom(format!("at_ms: {error}")))?;
+        let terminal = match map.remove("terminal") {
+            Some(serde_json::Value::Number(number)) => {
+                serde_json::Value::String(number.to_string())
+            }
+            Some(value) => value,
+            None => return Err(D::Error::missing_field("terminal")),
+        };
+        let terminal = TerminalId::deserialize(terminal)
+            .map_err(|error| D::Error::custom(format!("terminal: {error}")))?;
+        let command = tagged_from_map(map)?;
+        Ok(ScriptedCommand { at_ms, terminal, command })
+    }
+}
+
+/// What the cashier does at the terminal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "command", deny_unknown_fields)]
+pub enum CashierCommand {
+    Settle,
+    /// The "send pending" menu item: the reversal and offline uploads now.
+    SendPending,
+    ReprintLast,
+    ReprintByStan {
+        stan: u32,
+    },
+    DetailList,
+    /// Voids the trade `stan` of batch `batch` (the terminal refuses one of
+    /// another batch).
+    Void {
+        batch: u32,
+        stan: u32,
+        amount_fen: u64,
+    },
 }
 
 /// The kinds of trade a cardholder can ask for.
@@ -389,6 +453,7 @@ impl Default for Workload {
             wrong_pin_per_trade: 0.0,
             cashier: Cashier::default(),
             script: Vec::new(),
+            commands: Vec::new(),
         }
     }
 }
@@ -562,8 +627,14 @@ pub enum ProtocolFault {
     DelayAnswer { terminal: TerminalId, trade: u32, offset_ms: i64 },
     /// The answer's MAC is corrupted.
     CorruptAnswer { terminal: TerminalId, trade: u32 },
-    /// The request is delivered twice.
-    DuplicateRequest { terminal: TerminalId, trade: u32 },
+    /// The request is delivered twice: the copy 1 ms after the original, or
+    /// `after_ms` after it (a late replay the switch has already answered).
+    DuplicateRequest {
+        terminal: TerminalId,
+        trade: u32,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        after_ms: u64,
+    },
     /// Every reversal the terminal sends is dropped until healing.
     DropReversals { terminal: TerminalId },
     /// The settlement answer (0510) is dropped.
@@ -715,6 +786,10 @@ pub struct FaultPlan {
 #[serde(deny_unknown_fields, default)]
 pub struct Expectations {
     pub violates: Vec<String>,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 fn default_farm() -> String {

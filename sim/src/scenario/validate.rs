@@ -23,8 +23,8 @@ use super::compile::CompiledScenario;
 use super::error::{CompileError, FieldPath, ScenarioError};
 use super::locate::Locations;
 use super::model::{
-    Fault, FaultPlan, LineProfile, ProtocolFault, RangeMs, RunSettings, Scenario, ScriptedTrade,
-    SwarmBounds, Workload,
+    CashierCommand, Fault, FaultPlan, LineProfile, ProtocolFault, RangeMs, RunSettings, Scenario,
+    ScriptedCommand, ScriptedTrade, SwarmBounds, Workload,
 };
 use possim_models::iso8583::values::Pan;
 
@@ -229,6 +229,43 @@ pub(crate) fn check_script(
         }
         if trade.amount_fen == 0 || trade.amount_fen > 999_999_999_999 {
             return fail(at.key("amount_fen"), "an amount is 1 fen to 12 digits of fen");
+        }
+    }
+    Ok(())
+}
+
+/// Every scripted command lands in the safety phase on a known terminal,
+/// with numbers the wire can carry.
+pub(crate) fn check_commands(
+    commands: &[ScriptedCommand],
+    targets: &Targets<'_>,
+) -> Result<(), CompileError> {
+    let root = FieldPath::root().key("workload").key("commands");
+    for (index, scripted) in commands.iter().enumerate() {
+        let at = root.index(index);
+        if scripted.at_ms >= targets.safety_ms {
+            return fail(
+                at.key("at_ms"),
+                format!(
+                    "at_ms {} is not within the safety phase (safety_ms {})",
+                    scripted.at_ms, targets.safety_ms
+                ),
+            );
+        }
+        targets.terminal(at.key("terminal"), scripted.terminal.trimmed())?;
+        let numbers: Vec<(&str, u64, u64)> = match &scripted.command {
+            CashierCommand::ReprintByStan { stan } => vec![("stan", u64::from(*stan), 999_999)],
+            CashierCommand::Void { batch, stan, amount_fen } => vec![
+                ("batch", u64::from(*batch), 999_999),
+                ("stan", u64::from(*stan), 999_999),
+                ("amount_fen", *amount_fen, 999_999_999_999),
+            ],
+            _ => Vec::new(),
+        };
+        for (key, value, max) in numbers {
+            if value == 0 || value > max {
+                return fail(at.key(key), format!("{key} {value} is not 1 to {max}"));
+            }
         }
     }
     Ok(())

@@ -217,6 +217,7 @@ impl Line {
         let mut placed = None;
         let mut drop_placed = false;
         let mut duplicate_placed = false;
+        let mut duplicate_after_ms = 1u64;
         let online_trade = is_online_trade(&bytes);
         if online_trade && !self.healed {
             self.trades_sent += 1;
@@ -236,8 +237,9 @@ impl Line {
                             FaultCause::Protocol(format!("drop request of trade {trade}")),
                         ));
                     }
-                    ProtocolFault::DuplicateRequest { trade: n, .. } if n == trade => {
+                    ProtocolFault::DuplicateRequest { trade: n, after_ms, .. } if n == trade => {
                         duplicate_placed = true;
+                        duplicate_after_ms = after_ms.max(1);
                         placed = Some(self.record(
                             FaultKind::LineDuplicate,
                             FaultCause::Protocol(format!("duplicate request of trade {trade}")),
@@ -313,7 +315,7 @@ impl Line {
             verdict.fate = Fate::Dropped;
         } else if duplicate_placed && verdict.copies.len() == 1 {
             let (delay, copy) = verdict.copies[0].clone();
-            verdict.copies.push((delay + 1, copy));
+            verdict.copies.push((delay + duplicate_after_ms, copy));
             verdict.fate = Fate::Duplicated;
         }
         verdict.requests.extend(requests);

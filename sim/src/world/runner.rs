@@ -26,7 +26,7 @@ use super::rng::{Rng, Streams};
 use super::shells;
 use super::state::{pair, Command, Request, Shared, TerminalSlot, World};
 use crate::scenario::compile::CompiledScenario;
-use crate::scenario::model::{Fault, PrinterFault, ProtocolFault, TradeChoice};
+use crate::scenario::model::{CashierCommand, Fault, PrinterFault, ProtocolFault, TradeChoice};
 use crate::trace::{
     CardSetup, FaultCause, FaultKind, FaultRecord, Phase, Setup, TerminalSetup, Trace, TraceEvent,
     TRACE_SCHEMA_VERSION,
@@ -1000,6 +1000,10 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
     for (index, trade) in scenario.workload.script.iter().enumerate() {
         runner.at(start + Duration::from_millis(trade.at_ms), Action::Scripted { index, waits: 0 });
     }
+    for scripted in &scenario.workload.commands {
+        let when = start + Duration::from_millis(scripted.at_ms);
+        runner.at(when, Action::Command(scripted.terminal, cashier_command(&scripted.command)));
+    }
     for scheduled in &scenario.faults.scheduled {
         runner.at(
             start + Duration::from_millis(scheduled.at_ms),
@@ -1096,6 +1100,28 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
         .map_err(|_| RunError::Simulation("world still shared after the run".into()))?;
     let trace = world.into_inner().trace;
     Ok(RunOutcome { trace, converged: converged_flag, simulated_ms, steps })
+}
+
+/// The terminal command a scripted cashier command is (numbers checked by
+/// the scenario's validation).
+fn cashier_command(command: &CashierCommand) -> TerminalCommand {
+    use possim_models::iso8583::values::{BatchNo, Stan};
+    let stan = |value: u32| Stan::new(value).expect("a checked stan");
+    match command {
+        CashierCommand::Settle => TerminalCommand::Settle,
+        CashierCommand::SendPending => TerminalCommand::SendPending,
+        CashierCommand::ReprintLast => TerminalCommand::ReprintLast,
+        CashierCommand::ReprintByStan { stan: value } => {
+            TerminalCommand::ReprintByStan { stan: stan(*value) }
+        }
+        CashierCommand::DetailList => TerminalCommand::PrintDetailList,
+        CashierCommand::Void { batch, stan: value, amount_fen } => TerminalCommand::Void {
+            original_batch: BatchNo::new(*batch).expect("a checked batch"),
+            original_stan: stan(*value),
+            amount: AmountFen::new(*amount_fen).expect("a checked amount"),
+            pin: None,
+        },
+    }
 }
 
 fn protocol_terminal(fault: &ProtocolFault) -> TerminalId {
