@@ -13,6 +13,7 @@ pub mod execute;
 pub mod frame_json;
 pub mod oracle;
 pub mod scenario;
+pub mod shrink;
 pub mod summary;
 pub mod trace;
 pub mod world;

@@ -25,6 +25,8 @@ enum Command {
     Sweep(cli::sweep::SweepArgs),
     /// The same run as `run`, with its full trace.
     Replay(cli::run::RunArgs),
+    /// A failing seed shrunk to a small scenario that fails the same invariant on any seed.
+    Shrink(cli::shrink::ShrinkArgs),
     /// What the simulator costs, beside the bare models, as a ratio.
     Bench(cli::bench::BenchArgs),
     /// Decode, encode and MAC-check CUP POS 8583 frames.
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => cli::run::run(args, true),
         Command::Sweep(args) => cli::sweep::run(args),
         Command::Bench(args) => cli::bench::run(args),
+        Command::Shrink(args) => cli::shrink::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod frame;
 pub mod run;
+pub mod shrink;
 pub mod sweep;
 
 /// Exit codes shared by every subcommand.

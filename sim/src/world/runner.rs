@@ -154,7 +154,12 @@ impl<'a> Runner<'a> {
     }
 
     fn fault_record(&mut self, now: Instant, kind: FaultKind, target: &str, cause: &FaultCause) {
-        let record = FaultRecord { kind, target: target.to_string(), cause: cause_label(cause) };
+        let record = FaultRecord {
+            kind,
+            target: target.to_string(),
+            cause: cause_label(cause),
+            frame: None,
+        };
         self.world.borrow_mut().fault(now, record);
     }
 
@@ -1096,7 +1101,8 @@ fn protocol_terminal(fault: &ProtocolFault) -> TerminalId {
         | ProtocolFault::DuplicateRequest { terminal, .. }
         | ProtocolFault::DropReversals { terminal }
         | ProtocolFault::DropSettlementAnswer { terminal }
-        | ProtocolFault::PowerOff { terminal, .. } => *terminal,
+        | ProtocolFault::PowerOff { terminal, .. }
+        | ProtocolFault::Frame { terminal, .. } => *terminal,
     }
 }
 
