@@ -100,7 +100,11 @@ pub fn run(args: ShrinkArgs) -> Result<u8> {
         Some(passes) => lines.push(format!(
             "safe      with {} off: {}",
             shrunk.safe_policies.join(", "),
-            if passes { "passes" } else { "still FAILS" }
+            if passes {
+                format!("{} holds", shrunk.invariant)
+            } else {
+                format!("{} still FAILS", shrunk.invariant)
+            }
         )),
         None => lines.push("safe      no unsafe policy to switch off".into()),
     }

@@ -100,7 +100,9 @@ pub struct Shrunk {
     /// Each checked seed and whether the repro fails the invariant on it.
     pub seeds: Vec<(u64, bool)>,
     /// The unsafe policies switched off for the counter-check, and whether
-    /// the repro then passes (None: it had no unsafe policy).
+    /// the repro then holds the invariant (None: it had no unsafe policy).
+    /// Other invariants may still fail: a lost refund answer, say, is not
+    /// reversible under any policy.
     pub safe_policies: Vec<String>,
     pub passes_when_safe: Option<bool>,
     pub wall: Duration,
@@ -147,10 +149,12 @@ pub fn shrink(text: &str, file: &str, options: &ShrinkOptions) -> Result<Shrunk,
 
     let (mut written, converted) = explicit::explicitise(&original, &report.trace, options.seed);
     written.expect.violates = vec![invariant.clone()];
+    written.name = format!("{}-shrunk", original.name);
     let explicit = oracle.fails(&written);
     if !explicit {
         // Keep the seed's own randomness: groups expanded, nothing else.
         written = explicit::expand_groups(&original);
+        written.name = format!("{}-shrunk", original.name);
         written.run.seed = options.seed;
         written.expect.violates = vec![invariant.clone()];
     }
@@ -177,7 +181,7 @@ pub fn shrink(text: &str, file: &str, options: &ShrinkOptions) -> Result<Shrunk,
     let passes_when_safe = if safe_policies.is_empty() {
         None
     } else {
-        Some(probe(options.seed).run(&safe).is_some_and(|r| r.passed()))
+        Some(probe(options.seed).run(&safe).is_some_and(|r| !r.failed().contains(&invariant)))
     };
 
     let header = header(&original, file, options, &invariant, explicit);

@@ -219,17 +219,35 @@ pub fn reduce(scenario: Scenario, oracle: &mut Oracle) -> (Scenario, Reduced) {
     let kept = ddmin(faults, &mut |faults| oracle.fails(&with_faults(&best, faults)));
     best = with_faults(&best, &kept);
 
-    best = tidy(best, oracle);
+    // Plainer values, each kept only if the run still fails: one card for
+    // every trade, the default amount, the default healing bound.
+    let mut plain = best.clone();
+    if let Some(first) = plain.workload.script.first().map(|t| t.card) {
+        for trade in &mut plain.workload.script {
+            trade.card = first;
+        }
+    }
+    best = keep_if_fails(best, plain, oracle);
     let mut plain = best.clone();
     for trade in &mut plain.workload.script {
         trade.amount_fen = DEFAULT_AMOUNT_FEN;
     }
-    if plain != best && oracle.fails(&plain) {
-        best = plain;
-    }
+    best = keep_if_fails(best, plain, oracle);
+    let mut plain = best.clone();
+    plain.run.healing_max_ms = crate::scenario::model::RunSettings::default().healing_max_ms;
+    best = keep_if_fails(best, plain, oracle);
+    best = tidy(best, oracle);
     best = compress(best, oracle);
     best = shorten(best, oracle);
     (best, reduced)
+}
+
+fn keep_if_fails(best: Scenario, candidate: Scenario, oracle: &mut Oracle) -> Scenario {
+    if candidate != best && oracle.fails(&candidate) {
+        candidate
+    } else {
+        best
+    }
 }
 
 /// A scripted trade's amount when none is written.
@@ -241,10 +259,11 @@ const DEFAULT_AMOUNT_FEN: u64 = 10_000;
 fn compress(scenario: Scenario, oracle: &mut Oracle) -> Scenario {
     // Terminals sign in from 2 s after opening; drawn arrivals start at 5 s.
     const FIRST_MS: u64 = 10_000;
-    // Longer than the cashier's "send pending" wait (120 s) and a timeout.
-    const GAP_MAX_MS: u64 = 180_000;
+    // Uncut, then longer than the cashier's "send pending" wait (120 s) and
+    // a timeout, then tighter.
+    const GAPS_MAX_MS: [u64; 4] = [u64::MAX, 180_000, 60_000, 15_000];
     let mut best = scenario;
-    for gap_max_ms in [u64::MAX, GAP_MAX_MS] {
+    for gap_max_ms in GAPS_MAX_MS {
         let mut times: Vec<u64> = best
             .workload
             .script
@@ -274,7 +293,9 @@ fn compress(scenario: Scenario, oracle: &mut Oracle) -> Scenario {
         let last_moved = map.values().max().copied().unwrap_or(0);
         let last_before = map.keys().max().copied().unwrap_or(0);
         let saved_ms = last_before - last_moved;
-        candidate.run.safety_ms = best.run.safety_ms.saturating_sub(saved_ms).max(1);
+        // To the second, as `shorten` leaves it.
+        candidate.run.safety_ms =
+            best.run.safety_ms.saturating_sub(saved_ms).div_ceil(1_000) * 1_000;
         if candidate != best && oracle.fails(&candidate) {
             best = candidate;
         }
