@@ -9,6 +9,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod coverage;
 pub mod execute;
 pub mod frame_json;
 pub mod oracle;
