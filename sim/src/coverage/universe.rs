@@ -22,8 +22,15 @@ pub const PHASES: [&str; 10] = [
 
 /// The phases a fault on a terminal is counted in: where the protocol can be
 /// caught mid-way (a powered-off or locked terminal has nothing in flight).
-pub const FAULT_PHASES: [&str; 6] =
-    ["idle", "awaiting_answer", "reversal_pending", "offline_upload", "settlement", "batch_upload"];
+pub const FAULT_PHASES: [&str; 7] = [
+    "idle",
+    "signing_in",
+    "awaiting_answer",
+    "reversal_pending",
+    "offline_upload",
+    "settlement",
+    "batch_upload",
+];
 
 /// The answer codes the switch, the network and the issuers give
 /// (`models/src/{switch,network,issuer}`), as terminals receive them.
