@@ -11,11 +11,13 @@
 #![forbid(unsafe_code)]
 
 pub mod certify;
+pub mod coverage;
 pub mod execute;
 pub mod frame_json;
 pub mod live;
 pub mod oracle;
 pub mod scenario;
+pub mod shrink;
 pub mod summary;
 pub mod trace;
 pub mod world;

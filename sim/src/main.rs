@@ -25,6 +25,8 @@ enum Command {
     Sweep(cli::sweep::SweepArgs),
     /// The same run as `run`, with its full trace.
     Replay(cli::run::RunArgs),
+    /// A failing seed shrunk to a small scenario that fails the same invariant on any seed.
+    Shrink(cli::shrink::ShrinkArgs),
     /// What the simulator costs, beside the bare models, as a ratio.
     Bench(cli::bench::BenchArgs),
     /// The certification cases: steps and outcome of each; exit 0 all pass, 1 a case fails, 2 bad case file.
@@ -56,6 +58,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => cli::serve::run(args),
         Command::Drive(args) => cli::drive::run(args),
         Command::Certify(args) => cli::certify::run(args),
+        Command::Shrink(args) => cli::shrink::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -28,6 +28,8 @@ use possim_models::terminal::TerminalEvent;
 use possim_models::time::Instant;
 use serde::Serialize;
 
+use crate::scenario::model::LineDirection;
+
 /// The schema version of `trace.jsonl`; bump it when a record changes shape.
 pub const TRACE_SCHEMA_VERSION: u32 = 1;
 
@@ -130,6 +132,21 @@ pub struct FaultRecord {
     pub target: String,
     #[serde(flatten)]
     pub cause: FaultCause,
+    /// For a fault on one frame of a terminal's line: which frame. Kept in
+    /// memory only (not in the JSON lines, so traces and their hashes stay
+    /// as they were): what `possim shrink` turns a random frame fault into a
+    /// placed one with.
+    #[serde(skip)]
+    pub frame: Option<FrameSlot>,
+}
+
+/// One frame on one terminal's line: the `index`-th (from 1) in `direction`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameSlot {
+    pub direction: LineDirection,
+    pub index: u32,
+    /// A corruption's byte (past the length prefix) and bit.
+    pub flipped: Option<(u32, u8)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

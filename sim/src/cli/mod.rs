@@ -6,6 +6,7 @@ pub mod drive;
 pub mod frame;
 pub mod run;
 pub mod serve;
+pub mod shrink;
 pub mod sweep;
 
 /// Exit codes shared by every subcommand.

@@ -31,6 +31,9 @@ pub struct RunArgs {
     /// Run the seed twice and fail if the trace hashes differ.
     #[arg(long)]
     pub check_determinism: bool,
+    /// Also list what the run reached, and what it never reached.
+    #[arg(long)]
+    pub coverage: bool,
 }
 
 pub(crate) fn load(path: &Path) -> Result<possim_sim::scenario::compile::CompiledScenario> {
@@ -127,6 +130,15 @@ pub fn run(args: RunArgs, replay: bool) -> Result<u8> {
             print_report(&mut std::io::stderr().lock(), &report, &args.scenario)?;
         }
         (None, false) => print_report(&mut std::io::stdout().lock(), &report, &args.scenario)?,
+    }
+    if args.coverage {
+        let listing =
+            possim_sim::coverage::Listing(&possim_sim::coverage::Coverage::of(&report.trace));
+        if with_trace && args.out.is_none() {
+            eprint!("{listing}");
+        } else {
+            print!("{listing}");
+        }
     }
     eprintln!("wall      {:.2} s", wall.as_secs_f64());
     Ok(if report.passed() { exit::PASS } else { exit::FAIL })

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use anyhow::{bail, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use possim_sim::coverage::{Coverage, Listing};
 use possim_sim::execute::execute;
 use possim_sim::world::RunOptions;
 use rayon::prelude::*;
@@ -38,6 +39,10 @@ pub struct SweepArgs {
     /// One JSON object per seed on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Also list what the seeds reached together, and what none reached
+    /// (with --json: one more object, `{"coverage": ...}`).
+    #[arg(long)]
+    pub coverage: bool,
 }
 
 fn parse_range(text: &str) -> Result<(u64, u64)> {
@@ -74,6 +79,7 @@ struct SeedResult {
     trades: u64,
     simulated_ms: u64,
     error: Option<String>,
+    coverage: Option<Coverage>,
 }
 
 pub fn run(args: SweepArgs) -> Result<u8> {
@@ -104,6 +110,7 @@ pub fn run(args: SweepArgs) -> Result<u8> {
                         trades: report.summary.trades_started,
                         simulated_ms: report.simulated_ms,
                         error: None,
+                        coverage: args.coverage.then(|| Coverage::of(&report.trace)),
                     },
                     Ok(Err(error)) => SeedResult {
                         seed,
@@ -112,6 +119,7 @@ pub fn run(args: SweepArgs) -> Result<u8> {
                         trades: 0,
                         simulated_ms: 0,
                         error: Some(error.to_string()),
+                        coverage: None,
                     },
                     Err(panic) => {
                         let message = panic
@@ -126,6 +134,7 @@ pub fn run(args: SweepArgs) -> Result<u8> {
                             trades: 0,
                             simulated_ms: 0,
                             error: Some(message),
+                            coverage: None,
                         }
                     }
                 };
@@ -204,6 +213,18 @@ pub fn run(args: SweepArgs) -> Result<u8> {
         ));
     }
     let text = report.join("\n");
+    if args.coverage {
+        // Merged in seed order: the same counts whatever the threads did.
+        let mut total = Coverage::default();
+        for coverage in results.iter().filter_map(|r| r.coverage.as_ref()) {
+            total.merge(coverage);
+        }
+        if args.json {
+            writeln!(out, "{}", serde_json::json!({ "coverage": total }))?;
+        } else {
+            write!(out, "{}", Listing(&total))?;
+        }
+    }
     if args.json {
         eprintln!("{text}");
     } else {

@@ -658,6 +658,45 @@ pub enum ProtocolFault {
     ReverseUnknown { terminal: TerminalId, trade: u32 },
     /// Live only (`drive`): every offline upload is sent twice.
     DuplicateUploads { terminal: TerminalId },
+    /// The `frame`-th frame (1-based, every frame counted) on the terminal's
+    /// line in `direction` gets `action`: what a random per-frame fault of a
+    /// line profile becomes in a shrunk repro, so it replays without the seed.
+    Frame {
+        terminal: TerminalId,
+        direction: LineDirection,
+        frame: u32,
+        action: FrameAction,
+        /// `delay`: the frame arrives this long after it was sent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        delay_ms: Option<u64>,
+        /// `corrupt`: the byte to flip, as an index into the frame as sent
+        /// (its first two bytes are the length, so 2 or more), and the bit;
+        /// by default bit 0 of the last byte, inside the MAC.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        byte: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bit: Option<u8>,
+    },
+}
+
+/// Which way a frame goes on a terminal's line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineDirection {
+    /// From the terminal.
+    Up,
+    /// To the terminal.
+    Down,
+}
+
+/// What a placed frame fault does to its frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FrameAction {
+    Drop,
+    Duplicate,
+    Corrupt,
+    Delay,
 }
 
 impl ProtocolFault {
@@ -677,7 +716,8 @@ impl ProtocolFault {
             | ProtocolFault::SettlementUnbalanced { terminal }
             | ProtocolFault::CorruptRequest { terminal, .. }
             | ProtocolFault::ReverseUnknown { terminal, .. }
-            | ProtocolFault::DuplicateUploads { terminal } => *terminal,
+            | ProtocolFault::DuplicateUploads { terminal }
+            | ProtocolFault::Frame { terminal, .. } => *terminal,
         }
     }
 
@@ -697,7 +737,8 @@ impl ProtocolFault {
             ProtocolFault::DropReversals { .. }
             | ProtocolFault::DropSettlementAnswer { .. }
             | ProtocolFault::SettlementUnbalanced { .. }
-            | ProtocolFault::DuplicateUploads { .. } => None,
+            | ProtocolFault::DuplicateUploads { .. }
+            | ProtocolFault::Frame { .. } => None,
         }
     }
 
@@ -718,6 +759,7 @@ impl ProtocolFault {
             ProtocolFault::CorruptRequest { .. } => "corrupt_request",
             ProtocolFault::ReverseUnknown { .. } => "reverse_unknown",
             ProtocolFault::DuplicateUploads { .. } => "duplicate_uploads",
+            ProtocolFault::Frame { .. } => "frame",
         }
     }
 

@@ -23,8 +23,8 @@ use super::compile::CompiledScenario;
 use super::error::{CompileError, FieldPath, ScenarioError};
 use super::locate::Locations;
 use super::model::{
-    CashierCommand, Fault, FaultPlan, LineProfile, ProtocolFault, RangeMs, RunSettings, Scenario,
-    ScriptedCommand, ScriptedTrade, SwarmBounds, Workload,
+    CashierCommand, Fault, FaultPlan, FrameAction, LineProfile, ProtocolFault, RangeMs,
+    RunSettings, Scenario, ScriptedCommand, ScriptedTrade, SwarmBounds, Workload,
 };
 use possim_models::iso8583::values::Pan;
 
@@ -408,6 +408,9 @@ pub(crate) fn check_faults(plan: &FaultPlan, targets: &Targets<'_>) -> Result<()
         if trade == Some(0) {
             return fail(at.key("trade"), "trades are counted from 1");
         }
+        if let ProtocolFault::Frame { frame, action, delay_ms, byte, bit, .. } = fault {
+            check_frame_fault(&at, *frame, *action, *delay_ms, *byte, *bit)?;
+        }
         if let ProtocolFault::DelayAnswer { offset_ms, .. } = fault {
             if offset_ms.unsigned_abs() > timeout_ms && *offset_ms < 0 {
                 return fail(
@@ -437,6 +440,32 @@ pub fn check_simulable(plan: &FaultPlan) -> Result<(), CompileError> {
                 ),
             );
         }
+    }
+    Ok(())
+}
+
+fn check_frame_fault(
+    at: &FieldPath,
+    frame: u32,
+    action: FrameAction,
+    delay_ms: Option<u64>,
+    byte: Option<u32>,
+    bit: Option<u8>,
+) -> Result<(), CompileError> {
+    if frame == 0 {
+        return fail(at.key("frame"), "frames are counted from 1");
+    }
+    if action == FrameAction::Delay && delay_ms.is_none() {
+        return fail(at.key("action"), "a delay needs delay_ms");
+    }
+    if let Some(byte) = byte.filter(|byte| *byte < 2) {
+        return fail(
+            at.key("byte"),
+            format!("byte {byte} is inside the length prefix (2 or more)"),
+        );
+    }
+    if let Some(bit) = bit.filter(|bit| *bit > 7) {
+        return fail(at.key("bit"), format!("bit {bit} is not 0 to 7"));
     }
     Ok(())
 }

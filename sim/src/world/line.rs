@@ -16,8 +16,8 @@ use possim_models::time::Instant;
 
 use super::rng::Rng;
 use super::state::Request;
-use crate::scenario::model::{LineProfile, PowerPhase, ProtocolFault};
-use crate::trace::{Fate, FaultCause, FaultKind, FaultRecord};
+use crate::scenario::model::{FrameAction, LineDirection, LineProfile, PowerPhase, ProtocolFault};
+use crate::trace::{Fate, FaultCause, FaultKind, FaultRecord, FrameSlot};
 
 /// What the shim decided for one frame.
 #[derive(Debug)]
@@ -60,6 +60,9 @@ pub(crate) struct Line {
     batch_upload_power_done: bool,
     settlement_answer_dropped: bool,
     healed: bool,
+    /// Frames the line carried each way so far: the index of a frame fault.
+    frames_up: u32,
+    frames_down: u32,
 }
 
 /// Bound on remembered send times (one trade at a time per terminal; kept
@@ -119,6 +122,8 @@ impl Line {
             batch_upload_power_done: false,
             settlement_answer_dropped: false,
             healed: false,
+            frames_up: 0,
+            frames_down: 0,
         }
     }
 
@@ -144,7 +149,75 @@ impl Line {
     }
 
     fn record(&self, kind: FaultKind, cause: FaultCause) -> FaultRecord {
-        FaultRecord { kind, target: self.terminal.trimmed().to_string(), cause }
+        FaultRecord { kind, target: self.terminal.trimmed().to_string(), cause, frame: None }
+    }
+
+    /// The next frame's place in `direction`, counted from 1.
+    fn next_slot(&mut self, direction: LineDirection) -> FrameSlot {
+        let count = match direction {
+            LineDirection::Up => &mut self.frames_up,
+            LineDirection::Down => &mut self.frames_down,
+        };
+        *count = count.saturating_add(1);
+        FrameSlot { direction, index: *count, flipped: None }
+    }
+
+    /// A random fault of the profile on this frame, marked with its place.
+    fn random_record(&self, kind: FaultKind, slot: FrameSlot) -> FaultRecord {
+        FaultRecord { frame: Some(slot), ..self.record(kind, self.profile_cause()) }
+    }
+
+    /// The placed frame faults (`kind: frame`) on this frame, after the
+    /// line's own verdict: a frame already lost stays lost.
+    fn placed_frame(&self, slot: FrameSlot, verdict: &mut LineVerdict) {
+        if self.healed {
+            return;
+        }
+        for fault in &self.protocol {
+            let ProtocolFault::Frame { direction, frame, action, delay_ms, byte, bit, .. } = fault
+            else {
+                continue;
+            };
+            if *direction != slot.direction || *frame != slot.index || verdict.copies.is_empty() {
+                continue;
+            }
+            let label = match direction {
+                LineDirection::Up => "up",
+                LineDirection::Down => "down",
+            };
+            let cause =
+                |what: &str| FaultCause::Protocol(format!("{what} frame {} {label}", slot.index));
+            match action {
+                FrameAction::Drop => {
+                    verdict.copies.clear();
+                    verdict.fate = Fate::Dropped;
+                    verdict.faults.push(self.record(FaultKind::LineDropFrame, cause("drop")));
+                }
+                FrameAction::Duplicate => {
+                    let (delay, copy) = verdict.copies[0].clone();
+                    verdict.copies.push((delay + 1, copy));
+                    verdict.fate = Fate::Duplicated;
+                    verdict.faults.push(self.record(FaultKind::LineDuplicate, cause("duplicate")));
+                }
+                FrameAction::Corrupt => {
+                    for (_, bytes) in &mut verdict.copies {
+                        let Some(last) = bytes.len().checked_sub(1) else { continue };
+                        let index = byte.map_or(last, |b| (b as usize).clamp(2.min(last), last));
+                        bytes[index] ^= 1 << bit.unwrap_or(0).min(7);
+                    }
+                    verdict.fate = Fate::Corrupted;
+                    verdict.faults.push(self.record(FaultKind::LineCorrupt, cause("corrupt")));
+                }
+                FrameAction::Delay => {
+                    let by_ms = delay_ms.unwrap_or(0);
+                    for copy in &mut verdict.copies {
+                        copy.0 = by_ms;
+                    }
+                    verdict.fate = Fate::Delayed { by_ms };
+                    verdict.faults.push(self.record(FaultKind::LineDelay, cause("delay")));
+                }
+            }
+        }
     }
 
     fn profile_cause(&self) -> FaultCause {
@@ -160,14 +233,17 @@ impl Line {
         (latency, drop, duplicate, corrupt)
     }
 
-    fn corrupt(&mut self, bytes: &mut [u8]) {
+    /// Flips one bit; returns which (byte index in the frame, bit).
+    fn corrupt(&mut self, bytes: &mut [u8]) -> Option<(u32, u8)> {
         // Past the length prefix, so the frame still frames and the MAC (or
         // the decoder) has to catch it.
         if bytes.len() > 2 {
             let index = 2 + (self.rng.next_u64() as usize) % (bytes.len() - 2);
             let bit = (self.rng.next_u64() % 8) as u8;
             bytes[index] ^= 1 << bit;
+            return Some((index as u32, bit));
         }
+        None
     }
 
     fn verdict(
@@ -175,6 +251,7 @@ impl Line {
         now: Instant,
         mut bytes: Vec<u8>,
         placed: Option<FaultRecord>,
+        slot: FrameSlot,
     ) -> LineVerdict {
         let (latency, drop, duplicate, corrupt) = self.draws();
         let mut faults: Vec<FaultRecord> = placed.into_iter().collect();
@@ -187,7 +264,7 @@ impl Line {
             };
         }
         if drop {
-            faults.push(self.record(FaultKind::LineDropFrame, self.profile_cause()));
+            faults.push(self.random_record(FaultKind::LineDropFrame, slot));
             return LineVerdict {
                 copies: Vec::new(),
                 fate: Fate::Dropped,
@@ -197,14 +274,14 @@ impl Line {
         }
         let mut fate = Fate::Delivered;
         if corrupt {
-            self.corrupt(&mut bytes);
-            faults.push(self.record(FaultKind::LineCorrupt, self.profile_cause()));
+            let flipped = self.corrupt(&mut bytes);
+            faults.push(self.random_record(FaultKind::LineCorrupt, FrameSlot { flipped, ..slot }));
             fate = Fate::Corrupted;
         }
         let mut copies = vec![(latency, bytes.clone())];
         if duplicate {
             copies.push((latency + 1, bytes));
-            faults.push(self.record(FaultKind::LineDuplicate, self.profile_cause()));
+            faults.push(self.random_record(FaultKind::LineDuplicate, slot));
             fate = Fate::Duplicated;
         }
         LineVerdict { copies, fate, faults, requests: Vec::new() }
@@ -212,6 +289,7 @@ impl Line {
 
     /// A frame the terminal sends.
     pub fn outbound(&mut self, now: Instant, bytes: Vec<u8>) -> LineVerdict {
+        let slot = self.next_slot(LineDirection::Up);
         let (mti, stan, network_code) = mti_of(&bytes);
         let mut requests = Vec::new();
         let mut placed = None;
@@ -309,7 +387,7 @@ impl Line {
                 }
             }
         }
-        let mut verdict = self.verdict(now, bytes, placed);
+        let mut verdict = self.verdict(now, bytes, placed, slot);
         if drop_placed {
             verdict.copies.clear();
             verdict.fate = Fate::Dropped;
@@ -318,12 +396,14 @@ impl Line {
             verdict.copies.push((delay + duplicate_after_ms, copy));
             verdict.fate = Fate::Duplicated;
         }
+        self.placed_frame(slot, &mut verdict);
         verdict.requests.extend(requests);
         verdict
     }
 
     /// A frame sent to the terminal.
     pub fn inbound(&mut self, now: Instant, bytes: Vec<u8>) -> LineVerdict {
+        let slot = self.next_slot(LineDirection::Down);
         let (mti, stan, _) = mti_of(&bytes);
         let mut action = None;
         if !self.healed {
@@ -346,21 +426,21 @@ impl Line {
                         FaultKind::LineDropFrame,
                         FaultCause::Protocol("drop the settlement answer".into()),
                     );
-                    let mut verdict = self.verdict(now, bytes, Some(record));
+                    let mut verdict = self.verdict(now, bytes, Some(record), slot);
                     verdict.copies.clear();
                     verdict.fate = Fate::Dropped;
                     return verdict;
                 }
             }
         }
-        match action {
-            None => self.verdict(now, bytes, None),
+        let mut verdict = match action {
+            None => self.verdict(now, bytes, None, slot),
             Some((AnswerFault::Drop, trade)) => {
                 let record = self.record(
                     FaultKind::LineDropFrame,
                     FaultCause::Protocol(format!("drop the answer to trade {trade}")),
                 );
-                let mut verdict = self.verdict(now, bytes, Some(record));
+                let mut verdict = self.verdict(now, bytes, Some(record), slot);
                 verdict.copies.clear();
                 verdict.fate = Fate::Dropped;
                 verdict
@@ -375,7 +455,7 @@ impl Line {
                     FaultKind::LineCorrupt,
                     FaultCause::Protocol(format!("corrupt the answer to trade {trade}")),
                 );
-                let mut verdict = self.verdict(now, bytes, Some(record));
+                let mut verdict = self.verdict(now, bytes, Some(record), slot);
                 if !verdict.copies.is_empty() {
                     verdict.fate = Fate::Corrupted;
                 }
@@ -391,7 +471,7 @@ impl Line {
                         "delay the answer to trade {trade} to the timeout {offset_ms:+} ms"
                     )),
                 );
-                let mut verdict = self.verdict(now, bytes, Some(record));
+                let mut verdict = self.verdict(now, bytes, Some(record), slot);
                 for copy in &mut verdict.copies {
                     copy.0 = delay;
                 }
@@ -400,7 +480,9 @@ impl Line {
                 }
                 verdict
             }
-        }
+        };
+        self.placed_frame(slot, &mut verdict);
+        verdict
     }
 
     /// The issuer approved this terminal's trade `stan`: a placed power cut?

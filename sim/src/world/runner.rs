@@ -154,7 +154,12 @@ impl<'a> Runner<'a> {
     }
 
     fn fault_record(&mut self, now: Instant, kind: FaultKind, target: &str, cause: &FaultCause) {
-        let record = FaultRecord { kind, target: target.to_string(), cause: cause_label(cause) };
+        let record = FaultRecord {
+            kind,
+            target: target.to_string(),
+            cause: cause_label(cause),
+            frame: None,
+        };
         self.world.borrow_mut().fault(now, record);
     }
 

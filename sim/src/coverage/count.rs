@@ -1,0 +1,179 @@
+//! Counting what one run reached, from its trace: terminal events, phases
+//! and the transitions between them, answer codes received, reversal
+//! reasons, each fault with the phase its terminal was in, settlement
+//! outcomes. Counts merge across seeds; every map is ordered.
+//!
+//! ```
+//! use possim_sim::coverage::count::Coverage;
+//! use possim_sim::trace::Trace;
+//! let mut total = Coverage::of(&Trace::new());
+//! total.merge(&Coverage::of(&Trace::new()));
+//! assert_eq!(total.runs, 2);
+//! assert!(total.codes.is_empty());
+//! ```
+
+use std::collections::BTreeMap;
+
+use possim_models::iso8583::values::TerminalId;
+use possim_models::terminal::events::TerminalEventKind as E;
+use serde::Serialize;
+
+use super::universe::{fault_name, HOST_FAULTS, TERMINAL_FAULTS};
+use crate::trace::{Trace, TraceEvent};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Coverage {
+    /// Runs merged into these counts.
+    pub runs: u64,
+    pub terminal_events: BTreeMap<String, u64>,
+    pub phases: BTreeMap<String, u64>,
+    /// "from -> to".
+    pub transitions: BTreeMap<String, u64>,
+    /// "00 approved": answers to trades, reversals and offline uploads.
+    pub codes: BTreeMap<String, u64>,
+    pub reversal_reasons: BTreeMap<String, u64>,
+    /// "kind @ phase" for a terminal's faults, "kind" for the hosts' (a
+    /// fault's end is not counted).
+    pub faults: BTreeMap<String, u64>,
+    pub settlements: BTreeMap<String, u64>,
+}
+
+/// The serde name of a tagged value (`{"event": "trade_started", ...}`).
+fn tag(value: &impl Serialize, key: &str) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => name,
+        Ok(other) => other.get(key).and_then(|v| v.as_str()).unwrap_or("?").to_string(),
+        Err(_) => "?".into(),
+    }
+}
+
+/// The phase a terminal is in after `event`, from the one it was in.
+pub fn phase_after(phase: &'static str, event: &E) -> &'static str {
+    match event {
+        E::TradeStarted { .. } => "awaiting_answer",
+        E::RequestSent { mti, .. } => match mti.as_str() {
+            "0400" => "reversal_pending",
+            "0500" => "settlement",
+            "0800" | "0820" => "signing_in",
+            // Batch upload detail, and a refund's advice, keep their phase.
+            "0220" | "0320"
+                if matches!(phase, "settlement" | "batch_upload" | "awaiting_answer") =>
+            {
+                phase
+            }
+            "0220" | "0320" => "offline_upload",
+            _ => "awaiting_answer",
+        },
+        // Not `ReversalStored`: a reversal is stored before every request
+        // leaves (`before_send`), pending only once armed.
+        E::ReversalArmed { .. } | E::ReversalSent { .. } | E::ReversalUnanswered { .. } => {
+            "reversal_pending"
+        }
+        E::SettlementStarted { .. }
+        | E::SettlementNotBalanced { .. }
+        | E::BatchUploadEnded { .. } => "settlement",
+        E::BatchUploadStarted { .. } => "batch_upload",
+        E::TradeAnswered { .. }
+        | E::TradeTimedOut { .. }
+        | E::TradeFailed { .. }
+        | E::ReversalAcknowledged { .. }
+        | E::ReversalAbandoned { .. }
+        | E::OfflineUploaded { .. }
+        | E::OfflineUploadFailed { .. }
+        | E::OfflineUploadDeferred { .. }
+        | E::SettlementBalanced { .. }
+        | E::SettlementCompleted { .. }
+        | E::SettlementFailed { .. }
+        | E::SignedIn { .. }
+        | E::PowerOn
+        | E::Unlocked => "idle",
+        E::SignInRequired { .. } | E::SignInFailed { .. } | E::SignedOff => "signed_out",
+        E::PowerLost => "powered_off",
+        E::TamperLocked => "locked",
+        _ => phase,
+    }
+}
+
+impl Coverage {
+    /// What the run that left `trace` reached.
+    pub fn of(trace: &Trace) -> Coverage {
+        let mut coverage = Coverage { runs: 1, ..Coverage::default() };
+        let mut phases: BTreeMap<TerminalId, &'static str> = BTreeMap::new();
+        let bump = |map: &mut BTreeMap<String, u64>, key: String| *map.entry(key).or_default() += 1;
+        for record in trace.records() {
+            match &record.event {
+                TraceEvent::Terminal(event) => {
+                    let kind = &event.kind;
+                    bump(&mut coverage.terminal_events, tag(kind, "event"));
+                    let before = phases.get(&event.terminal).copied().unwrap_or("idle");
+                    let after = phase_after(before, kind);
+                    if after != before {
+                        bump(&mut coverage.transitions, format!("{before} -> {after}"));
+                        bump(&mut coverage.phases, after.to_string());
+                    }
+                    phases.insert(event.terminal, after);
+                    match kind {
+                        E::TradeAnswered { code, .. }
+                        | E::ReversalAcknowledged { code, .. }
+                        | E::OfflineUploaded { code, .. }
+                        | E::OfflineUploadFailed { code, .. } => {
+                            bump(&mut coverage.codes, format!("{code} {}", code.meaning()))
+                        }
+                        E::ReversalArmed { reason, .. } => {
+                            bump(&mut coverage.reversal_reasons, tag(reason, ""))
+                        }
+                        E::SettlementBalanced { .. } => {
+                            bump(&mut coverage.settlements, "balanced".into())
+                        }
+                        E::SettlementNotBalanced { .. } => {
+                            bump(&mut coverage.settlements, "not_balanced".into())
+                        }
+                        E::BatchUploadEnded { network_code, .. } => {
+                            bump(&mut coverage.settlements, format!("batch_upload_{network_code}"))
+                        }
+                        E::SettlementFailed { .. } => {
+                            bump(&mut coverage.settlements, "failed".into())
+                        }
+                        E::Recovered { what } if what.contains("settlement") => {
+                            bump(&mut coverage.settlements, "resumed_after_power".into())
+                        }
+                        _ => {}
+                    }
+                }
+                TraceEvent::Fault(fault) => {
+                    let name = fault_name(fault.kind);
+                    if TERMINAL_FAULTS.contains(&fault.kind) {
+                        let phase = phases
+                            .iter()
+                            .find(|(id, _)| id.trimmed() == fault.target)
+                            .map_or("idle", |(_, phase)| *phase);
+                        bump(&mut coverage.faults, format!("{name} @ {phase}"));
+                    } else if HOST_FAULTS.contains(&fault.kind) {
+                        bump(&mut coverage.faults, name);
+                    }
+                }
+                _ => {}
+            }
+        }
+        coverage
+    }
+
+    /// Adds `other`'s counts to these.
+    pub fn merge(&mut self, other: &Coverage) {
+        self.runs += other.runs;
+        let pairs = [
+            (&mut self.terminal_events, &other.terminal_events),
+            (&mut self.phases, &other.phases),
+            (&mut self.transitions, &other.transitions),
+            (&mut self.codes, &other.codes),
+            (&mut self.reversal_reasons, &other.reversal_reasons),
+            (&mut self.faults, &other.faults),
+            (&mut self.settlements, &other.settlements),
+        ];
+        for (mine, theirs) in pairs {
+            for (key, count) in theirs {
+                *mine.entry(key.clone()).or_default() += count;
+            }
+        }
+    }
+}

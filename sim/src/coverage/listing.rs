@@ -1,0 +1,85 @@
+//! The coverage listing: per category, what was reached with its count,
+//! then what the models can produce but no run reached.
+//!
+//! ```
+//! use possim_sim::coverage::{count::Coverage, listing::never_reached};
+//! use possim_sim::trace::Trace;
+//! let never = never_reached(&Coverage::of(&Trace::new()));
+//! assert!(never.iter().any(|(category, item)| *category == "reversal reasons" && item == "timeout"));
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use super::count::Coverage;
+use super::universe::{
+    fault_name, response_codes, FAULT_PHASES, HOST_FAULTS, PHASES, REVERSAL_REASONS,
+    SETTLEMENT_OUTCOMES, TERMINAL_EVENTS, TERMINAL_FAULTS,
+};
+
+/// Each category: its name, its counts, and its universe.
+fn categories(coverage: &Coverage) -> Vec<(&'static str, &BTreeMap<String, u64>, Vec<String>)> {
+    let own = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let mut faults = Vec::new();
+    for kind in TERMINAL_FAULTS {
+        for phase in FAULT_PHASES {
+            faults.push(format!("{} @ {phase}", fault_name(kind)));
+        }
+    }
+    faults.extend(HOST_FAULTS.iter().map(|kind| fault_name(*kind)));
+    vec![
+        ("terminal phases", &coverage.phases, own(&PHASES)),
+        ("terminal events", &coverage.terminal_events, own(&TERMINAL_EVENTS)),
+        ("response codes", &coverage.codes, response_codes()),
+        ("reversal reasons", &coverage.reversal_reasons, own(&REVERSAL_REASONS)),
+        ("faults by phase", &coverage.faults, faults),
+        ("settlements", &coverage.settlements, own(&SETTLEMENT_OUTCOMES)),
+        ("phase transitions", &coverage.transitions, Vec::new()),
+    ]
+}
+
+/// (category, item) of everything the models can produce that no run reached.
+pub fn never_reached(coverage: &Coverage) -> Vec<(&'static str, String)> {
+    let mut never = Vec::new();
+    for (name, counts, universe) in categories(coverage) {
+        for item in universe {
+            if !counts.contains_key(&item) {
+                never.push((name, item));
+            }
+        }
+    }
+    never
+}
+
+/// The printed listing.
+#[derive(Debug)]
+pub struct Listing<'a>(pub &'a Coverage);
+
+impl fmt::Display for Listing<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let coverage = self.0;
+        writeln!(f, "coverage  {} runs", coverage.runs)?;
+        for (name, counts, universe) in categories(coverage) {
+            let reached = counts.len();
+            if universe.is_empty() {
+                writeln!(f, "{name}: {reached} reached")?;
+            } else {
+                let known = universe.iter().filter(|item| counts.contains_key(*item)).count();
+                writeln!(f, "{name}: {known} of {} reached", universe.len())?;
+            }
+            for (item, count) in counts {
+                writeln!(f, "  {item}  {count}")?;
+            }
+            let never: Vec<&String> =
+                universe.iter().filter(|item| !counts.contains_key(*item)).collect();
+            if !never.is_empty() {
+                writeln!(
+                    f,
+                    "  never: {}",
+                    never.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
