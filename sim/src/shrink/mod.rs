@@ -145,12 +145,20 @@ pub fn shrink(text: &str, file: &str, options: &ShrinkOptions) -> Result<Shrunk,
         seed: options.seed,
         runs: 0,
         runs_max: options.runs_max.max(1),
+        safe_must_hold: false,
     };
 
     let (mut written, converted) = explicit::explicitise(&original, &report.trace, options.seed);
     written.expect.violates = vec![invariant.clone()];
     written.name = format!("{}-shrunk", original.name);
     let explicit = oracle.fails(&written);
+    // When the written-down run holds the invariant with its unsafe
+    // policies off, every cut must keep it that way.
+    let mut safe_written = written.clone();
+    if explicit && !safe::make_safe(&mut safe_written).is_empty() {
+        let holds = oracle.run(&safe_written).is_some_and(|r| !r.failed().contains(&invariant));
+        oracle.safe_must_hold = holds;
+    }
     if !explicit {
         // Keep the seed's own randomness: groups expanded, nothing else.
         written = explicit::expand_groups(&original);
@@ -165,7 +173,13 @@ pub fn shrink(text: &str, file: &str, options: &ShrinkOptions) -> Result<Shrunk,
         (written, reduce::Reduced::default())
     };
 
-    let probe = |seed: u64| Oracle { invariant: invariant.clone(), seed, runs: 0, runs_max: 0 };
+    let probe = |seed: u64| Oracle {
+        invariant: invariant.clone(),
+        seed,
+        runs: 0,
+        runs_max: 0,
+        safe_must_hold: false,
+    };
     let mut seeds = Vec::new();
     let mut final_report = None;
     let others = (0..CHECK_SEEDS).filter(|seed| *seed != options.seed);

@@ -67,6 +67,11 @@ pub struct Oracle {
     pub seed: u64,
     pub runs: usize,
     pub runs_max: usize,
+    /// Keep a cut only if the invariant still holds with the unsafe
+    /// policies switched off: a repro must show the policy's bug, not a
+    /// scenario that would fail under any policy (a lone offline trade
+    /// lost with its device, say).
+    pub safe_must_hold: bool,
 }
 
 impl Oracle {
@@ -84,7 +89,14 @@ impl Oracle {
             return false;
         }
         self.runs += 1;
-        self.run(candidate).is_some_and(|report| report.failed().contains(&self.invariant))
+        let fails = self.run(candidate).is_some_and(|r| r.failed().contains(&self.invariant));
+        if !fails || !self.safe_must_hold {
+            return fails;
+        }
+        let mut safe = candidate.clone();
+        super::safe::make_safe(&mut safe);
+        self.runs += 1;
+        self.run(&safe).is_some_and(|r| !r.failed().contains(&self.invariant))
     }
 }
 
