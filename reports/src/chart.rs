@@ -675,7 +675,7 @@ pub fn legend() -> String {
         (MarkKind::Trade, "step of the trade at the terminal"),
     ];
     for (index, (kind, text)) in marks.into_iter().enumerate() {
-        let x = 16 + index as u32 * 250;
+        let x = 16 + index as u32 * 280;
         let _ = write!(
             out,
             "<g class=\"mark {}\">{}<text x=\"{}\" y=\"76\">{text}</text></g>",
@@ -685,8 +685,8 @@ pub fn legend() -> String {
         );
     }
     out.push_str(
-        "<g class=\"break\"><path d=\"M770 75l16 -6M770 81l16 -6\"/>\
-         <text x=\"890\" y=\"76\">idle time, compressed</text></g>\n</svg>\n",
+        "<g class=\"break\"><path d=\"M850 75l16 -6M850 81l16 -6\"/>\
+         <text x=\"876\" y=\"76\" style=\"text-anchor:start\">idle, compressed</text></g>\n</svg>\n",
     );
     out
 }

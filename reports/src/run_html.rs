@@ -26,7 +26,7 @@ use crate::timeline;
 
 /// What a report page adds to the suite pages' stylesheet.
 pub const REPORT_STYLE: &str = "h2{margin-top:1.6em;border-bottom:1px solid #ddd}\
-nav a{margin-right:1em}.counts{display:flex;flex-wrap:wrap;gap:1.5em}\
+nav a{margin-right:1em}.counts{display:flex;flex-wrap:wrap;gap:1.5em;align-items:flex-start}\
 .counts table{margin:0}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}\
 pre.violation{background:#fff4f4;border-left:3px solid #b00020;padding:.4em .6em;\
 white-space:pre-wrap;margin:.3em 0}.note{color:#555;font-style:italic}\

@@ -295,7 +295,7 @@ fn row_svg(
 pub const CSS: &str = "svg.timeline{display:block;max-width:100%;height:auto;font:11px system-ui,\
 sans-serif;background:#fff;border:1px solid #ddd}.tl-label{text-anchor:end}\
 .tl-axis{stroke:#ccc}.tick{stroke:#eee}.tick-label{fill:#667;text-anchor:middle}\
-.healing{fill:#eef2fb}.healing-label{fill:#557;font-style:italic}\
+.healing{fill:#eef2fb}.healing-label{fill:#557;font-style:italic;text-anchor:end}\
 .t-approved{fill:#43a047}.t-declined{fill:#fb8c00}.t-reversed{fill:#8e24aa}\
 .t-unresolved{fill:#d50000}.t-offline{fill:#00897b}.t-refused{fill:#9e9e9e}\
 .band{opacity:.35}.s-power{fill:#263238}.s-printer{fill:#fbc02d}.s-tamper{fill:#6a1b9a}\
@@ -317,11 +317,12 @@ pub fn svg(timelines: &Timelines) -> String {
         let _ = writeln!(
             out,
             "<rect class=\"healing\" x=\"{x}\" y=\"{}\" width=\"{}\" height=\"{}\"/>\
-             <text class=\"healing-label\" x=\"{}\" y=\"12\">healing (faults stopped) from {}</text>",
+             <text class=\"healing-label\" x=\"{}\" y=\"12\">shaded: healing, faults \
+             stopped, from {}</text>",
             TOP_PX - 14,
             LEFT_PX + BAR_PX - x,
             count * ROW_PX + 8,
-            x + 4,
+            LEFT_PX + BAR_PX,
             clock(healing)
         );
     }

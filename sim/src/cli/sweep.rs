@@ -12,6 +12,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use possim_sim::execute::execute;
+use possim_sim::report::sweep::SweepCollector;
 use possim_sim::world::RunOptions;
 use rayon::prelude::*;
 
@@ -38,6 +39,10 @@ pub struct SweepArgs {
     /// One JSON object per seed on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Write the sweep's report into this directory: report.html, summary.md,
+    /// junit.xml with a test case per seed (docs/REPORTS.md).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 fn parse_range(text: &str) -> Result<(u64, u64)> {
@@ -87,24 +92,33 @@ pub fn run(args: SweepArgs) -> Result<u8> {
         "{bar:40} {pos}/{len} seeds, {msg} failing, eta {eta}",
     )?);
     let failing = AtomicUsize::new(0);
+    let collector =
+        args.out.as_ref().map(|_| SweepCollector::new(&args.scenario, &scenario.name, args.swarm));
     let started = std::time::Instant::now();
     let results: Vec<SeedResult> = pool.install(|| {
         seeds
             .par_iter()
             .map(|&seed| {
                 let options = RunOptions { seed, swarm: args.swarm };
+                let seed_started = std::time::Instant::now();
                 let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     execute(&scenario, &options)
                 }));
+                let wall_ms = seed_started.elapsed().as_millis() as u64;
                 let result = match outcome {
-                    Ok(Ok(report)) => SeedResult {
-                        seed,
-                        failed: report.failed(),
-                        hash: report.trace.hash(),
-                        trades: report.summary.trades_started,
-                        simulated_ms: report.simulated_ms,
-                        error: None,
-                    },
+                    Ok(Ok(report)) => {
+                        if let Some(collector) = &collector {
+                            collector.run(seed, &report, wall_ms);
+                        }
+                        SeedResult {
+                            seed,
+                            failed: report.failed(),
+                            hash: report.trace.hash(),
+                            trades: report.summary.trades_started,
+                            simulated_ms: report.simulated_ms,
+                            error: None,
+                        }
+                    }
                     Ok(Err(error)) => SeedResult {
                         seed,
                         failed: vec!["run-error".into()],
@@ -129,6 +143,9 @@ pub fn run(args: SweepArgs) -> Result<u8> {
                         }
                     }
                 };
+                if let (Some(collector), Some(error)) = (&collector, &result.error) {
+                    collector.error(seed, &result.failed[0], error, wall_ms);
+                }
                 if !result.failed.is_empty() {
                     failing.fetch_add(1, Ordering::Relaxed);
                 }
@@ -203,18 +220,28 @@ pub fn run(args: SweepArgs) -> Result<u8> {
             }
         ));
     }
-    let text = report.join("\n");
-    if args.json {
-        eprintln!("{text}");
-    } else {
-        writeln!(out, "{text}")?;
-    }
     let passed = if expected.is_empty() {
         by_invariant.is_empty()
     } else {
         caught.len() == expected.len()
             && unexpected.iter().all(|n| **n != "panic" && **n != "run-error")
     };
+    if let (Some(dir), Some(collector)) = (&args.out, collector) {
+        let seeds = match shard {
+            Some((k, n)) => format!("{} (shard {k}/{n})", args.seeds),
+            None => args.seeds.clone(),
+        };
+        let wall_ms = wall.as_millis() as u64;
+        let record = collector.finish(&seeds, passed, expected.clone(), wall_ms);
+        possim_reports::write_sweep(dir, &record)?;
+        report.push(format!("report    {}", dir.join("report.html").display()));
+    }
+    let text = report.join("\n");
+    if args.json {
+        eprintln!("{text}");
+    } else {
+        writeln!(out, "{text}")?;
+    }
     Ok(if passed { exit::PASS } else { exit::FAIL })
 }
 
