@@ -335,6 +335,9 @@ pub(crate) fn chart(trace: &Trace, target: &Target, terminals: &BTreeSet<String>
     for (position, record) in trace.records().iter().enumerate().skip(target.start) {
         let at = record.at.as_millis();
         let mut own: Option<ChartMark> = None;
+        // End-of-day clearing is drawn but does not stretch the span whose
+        // faults and device events are drawn: it is hours of other trades.
+        let mut stretches = true;
         match &record.event {
             TraceEvent::Terminal(event) if event.terminal == target.terminal => {
                 match stan_of(&event.kind) {
@@ -424,6 +427,10 @@ pub(crate) fn chart(trace: &Trace, target: &Target, terminals: &BTreeSet<String>
                 if issuer_key(&event.kind).is_some_and(key_matches) =>
             {
                 issuer = Some(*index);
+                stretches = !matches!(
+                    event.kind,
+                    IssuerEventKind::Cleared { .. } | IssuerEventKind::ReturnedAtClearing { .. }
+                );
                 own = Some(mark(
                     record,
                     Lane::Issuer,
@@ -435,7 +442,9 @@ pub(crate) fn chart(trace: &Trace, target: &Target, terminals: &BTreeSet<String>
         }
         if let Some(own) = own {
             first_at.get_or_insert(at);
-            last_at = at;
+            if stretches {
+                last_at = at;
+            }
             if chart.marks.len() == MARKS_PER_CHART_MAX {
                 chart.omitted += 1;
             } else {
