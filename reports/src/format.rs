@@ -15,6 +15,11 @@ pub fn clock(ms: u64) -> String {
     format!("{}:{:02}:{:02}.{:03}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
 }
 
+/// Simulated time to the second, `H:MM:SS`, where milliseconds are noise.
+pub fn clock_seconds(ms: u64) -> String {
+    format!("{}:{:02}:{:02}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60)
+}
+
 /// Simulated time as `H:MM`, for axis ticks.
 pub fn clock_minutes(ms: u64) -> String {
     format!("{}:{:02}", ms / 3_600_000, ms / 60_000 % 60)

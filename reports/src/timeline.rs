@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use crate::escape::html;
-use crate::format::{clock, clock_minutes, span};
+use crate::format::{clock, clock_minutes, clock_seconds, span};
 
 /// Terminals drawn on their own row; the rest share one row.
 pub const TIMELINES_MAX: usize = 40;
@@ -263,7 +263,7 @@ fn row_svg(
             LEFT_PX + bin * bin_px,
             y - 6,
             bin_px.saturating_sub(1).max(1),
-            html(&format!("{}–{}: {}", clock(from), clock(to), counts_text(counts)))
+            html(&format!("{}–{} {}", clock_seconds(from), clock_seconds(to), counts_text(counts)))
         );
     }
     for (bin, count) in &settle_bins {
@@ -272,7 +272,7 @@ fn row_svg(
             out,
             "<path class=\"settle\" d=\"M{x} {}v18\"><title>{count} settlement(s) near {}</title></path>",
             y - 9,
-            clock(timelines.bin_start(*bin))
+            clock_seconds(timelines.bin_start(*bin))
         );
     }
     for (bin, count) in &fault_bins {
@@ -285,7 +285,7 @@ fn row_svg(
             y + 11,
             x + 3,
             y + 11,
-            clock(timelines.bin_start(*bin))
+            clock_seconds(timelines.bin_start(*bin))
         );
     }
     out.push_str("</g>\n");

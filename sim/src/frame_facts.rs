@@ -18,10 +18,12 @@
 //! answer.set(11, b"000003").unwrap();
 //! answer.set(39, b"00").unwrap();
 //! let facts = FrameFacts::of_message(&answer, 40);
-//! assert_eq!((facts.stan, facts.code.as_deref()), (Some(3), Some("00")));
+//! assert_eq!((facts.stan, facts.code.map(|c| c.to_string())), (Some(3), Some("00".into())));
 //! ```
 
+use possim_models::iso8583::response_code::ResponseCode;
 use possim_models::iso8583::spec::{field_spec, Alphabet};
+use possim_models::iso8583::values::TerminalId;
 use possim_models::iso8583::{Frame, Message};
 
 /// The longest value the listing shows whole.
@@ -32,9 +34,9 @@ pub const VALUE_CHARS_MAX: usize = 32;
 pub struct FrameFacts {
     pub mti: Option<String>,
     pub stan: Option<u32>,
-    pub terminal: Option<String>,
+    pub terminal: Option<TerminalId>,
     pub amount_fen: Option<u64>,
-    pub code: Option<String>,
+    pub code: Option<ResponseCode>,
     /// `N=value` for the other fields, separated by spaces.
     pub fields: String,
     /// The frame's length on the wire.
@@ -53,9 +55,9 @@ impl FrameFacts {
         FrameFacts {
             mti: Some(message.mti().to_string()),
             stan: message.get_number(11).map(|n| n as u32),
-            terminal: message.get_str(41).map(|t| t.trim_end().to_string()),
+            terminal: message.get(41).and_then(TerminalId::from_wire),
             amount_fen: message.get_number(4),
-            code: message.get_str(39).map(str::to_string),
+            code: message.get(39).and_then(ResponseCode::from_wire),
             fields: listing(message),
             bytes,
         }
@@ -93,6 +95,8 @@ pub fn listing(message: &Message) -> String {
             out.push(if c.is_whitespace() { '_' } else { c });
         }
     }
+    // Kept for the whole run, once per frame: no slack.
+    out.shrink_to_fit();
     out
 }
 
@@ -128,7 +132,7 @@ mod tests {
         let facts = FrameFacts::of_message(&sale(), 120);
         assert_eq!(facts.mti.as_deref(), Some("0200"));
         assert_eq!(facts.stan, Some(3));
-        assert_eq!(facts.terminal.as_deref(), Some("QS000002"));
+        assert_eq!(facts.terminal.map(|t| t.to_string()).as_deref(), Some("QS000002"));
         assert_eq!(facts.amount_fen, Some(162_528));
         assert_eq!(facts.code, None);
         assert_eq!(facts.bytes, 120);

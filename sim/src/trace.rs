@@ -20,6 +20,7 @@ use std::io::Write;
 
 use possim_models::actor::Node;
 use possim_models::harness;
+use possim_models::iso8583::response_code::ResponseCode;
 use possim_models::iso8583::values::{MerchantId, Pan, TerminalId};
 use possim_models::issuer::IssuerEvent;
 use possim_models::network::NetworkEvent;
@@ -77,13 +78,13 @@ pub struct FrameRecord {
     pub stan: Option<u32>,
     /// Field 41: the terminal the frame is from or for, on every hop.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub terminal: Option<String>,
+    pub terminal: Option<TerminalId>,
     /// Field 4.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub amount_fen: Option<u64>,
     /// Field 39, on answers.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
+    pub code: Option<ResponseCode>,
     /// The frame's length on the wire (as sent, before any fault).
     pub bytes: usize,
     /// The other fields, masked (see [`crate::frame_facts::listing`]).
@@ -204,13 +205,20 @@ pub struct VerdictRecord {
 #[serde(rename_all = "snake_case", tag = "source")]
 pub enum TraceEvent {
     Setup(Setup),
-    Phase { phase: Phase },
-    Frame(FrameRecord),
+    Phase {
+        phase: Phase,
+    },
+    /// Boxed: the largest record, and most records are not frames, so the
+    /// log's other records do not pay for its size.
+    Frame(Box<FrameRecord>),
     Fault(FaultRecord),
     Terminal(TerminalEvent),
     Switch(SwitchEvent),
     Network(NetworkEvent),
-    Issuer { issuer: u16, event: IssuerEvent },
+    Issuer {
+        issuer: u16,
+        event: IssuerEvent,
+    },
     Verdict(VerdictRecord),
 }
 
@@ -334,7 +342,7 @@ impl Trace {
                         ..FrameFacts::default()
                     };
                     let frame = FrameRecord::new(*from, *to, facts, fate);
-                    (*at, TraceEvent::Frame(frame))
+                    (*at, TraceEvent::Frame(Box::new(frame)))
                 }
                 harness::Record::Terminal(event) => (event.at, TraceEvent::Terminal(event.clone())),
                 harness::Record::Switch(event) => (event.at, TraceEvent::Switch(event.clone())),

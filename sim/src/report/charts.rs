@@ -191,9 +191,7 @@ fn fault_lane(target: &str, terminal: &str, terminals: &BTreeSet<String>) -> Opt
 /// trade events (for messages that start no trade, like a sign-in).
 fn first_mention(trace: &Trace, terminal: &TerminalId, stan: u32) -> Option<usize> {
     trace.records().iter().position(|record| match &record.event {
-        TraceEvent::Frame(frame) => {
-            frame.stan == Some(stan) && frame.terminal.as_deref() == Some(terminal.trimmed())
-        }
+        TraceEvent::Frame(frame) => frame.stan == Some(stan) && frame.terminal == Some(*terminal),
         TraceEvent::Terminal(event) => {
             event.terminal == *terminal && stan_of(&event.kind) == Some(stan)
         }
@@ -366,8 +364,7 @@ pub(crate) fn chart(trace: &Trace, target: &Target, terminals: &BTreeSet<String>
                 }
             }
             TraceEvent::Frame(frame)
-                if frame.stan == Some(target.stan)
-                    && frame.terminal.as_deref() == Some(terminal.as_str()) =>
+                if frame.stan == Some(target.stan) && frame.terminal == Some(target.terminal) =>
             {
                 for node in [frame.from, frame.to] {
                     if let Node::Issuer(index) = node {
@@ -388,7 +385,7 @@ pub(crate) fn chart(trace: &Trace, target: &Target, terminals: &BTreeSet<String>
                     mti: frame.mti.clone(),
                     stan: frame.stan,
                     amount_fen: frame.amount_fen,
-                    code: frame.code.clone(),
+                    code: frame.code.map(|code| code.as_str().to_string()),
                     bytes: frame.bytes,
                     fate: fate_of(frame.fate),
                     fields: frame.fields.clone(),

@@ -216,7 +216,7 @@ impl World {
     pub fn deliver(&mut self, now: Instant, to: Node, from: Node, bytes: &[u8]) -> Vec<Later> {
         if !self.is_up(to) {
             let frame = FrameRecord::new(from, to, FrameFacts::of(bytes), Fate::Lost);
-            self.trace.push(now, TraceEvent::Frame(frame));
+            self.trace.push(now, TraceEvent::Frame(Box::new(frame)));
             return Vec::new();
         }
         match to {
@@ -356,7 +356,7 @@ impl World {
         fate: Fate,
     ) -> Vec<Later> {
         let frame = FrameRecord::new(from, to, FrameFacts::of(bytes), fate);
-        self.trace.push(now, TraceEvent::Frame(frame));
+        self.trace.push(now, TraceEvent::Frame(Box::new(frame)));
         Vec::new()
     }
 
@@ -366,7 +366,7 @@ impl World {
             Some(sender) if sender.try_send(bytes).is_ok() => fate,
             _ => Fate::Lost,
         };
-        self.trace.push(now, TraceEvent::Frame(FrameRecord::new(from, to, facts, fate)));
+        self.trace.push(now, TraceEvent::Frame(Box::new(FrameRecord::new(from, to, facts, fate))));
     }
 
     /// Applies a line shim's verdict: records the fate and the faults, and
@@ -397,7 +397,8 @@ impl World {
         }
         let verdict =
             LineVerdict { copies, fate: verdict_fate, faults: Vec::new(), requests: Vec::new() };
-        self.trace.push(now, TraceEvent::Frame(FrameRecord::new(from, to, facts, verdict.fate)));
+        let frame = FrameRecord::new(from, to, facts, verdict.fate);
+        self.trace.push(now, TraceEvent::Frame(Box::new(frame)));
         let mut later = Vec::new();
         for (delay_ms, bytes) in verdict.copies {
             later.push(Later { delay_ms, owner: from, to, bytes });
