@@ -105,20 +105,18 @@ pub fn run(args: SweepArgs) -> Result<u8> {
                     execute(&scenario, &options)
                 }));
                 let wall_ms = seed_started.elapsed().as_millis() as u64;
+                if let (Some(collector), Ok(Ok(report))) = (&collector, &outcome) {
+                    collector.run(seed, report, wall_ms);
+                }
                 let result = match outcome {
-                    Ok(Ok(report)) => {
-                        if let Some(collector) = &collector {
-                            collector.run(seed, &report, wall_ms);
-                        }
-                        SeedResult {
-                            seed,
-                            failed: report.failed(),
-                            hash: report.trace.hash(),
-                            trades: report.summary.trades_started,
-                            simulated_ms: report.simulated_ms,
-                            error: None,
-                        }
-                    }
+                    Ok(Ok(report)) => SeedResult {
+                        seed,
+                        failed: report.failed(),
+                        hash: report.trace.hash(),
+                        trades: report.summary.trades_started,
+                        simulated_ms: report.simulated_ms,
+                        error: None,
+                    },
                     Ok(Err(error)) => SeedResult {
                         seed,
                         failed: vec!["run-error".into()],
