@@ -14,10 +14,10 @@ text-align:left;vertical-align:top}th{background:#f3f3f3}.pass{color:#176f2c}\
 
 /// Opens a page with its title and the inline stylesheet.
 pub fn page_start(out: &mut String, title: &str) {
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <title>{}</title><style>{STYLE}</style></head><body>\n",
+         <title>{}</title><style>{STYLE}</style></head><body>",
         html(title)
     );
 }
@@ -31,9 +31,9 @@ pub fn suite(suite: &Suite) -> String {
     let mut out = String::new();
     page_start(&mut out, &format!("possim {}", suite.name));
     let passed = suite.cases.len() - suite.failures();
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<h1>possim {}</h1>\n<p id=\"verdict\" class=\"{}\">{passed} of {} passed</p>\n",
+        "<h1>possim {}</h1>\n<p id=\"verdict\" class=\"{}\">{passed} of {} passed</p>",
         html(&suite.name),
         if suite.passed() { "pass" } else { "fail" },
         suite.cases.len()

@@ -2,7 +2,8 @@
 //!
 //! - [`frame_json`]: a frame as one JSON object, the exchange format of
 //!   `possim frame decode --json` and `possim frame encode`.
-//! - [`trace`]: the typed event log of a run, its JSON Lines and its hash.
+//! - [`trace`]: the typed event log of a run, its JSON Lines and its hash;
+//!   [`frame_facts`]: what it records of each frame.
 //! - [`scenario`]: the YAML a run is built from; [`world`]: the turmoil world
 //!   that runs it; [`oracle`]: the invariants judged on its trace;
 //!   [`execute`]: the three together; [`summary`]: what a run did, counted.
@@ -13,9 +14,11 @@
 pub mod certify;
 pub mod coverage;
 pub mod execute;
+pub mod frame_facts;
 pub mod frame_json;
 pub mod live;
 pub mod oracle;
+pub mod report;
 pub mod scenario;
 pub mod shrink;
 pub mod summary;

@@ -20,6 +20,7 @@ use std::io::Write;
 
 use possim_models::actor::Node;
 use possim_models::harness;
+use possim_models::iso8583::response_code::ResponseCode;
 use possim_models::iso8583::values::{MerchantId, Pan, TerminalId};
 use possim_models::issuer::IssuerEvent;
 use possim_models::network::NetworkEvent;
@@ -28,10 +29,17 @@ use possim_models::terminal::TerminalEvent;
 use possim_models::time::Instant;
 use serde::Serialize;
 
+use crate::frame_facts::FrameFacts;
 use crate::scenario::model::LineDirection;
 
 /// The schema version of `trace.jsonl`; bump it when a record changes shape.
-pub const TRACE_SCHEMA_VERSION: u32 = 1;
+/// Version 2: frame records carry `terminal`, `amount_fen`, `code` and
+/// `fields`, and `bytes` is the frame's length even when it was dropped; the
+/// file opens with a header line.
+pub const TRACE_SCHEMA_VERSION: u32 = 2;
+
+/// The `schema` of the header line that opens every `trace.jsonl`.
+pub const TRACE_SCHEMA_NAME: &str = "possim-trace";
 
 /// The most records one run may log; a run that needs more is a runaway.
 pub const TRACE_RECORDS_MAX: usize = 20_000_000;
@@ -69,9 +77,39 @@ pub struct FrameRecord {
     /// The MTI and STAN when the frame decodes.
     pub mti: Option<String>,
     pub stan: Option<u32>,
+    /// Field 41: the terminal the frame is from or for, on every hop.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub terminal: Option<TerminalId>,
+    /// Field 4.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount_fen: Option<u64>,
+    /// Field 39, on answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<ResponseCode>,
+    /// The frame's length on the wire (as sent, before any fault).
     pub bytes: usize,
+    /// The other fields, masked (see [`crate::frame_facts::listing`]).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub fields: String,
     #[serde(flatten)]
     pub fate: Fate,
+}
+
+impl FrameRecord {
+    pub fn new(from: Node, to: Node, facts: FrameFacts, fate: Fate) -> FrameRecord {
+        FrameRecord {
+            from,
+            to,
+            mti: facts.mti,
+            stan: facts.stan,
+            terminal: facts.terminal,
+            amount_fen: facts.amount_fen,
+            code: facts.code,
+            bytes: facts.bytes,
+            fields: facts.fields,
+            fate,
+        }
+    }
 }
 
 /// Every fault possim injects, by family.
@@ -185,13 +223,20 @@ pub struct VerdictRecord {
 #[serde(rename_all = "snake_case", tag = "source")]
 pub enum TraceEvent {
     Setup(Setup),
-    Phase { phase: Phase },
-    Frame(FrameRecord),
+    Phase {
+        phase: Phase,
+    },
+    /// Boxed: the largest record, and most records are not frames, so the
+    /// log's other records do not pay for its size.
+    Frame(Box<FrameRecord>),
     Fault(FaultRecord),
     Terminal(TerminalEvent),
     Switch(SwitchEvent),
     Network(NetworkEvent),
-    Issuer { issuer: u16, event: IssuerEvent },
+    Issuer {
+        issuer: u16,
+        event: IssuerEvent,
+    },
     Verdict(VerdictRecord),
 }
 
@@ -263,8 +308,29 @@ impl Trace {
         format!("{:016x}", self.hash)
     }
 
-    /// Writes the log as JSON Lines.
+    /// The header line of `trace.jsonl`: what the file is, its schema
+    /// version, the run it is of, how many records follow and their hash
+    /// (the hash covers the record lines, not this one).
+    pub fn header(&self) -> serde_json::Value {
+        let (scenario, seed) = match self.records.first().map(|r| &r.event) {
+            Some(TraceEvent::Setup(setup)) => (Some(setup.scenario.clone()), Some(setup.seed)),
+            _ => (None, None),
+        };
+        serde_json::json!({
+            "schema": TRACE_SCHEMA_NAME,
+            "version": TRACE_SCHEMA_VERSION,
+            "scenario": scenario,
+            "seed": seed,
+            "records": self.records.len(),
+            "hash": self.hash(),
+        })
+    }
+
+    /// Writes the log as JSON Lines: the [`header`](Trace::header) line,
+    /// then one line per record.
     pub fn write_jsonl(&self, out: &mut impl Write) -> std::io::Result<()> {
+        serde_json::to_writer(&mut *out, &self.header())?;
+        out.write_all(b"\n")?;
         for record in &self.records {
             serde_json::to_writer(&mut *out, record)?;
             out.write_all(b"\n")?;
@@ -288,15 +354,13 @@ impl Trace {
                         harness::Fate::Corrupted => Fate::Corrupted,
                         harness::Fate::Lost => Fate::Lost,
                     };
-                    let frame = FrameRecord {
-                        from: *from,
-                        to: *to,
+                    let facts = FrameFacts {
                         mti: mti.map(|m| m.to_string()),
                         stan: *stan,
-                        bytes: 0,
-                        fate,
+                        ..FrameFacts::default()
                     };
-                    (*at, TraceEvent::Frame(frame))
+                    let frame = FrameRecord::new(*from, *to, facts, fate);
+                    (*at, TraceEvent::Frame(Box::new(frame)))
                 }
                 harness::Record::Terminal(event) => (event.at, TraceEvent::Terminal(event.clone())),
                 harness::Record::Switch(event) => (event.at, TraceEvent::Switch(event.clone())),

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::Args;
 use possim_sim::execute::{execute, RunReport};
+use possim_sim::report::{self, TradeAsk};
 use possim_sim::scenario::load::load_simulable;
 use possim_sim::world::RunOptions;
 
@@ -22,9 +23,14 @@ pub struct RunArgs {
     /// Draw this seed's fault rates within the scenario's swarm bounds.
     #[arg(long)]
     pub swarm: bool,
-    /// Write the run's files (summary, trace) into this directory.
+    /// Write the run's report into this directory: report.html, summary.md,
+    /// junit.xml, trace.jsonl (docs/REPORTS.md).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Chart this trade in report.html too, as TERMINAL:STAN (repeatable;
+    /// needs --out).
+    #[arg(long = "trade", value_name = "TERMINAL:STAN")]
+    pub trades: Vec<String>,
     /// Write the full trace as JSON Lines (to --out, else to stdout).
     #[arg(long)]
     pub trace: bool,
@@ -78,21 +84,27 @@ pub(crate) fn print_report(
     Ok(())
 }
 
-fn write_files(dir: &Path, report: &RunReport, scenario: &Path, with_trace: bool) -> Result<()> {
+fn write_files(dir: &Path, report: &RunReport, scenario: &Path, asks: &[TradeAsk]) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut summary = Vec::new();
     print_report(&mut summary, report, scenario)?;
     std::fs::write(dir.join("summary.txt"), summary)?;
-    if with_trace {
-        let file = std::fs::File::create(dir.join("trace.jsonl"))?;
-        let mut writer = std::io::BufWriter::new(file);
-        report.trace.write_jsonl(&mut writer)?;
-        writer.flush()?;
-    }
+    report::write_run(dir, report, scenario, asks)?;
     Ok(())
 }
 
+fn parse_asks(args: &RunArgs) -> Result<Vec<TradeAsk>> {
+    if !args.trades.is_empty() && args.out.is_none() {
+        anyhow::bail!(InputError(
+            "--trade charts a trade in the report: it needs --out DIR".into()
+        ));
+    }
+    let asks = args.trades.iter().map(|text| text.parse::<TradeAsk>());
+    asks.collect::<Result<_, _>>().map_err(|error| anyhow::anyhow!(InputError(error.to_string())))
+}
+
 pub fn run(args: RunArgs, replay: bool) -> Result<u8> {
+    let asks = parse_asks(&args)?;
     let scenario = load(&args.scenario)?;
     let seed = args.seed.unwrap_or(scenario.run.seed);
     let options = RunOptions { seed, swarm: args.swarm };
@@ -118,8 +130,10 @@ pub fn run(args: RunArgs, replay: bool) -> Result<u8> {
     }
     match (&args.out, with_trace) {
         (Some(dir), _) => {
-            write_files(dir, &report, &args.scenario, with_trace)?;
-            print_report(&mut std::io::stdout().lock(), &report, &args.scenario)?;
+            write_files(dir, &report, &args.scenario, &asks)?;
+            let mut out = std::io::stdout().lock();
+            print_report(&mut out, &report, &args.scenario)?;
+            writeln!(out, "report    {}", dir.join("report.html").display())?;
         }
         (None, true) => {
             // The trace owns stdout; the summary goes to stderr.

@@ -13,6 +13,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use possim_sim::coverage::{Coverage, Listing};
 use possim_sim::execute::execute;
+use possim_sim::report::sweep::SweepCollector;
 use possim_sim::world::RunOptions;
 use rayon::prelude::*;
 
@@ -43,6 +44,10 @@ pub struct SweepArgs {
     /// (with --json: one more object, `{"coverage": ...}`).
     #[arg(long)]
     pub coverage: bool,
+    /// Write the sweep's report into this directory: report.html, summary.md,
+    /// junit.xml with a test case per seed (docs/REPORTS.md).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 fn parse_range(text: &str) -> Result<(u64, u64)> {
@@ -93,15 +98,22 @@ pub fn run(args: SweepArgs) -> Result<u8> {
         "{bar:40} {pos}/{len} seeds, {msg} failing, eta {eta}",
     )?);
     let failing = AtomicUsize::new(0);
+    let collector =
+        args.out.as_ref().map(|_| SweepCollector::new(&args.scenario, &scenario.name, args.swarm));
     let started = std::time::Instant::now();
     let results: Vec<SeedResult> = pool.install(|| {
         seeds
             .par_iter()
             .map(|&seed| {
                 let options = RunOptions { seed, swarm: args.swarm };
+                let seed_started = std::time::Instant::now();
                 let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     execute(&scenario, &options)
                 }));
+                let wall_ms = seed_started.elapsed().as_millis() as u64;
+                if let (Some(collector), Ok(Ok(report))) = (&collector, &outcome) {
+                    collector.run(seed, report, wall_ms);
+                }
                 let result = match outcome {
                     Ok(Ok(report)) => SeedResult {
                         seed,
@@ -138,6 +150,9 @@ pub fn run(args: SweepArgs) -> Result<u8> {
                         }
                     }
                 };
+                if let (Some(collector), Some(error)) = (&collector, &result.error) {
+                    collector.error(seed, &result.failed[0], error, wall_ms);
+                }
                 if !result.failed.is_empty() {
                     failing.fetch_add(1, Ordering::Relaxed);
                 }
@@ -212,7 +227,6 @@ pub fn run(args: SweepArgs) -> Result<u8> {
             }
         ));
     }
-    let text = report.join("\n");
     if args.coverage {
         // Merged in seed order: the same counts whatever the threads did.
         let mut total = Coverage::default();
@@ -225,17 +239,28 @@ pub fn run(args: SweepArgs) -> Result<u8> {
             write!(out, "{}", Listing(&total))?;
         }
     }
-    if args.json {
-        eprintln!("{text}");
-    } else {
-        writeln!(out, "{text}")?;
-    }
     let passed = if expected.is_empty() {
         by_invariant.is_empty()
     } else {
         caught.len() == expected.len()
             && unexpected.iter().all(|n| **n != "panic" && **n != "run-error")
     };
+    if let (Some(dir), Some(collector)) = (&args.out, collector) {
+        let seeds = match shard {
+            Some((k, n)) => format!("{} (shard {k}/{n})", args.seeds),
+            None => args.seeds.clone(),
+        };
+        let wall_ms = wall.as_millis() as u64;
+        let record = collector.finish(&seeds, passed, expected.clone(), wall_ms);
+        possim_reports::write_sweep(dir, &record)?;
+        report.push(format!("report    {}", dir.join("report.html").display()));
+    }
+    let text = report.join("\n");
+    if args.json {
+        eprintln!("{text}");
+    } else {
+        writeln!(out, "{text}")?;
+    }
     Ok(if passed { exit::PASS } else { exit::FAIL })
 }
 

@@ -11,7 +11,6 @@ use std::rc::Rc;
 
 use possim_models::actor::{Actor, Node};
 use possim_models::iso8583::values::TerminalId;
-use possim_models::iso8583::Frame;
 use possim_models::issuer::{Issuer, IssuerCommand};
 use possim_models::network::{Network, NetworkCommand};
 use possim_models::switch::{Switch, SwitchCommand};
@@ -23,6 +22,7 @@ use tokio::sync::{mpsc, Notify};
 pub(crate) const CONNECTION_FRAMES_MAX: usize = 1024;
 
 use super::line::{Line, LineVerdict};
+use crate::frame_facts::FrameFacts;
 use crate::trace::{Fate, FaultRecord, FrameRecord, Trace, TraceEvent};
 
 pub(crate) type Shared = Rc<RefCell<World>>;
@@ -90,15 +90,6 @@ pub(crate) fn pair(a: &str, b: &str) -> (String, String) {
         (a.to_string(), b.to_string())
     } else {
         (b.to_string(), a.to_string())
-    }
-}
-
-fn peek(bytes: &[u8]) -> (Option<String>, Option<u32>) {
-    match Frame::decode(bytes) {
-        Ok(frame) => {
-            (Some(frame.message.mti().to_string()), frame.message.get_number(11).map(|n| n as u32))
-        }
-        Err(_) => (None, None),
     }
 }
 
@@ -228,9 +219,8 @@ impl World {
     /// A frame from `from` reaches `to`'s actor (after any line shim).
     pub fn deliver(&mut self, now: Instant, to: Node, from: Node, bytes: &[u8]) -> Vec<Later> {
         if !self.is_up(to) {
-            let (mti, stan) = peek(bytes);
-            let frame = FrameRecord { from, to, mti, stan, bytes: bytes.len(), fate: Fate::Lost };
-            self.trace.push(now, TraceEvent::Frame(frame));
+            let frame = FrameRecord::new(from, to, FrameFacts::of(bytes), Fate::Lost);
+            self.trace.push(now, TraceEvent::Frame(Box::new(frame)));
             return Vec::new();
         }
         match to {
@@ -318,79 +308,69 @@ impl World {
     /// Puts one frame on its way, through the sender's line shim when the
     /// sender or receiver is a terminal.
     fn send(&mut self, now: Instant, owner: Node, to: Node, bytes: Vec<u8>) -> Vec<Later> {
-        let (mti, stan) = peek(&bytes);
         // A terminal's line shim judges (and records) its frames: outbound
         // here, inbound when they arrive in the farm.
         if let Node::Terminal(id) = owner {
+            // Decoded before the shim may flip a bit: the record says what was sent.
+            let facts = FrameFacts::of(&bytes);
             let verdict = match self.terminals.get_mut(&id) {
                 Some(slot) => slot.line.outbound(now, bytes),
                 None => return Vec::new(),
             };
-            return self.apply_line(now, owner, to, mti, stan, verdict);
+            return self.apply_line(now, owner, to, facts, verdict);
         }
         if let Node::Terminal(_) = to {
-            let length = bytes.len();
             if self.partitioned(owner, to) {
-                return self.record_and_drop(now, owner, to, mti, stan, length, Fate::Dropped);
+                return self.record_and_drop(now, owner, to, &bytes, Fate::Dropped);
             }
-            let sent =
-                self.routes.get(&(owner, to)).is_some_and(|sender| sender.try_send(bytes).is_ok());
-            if !sent {
-                return self.record_and_drop(now, owner, to, mti, stan, length, Fate::Lost);
+            // Recorded when it reaches the farm; decoded here only if it cannot go.
+            let unsent = match self.routes.get(&(owner, to)) {
+                Some(sender) => sender.try_send(bytes).err().map(|error| error.into_inner()),
+                None => Some(bytes),
+            };
+            if let Some(bytes) = unsent {
+                return self.record_and_drop(now, owner, to, &bytes, Fate::Lost);
             }
             return Vec::new();
         }
         if let Node::Issuer(index) = owner {
             if self.issuer_silent[usize::from(index)] {
-                return self.record_and_drop(now, owner, to, mti, stan, bytes.len(), Fate::Dropped);
+                return self.record_and_drop(now, owner, to, &bytes, Fate::Dropped);
             }
         }
         if !self.is_up(to) && !matches!(to, Node::Terminal(_)) {
-            return self.record_and_drop(now, owner, to, mti, stan, bytes.len(), Fate::Lost);
+            return self.record_and_drop(now, owner, to, &bytes, Fate::Lost);
         }
         if self.partitioned(owner, to) {
-            return self.record_and_drop(now, owner, to, mti, stan, bytes.len(), Fate::Dropped);
+            return self.record_and_drop(now, owner, to, &bytes, Fate::Dropped);
         }
         let hosts = pair(&self.host_of(owner), &self.host_of(to));
         let fate =
             if self.held.contains(&hosts) { Fate::Delayed { by_ms: 0 } } else { Fate::Delivered };
-        self.write(now, owner, to, mti, stan, bytes, fate);
+        self.write(now, owner, to, bytes, fate);
         Vec::new()
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn record_and_drop(
         &mut self,
         now: Instant,
         from: Node,
         to: Node,
-        mti: Option<String>,
-        stan: Option<u32>,
-        bytes: usize,
+        bytes: &[u8],
         fate: Fate,
     ) -> Vec<Later> {
-        self.trace.push(now, TraceEvent::Frame(FrameRecord { from, to, mti, stan, bytes, fate }));
+        let frame = FrameRecord::new(from, to, FrameFacts::of(bytes), fate);
+        self.trace.push(now, TraceEvent::Frame(Box::new(frame)));
         Vec::new()
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn write(
-        &mut self,
-        now: Instant,
-        from: Node,
-        to: Node,
-        mti: Option<String>,
-        stan: Option<u32>,
-        bytes: Vec<u8>,
-        fate: Fate,
-    ) {
-        let length = bytes.len();
+    fn write(&mut self, now: Instant, from: Node, to: Node, bytes: Vec<u8>, fate: Fate) {
+        let facts = FrameFacts::of(&bytes);
         let fate = match self.routes.get(&(from, to)) {
             Some(sender) if sender.try_send(bytes).is_ok() => fate,
             _ => Fate::Lost,
         };
-        self.trace
-            .push(now, TraceEvent::Frame(FrameRecord { from, to, mti, stan, bytes: length, fate }));
+        self.trace.push(now, TraceEvent::Frame(Box::new(FrameRecord::new(from, to, facts, fate))));
     }
 
     /// Applies a line shim's verdict: records the fate and the faults, and
@@ -400,8 +380,7 @@ impl World {
         now: Instant,
         from: Node,
         to: Node,
-        mti: Option<String>,
-        stan: Option<u32>,
+        facts: FrameFacts,
         verdict: LineVerdict,
     ) -> Vec<Later> {
         for fault in verdict.faults {
@@ -422,18 +401,8 @@ impl World {
         }
         let verdict =
             LineVerdict { copies, fate: verdict_fate, faults: Vec::new(), requests: Vec::new() };
-        let length = verdict.copies.first().map_or(0, |(_, bytes)| bytes.len());
-        self.trace.push(
-            now,
-            TraceEvent::Frame(FrameRecord {
-                from,
-                to,
-                mti,
-                stan,
-                bytes: length,
-                fate: verdict.fate,
-            }),
-        );
+        let frame = FrameRecord::new(from, to, facts, verdict.fate);
+        self.trace.push(now, TraceEvent::Frame(Box::new(frame)));
         let mut later = Vec::new();
         for (delay_ms, bytes) in verdict.copies {
             later.push(Later { delay_ms, owner: from, to, bytes });
@@ -462,17 +431,8 @@ impl World {
                 .get(&(later.owner, later.to))
                 .is_some_and(|sender| sender.try_send(later.bytes.clone()).is_ok());
         if !sent {
-            let (mti, stan) = peek(&later.bytes);
             let fate = blocked.unwrap_or(Fate::Lost);
-            return self.record_and_drop(
-                now,
-                later.owner,
-                later.to,
-                mti,
-                stan,
-                later.bytes.len(),
-                fate,
-            );
+            return self.record_and_drop(now, later.owner, later.to, &later.bytes, fate);
         }
         Vec::new()
     }
@@ -484,11 +444,11 @@ impl World {
         id: TerminalId,
         bytes: Vec<u8>,
     ) -> Vec<Later> {
-        let (mti, stan) = peek(&bytes);
+        let facts = FrameFacts::of(&bytes);
         let verdict = match self.terminals.get_mut(&id) {
             Some(slot) => slot.line.inbound(now, bytes),
             None => return Vec::new(),
         };
-        self.apply_line(now, Node::Switch, Node::Terminal(id), mti, stan, verdict)
+        self.apply_line(now, Node::Switch, Node::Terminal(id), facts, verdict)
     }
 }
