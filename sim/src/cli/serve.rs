@@ -97,15 +97,8 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         ],
     );
     let verdicts: Vec<Verdict> = outcome.results.iter().map(Verdict::from).collect();
-    let suite = report::suite(
-        &format!("possim serve {}", args.scenario.display()),
-        &verdicts,
-        outcome.wall_ms,
-    );
-    let mut stdout = std::io::stdout().lock();
-    report::print_table(&mut stdout, &verdicts)?;
-    if let Some(dir) = &args.out {
-        report::write(dir, &suite, &log.lines())?;
-    }
-    Ok(if suite.passed() { exit::PASS } else { exit::FAIL })
+    let name = format!("possim serve {}", args.scenario.display());
+    let passed =
+        report::finish(&name, &verdicts, outcome.wall_ms, args.out.as_deref(), &log.lines())?;
+    Ok(if passed { exit::PASS } else { exit::FAIL })
 }

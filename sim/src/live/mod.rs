@@ -17,6 +17,8 @@
 pub mod connection;
 pub mod driver;
 pub mod faults;
+#[cfg(test)]
+mod fixtures;
 pub mod fleet;
 pub mod host;
 pub mod host_checks;

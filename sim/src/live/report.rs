@@ -78,3 +78,21 @@ pub fn write(dir: &Path, suite: &Suite, log_lines: &[String]) -> anyhow::Result<
     std::fs::write(dir.join("decisions.jsonl"), text)?;
     Ok(())
 }
+
+/// The end of a live run, for `serve` and `drive` alike: the table on
+/// stdout and, with `out`, the report directory. Whether every check
+/// passed.
+pub fn finish(
+    name: &str,
+    verdicts: &[Verdict],
+    wall_ms: u64,
+    out: Option<&Path>,
+    log_lines: &[String],
+) -> anyhow::Result<bool> {
+    let suite = suite(name, verdicts, wall_ms);
+    print_table(&mut std::io::stdout().lock(), verdicts)?;
+    if let Some(dir) = out {
+        write(dir, &suite, log_lines)?;
+    }
+    Ok(suite.passed())
+}
