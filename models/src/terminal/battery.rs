@@ -44,6 +44,11 @@ impl Battery {
         self.permille = (self.permille + u16::from(percent) * 10).min(Battery::PERMILLE_MAX);
     }
 
+    /// Drains to `percent` (never charges: a battery above it only loses).
+    pub fn drain_to(&mut self, percent: u8) {
+        self.permille = self.permille.min(u16::from(percent.min(100)) * 10);
+    }
+
     pub fn is_empty(self) -> bool {
         self.permille == 0
     }

@@ -110,6 +110,10 @@ pub enum TerminalCommand {
     Charge {
         percent: u8,
     },
+    /// The device-fault injector: the battery runs down to `percent`.
+    DrainBattery {
+        percent: u8,
+    },
     /// A physical attack or a hard knock: lock and erase the working keys.
     Tamper,
     /// The device is broken and swapped for a new one: nothing of its store
@@ -161,6 +165,9 @@ impl Terminal {
             TerminalCommand::PowerOff => return self.power_off(now),
             TerminalCommand::PowerOn => return self.power_on(now),
             TerminalCommand::Charge { percent } => return self.persistent.charge(percent),
+            TerminalCommand::DrainBattery { percent } => {
+                return self.persistent.battery.drain_to(percent)
+            }
             TerminalCommand::Replace => return self.replace(now),
             _ if !self.powered => return,
             TerminalCommand::SetPrinter(hardware) => {

@@ -421,7 +421,7 @@ impl<'a> Runner<'a> {
                 self.fault_record(now, FaultKind::TerminalReplaced, terminal.trimmed(), &cause);
             }
             Fault::Battery { terminal, percent } => {
-                self.command(terminal, TerminalCommand::Charge { percent });
+                self.command(terminal, TerminalCommand::DrainBattery { percent });
                 self.fault_record(now, FaultKind::BatteryDrain, terminal.trimmed(), &cause);
             }
             Fault::Blackhole { terminal, for_ms } => {

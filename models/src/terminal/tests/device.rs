@@ -105,3 +105,15 @@ fn settlement_prints_owed_slips_first_and_is_refused_while_it_cannot() {
     assert!(rig.saw(|e| matches!(e, E::SlipPrinted { kind: SlipKind::Reprint, stan: Some(s), .. } if *s == owed.stan)));
     assert_eq!(mti(&rig.next_frame()), "0500");
 }
+
+/// Regression: the simulator's `battery` fault ("drains to percent") was
+/// sent as a charge, so it added charge and the low battery never happened.
+#[test]
+fn the_battery_fault_drains_to_its_percent_and_never_charges() {
+    let mut rig = Rig::signed_in(TerminalConfig::default());
+    assert_eq!(rig.terminal.persistent().battery().percent(), 100);
+    rig.command(TerminalCommand::DrainBattery { percent: 2 });
+    assert_eq!(rig.terminal.persistent().battery().percent(), 2);
+    rig.command(TerminalCommand::DrainBattery { percent: 50 });
+    assert_eq!(rig.terminal.persistent().battery().percent(), 2, "a drain never charges");
+}
