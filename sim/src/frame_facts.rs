@@ -45,9 +45,14 @@ pub struct FrameFacts {
 
 impl FrameFacts {
     pub fn of(bytes: &[u8]) -> FrameFacts {
-        match Frame::decode(bytes) {
-            Ok(frame) => FrameFacts::of_message(&frame.message, bytes.len()),
-            Err(_) => FrameFacts { bytes: bytes.len(), ..FrameFacts::default() },
+        FrameFacts::of_decoded(Frame::decode(bytes).ok().as_ref().map(|f| &f.message), bytes.len())
+    }
+
+    /// The facts of a frame already decoded (`None`: it did not decode).
+    pub fn of_decoded(message: Option<&Message>, bytes: usize) -> FrameFacts {
+        match message {
+            Some(message) => FrameFacts::of_message(message, bytes),
+            None => FrameFacts { bytes, ..FrameFacts::default() },
         }
     }
 

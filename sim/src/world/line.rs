@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use possim_models::iso8583::cup::CupMessage;
 use possim_models::iso8583::values::TerminalId;
-use possim_models::iso8583::{Frame, Mti};
+use possim_models::iso8583::{Message, Mti};
 use possim_models::time::Instant;
 
 use super::rng::Rng;
@@ -69,32 +69,39 @@ pub(crate) struct Line {
 /// small and pruned).
 const SENT_AT_MAX: usize = 64;
 
-/// Whether a frame is an online trade request (one that gets an answer and
-/// counts as "the Nth trade"): pre-auth, inquiry, sale, void, completion,
-/// refund; not the upload of an offline trade.
-fn is_online_trade(bytes: &[u8]) -> bool {
-    let Ok(frame) = Frame::decode(bytes) else { return false };
-    match CupMessage::parse(&frame.message) {
-        Ok(CupMessage::Trade(request)) => !request.kind().is_offline_upload(),
-        _ => false,
-    }
+/// What the shim needs to know of a frame, read from the one decode the
+/// world already made for the trace (a frame is decoded once per hop).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FrameHeader {
+    pub mti: Option<Mti>,
+    pub stan: Option<u32>,
+    /// Field 60.3, the network management code (sign-in, settlement, ...).
+    pub network_code: Option<u16>,
+    /// An online trade request (one that gets an answer and counts as "the
+    /// Nth trade"): pre-auth, inquiry, sale, void, completion, refund; not
+    /// the upload of an offline trade.
+    pub online_trade: bool,
 }
 
-fn mti_of(bytes: &[u8]) -> (Option<Mti>, Option<u32>, Option<u16>) {
-    match Frame::decode(bytes) {
-        Ok(frame) => {
-            let network_code = frame
-                .message
-                .get(60)
-                .and_then(|v| v.get(8..11))
-                .and_then(|d| std::str::from_utf8(d).ok().and_then(|t| t.parse().ok()));
-            (
-                Some(frame.message.mti()),
-                frame.message.get_number(11).map(|n| n as u32),
-                network_code,
-            )
+impl FrameHeader {
+    /// The header of a decoded message; the default (nothing known) for a
+    /// frame that does not decode.
+    pub fn of(message: Option<&Message>) -> FrameHeader {
+        let Some(message) = message else { return FrameHeader::default() };
+        let network_code = message
+            .get(60)
+            .and_then(|v| v.get(8..11))
+            .and_then(|d| std::str::from_utf8(d).ok().and_then(|t| t.parse().ok()));
+        let online_trade = matches!(
+            CupMessage::parse(message),
+            Ok(CupMessage::Trade(request)) if !request.kind().is_offline_upload()
+        );
+        FrameHeader {
+            mti: Some(message.mti()),
+            stan: message.get_number(11).map(|n| n as u32),
+            network_code,
+            online_trade,
         }
-        Err(_) => (None, None, None),
     }
 }
 
@@ -288,15 +295,14 @@ impl Line {
     }
 
     /// A frame the terminal sends.
-    pub fn outbound(&mut self, now: Instant, bytes: Vec<u8>) -> LineVerdict {
+    pub fn outbound(&mut self, now: Instant, header: FrameHeader, bytes: Vec<u8>) -> LineVerdict {
         let slot = self.next_slot(LineDirection::Up);
-        let (mti, stan, network_code) = mti_of(&bytes);
+        let FrameHeader { mti, stan, network_code, online_trade } = header;
         let mut requests = Vec::new();
         let mut placed = None;
         let mut drop_placed = false;
         let mut duplicate_placed = false;
         let mut duplicate_after_ms = 1u64;
-        let online_trade = is_online_trade(&bytes);
         if online_trade && !self.healed {
             self.trades_sent += 1;
             let trade = self.trades_sent;
@@ -402,9 +408,9 @@ impl Line {
     }
 
     /// A frame sent to the terminal.
-    pub fn inbound(&mut self, now: Instant, bytes: Vec<u8>) -> LineVerdict {
+    pub fn inbound(&mut self, now: Instant, header: FrameHeader, bytes: Vec<u8>) -> LineVerdict {
         let slot = self.next_slot(LineDirection::Down);
-        let (mti, stan, _) = mti_of(&bytes);
+        let FrameHeader { mti, stan, .. } = header;
         let mut action = None;
         if !self.healed {
             if let (Some(mti), Some(stan)) = (mti, stan) {

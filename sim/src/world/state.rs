@@ -11,6 +11,7 @@ use std::rc::Rc;
 
 use possim_models::actor::{Actor, Node};
 use possim_models::iso8583::values::TerminalId;
+use possim_models::iso8583::Frame;
 use possim_models::issuer::{Issuer, IssuerCommand};
 use possim_models::network::{Network, NetworkCommand};
 use possim_models::switch::{Switch, SwitchCommand};
@@ -21,7 +22,7 @@ use tokio::sync::{mpsc, Notify};
 /// Frames waiting on one connection's writer; past it the frame is lost.
 pub(crate) const CONNECTION_FRAMES_MAX: usize = 1024;
 
-use super::line::{Line, LineVerdict};
+use super::line::{FrameHeader, Line, LineVerdict};
 use crate::frame_facts::FrameFacts;
 use crate::trace::{Fate, FaultRecord, FrameRecord, Trace, TraceEvent};
 
@@ -312,9 +313,9 @@ impl World {
         // here, inbound when they arrive in the farm.
         if let Node::Terminal(id) = owner {
             // Decoded before the shim may flip a bit: the record says what was sent.
-            let facts = FrameFacts::of(&bytes);
+            let (facts, header) = decode_once(&bytes);
             let verdict = match self.terminals.get_mut(&id) {
-                Some(slot) => slot.line.outbound(now, bytes),
+                Some(slot) => slot.line.outbound(now, header, bytes),
                 None => return Vec::new(),
             };
             return self.apply_line(now, owner, to, facts, verdict);
@@ -444,11 +445,18 @@ impl World {
         id: TerminalId,
         bytes: Vec<u8>,
     ) -> Vec<Later> {
-        let facts = FrameFacts::of(&bytes);
+        let (facts, header) = decode_once(&bytes);
         let verdict = match self.terminals.get_mut(&id) {
-            Some(slot) => slot.line.inbound(now, bytes),
+            Some(slot) => slot.line.inbound(now, header, bytes),
             None => return Vec::new(),
         };
         self.apply_line(now, Node::Switch, Node::Terminal(id), facts, verdict)
     }
+}
+
+/// One decode of a terminal's frame, for both the trace and the line shim.
+fn decode_once(bytes: &[u8]) -> (FrameFacts, FrameHeader) {
+    let frame = Frame::decode(bytes).ok();
+    let message = frame.as_ref().map(|frame| &frame.message);
+    (FrameFacts::of_decoded(message, bytes.len()), FrameHeader::of(message))
 }
