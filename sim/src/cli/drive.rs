@@ -12,7 +12,7 @@ use possim_sim::live::log::LiveLog;
 use possim_sim::live::report::{self, Verdict};
 
 use super::exit;
-use super::frame::InputError;
+use super::frame::input;
 
 /// The fastest a workload may be played.
 const SPEED_MAX: f64 = 10_000.0;
@@ -51,10 +51,6 @@ pub struct DriveArgs {
     pub seed: u64,
 }
 
-fn input(message: String) -> anyhow::Error {
-    anyhow::anyhow!(InputError(message))
-}
-
 pub fn run(args: DriveArgs) -> Result<u8> {
     let scenario = possim_sim::scenario::load_and_compile(&args.scenario)
         .map_err(|error| input(error.to_string()))?;
@@ -67,7 +63,7 @@ pub fn run(args: DriveArgs) -> Result<u8> {
         )));
     }
     if args.idle_timeout_ms == 0 {
-        return Err(input("--idle-timeout-ms must be at least 1".into()));
+        return Err(input("--idle-timeout-ms must be at least 1"));
     }
     #[allow(clippy::float_arithmetic)] // the user's speed factor, rounded to whole ms
     let workload_ms = match args.duration {

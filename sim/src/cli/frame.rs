@@ -51,6 +51,11 @@ pub struct MacArgs {
 #[derive(Debug)]
 pub struct InputError(pub String);
 
+/// Bad input, as an error the binary exits 2 on.
+pub fn input(message: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::anyhow!(InputError(message.to_string()))
+}
+
 impl std::fmt::Display for InputError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)

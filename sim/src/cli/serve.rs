@@ -13,7 +13,7 @@ use possim_sim::live::log::LiveLog;
 use possim_sim::live::report::{self, Verdict};
 
 use super::exit;
-use super::frame::InputError;
+use super::frame::input;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -42,17 +42,13 @@ pub struct ServeArgs {
     pub linger_ms: u64,
 }
 
-fn input(message: String) -> anyhow::Error {
-    anyhow::anyhow!(InputError(message))
-}
-
 pub fn run(args: ServeArgs) -> Result<u8> {
     let scenario = possim_sim::scenario::load_and_compile(&args.scenario)
         .map_err(|error| input(error.to_string()))?;
     let address: std::net::SocketAddr =
         args.listen.parse().map_err(|error| input(format!("--listen {}: {error}", args.listen)))?;
     if args.max_connections == 0 || args.idle_timeout_ms == 0 {
-        return Err(input("--max-connections and --idle-timeout-ms must be at least 1".into()));
+        return Err(input("--max-connections and --idle-timeout-ms must be at least 1"));
     }
     let host = LiveHost::new(&scenario).map_err(|error| input(error.to_string()))?;
     let options = ServeOptions {

@@ -11,7 +11,7 @@ use clap::Args;
 use possim_sim::shrink::{shrink, ShrinkError, ShrinkOptions, RUNS_MAX_DEFAULT};
 
 use super::exit;
-use super::frame::InputError;
+use super::frame::input;
 
 #[derive(Debug, Args)]
 pub struct ShrinkArgs {
@@ -33,10 +33,6 @@ pub struct ShrinkArgs {
     /// seed breaks, else the first it breaks).
     #[arg(long)]
     pub invariant: Option<String>,
-}
-
-fn input(error: impl std::fmt::Display) -> anyhow::Error {
-    anyhow::anyhow!(InputError(error.to_string()))
 }
 
 pub fn run(args: ShrinkArgs) -> Result<u8> {
