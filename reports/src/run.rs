@@ -87,6 +87,9 @@ pub struct RunRecord {
     pub activity: Vec<Count>,
     /// Faults injected, by kind.
     pub faults: Vec<Count>,
+    /// The scenario's placed faults and the times each landed (0: never,
+    /// so the run did not test what the scenario placed).
+    pub placed: Vec<Count>,
     /// Frames by fate.
     pub frames: Vec<Count>,
     pub charts: Vec<TradeChart>,
@@ -113,6 +116,7 @@ impl RunRecord {
             outcomes: Vec::new(),
             activity: Vec::new(),
             faults: Vec::new(),
+            placed: Vec::new(),
             frames: Vec::new(),
             charts: Vec::new(),
             charts_omitted: 0,

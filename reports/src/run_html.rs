@@ -140,6 +140,10 @@ pub fn body(out: &mut String, record: &RunRecord, prefix: &str, level: u8) {
         &record.activity,
     );
     counts_table(out, &format!("{prefix}faults"), "faults injected, by kind", &record.faults);
+    if !record.placed.is_empty() {
+        let heading = "placed faults, times landed";
+        counts_table(out, &format!("{prefix}placed"), heading, &record.placed);
+    }
     counts_table(out, &format!("{prefix}frames"), "frames by fate", &record.frames);
     out.push_str("</div>\n");
     charts(out, record, prefix, h);

@@ -68,6 +68,16 @@ pub fn render(record: &RunRecord) -> String {
     let _ =
         writeln!(out, "- **reversals, offline, settlement**: {}", counts_line(&record.activity));
     let _ = writeln!(out, "- **faults injected**: {}", counts_line(&record.faults));
+    if !record.placed.is_empty() {
+        let landed = record.placed.iter().filter(|p| p.count > 0).count();
+        let _ = write!(out, "- **placed faults**: {landed} of {} landed", record.placed.len());
+        let never: Vec<&str> =
+            record.placed.iter().filter(|p| p.count == 0).map(|p| p.label.as_str()).collect();
+        if !never.is_empty() {
+            let _ = write!(out, "; never: {}", markdown_cell(&never.join("; ")));
+        }
+        out.push('\n');
+    }
     let _ = writeln!(out, "- **frames by fate**: {}", counts_line(&record.frames));
     let totals = ledger::totals(&record.ledger);
     let _ = writeln!(

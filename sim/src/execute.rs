@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use crate::oracle::{self, Verdict};
+use crate::placed::{self, PlacedFault};
 use crate::scenario::compile::CompiledScenario;
 use crate::summary::Summary;
 use crate::trace::{Trace, TraceEvent, VerdictRecord};
@@ -21,6 +22,8 @@ pub struct RunReport {
     pub verdicts: Vec<Verdict>,
     pub converged: bool,
     pub summary: Summary,
+    /// The scenario's placed faults and how often each landed.
+    pub placed: Vec<PlacedFault>,
     pub simulated_ms: u64,
     pub steps: u64,
 }
@@ -69,6 +72,7 @@ pub fn execute(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunR
         }),
     );
     let summary = Summary::of(&trace);
+    let placed = placed::landed(&scenario.faults.protocol, &trace);
     Ok(RunReport {
         scenario: scenario.name.clone(),
         seed: options.seed,
@@ -77,6 +81,7 @@ pub fn execute(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunR
         verdicts,
         converged: outcome.converged,
         summary,
+        placed,
         simulated_ms: outcome.simulated_ms,
         steps: outcome.steps,
     })

@@ -6,7 +6,8 @@
 //!   [`frame_facts`]: what it records of each frame.
 //! - [`scenario`]: the YAML a run is built from; [`world`]: the turmoil world
 //!   that runs it; [`oracle`]: the invariants judged on its trace;
-//!   [`execute`]: the three together; [`summary`]: what a run did, counted.
+//!   [`execute`]: the three together; [`summary`]: what a run did, counted;
+//!   [`placed`]: which placed faults landed.
 //! - [`certify`]: the certification cases, their step matcher and matrix.
 
 #![forbid(unsafe_code)]
@@ -18,6 +19,7 @@ pub mod frame_facts;
 pub mod frame_json;
 pub mod live;
 pub mod oracle;
+pub mod placed;
 pub mod report;
 pub mod scenario;
 pub mod shrink;

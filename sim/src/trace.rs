@@ -137,6 +137,9 @@ pub enum FaultKind {
     IssuerUp,
     CutoffStart,
     CutoffEnd,
+    /// The switch's count of a batch made to disagree with the terminal's
+    /// (a placed `settlement_unbalanced`).
+    HostTotalsDisagree,
     // Devices.
     PowerCut,
     PowerOn,

@@ -166,3 +166,17 @@ fn a_swapped_terminal_loses_only_the_offline_trades_held_back_until_settlement()
     let safe_run = execute(&parse_and_compile(&safe_text, "s.yaml").unwrap(), &options).unwrap();
     assert!(safe_run.passed(), "{:?}\n{}", safe_run.failed(), safe_run.summary);
 }
+
+/// Regression (found by the long sweep, quickstart seed 4590): an arrival
+/// in the very instant healing began was still a queued command when the
+/// first healing round looked; the terminal's journal was empty (it had
+/// settled), so the round declared the day converged, and clearing released
+/// the issuer's hold on a sale the terminal then approved and printed a slip
+/// for: no-double-debit and slip-truth failed.
+#[test]
+fn a_trade_keyed_in_as_healing_begins_is_settled_before_clearing() {
+    let path = std::path::Path::new("../scenarios/quickstart.yaml");
+    let scenario = possim_sim::scenario::load::load_and_compile(path).expect("bundled");
+    let report = execute(&scenario, &RunOptions { seed: 4590, swarm: false }).expect("completes");
+    assert!(report.passed(), "failed: {:?}", report.failed());
+}

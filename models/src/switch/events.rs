@@ -238,4 +238,9 @@ pub enum SwitchCommand {
     /// swapped before it could settle: the new device signs in and starts
     /// the next batch.
     CloseBatch { terminal: TerminalId },
+    /// Script one misbehaviour toward one coming request (the simulated
+    /// world's placed `settlement_unbalanced`: the host's own count of a
+    /// batch disagrees with the terminal's). Refused, with nothing changed,
+    /// once the switch holds [`QUIRKS_MAX`](super::config::QUIRKS_MAX).
+    Quirk(super::config::SwitchQuirk),
 }

@@ -1104,6 +1104,13 @@ impl Actor for Switch {
                     }
                 }
             }
+            SwitchCommand::Quirk(quirk) => {
+                let quirks = &mut self.config.quirks;
+                if quirks.len() < super::config::QUIRKS_MAX {
+                    quirks.retain(|q| q.terminal != quirk.terminal || q.stan != quirk.stan);
+                    quirks.push(quirk);
+                }
+            }
             SwitchCommand::CloseBatch { terminal } => {
                 let Some(state) = self.state.terminals.get_mut(&terminal) else { return };
                 let had_session = state.session.take().is_some();

@@ -1111,3 +1111,25 @@ fn a_host_side_close_settles_on_the_switch_totals_and_ends_the_session() {
     let out = world.send(at(200), pos.node(), &pos.trade(&pos.sale(2, 10, None)));
     assert_ne!(out[0].to, Node::Network, "not forwarded without a session");
 }
+
+#[test]
+fn a_quirk_set_by_command_makes_that_settlement_unbalanced_and_only_that_one() {
+    let (mut world, pos) = signed_in_world();
+    world.approved_sale(at(10), &pos, &pos.sale(1, 1000, None), ResponseCode::APPROVED);
+    world.events();
+    let totals = BatchTotals { debit_amount: 1000, debit_count: 1, ..Default::default() };
+    let quirk = crate::switch::SwitchQuirk {
+        terminal: pos.id,
+        stan: 2,
+        answer: None,
+        sign_in_again_header: false,
+        bad_key_check: false,
+        not_balanced: true,
+    };
+    world.switch.handle_command(at(50), SwitchCommand::Quirk(quirk));
+    let out = world.send(at(100), pos.node(), &pos.settlement(2, totals));
+    assert_eq!(read_settlement_answer(&out[0]).result, SettlementResult::NotBalanced);
+    // The same totals under another STAN agree: the quirk named one request.
+    let out = world.send(at(200), pos.node(), &pos.settlement(3, totals));
+    assert_eq!(read_settlement_answer(&out[0]).result, SettlementResult::Balanced);
+}

@@ -59,6 +59,9 @@ pub(crate) fn print_report(
         if report.swarm { " (swarm)" } else { "" }
     )?;
     writeln!(out, "{}", report.summary)?;
+    if let Some(line) = possim_sim::placed::line(&report.placed) {
+        writeln!(out, "{line}")?;
+    }
     writeln!(
         out,
         "healing   {}",
@@ -147,7 +150,7 @@ pub fn run(args: RunArgs, replay: bool) -> Result<u8> {
     }
     if args.coverage {
         let listing =
-            possim_sim::coverage::Listing(&possim_sim::coverage::Coverage::of(&report.trace));
+            possim_sim::coverage::Listing(&possim_sim::coverage::Coverage::of_run(&report));
         if with_trace && args.out.is_none() {
             eprint!("{listing}");
         } else {

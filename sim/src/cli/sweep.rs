@@ -13,7 +13,9 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use possim_sim::coverage::{Coverage, Listing};
 use possim_sim::execute::execute;
+use possim_sim::placed::PlacedFault;
 use possim_sim::report::sweep::SweepCollector;
+use possim_sim::scenario::model::ProtocolFault;
 use possim_sim::world::RunOptions;
 use rayon::prelude::*;
 
@@ -85,6 +87,8 @@ struct SeedResult {
     simulated_ms: u64,
     error: Option<String>,
     coverage: Option<Coverage>,
+    /// For each placed fault of the plan, in order: whether it landed.
+    placed: Vec<bool>,
 }
 
 pub fn run(args: SweepArgs) -> Result<u8> {
@@ -122,7 +126,8 @@ pub fn run(args: SweepArgs) -> Result<u8> {
                         trades: report.summary.trades_started,
                         simulated_ms: report.simulated_ms,
                         error: None,
-                        coverage: args.coverage.then(|| Coverage::of(&report.trace)),
+                        coverage: args.coverage.then(|| Coverage::of_run(&report)),
+                        placed: report.placed.iter().map(|p| p.landed()).collect(),
                     },
                     Ok(Err(error)) => SeedResult {
                         seed,
@@ -132,6 +137,7 @@ pub fn run(args: SweepArgs) -> Result<u8> {
                         simulated_ms: 0,
                         error: Some(error.to_string()),
                         coverage: None,
+                        placed: Vec::new(),
                     },
                     Err(panic) => {
                         let message = panic
@@ -147,6 +153,7 @@ pub fn run(args: SweepArgs) -> Result<u8> {
                             simulated_ms: 0,
                             error: Some(message),
                             coverage: None,
+                            placed: Vec::new(),
                         }
                     }
                 };
@@ -211,6 +218,7 @@ pub fn run(args: SweepArgs) -> Result<u8> {
             report.push(line);
         }
     }
+    report.extend(placed_lines(&scenario.faults.protocol, &results));
     let expected = &scenario.expect.violates;
     let caught: Vec<&String> =
         expected.iter().filter(|name| by_invariant.contains_key(name.as_str())).collect();
@@ -262,6 +270,27 @@ pub fn run(args: SweepArgs) -> Result<u8> {
         writeln!(out, "{text}")?;
     }
     Ok(if passed { exit::PASS } else { exit::FAIL })
+}
+
+/// How many seeds each placed fault landed in: one line if every one landed
+/// in every seed that ran, else a line for each that missed some.
+fn placed_lines(plan: &[ProtocolFault], results: &[SeedResult]) -> Vec<String> {
+    if plan.is_empty() {
+        return Vec::new();
+    }
+    let ran: Vec<&SeedResult> = results.iter().filter(|r| r.placed.len() == plan.len()).collect();
+    let mut lines = Vec::new();
+    for (index, fault) in plan.iter().enumerate() {
+        let landed = ran.iter().filter(|r| r.placed[index]).count();
+        if landed < ran.len() {
+            let fault = PlacedFault::planned(fault);
+            lines.push(format!("placed    {fault} landed in {landed} of {} seeds", ran.len()));
+        }
+    }
+    if lines.is_empty() {
+        lines.push(format!("placed    {} faults, each landed in every seed", plan.len()));
+    }
+    lines
 }
 
 #[cfg(test)]

@@ -12,13 +12,14 @@
 //! assert!(total.codes.is_empty());
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use possim_models::iso8583::values::TerminalId;
 use possim_models::terminal::events::TerminalEventKind as E;
 use serde::Serialize;
 
 use super::universe::{fault_name, HOST_FAULTS, TERMINAL_FAULTS};
+use crate::execute::RunReport;
 use crate::trace::{Trace, TraceEvent};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -36,6 +37,10 @@ pub struct Coverage {
     /// fault's end is not counted).
     pub faults: BTreeMap<String, u64>,
     pub settlements: BTreeMap<String, u64>,
+    /// The scenario's placed faults ([`crate::placed`]): every one planned,
+    /// and the runs each landed in.
+    pub placed_planned: BTreeSet<String>,
+    pub placed: BTreeMap<String, u64>,
 }
 
 /// The serde name of a tagged value (`{"event": "trade_started", ...}`).
@@ -158,9 +163,22 @@ impl Coverage {
         coverage
     }
 
+    /// What `report`'s run reached, its placed faults included.
+    pub fn of_run(report: &RunReport) -> Coverage {
+        let mut coverage = Coverage::of(&report.trace);
+        for placed in &report.placed {
+            coverage.placed_planned.insert(placed.to_string());
+            if placed.landed() {
+                coverage.placed.insert(placed.to_string(), 1);
+            }
+        }
+        coverage
+    }
+
     /// Adds `other`'s counts to these.
     pub fn merge(&mut self, other: &Coverage) {
         self.runs += other.runs;
+        self.placed_planned.extend(other.placed_planned.iter().cloned());
         let pairs = [
             (&mut self.terminal_events, &other.terminal_events),
             (&mut self.phases, &other.phases),
@@ -169,6 +187,7 @@ impl Coverage {
             (&mut self.reversal_reasons, &other.reversal_reasons),
             (&mut self.faults, &other.faults),
             (&mut self.settlements, &other.settlements),
+            (&mut self.placed, &other.placed),
         ];
         for (mine, theirs) in pairs {
             for (key, count) in theirs {

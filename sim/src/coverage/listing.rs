@@ -17,6 +17,8 @@ use super::universe::{
     SETTLEMENT_OUTCOMES, TERMINAL_EVENTS, TERMINAL_FAULTS,
 };
 
+const PLACED: &str = "placed faults landed";
+
 /// Each category: its name, its counts, and its universe.
 fn categories(coverage: &Coverage) -> Vec<(&'static str, &BTreeMap<String, u64>, Vec<String>)> {
     let own = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<Vec<_>>();
@@ -34,6 +36,7 @@ fn categories(coverage: &Coverage) -> Vec<(&'static str, &BTreeMap<String, u64>,
         ("reversal reasons", &coverage.reversal_reasons, own(&REVERSAL_REASONS)),
         ("faults by phase", &coverage.faults, faults),
         ("settlements", &coverage.settlements, own(&SETTLEMENT_OUTCOMES)),
+        (PLACED, &coverage.placed, coverage.placed_planned.iter().cloned().collect()),
         ("phase transitions", &coverage.transitions, Vec::new()),
     ]
 }
@@ -60,6 +63,9 @@ impl fmt::Display for Listing<'_> {
         let coverage = self.0;
         writeln!(f, "coverage  {} runs", coverage.runs)?;
         for (name, counts, universe) in categories(coverage) {
+            if name == PLACED && universe.is_empty() {
+                continue;
+            }
             let reached = counts.len();
             if universe.is_empty() {
                 writeln!(f, "{name}: {reached} reached")?;

@@ -145,13 +145,14 @@ pub const TERMINAL_FAULTS: [FaultKind; 10] = [
 ];
 
 /// Faults between or on network elements: no terminal phase.
-pub const HOST_FAULTS: [FaultKind; 6] = [
+pub const HOST_FAULTS: [FaultKind; 7] = [
     FaultKind::Partition,
     FaultKind::Hold,
     FaultKind::LinkLatency,
     FaultKind::HostCrash,
     FaultKind::IssuerDown,
     FaultKind::CutoffStart,
+    FaultKind::HostTotalsDisagree,
 ];
 
 /// A fault kind as the trace names it.

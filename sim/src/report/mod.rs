@@ -128,6 +128,8 @@ pub fn run_record(report: &RunReport, scenario_path: &Path, asks: &[TradeAsk]) -
     }
     record.activity = activity;
     record.faults = counts(&summary.faults);
+    record.placed =
+        report.placed.iter().map(|placed| Count::new(placed.to_string(), placed.times)).collect();
     record.frames = counts(&summary.frames);
     let terminals: BTreeSet<String> = match trace.records().first().map(|r| &r.event) {
         Some(TraceEvent::Setup(setup)) => {

@@ -10,6 +10,7 @@
 //! - [`error`]: [`ScenarioError`] (`file:line:column: message`) and
 //!   [`CompileError`] (a path in the YAML tree and a message).
 //! - [`locate`]: the path → line/column map validation uses.
+//! - [`placement`]: the words a placed fault is recorded with.
 //!
 //! ```
 //! use possim_sim::scenario::parse_and_compile;
@@ -34,6 +35,7 @@ pub mod error;
 pub mod load;
 pub mod locate;
 pub mod model;
+pub mod placement;
 pub mod validate;
 
 pub use compile::{CompiledCard, CompiledScenario, CompiledTerminal};

@@ -648,8 +648,10 @@ pub enum ProtocolFault {
     /// Live only (`serve`): the host answers that trade with `code` itself
     /// (one of 22, 77, 90, 91, 96, 99, A0) instead of forwarding it.
     AnswerCode { terminal: TerminalId, trade: u32, code: String },
-    /// Live only (`serve`): the answer to the terminal's first settlement
-    /// says "not balanced", whatever the totals.
+    /// The answer to the terminal's first settlement says "not balanced",
+    /// whatever the totals: the host's own count disagrees, so the terminal
+    /// must upload its batch. In the simulated world the switch is told as
+    /// the 0500 leaves; live, `serve` answers so itself.
     SettlementUnbalanced { terminal: TerminalId },
     /// Live only (`drive`): that trade's request leaves with a wrong MAC.
     CorruptRequest { terminal: TerminalId, trade: u32 },
@@ -770,7 +772,6 @@ impl ProtocolFault {
             self,
             ProtocolFault::ResetAfterRequest { .. }
                 | ProtocolFault::AnswerCode { .. }
-                | ProtocolFault::SettlementUnbalanced { .. }
                 | ProtocolFault::CorruptRequest { .. }
                 | ProtocolFault::ReverseUnknown { .. }
                 | ProtocolFault::DuplicateUploads { .. }

@@ -50,15 +50,16 @@ pub(crate) struct Line {
     protocol: Vec<ProtocolFault>,
     /// Online trade requests sent so far (see `is_online_trade`).
     trades_sent: u32,
-    /// STAN -> what happens to its answer, and which trade it was.
-    answer_faults: BTreeMap<u32, (AnswerFault, u32)>,
-    /// STAN -> a power cut when the issuer approves it.
-    power_on_approval: BTreeMap<u32, (u64, u32)>,
+    /// STAN -> what happens to its answer, and the placement's words.
+    answer_faults: BTreeMap<u32, (AnswerFault, String)>,
+    /// STAN -> a power cut when the issuer approves it, and its words.
+    power_on_approval: BTreeMap<u32, (u64, String)>,
     /// When each online trade request left, for "delay to the timeout".
     sent_at: BTreeMap<u32, Instant>,
     response_timeout_ms: u64,
     batch_upload_power_done: bool,
     settlement_answer_dropped: bool,
+    settlement_disagreed: bool,
     healed: bool,
     /// Frames the line carried each way so far: the index of a frame fault.
     frames_up: u32,
@@ -128,6 +129,7 @@ impl Line {
             response_timeout_ms,
             batch_upload_power_done: false,
             settlement_answer_dropped: false,
+            settlement_disagreed: false,
             healed: false,
             frames_up: 0,
             frames_down: 0,
@@ -188,12 +190,7 @@ impl Line {
             if *direction != slot.direction || *frame != slot.index || verdict.copies.is_empty() {
                 continue;
             }
-            let label = match direction {
-                LineDirection::Up => "up",
-                LineDirection::Down => "down",
-            };
-            let cause =
-                |what: &str| FaultCause::Protocol(format!("{what} frame {} {label}", slot.index));
+            let cause = |_: &str| FaultCause::Protocol(fault.placement());
             match action {
                 FrameAction::Drop => {
                     verdict.copies.clear();
@@ -303,6 +300,7 @@ impl Line {
         let mut drop_placed = false;
         let mut duplicate_placed = false;
         let mut duplicate_after_ms = 1u64;
+        let mut extra_faults = Vec::new();
         if online_trade && !self.healed {
             self.trades_sent += 1;
             let trade = self.trades_sent;
@@ -316,33 +314,31 @@ impl Line {
                 match fault {
                     ProtocolFault::DropRequest { trade: n, .. } if n == trade => {
                         drop_placed = true;
-                        placed = Some(self.record(
-                            FaultKind::LineDropFrame,
-                            FaultCause::Protocol(format!("drop request of trade {trade}")),
-                        ));
+                        let cause = FaultCause::Protocol(fault.placement());
+                        placed = Some(self.record(FaultKind::LineDropFrame, cause));
                     }
                     ProtocolFault::DuplicateRequest { trade: n, after_ms, .. } if n == trade => {
                         duplicate_placed = true;
                         duplicate_after_ms = after_ms.max(1);
-                        placed = Some(self.record(
-                            FaultKind::LineDuplicate,
-                            FaultCause::Protocol(format!("duplicate request of trade {trade}")),
-                        ));
+                        let cause = FaultCause::Protocol(fault.placement());
+                        placed = Some(self.record(FaultKind::LineDuplicate, cause));
                     }
                     ProtocolFault::DropAnswer { trade: n, .. } if n == trade => {
                         if let Some(stan) = stan {
-                            self.answer_faults.insert(stan, (AnswerFault::Drop, trade));
+                            self.answer_faults.insert(stan, (AnswerFault::Drop, fault.placement()));
                         }
                     }
                     ProtocolFault::CorruptAnswer { trade: n, .. } if n == trade => {
                         if let Some(stan) = stan {
-                            self.answer_faults.insert(stan, (AnswerFault::Corrupt, trade));
+                            let words = fault.placement();
+                            self.answer_faults.insert(stan, (AnswerFault::Corrupt, words));
                         }
                     }
                     ProtocolFault::DelayAnswer { trade: n, offset_ms, .. } if n == trade => {
                         if let Some(stan) = stan {
+                            let words = fault.placement();
                             self.answer_faults
-                                .insert(stan, (AnswerFault::DelayTo { offset_ms }, trade));
+                                .insert(stan, (AnswerFault::DelayTo { offset_ms }, words));
                         }
                     }
                     ProtocolFault::PowerOff { trade: n, phase, off_ms, .. } if n == trade => {
@@ -350,11 +346,12 @@ impl Line {
                             PowerPhase::AfterRequestLeft => requests.push(Request::PowerCut {
                                 terminal: self.terminal,
                                 off_ms,
-                                why: format!("power off after the request of trade {trade} left"),
+                                why: fault.placement(),
                             }),
                             PowerPhase::AfterIssuerApproved => {
                                 if let Some(stan) = stan {
-                                    self.power_on_approval.insert(stan, (off_ms, trade));
+                                    self.power_on_approval
+                                        .insert(stan, (off_ms, fault.placement()));
                                 }
                             }
                             PowerPhase::MidBatchUpload => {}
@@ -365,13 +362,27 @@ impl Line {
             }
         }
         if !self.healed {
-            if mti == Some(Mti::REVERSAL)
-                && self.protocol.iter().any(|f| matches!(f, ProtocolFault::DropReversals { .. }))
-            {
+            let drop_reversals =
+                self.protocol.iter().find(|f| matches!(f, ProtocolFault::DropReversals { .. }));
+            if let (Some(Mti::REVERSAL), Some(fault)) = (mti, drop_reversals) {
                 drop_placed = true;
-                placed = Some(self.record(
-                    FaultKind::LineDropFrame,
-                    FaultCause::Protocol("drop every reversal".into()),
+                let cause = FaultCause::Protocol(fault.placement());
+                placed = Some(self.record(FaultKind::LineDropFrame, cause));
+            }
+            let disagree = self
+                .protocol
+                .iter()
+                .find(|f| matches!(f, ProtocolFault::SettlementUnbalanced { .. }))
+                .cloned();
+            if let (Some(Mti::SETTLEMENT), Some(stan), Some(fault), false) =
+                (mti, stan, disagree, self.settlement_disagreed)
+            {
+                // Told to the switch now, before the 0500 can reach it.
+                self.settlement_disagreed = true;
+                requests.push(Request::SettlementDisagree { terminal: self.terminal, stan });
+                extra_faults.push(self.record(
+                    FaultKind::HostTotalsDisagree,
+                    FaultCause::Protocol(fault.placement()),
                 ));
             }
             let batch_upload = mti == Some(Mti::BATCH) && network_code == Some(201);
@@ -387,13 +398,14 @@ impl Line {
                         requests.push(Request::PowerCut {
                             terminal: self.terminal,
                             off_ms: *off_ms,
-                            why: "power off in the middle of a batch upload".into(),
+                            why: fault.placement(),
                         });
                     }
                 }
             }
         }
         let mut verdict = self.verdict(now, bytes, placed, slot);
+        verdict.faults.extend(extra_faults);
         if drop_placed {
             verdict.copies.clear();
             verdict.fate = Fate::Dropped;
@@ -420,18 +432,16 @@ impl Line {
                 {
                     action = self.answer_faults.remove(&stan);
                 }
-                if mti == Mti::SETTLEMENT_RESPONSE
-                    && !self.settlement_answer_dropped
-                    && self
-                        .protocol
-                        .iter()
-                        .any(|f| matches!(f, ProtocolFault::DropSettlementAnswer { .. }))
+                let drop_settlement_answer = self
+                    .protocol
+                    .iter()
+                    .find(|f| matches!(f, ProtocolFault::DropSettlementAnswer { .. }));
+                if let (Mti::SETTLEMENT_RESPONSE, false, Some(fault)) =
+                    (mti, self.settlement_answer_dropped, drop_settlement_answer)
                 {
                     self.settlement_answer_dropped = true;
-                    let record = self.record(
-                        FaultKind::LineDropFrame,
-                        FaultCause::Protocol("drop the settlement answer".into()),
-                    );
+                    let cause = FaultCause::Protocol(fault.placement());
+                    let record = self.record(FaultKind::LineDropFrame, cause);
                     let mut verdict = self.verdict(now, bytes, Some(record), slot);
                     verdict.copies.clear();
                     verdict.fate = Fate::Dropped;
@@ -441,42 +451,31 @@ impl Line {
         }
         let mut verdict = match action {
             None => self.verdict(now, bytes, None, slot),
-            Some((AnswerFault::Drop, trade)) => {
-                let record = self.record(
-                    FaultKind::LineDropFrame,
-                    FaultCause::Protocol(format!("drop the answer to trade {trade}")),
-                );
+            Some((AnswerFault::Drop, words)) => {
+                let record = self.record(FaultKind::LineDropFrame, FaultCause::Protocol(words));
                 let mut verdict = self.verdict(now, bytes, Some(record), slot);
                 verdict.copies.clear();
                 verdict.fate = Fate::Dropped;
                 verdict
             }
-            Some((AnswerFault::Corrupt, trade)) => {
+            Some((AnswerFault::Corrupt, words)) => {
                 let mut bytes = bytes;
                 // The last byte is inside the MAC: the frame decodes, the MAC fails.
                 if let Some(last) = bytes.last_mut() {
                     *last ^= 0x01;
                 }
-                let record = self.record(
-                    FaultKind::LineCorrupt,
-                    FaultCause::Protocol(format!("corrupt the answer to trade {trade}")),
-                );
+                let record = self.record(FaultKind::LineCorrupt, FaultCause::Protocol(words));
                 let mut verdict = self.verdict(now, bytes, Some(record), slot);
                 if !verdict.copies.is_empty() {
                     verdict.fate = Fate::Corrupted;
                 }
                 verdict
             }
-            Some((AnswerFault::DelayTo { offset_ms }, trade)) => {
+            Some((AnswerFault::DelayTo { offset_ms }, words)) => {
                 let sent = stan.and_then(|s| self.sent_at.get(&s).copied()).unwrap_or(now);
                 let target = (sent.as_millis() + self.response_timeout_ms) as i64 + offset_ms;
                 let delay = (target - now.as_millis() as i64).max(0) as u64;
-                let record = self.record(
-                    FaultKind::LineDelay,
-                    FaultCause::Protocol(format!(
-                        "delay the answer to trade {trade} to the timeout {offset_ms:+} ms"
-                    )),
-                );
+                let record = self.record(FaultKind::LineDelay, FaultCause::Protocol(words));
                 let mut verdict = self.verdict(now, bytes, Some(record), slot);
                 for copy in &mut verdict.copies {
                     copy.0 = delay;
@@ -493,7 +492,6 @@ impl Line {
 
     /// The issuer approved this terminal's trade `stan`: a placed power cut?
     pub fn on_issuer_approved(&mut self, stan: u32) -> Option<(u64, String)> {
-        let (off_ms, trade) = self.power_on_approval.remove(&stan)?;
-        Some((off_ms, format!("power off after the issuer approved trade {trade}")))
+        self.power_on_approval.remove(&stan)
     }
 }

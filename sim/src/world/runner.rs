@@ -638,6 +638,8 @@ impl<'a> Runner<'a> {
                         self.power_cut(now, terminal, off_ms, FaultCause::Protocol(why));
                     }
                 }
+                // The world tells the switch as the 0500 leaves (`apply_line`).
+                Request::SettlementDisagree { .. } => {}
             }
         }
     }
@@ -682,6 +684,9 @@ impl<'a> Runner<'a> {
                 let world = self.world.borrow();
                 let terminal = &world.terminals[id].terminal;
                 let persistent = terminal.persistent();
+                let queued = world.commands.get(&Node::Terminal(*id)).is_some_and(|queue| {
+                    queue.iter().any(|c| matches!(c, Command::Terminal(c) if c.is_trade()))
+                });
                 (
                     terminal.is_powered(),
                     persistent.signed_in(),
@@ -689,13 +694,18 @@ impl<'a> Runner<'a> {
                     !persistent.offline().is_empty(),
                     persistent.settlement().is_some(),
                     !persistent.journal().is_empty(),
-                    terminal.is_busy(),
+                    terminal.is_busy() || queued,
                 )
             };
             if !powered {
                 self.command(*id, TerminalCommand::PowerOn);
             }
-            if reversal || offline || settling || journal || !signed_in || !powered {
+            // A trade in flight, or one the cashier has just keyed in (an
+            // arrival in the very instant healing begins is still queued),
+            // is not settled even when the journal is empty: clearing now
+            // would release the issuer's hold on a debit the terminal is
+            // about to print an approval slip for.
+            if reversal || offline || settling || journal || busy || !signed_in || !powered {
                 settled = false;
             } else {
                 continue;

@@ -14,7 +14,7 @@ use possim_models::iso8583::values::TerminalId;
 use possim_models::iso8583::Frame;
 use possim_models::issuer::{Issuer, IssuerCommand};
 use possim_models::network::{Network, NetworkCommand};
-use possim_models::switch::{Switch, SwitchCommand};
+use possim_models::switch::{Switch, SwitchCommand, SwitchQuirk};
 use possim_models::terminal::{Terminal, TerminalCommand};
 use possim_models::time::Instant;
 use tokio::sync::{mpsc, Notify};
@@ -44,6 +44,9 @@ pub(crate) enum Command {
 pub(crate) enum Request {
     /// A protocol-placed power cut.
     PowerCut { terminal: TerminalId, off_ms: u64, why: String },
+    /// A placed `settlement_unbalanced`: the switch's count of this 0500's
+    /// batch is to disagree with the terminal's.
+    SettlementDisagree { terminal: TerminalId, stan: u32 },
 }
 
 /// A frame to send later (a delayed line): the shell that flushed spawns it.
@@ -387,7 +390,23 @@ impl World {
         for fault in verdict.faults {
             self.fault(now, fault);
         }
-        self.requests.extend(verdict.requests);
+        for request in verdict.requests {
+            match request {
+                // At once: the 0500 is still on the line.
+                Request::SettlementDisagree { terminal, stan } => {
+                    let quirk = SwitchQuirk {
+                        terminal,
+                        stan,
+                        answer: None,
+                        sign_in_again_header: false,
+                        bad_key_check: false,
+                        not_balanced: true,
+                    };
+                    self.command(Node::Switch, Command::Switch(SwitchCommand::Quirk(quirk)));
+                }
+                other => self.requests.push(other),
+            }
+        }
         let mut verdict_fate = verdict.fate;
         let mut copies = verdict.copies;
         if let Node::Terminal(_) = from {

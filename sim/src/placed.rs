@@ -1,0 +1,92 @@
+//! Placed faults: which of a scenario's protocol-placed faults really
+//! landed in a run. A placed fault names a trade or a phase ("power off in
+//! the middle of a batch upload"); if the run never reaches it, the fault
+//! never happens and the scenario tests less than it says. `possim run`
+//! prints the count and what did not land, `possim sweep` how many seeds
+//! each landed in, and `--coverage` lists one that never landed.
+//!
+//! ```
+//! use possim_models::iso8583::values::TerminalId;
+//! use possim_sim::placed::landed;
+//! use possim_sim::scenario::model::ProtocolFault;
+//! use possim_sim::trace::Trace;
+//! let terminal = TerminalId::new("PR000001").unwrap();
+//! let plan = vec![ProtocolFault::DropAnswer { terminal, trade: 2 }];
+//! let placed = landed(&plan, &Trace::new());
+//! assert_eq!(placed[0].times, 0);
+//! assert_eq!(placed[0].to_string(), "drop_answer on PR000001: drop the answer to trade 2");
+//! ```
+
+use std::fmt;
+
+use possim_models::iso8583::values::TerminalId;
+
+use crate::scenario::model::ProtocolFault;
+use crate::trace::{FaultCause, Trace, TraceEvent};
+
+/// One placed fault of the plan and how often it landed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlacedFault {
+    pub terminal: TerminalId,
+    /// The kind as the scenario writes it.
+    pub kind: &'static str,
+    /// The words its fault records carry ([`ProtocolFault::placement`]).
+    pub placement: String,
+    /// Fault records in the trace that it made (a fault such as "drop every
+    /// reversal" lands more than once).
+    pub times: u64,
+}
+
+impl PlacedFault {
+    /// `fault` as planned, before the run.
+    pub fn planned(fault: &ProtocolFault) -> PlacedFault {
+        PlacedFault {
+            terminal: fault.terminal(),
+            kind: fault.kind_name(),
+            placement: fault.placement(),
+            times: 0,
+        }
+    }
+
+    pub fn landed(&self) -> bool {
+        self.times > 0
+    }
+}
+
+impl fmt::Display for PlacedFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} on {}: {}", self.kind, self.terminal.trimmed(), self.placement)
+    }
+}
+
+/// Every fault of `plan`, in plan order, with the times it landed in `trace`.
+pub fn landed(plan: &[ProtocolFault], trace: &Trace) -> Vec<PlacedFault> {
+    let mut placed: Vec<PlacedFault> = plan.iter().map(PlacedFault::planned).collect();
+    for record in trace.records() {
+        let TraceEvent::Fault(fault) = &record.event else { continue };
+        let FaultCause::Protocol(words) = &fault.cause else { continue };
+        // Two identical placements on one terminal are one fault twice over:
+        // the first in plan order is credited.
+        if let Some(entry) = placed.iter_mut().find(|entry| {
+            entry.placement == *words && entry.terminal.trimmed() == fault.target.as_str()
+        }) {
+            entry.times += 1;
+        }
+    }
+    placed
+}
+
+/// `placed    3 of 4 landed; never: ...`, or `None` when nothing was placed.
+pub fn line(placed: &[PlacedFault]) -> Option<String> {
+    if placed.is_empty() {
+        return None;
+    }
+    let count = placed.iter().filter(|p| p.landed()).count();
+    let mut text = format!("placed    {count} of {} landed", placed.len());
+    let missed: Vec<String> =
+        placed.iter().filter(|p| !p.landed()).map(ToString::to_string).collect();
+    if !missed.is_empty() {
+        text.push_str(&format!("; never: {}", missed.join("; ")));
+    }
+    Some(text)
+}
