@@ -27,6 +27,8 @@ enum Command {
     Replay(cli::run::RunArgs),
     /// A failing seed shrunk to a small scenario that fails the same invariant on any seed.
     Shrink(cli::shrink::ShrinkArgs),
+    /// Sweeps' coverage (`sweep --coverage --json` files) merged: what none of them reached.
+    Coverage(cli::coverage::CoverageArgs),
     /// What the simulator costs, beside the bare models, as a ratio.
     Bench(cli::bench::BenchArgs),
     /// The certification cases: steps and outcome of each; exit 0 all pass, 1 a case fails, 2 bad case file.
@@ -59,6 +61,7 @@ fn main() -> ExitCode {
         Command::Drive(args) => cli::drive::run(args),
         Command::Certify(args) => cli::certify::run(args),
         Command::Shrink(args) => cli::shrink::run(args),
+        Command::Coverage(args) => cli::coverage::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -93,3 +93,60 @@ fn three_shards_together_are_the_whole_sweep() {
     }
     assert_eq!(joined, whole);
 }
+
+/// The coverage line of `possim sweep ... --coverage --json` output.
+fn coverage_line(out: &str) -> serde_json::Value {
+    let line = out.lines().find(|l| l.starts_with("{\"coverage\"")).expect("a coverage line");
+    serde_json::from_str(line).unwrap()
+}
+
+#[test]
+fn coverage_of_shards_merged_is_the_coverage_of_the_whole_sweep() {
+    let sweep = |extra: &[&str]| {
+        let mut args = vec![
+            "sweep",
+            "scenarios/faults/protocol.yaml",
+            "--seeds",
+            "0..2",
+            "--jobs",
+            "1",
+            "--json",
+            "--coverage",
+        ];
+        args.extend_from_slice(extra);
+        let (code, out, err) = possim(&args);
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    let whole = coverage_line(&sweep(&[]));
+    let dir = std::env::temp_dir().join(format!("possim-coverage-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut files = Vec::new();
+    for (index, shard) in ["1/2", "2/2"].iter().enumerate() {
+        let path = dir.join(format!("shard{index}.jsonl"));
+        std::fs::write(&path, sweep(&["--shard", shard])).unwrap();
+        files.push(path.display().to_string());
+    }
+    let mut args = vec!["coverage", "--json"];
+    args.extend(files.iter().map(String::as_str));
+    let (code, out, err) = possim(&args);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(coverage_line(&out), whole);
+    assert_eq!(whole["coverage"]["runs"], 2);
+    assert_eq!(
+        whole["coverage"]["placed"]
+            ["power_off on PR000003: power off in the middle of a batch upload"],
+        2
+    );
+
+    let (code, out, _) = possim(&["coverage", &files[0]]);
+    assert_eq!(code, 0);
+    assert!(out.contains("placed faults landed: 10 of 10 reached"), "{out}");
+
+    std::fs::write(dir.join("seeds.jsonl"), "{\"seed\":0}\n").unwrap();
+    let seeds_only = dir.join("seeds.jsonl").display().to_string();
+    let (code, _, err) = possim(&["coverage", &seeds_only]);
+    assert_eq!(code, 2);
+    assert!(err.contains("seeds.jsonl: no coverage line"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod certify;
+pub mod coverage;
 pub mod drive;
 pub mod frame;
 pub mod run;

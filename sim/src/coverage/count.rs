@@ -16,13 +16,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use possim_models::iso8583::values::TerminalId;
 use possim_models::terminal::events::TerminalEventKind as E;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::universe::{fault_name, HOST_FAULTS, TERMINAL_FAULTS};
 use crate::execute::RunReport;
 use crate::trace::{Trace, TraceEvent};
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Coverage {
     /// Runs merged into these counts.
     pub runs: u64,

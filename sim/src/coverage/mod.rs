@@ -1,7 +1,8 @@
 //! Coverage: what runs reached, against what the models can produce — the
 //! way code probes and "sometimes" assertions show which corners a test
 //! never visits. [`universe`] enumerates the possible, [`count`] counts a
-//! trace, [`listing`] prints both and what was never reached.
+//! trace, [`listing`] prints both and what was never reached, [`merge`]
+//! reads them back from sweeps' JSON output.
 //!
 //! ```
 //! use possim_sim::coverage::{count::Coverage, listing::Listing};
@@ -12,6 +13,7 @@
 
 pub mod count;
 pub mod listing;
+pub mod merge;
 pub mod universe;
 
 pub use count::Coverage;
