@@ -7,6 +7,7 @@ use possim_sim::coverage::merge::{from_sweep_json, MergeError};
 use possim_sim::coverage::Coverage;
 use possim_sim::scenario::parse_and_compile;
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 
 const QUICKSTART: &str = include_str!("../../scenarios/quickstart.yaml");
 const PROTOCOL: &str = include_str!("../../scenarios/faults/protocol.yaml");
@@ -25,8 +26,21 @@ fn edited(base: &str, at_per_10k: usize, cut: usize, insert: &str) -> String {
     format!("{}{insert}{}", &base[..start], &base[end..])
 }
 
+/// Cases from `PROPTEST_CASES` (512 when unset); failures persist in
+/// `tests/parsers.proptest-regressions` and re-run first.
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(512),
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/parsers.proptest-regressions"
+        )))),
+        ..ProptestConfig::default()
+    }
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(config())]
 
     /// A damaged scenario compiles or says where it broke: inside the file,
     /// with a one-line lowercase message.

@@ -661,3 +661,18 @@ fn a_script_with_an_unknown_trade_kind() {
     assert_eq!(error.line, 9, "{error}");
     assert!(error.message.contains("unknown variant `sael`"), "{error}");
 }
+
+/// Regression (found by the property test in `tests/parsers.rs`: two line
+/// breaks put inside a key of `faults/protocol.yaml`): the unknown key was
+/// quoted raw, so the "one line" error spanned three.
+#[test]
+fn an_unknown_key_with_a_line_break_is_quoted_on_one_line() {
+    let error = error_of(&edit("response_timeout_ms", "\"response\\ntimeout_ms\""));
+    assert!(!error.message.contains('\n'), "{:?}", error.message);
+    assert!(
+        error.message.starts_with("unknown field `response\\ntimeout_ms`"),
+        "{}",
+        error.message
+    );
+    assert_eq!(error.headline().lines().count(), 1);
+}

@@ -116,7 +116,7 @@ impl ScenarioError {
             file: file.to_owned(),
             line,
             column,
-            message: message.into(),
+            message: one_line(&message.into()),
             snippet: snippet(text, line, column),
         }
     }
@@ -129,6 +129,20 @@ impl ScenarioError {
             format!("{}:{}:{}: {}", self.file, self.line, self.column, self.message)
         }
     }
+}
+
+/// `message` with its control characters escaped: a YAML key or value it
+/// quotes may hold a line break, and the message must stay one line.
+fn one_line(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    for c in message.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 impl fmt::Display for ScenarioError {
