@@ -190,18 +190,18 @@ impl Line {
             if *direction != slot.direction || *frame != slot.index || verdict.copies.is_empty() {
                 continue;
             }
-            let cause = |_: &str| FaultCause::Protocol(fault.placement());
+            let cause = FaultCause::Protocol(fault.placement());
             match action {
                 FrameAction::Drop => {
                     verdict.copies.clear();
                     verdict.fate = Fate::Dropped;
-                    verdict.faults.push(self.record(FaultKind::LineDropFrame, cause("drop")));
+                    verdict.faults.push(self.record(FaultKind::LineDropFrame, cause));
                 }
                 FrameAction::Duplicate => {
                     let (delay, copy) = verdict.copies[0].clone();
                     verdict.copies.push((delay + 1, copy));
                     verdict.fate = Fate::Duplicated;
-                    verdict.faults.push(self.record(FaultKind::LineDuplicate, cause("duplicate")));
+                    verdict.faults.push(self.record(FaultKind::LineDuplicate, cause));
                 }
                 FrameAction::Corrupt => {
                     for (_, bytes) in &mut verdict.copies {
@@ -210,7 +210,7 @@ impl Line {
                         bytes[index] ^= 1 << bit.unwrap_or(0).min(7);
                     }
                     verdict.fate = Fate::Corrupted;
-                    verdict.faults.push(self.record(FaultKind::LineCorrupt, cause("corrupt")));
+                    verdict.faults.push(self.record(FaultKind::LineCorrupt, cause));
                 }
                 FrameAction::Delay => {
                     let by_ms = delay_ms.unwrap_or(0);
@@ -218,7 +218,7 @@ impl Line {
                         copy.0 = by_ms;
                     }
                     verdict.fate = Fate::Delayed { by_ms };
-                    verdict.faults.push(self.record(FaultKind::LineDelay, cause("delay")));
+                    verdict.faults.push(self.record(FaultKind::LineDelay, cause));
                 }
             }
         }
@@ -369,21 +369,20 @@ impl Line {
                 let cause = FaultCause::Protocol(fault.placement());
                 placed = Some(self.record(FaultKind::LineDropFrame, cause));
             }
-            let disagree = self
-                .protocol
-                .iter()
-                .find(|f| matches!(f, ProtocolFault::SettlementUnbalanced { .. }))
-                .cloned();
-            if let (Some(Mti::SETTLEMENT), Some(stan), Some(fault), false) =
-                (mti, stan, disagree, self.settlement_disagreed)
+            if let (Some(Mti::SETTLEMENT), Some(stan), false) =
+                (mti, stan, self.settlement_disagreed)
             {
-                // Told to the switch now, before the 0500 can reach it.
-                self.settlement_disagreed = true;
-                requests.push(Request::SettlementDisagree { terminal: self.terminal, stan });
-                extra_faults.push(self.record(
-                    FaultKind::HostTotalsDisagree,
-                    FaultCause::Protocol(fault.placement()),
-                ));
+                let disagree = self
+                    .protocol
+                    .iter()
+                    .find(|f| matches!(f, ProtocolFault::SettlementUnbalanced { .. }));
+                if let Some(fault) = disagree {
+                    // Told to the switch now, before the 0500 can reach it.
+                    let cause = FaultCause::Protocol(fault.placement());
+                    extra_faults.push(self.record(FaultKind::HostTotalsDisagree, cause));
+                    requests.push(Request::SettlementDisagree { terminal: self.terminal, stan });
+                    self.settlement_disagreed = true;
+                }
             }
             let batch_upload = mti == Some(Mti::BATCH) && network_code == Some(201);
             if batch_upload && !self.batch_upload_power_done {
