@@ -65,6 +65,7 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => ExitCode::from(code),
+        Err(error) if is_broken_pipe(&error) => ExitCode::from(cli::exit::CUT_SHORT),
         Err(error) => {
             eprintln!("error: {error:#}");
             let code =
@@ -72,4 +73,14 @@ fn main() -> ExitCode {
             ExitCode::from(code)
         }
     }
+}
+
+/// Rust ignores SIGPIPE, so a closed stdout comes back as an error from the
+/// write that met it, wrapped by whatever context was added on the way up.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

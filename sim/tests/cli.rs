@@ -3,7 +3,7 @@
 //! together give exactly the single-machine sweep.
 
 use std::collections::BTreeMap;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 fn possim(args: &[&str]) -> (i32, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_possim"))
@@ -59,6 +59,26 @@ fn a_malformed_scenario_exits_2_naming_file_line_and_column() {
     let line = text_line(&std::fs::read_to_string(&path).unwrap(), "tick_size");
     assert!(err.contains(&format!("bad.yaml:{line}:3")), "{err}");
     assert!(err.contains("tick_size"), "{err}");
+}
+
+/// Regression: `possim replay ... | head` printed "error: Broken pipe" and
+/// exited 1, the code of a failed invariant.
+#[test]
+fn a_reader_that_stops_reading_gets_exit_141_and_no_error_message() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_possim"))
+        .args(["replay", "scenarios/quickstart.yaml", "--seed", "7"])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("possim runs");
+    // The trace (about 150 KB) is more than a pipe holds, so the write meets
+    // the closed end whenever the reader goes.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("possim ends");
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(141), "{err}");
+    assert!(!err.contains("error") && !err.contains("panicked"), "{err}");
 }
 
 fn text_line(text: &str, needle: &str) -> usize {

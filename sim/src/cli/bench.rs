@@ -6,6 +6,7 @@
 // Rates and durations, never money.
 #![allow(clippy::float_arithmetic)]
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -63,23 +64,31 @@ pub fn run(args: BenchArgs) -> Result<u8> {
     let wall = started.elapsed().as_secs_f64();
     let simulator = trades as f64 / wall;
     let bare = harness_sales_per_second(trades.max(1));
-    println!(
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
         "bench     {} x {} seeds, tick {} ms",
         scenario.name, args.seeds, scenario.run.tick_ms
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "simulator {trades} trades, {:.0} simulated s, {steps} steps in {wall:.2} wall s",
         simulated_ms as f64 / 1000.0
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "          {simulator:.0} trades per wall s, {:.0} simulated s per wall s, {:.0} steps per wall s",
         simulated_ms as f64 / 1000.0 / wall,
         steps as f64 / wall
-    );
-    println!("models    {bare:.0} approved sales per wall s through the bare harness (same count, same process)");
-    println!(
+    )?;
+    writeln!(
+        out,
+        "models    {bare:.0} approved sales per wall s through the bare harness (same count, same process)"
+    )?;
+    writeln!(
+        out,
         "ratio     the simulator runs at 1/{:.0} of the bare models' trade rate",
         bare / simulator
-    );
+    )?;
     Ok(exit::PASS)
 }

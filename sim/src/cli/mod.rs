@@ -18,4 +18,9 @@ pub mod exit {
     pub const FAIL: u8 = 1;
     /// Usage, scenario or input error.
     pub const USAGE: u8 = 2;
+    /// Whoever read standard output stopped reading (`| head` does): the
+    /// shell's code for a tool that SIGPIPE ended, so `set -o pipefail`
+    /// still sees the output was cut short, and no error message, since
+    /// nothing went wrong in the run itself.
+    pub const CUT_SHORT: u8 = 141;
 }

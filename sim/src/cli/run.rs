@@ -154,7 +154,7 @@ pub fn run(args: RunArgs, replay: bool) -> Result<u8> {
         if with_trace && args.out.is_none() {
             eprint!("{listing}");
         } else {
-            print!("{listing}");
+            write!(std::io::stdout().lock(), "{listing}")?;
         }
     }
     eprintln!("wall      {:.2} s", wall.as_secs_f64());

@@ -110,7 +110,7 @@ pub fn run(args: ShrinkArgs) -> Result<u8> {
         Some(path) => {
             std::fs::write(path, &shrunk.yaml)
                 .map_err(|error| input(format!("{}: cannot write: {error}", path.display())))?;
-            println!("{report}\nwritten   {}", path.display());
+            writeln!(std::io::stdout().lock(), "{report}\nwritten   {}", path.display())?;
         }
         None => {
             std::io::stdout().lock().write_all(shrunk.yaml.as_bytes())?;
