@@ -85,6 +85,9 @@ pub enum TerminalMutation {
     /// A "retry later" answer (90, 91, 92, 96) is taken as unusable and
     /// reversed, as if no answer had come.
     ReverseRetryLaterCodes,
+    /// A decline (41, 51, 55, 61, ...: a final answer) is taken as unusable
+    /// and reversed, as if no answer had come.
+    ReverseDeclines,
     /// 77, 99, A0, 22 and header requirement 3 do not make it sign in again.
     IgnoreSignInAgain,
     /// Working keys are installed without checking their check values.

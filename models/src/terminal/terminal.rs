@@ -632,8 +632,14 @@ impl Terminal {
             }
             return true;
         }
-        let retry_later = code.action() == TerminalAction::RetryLater;
-        if retry_later && self.checked.config.mutation == TerminalMutation::ReverseRetryLaterCodes {
+        let taken_as_no_answer = match self.checked.config.mutation {
+            TerminalMutation::ReverseRetryLaterCodes => code.action() == TerminalAction::RetryLater,
+            TerminalMutation::ReverseDeclines => {
+                matches!(code.action(), TerminalAction::Decline | TerminalAction::DeclineKeepCard)
+            }
+            _ => false,
+        };
+        if taken_as_no_answer {
             let why = format!("host answered {code}: taken as no answer");
             self.trade_unusable(now, &request, reversal, ReversalReason::Garbled, why, true);
             return true;
