@@ -15,7 +15,7 @@ use possim_models::iso8583::{Message, Mti};
 use possim_models::time::Instant;
 
 use super::rng::Rng;
-use super::state::Request;
+use super::state::{PowerCut, Request};
 use crate::scenario::model::{FrameAction, LineDirection, LineProfile, PowerPhase, ProtocolFault};
 use crate::trace::{Fate, FaultCause, FaultKind, FaultRecord, FrameSlot};
 
@@ -343,11 +343,13 @@ impl Line {
                     }
                     ProtocolFault::PowerOff { trade: n, phase, off_ms, .. } if n == trade => {
                         match phase {
-                            PowerPhase::AfterRequestLeft => requests.push(Request::PowerCut {
-                                terminal: self.terminal,
-                                off_ms,
-                                why: fault.placement(),
-                            }),
+                            PowerPhase::AfterRequestLeft => {
+                                requests.push(Request::PowerCut(PowerCut {
+                                    terminal: self.terminal,
+                                    off_ms,
+                                    why: fault.placement(),
+                                }))
+                            }
                             PowerPhase::AfterIssuerApproved => {
                                 if let Some(stan) = stan {
                                     self.power_on_approval
@@ -394,11 +396,11 @@ impl Line {
                     } = fault
                     {
                         self.batch_upload_power_done = true;
-                        requests.push(Request::PowerCut {
+                        requests.push(Request::PowerCut(PowerCut {
                             terminal: self.terminal,
                             off_ms: *off_ms,
                             why: fault.placement(),
-                        });
+                        }));
                     }
                 }
             }

@@ -24,7 +24,7 @@ use possim_models::time::Instant;
 use super::line::Line;
 use super::rng::{Rng, Streams};
 use super::shells;
-use super::state::{pair, Command, Request, Shared, TerminalSlot, World};
+use super::state::{pair, Command, PowerCut, Shared, TerminalSlot, World};
 use crate::scenario::compile::CompiledScenario;
 use crate::scenario::model::{CashierCommand, Fault, PrinterFault, ProtocolFault, TradeChoice};
 use crate::trace::{
@@ -629,17 +629,11 @@ impl<'a> Runner<'a> {
         }
     }
 
-    fn requests(&mut self, now: Instant) {
-        let requests: Vec<Request> = self.world.borrow_mut().requests.drain(..).collect();
-        for request in requests {
-            match request {
-                Request::PowerCut { terminal, off_ms, why } => {
-                    if self.phase == Phase::Safety {
-                        self.power_cut(now, terminal, off_ms, FaultCause::Protocol(why));
-                    }
-                }
-                // The world tells the switch as the 0500 leaves (`apply_line`).
-                Request::SettlementDisagree { .. } => {}
+    fn power_cuts(&mut self, now: Instant) {
+        let cuts: Vec<PowerCut> = self.world.borrow_mut().power_cuts.drain(..).collect();
+        for PowerCut { terminal, off_ms, why } in cuts {
+            if self.phase == Phase::Safety {
+                self.power_cut(now, terminal, off_ms, FaultCause::Protocol(why));
             }
         }
     }
@@ -905,7 +899,7 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
         commands: BTreeMap::new(),
         partitioned: Default::default(),
         held: Default::default(),
-        requests: Vec::new(),
+        power_cuts: Vec::new(),
     }));
 
     let tick = Duration::from_millis(scenario.run.tick_ms.max(1));
@@ -1059,7 +1053,7 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
         sim.step().map_err(|error| RunError::Simulation(error.to_string()))?;
         steps += 1;
         let now = start + sim.elapsed();
-        runner.requests(now);
+        runner.power_cuts(now);
         runner.cashier(now);
         let mut ended = false;
         while let Some(entry) = runner.schedule.first_entry() {

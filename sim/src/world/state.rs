@@ -39,14 +39,24 @@ pub(crate) enum Command {
     Issuer(IssuerCommand),
 }
 
-/// Something a shell asks the runner to do at the next step.
+/// What a line shim asks of the world as a frame passes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Request {
-    /// A protocol-placed power cut.
-    PowerCut { terminal: TerminalId, off_ms: u64, why: String },
+    /// A protocol-placed power cut, which the runner makes at its next step.
+    PowerCut(PowerCut),
     /// A placed `settlement_unbalanced`: the switch's count of this 0500's
-    /// batch is to disagree with the terminal's.
+    /// batch is to disagree with the terminal's. The world tells the switch
+    /// at once, while the 0500 is still on the line.
     SettlementDisagree { terminal: TerminalId, stan: u32 },
+}
+
+/// A protocol-placed power cut waiting for the runner's next step (the
+/// world cannot cut power itself: the runner owns the terminal's restart).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PowerCut {
+    pub terminal: TerminalId,
+    pub off_ms: u64,
+    pub why: String,
 }
 
 /// A frame to send later (a delayed line): the shell that flushed spawns it.
@@ -86,7 +96,7 @@ pub(crate) struct World {
     /// Host pairs (sorted names) with no traffic, and with traffic held.
     pub partitioned: BTreeSet<(String, String)>,
     pub held: BTreeSet<(String, String)>,
-    pub requests: Vec<Request>,
+    pub power_cuts: Vec<PowerCut>,
 }
 
 pub(crate) fn pair(a: &str, b: &str) -> (String, String) {
@@ -303,7 +313,7 @@ impl World {
         if let possim_models::issuer::IssuerEventKind::Approved { key, .. } = kind {
             if let Some(slot) = self.terminals.get_mut(&key.terminal) {
                 if let Some((off_ms, why)) = slot.line.on_issuer_approved(key.stan.value()) {
-                    self.requests.push(Request::PowerCut { terminal: key.terminal, off_ms, why });
+                    self.power_cuts.push(PowerCut { terminal: key.terminal, off_ms, why });
                 }
             }
         }
@@ -392,7 +402,6 @@ impl World {
         }
         for request in verdict.requests {
             match request {
-                // At once: the 0500 is still on the line.
                 Request::SettlementDisagree { terminal, stan } => {
                     let quirk = SwitchQuirk {
                         terminal,
@@ -404,7 +413,7 @@ impl World {
                     };
                     self.command(Node::Switch, Command::Switch(SwitchCommand::Quirk(quirk)));
                 }
-                other => self.requests.push(other),
+                Request::PowerCut(cut) => self.power_cuts.push(cut),
             }
         }
         let mut verdict_fate = verdict.fate;
