@@ -139,6 +139,20 @@ impl Journal {
         self.entries.iter().last()
     }
 
+    /// The sale a cashier voids (after keying a wrong amount): the latest
+    /// approved sale of `batch` not voided yet.
+    pub fn last_voidable_sale(&self, batch: BatchNo) -> Option<&JournalEntry> {
+        self.entries
+            .iter()
+            .filter(|entry| {
+                entry.kind == TradeKind::Sale
+                    && !entry.voided
+                    && entry.batch == batch
+                    && entry.status == EntryStatus::Approved
+            })
+            .last()
+    }
+
     pub fn totals(&self) -> BatchTotals {
         let mut totals = BatchTotals::default();
         for entry in self.entries.iter().filter(|entry| entry.counts()) {
@@ -173,5 +187,34 @@ impl Journal {
             .filter(|entry| matches!(entry.status, EntryStatus::OfflineFailed(_)))
             .map(|entry| entry.stan)
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sale(stan: u32, batch: u32) -> JournalEntry {
+        JournalEntry::approved(
+            TradeKind::Sale,
+            Stan::new(stan).unwrap(),
+            BatchNo::new(batch).unwrap(),
+            AmountFen::new(100).unwrap(),
+            Pan::new("6222020000000001").unwrap(),
+        )
+    }
+
+    #[test]
+    fn the_voidable_sale_is_the_latest_approved_unvoided_sale_of_the_batch() {
+        let mut journal = Journal::new(10);
+        journal.push(sale(1, 1));
+        journal.push(sale(2, 1));
+        let mut voided = sale(3, 1);
+        voided.voided = true;
+        journal.push(voided);
+        journal.push(sale(4, 2));
+        let batch = BatchNo::new(1).unwrap();
+        assert_eq!(journal.last_voidable_sale(batch).map(|e| e.stan.value()), Some(2));
+        assert!(journal.last_voidable_sale(BatchNo::new(3).unwrap()).is_none());
     }
 }

@@ -35,11 +35,10 @@ use std::time::Duration;
 
 use possim_models::actor::{Actor, Node};
 use possim_models::iso8583::cup::CupMessage;
-use possim_models::iso8583::trade::{CardRead, EntryMode, ReversalRequest, TradeKind};
+use possim_models::iso8583::trade::{CardRead, EntryMode, ReversalRequest};
 use possim_models::iso8583::values::{AmountFen, Pan, Stan, TerminalId};
 use possim_models::iso8583::{Frame, ResponseCode};
 use possim_models::terminal::events::TerminalEventKind;
-use possim_models::terminal::journal::EntryStatus;
 use possim_models::terminal::{Terminal, TerminalCommand, TerminalConfig};
 use possim_models::time::Instant;
 use possim_models::wire::seal_with_header;
@@ -185,7 +184,6 @@ pub struct Fleet {
     workload: Workload,
     rngs: BTreeMap<TerminalId, Rng>,
     cards: Vec<(Pan, String, i64)>,
-    calendar: possim_models::time::Calendar,
     options: FleetOptions,
     start: Instant,
     workload_end: Instant,
@@ -266,7 +264,6 @@ impl Fleet {
                 .iter()
                 .map(|c| (c.pan, c.pin.clone(), c.offline_balance_fen))
                 .collect(),
-            calendar: scenario.calendar,
             start,
             workload_end,
             closing_end: workload_end + Duration::from_millis(options.closing_ms),
@@ -888,22 +885,12 @@ impl Fleet {
             TradeChoice::Void => {
                 let persistent = self.slots[&id].terminal.persistent();
                 let batch = persistent.batch();
-                persistent
-                    .journal()
-                    .iter()
-                    .filter(|e| {
-                        e.kind == TradeKind::Sale
-                            && !e.voided
-                            && e.batch == batch
-                            && e.status == EntryStatus::Approved
-                    })
-                    .last()
-                    .map(|e| TerminalCommand::Void {
-                        original_batch: batch,
-                        original_stan: e.stan,
-                        amount: e.amount,
-                        pin: None,
-                    })
+                persistent.journal().last_voidable_sale(batch).map(|e| TerminalCommand::Void {
+                    original_batch: batch,
+                    original_stan: e.stan,
+                    amount: e.amount,
+                    pin: None,
+                })
             }
             TradeChoice::PreAuth => Some(TerminalCommand::PreAuth { card, amount, pin: Some(pin) }),
             TradeChoice::OfflineSale => Some(TerminalCommand::OfflineSale { card, amount }),
@@ -915,7 +902,6 @@ impl Fleet {
                 Some(TerminalCommand::ECash { card, amount, offline_balance, pin: Some(pin) })
             }
         };
-        let _ = &self.calendar;
         if let Some(command) = command {
             self.command(now, id, command);
         }

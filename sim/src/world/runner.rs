@@ -257,22 +257,12 @@ impl<'a> Runner<'a> {
                 let world = self.world.borrow();
                 let persistent = world.terminals[&id].terminal.persistent();
                 let batch = persistent.batch();
-                persistent
-                    .journal()
-                    .iter()
-                    .filter(|e| {
-                        e.kind == TradeKind::Sale
-                            && !e.voided
-                            && e.batch == batch
-                            && e.status == EntryStatus::Approved
-                    })
-                    .last()
-                    .map(|e| TerminalCommand::Void {
-                        original_batch: batch,
-                        original_stan: e.stan,
-                        amount: e.amount,
-                        pin: None,
-                    })
+                persistent.journal().last_voidable_sale(batch).map(|e| TerminalCommand::Void {
+                    original_batch: batch,
+                    original_stan: e.stan,
+                    amount: e.amount,
+                    pin: None,
+                })
             }
             TradeChoice::Refund => {
                 let history = self.refund_history.entry(id).or_default();
