@@ -81,6 +81,57 @@ fn the_counter_follows_a_terminal_through_its_phases() {
     );
 }
 
+/// Regression: a batch upload resumed past its first message (here after a
+/// power cut) has no `BatchUploadStarted` before its next 0320, and was
+/// counted as an offline upload. An e-cash upload is a 0320 as well, told
+/// apart by its STAN, which is a queued trade's.
+#[test]
+fn a_resumed_batch_upload_is_batch_upload_and_an_ecash_upload_is_offline_upload() {
+    use possim_models::iso8583::trade::TradeKind;
+    use possim_models::iso8583::values::{AmountFen, BatchNo};
+    let batch = BatchNo::new(1).expect("a batch");
+    let mut trace = Trace::new();
+    push(
+        &mut trace,
+        1,
+        E::OfflineQueued {
+            stan: stan(2),
+            kind: TradeKind::ECashUpload,
+            amount: AmountFen::new(500).expect("an amount"),
+        },
+    );
+    push(&mut trace, 10, E::RequestSent { stan: stan(2), mti: "0320".into() });
+    push(&mut trace, 11, E::OfflineUploaded { stan: stan(2), code: ResponseCode::APPROVED });
+    push(&mut trace, 20, E::RequestSent { stan: stan(3), mti: "0500".into() });
+    push(&mut trace, 21, E::SettlementNotBalanced { batch });
+    push(&mut trace, 22, E::BatchUploadStarted { batch, trades: 20 });
+    push(&mut trace, 22, E::RequestSent { stan: stan(4), mti: "0320".into() });
+    fault(&mut trace, 23, FaultKind::PowerCut, "T0000001");
+    push(&mut trace, 23, E::PowerLost);
+    push(&mut trace, 30, E::PowerOn);
+    push(&mut trace, 31, E::RequestSent { stan: stan(5), mti: "0320".into() });
+    fault(&mut trace, 32, FaultKind::LineDropFrame, "T0000001");
+    push(&mut trace, 40, E::RequestSent { stan: stan(6), mti: "0320".into() });
+    push(&mut trace, 41, E::BatchUploadEnded { batch, network_code: 202 });
+    let coverage = Coverage::of(&trace);
+    let transitions: Vec<&str> = coverage.transitions.keys().map(String::as_str).collect();
+    assert_eq!(
+        transitions,
+        [
+            "batch_upload -> powered_off",
+            "batch_upload -> settlement",
+            "idle -> batch_upload",
+            "idle -> offline_upload",
+            "idle -> settlement",
+            "offline_upload -> idle",
+            "powered_off -> idle",
+            "settlement -> batch_upload"
+        ]
+    );
+    assert_eq!(coverage.phases.get("offline_upload"), Some(&1));
+    assert_eq!(coverage.faults.get("line_drop_frame @ batch_upload"), Some(&1));
+}
+
 #[test]
 fn merged_counts_add_up_and_the_never_list_shrinks() {
     let one = Coverage::of(&sale_timed_out());

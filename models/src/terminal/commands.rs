@@ -15,6 +15,7 @@
 //! assert!(sale.is_trade());
 //! ```
 
+use super::journal::JournalEntry;
 use crate::iso8583::trade::CardRead;
 use crate::iso8583::values::{AmountFen, AuthCode, BatchNo, MonthDay, Rrn, Stan};
 
@@ -127,6 +128,17 @@ pub enum TerminalCommand {
 }
 
 impl TerminalCommand {
+    /// The void of `entry`, as the cashier keys it: no PIN, the full amount
+    /// (a void cancels a whole sale of the open batch).
+    pub fn void_of(entry: &JournalEntry) -> TerminalCommand {
+        TerminalCommand::Void {
+            original_batch: entry.batch,
+            original_stan: entry.stan,
+            amount: entry.amount,
+            pin: None,
+        }
+    }
+
     /// The amount a trade command moves, if any.
     pub fn amount(&self) -> Option<AmountFen> {
         match self {

@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use possim_models::iso8583::values::TerminalId;
+use possim_models::iso8583::values::{Stan, TerminalId};
 use possim_models::terminal::events::TerminalEventKind as E;
 use serde::{Deserialize, Serialize};
 
@@ -54,7 +54,9 @@ fn tag(value: &impl Serialize, key: &str) -> String {
 }
 
 /// The phase a terminal is in after `event`, from the one it was in.
-pub fn phase_after(phase: &'static str, event: &E) -> &'static str {
+/// `queued_offline`: the event is a request whose STAN is an offline trade
+/// waiting for upload.
+pub fn phase_after(phase: &'static str, event: &E, queued_offline: bool) -> &'static str {
     match event {
         E::TradeStarted { .. } => "awaiting_answer",
         E::RequestSent { mti, .. } => match mti.as_str() {
@@ -67,7 +69,13 @@ pub fn phase_after(phase: &'static str, event: &E) -> &'static str {
             {
                 phase
             }
-            "0220" | "0320" => "offline_upload",
+            "0220" | "0320" if queued_offline => "offline_upload",
+            // An e-cash upload is a 0320 too, but its STAN is a queued
+            // trade's. Any other 0320 is batch upload: a resumed upload past
+            // its first message (after a refusal or a power cut) has no
+            // `BatchUploadStarted` before it.
+            "0320" => "batch_upload",
+            "0220" => "offline_upload",
             _ => "awaiting_answer",
         },
         // Not `ReversalStored`: a reversal is stored before every request
@@ -105,6 +113,7 @@ impl Coverage {
     pub fn of(trace: &Trace) -> Coverage {
         let mut coverage = Coverage { runs: 1, ..Coverage::default() };
         let mut phases: BTreeMap<TerminalId, &'static str> = BTreeMap::new();
+        let mut queued: BTreeSet<(TerminalId, Stan)> = BTreeSet::new();
         let bump = |map: &mut BTreeMap<String, u64>, key: String| *map.entry(key).or_default() += 1;
         for record in trace.records() {
             match &record.event {
@@ -112,7 +121,23 @@ impl Coverage {
                     let kind = &event.kind;
                     bump(&mut coverage.terminal_events, tag(kind, "event"));
                     let before = phases.get(&event.terminal).copied().unwrap_or("idle");
-                    let after = phase_after(before, kind);
+                    let queued_offline = match kind {
+                        E::OfflineQueued { stan, .. } => {
+                            queued.insert((event.terminal, *stan));
+                            false
+                        }
+                        E::OfflineUploaded { stan, .. } | E::OfflineUploadFailed { stan, .. } => {
+                            queued.remove(&(event.terminal, *stan));
+                            false
+                        }
+                        E::Replaced { .. } => {
+                            queued.retain(|(terminal, _)| *terminal != event.terminal);
+                            false
+                        }
+                        E::RequestSent { stan, .. } => queued.contains(&(event.terminal, *stan)),
+                        _ => false,
+                    };
+                    let after = phase_after(before, kind, queued_offline);
                     if after != before {
                         bump(&mut coverage.transitions, format!("{before} -> {after}"));
                         bump(&mut coverage.phases, after.to_string());

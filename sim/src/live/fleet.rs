@@ -885,12 +885,7 @@ impl Fleet {
             TradeChoice::Void => {
                 let persistent = self.slots[&id].terminal.persistent();
                 let batch = persistent.batch();
-                persistent.journal().last_voidable_sale(batch).map(|e| TerminalCommand::Void {
-                    original_batch: batch,
-                    original_stan: e.stan,
-                    amount: e.amount,
-                    pin: None,
-                })
+                persistent.journal().last_voidable_sale(batch).map(TerminalCommand::void_of)
             }
             TradeChoice::PreAuth => Some(TerminalCommand::PreAuth { card, amount, pin: Some(pin) }),
             TradeChoice::OfflineSale => Some(TerminalCommand::OfflineSale { card, amount }),

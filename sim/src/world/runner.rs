@@ -257,12 +257,7 @@ impl<'a> Runner<'a> {
                 let world = self.world.borrow();
                 let persistent = world.terminals[&id].terminal.persistent();
                 let batch = persistent.batch();
-                persistent.journal().last_voidable_sale(batch).map(|e| TerminalCommand::Void {
-                    original_batch: batch,
-                    original_stan: e.stan,
-                    amount: e.amount,
-                    pin: None,
-                })
+                persistent.journal().last_voidable_sale(batch).map(TerminalCommand::void_of)
             }
             TradeChoice::Refund => {
                 let history = self.refund_history.entry(id).or_default();
