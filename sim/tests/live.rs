@@ -529,3 +529,49 @@ fn serve_live_only_faults_judged_on_possim_terminals() {
     let settlement = row(&drive_table, "settlement-reconciled");
     assert!(settlement.contains("FAIL") && settlement.contains("yet it answered"), "{drive_table}");
 }
+
+/// Regression: drive turned every refund into a sale, since a refund needs
+/// a reference number from an earlier batch. It now remembers each batch's
+/// sales as it settles and refunds one of them; before the first
+/// settlement there is nothing to refund, and no trade is made.
+#[test]
+fn drive_refunds_a_sale_of_a_settled_batch_through_a_live_host() {
+    let (serve_code, serve_table, drive_code, drive_table, drive_log) =
+        serve_and_drive("scenarios/live/drive_refund.yaml", &["--duration", "8"]);
+    assert_eq!(drive_code, 0, "{drive_table}\n{drive_log}");
+    assert_eq!(serve_code, 0, "{serve_table}\n{drive_log}");
+    let events: Vec<serde_json::Value> = drive_log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter_map(|line| line.get("what").cloned())
+        .collect();
+    let started = |kind: &str| -> Vec<&serde_json::Value> {
+        events.iter().filter(|e| e["event"] == "trade_started" && e["kind"] == kind).collect()
+    };
+    // The scripted refund at 1 s came before any settlement: no trade.
+    assert_eq!(started("sale").len(), 2, "{drive_log}");
+    let refunds = started("refund");
+    assert_eq!(refunds.len(), 1, "{drive_log}");
+    // The oldest remembered sale (1000 fen on card 01), refunded for the
+    // 400 the cardholder returns.
+    assert_eq!(refunds[0]["pan"], "6222020000000001", "{drive_log}");
+    assert_eq!(refunds[0]["amount"], 400, "{drive_log}");
+    let stan = refunds[0]["stan"].clone();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "trade_answered" && e["stan"] == stan && e["approved"] == true),
+        "the host approved the refund: {drive_log}"
+    );
+    // The refund is the next batch's one credit, and that batch balances.
+    let credit = events
+        .iter()
+        .find(|e| e["event"] == "settlement_started" && e["batch"] == 2)
+        .expect("batch 2 settles");
+    assert_eq!(credit["totals"]["credit_amount"], 400, "{drive_log}");
+    assert_eq!(credit["totals"]["credit_count"], 1, "{drive_log}");
+    assert!(
+        events.iter().any(|e| e["event"] == "settlement_balanced" && e["batch"] == 2),
+        "{drive_log}"
+    );
+}

@@ -40,10 +40,12 @@ use possim_models::iso8583::values::{AmountFen, Pan, Stan, TerminalId};
 use possim_models::iso8583::{Frame, ResponseCode};
 use possim_models::terminal::events::TerminalEventKind;
 use possim_models::terminal::{Terminal, TerminalCommand, TerminalConfig};
-use possim_models::time::Instant;
+use possim_models::time::{Calendar, Instant};
 use possim_models::wire::seal_with_header;
 
 use super::host_checks::{HostCheckResult, HostWatch, Sent};
+use crate::order::Order;
+use crate::refunds::RefundHistory;
 use crate::scenario::compile::CompiledScenario;
 use crate::scenario::model::{Fault, PowerPhase, ProtocolFault, TradeChoice, Workload};
 use crate::world::rng::{Rng, Streams};
@@ -190,6 +192,10 @@ pub struct Fleet {
     closing_end: Instant,
     phase: Phase,
     watch: HostWatch,
+    /// Each terminal's sales, kept as its batch settles, for refunds.
+    refunds: RefundHistory,
+    /// The scenario's business days, for a refund's date.
+    calendar: Calendar,
     outputs: VecDeque<FleetOutput>,
     /// Online trade requests sent, all terminals.
     pub trades_sent: u64,
@@ -205,6 +211,11 @@ fn parse(bytes: &[u8]) -> Option<(Frame, CupMessage)> {
     let frame = Frame::decode(bytes).ok()?;
     let message = CupMessage::parse(&frame.message).ok()?;
     Some((frame, message))
+}
+
+/// A card as the fleet's readers get it: chip and PIN, no expiry.
+fn card_read(pan: Pan) -> CardRead {
+    CardRead { expiry: None, entry_mode: EntryMode::CHIP_PIN, ..CardRead::swiped(pan) }
 }
 
 fn is_online_trade(message: &CupMessage) -> bool {
@@ -270,6 +281,8 @@ impl Fleet {
             options,
             phase: Phase::Workload,
             watch: HostWatch::new(),
+            refunds: RefundHistory::default(),
+            calendar: scenario.calendar,
             outputs: VecDeque::new(),
             trades_sent: 0,
             frames_sent: 0,
@@ -546,6 +559,9 @@ impl Fleet {
 
     fn command(&mut self, now: Instant, id: TerminalId, command: TerminalCommand) {
         let Some(slot) = self.slots.get_mut(&id) else { return };
+        if matches!(command, TerminalCommand::Settle) {
+            self.refunds.remember(id, slot.terminal.persistent().journal());
+        }
         slot.terminal.handle_command(now, command);
         self.pump(now, id);
     }
@@ -814,25 +830,10 @@ impl Fleet {
             }
             return;
         }
-        let mix = &self.workload.mix;
-        let weights = [
-            mix.sale,
-            mix.inquiry,
-            mix.void,
-            mix.refund,
-            mix.pre_auth,
-            mix.offline_sale,
-            mix.ecash,
-        ];
-        let (amount_min, amount_max) = (self.workload.amount_fen.min, self.workload.amount_fen.max);
-        let wrong_pin_odds = self.workload.wrong_pin_per_trade;
-        let cards = self.cards.len() as u64;
+        let cards = self.cards.len();
         let rng = self.rngs.get_mut(&id).expect("a stream per terminal");
-        let choice = TradeChoice::ALL[rng.weighted(&weights).unwrap_or(0)];
-        let card_index = rng.between(0, cards - 1) as usize;
-        let amount_fen = rng.between(amount_min, amount_max);
-        let wrong_pin = rng.chance(wrong_pin_odds);
-        self.place(now, id, choice, card_index, amount_fen, wrong_pin);
+        let order = Order::draw(rng, &self.workload, cards);
+        self.place(now, id, order);
         self.next_arrival(now, id);
     }
 
@@ -854,33 +855,26 @@ impl Fleet {
         let Some(card_index) = self.cards.iter().position(|(pan, _, _)| *pan == trade.card) else {
             return;
         };
-        self.place(now, trade.terminal, trade.trade, card_index, trade.amount_fen, trade.wrong_pin);
+        self.place(now, trade.terminal, Order::scripted(&trade, card_index));
     }
 
-    /// A cardholder's order as the cashier's command (refunds need a
-    /// reference number from an earlier batch, which a live run may not
-    /// have: they become sales).
-    fn place(
-        &mut self,
-        now: Instant,
-        id: TerminalId,
-        choice: TradeChoice,
-        card_index: usize,
-        amount_fen: u64,
-        wrong_pin: bool,
-    ) {
+    /// A cardholder's order as the cashier's command. A refund refunds a
+    /// sale remembered as its batch settled; before the first settlement
+    /// there is none, and the cardholder leaves, as in the simulator.
+    fn place(&mut self, now: Instant, id: TerminalId, order: Order) {
+        let Order { choice, card_index, amount_fen, wrong_pin, refund_pick } = order;
         if self.options.max_trades.is_some_and(|max| self.trades_sent >= max) {
             return;
         }
         let (pan, pin, offline) = self.cards[card_index].clone();
         let pin = if wrong_pin { "000000".to_string() } else { pin };
         let Some(amount) = AmountFen::new(amount_fen) else { return };
-        let card =
-            CardRead { expiry: None, entry_mode: EntryMode::CHIP_PIN, ..CardRead::swiped(pan) };
+        let card = card_read(pan);
         let command = match choice {
-            TradeChoice::Sale | TradeChoice::Refund => {
-                Some(TerminalCommand::Sale { card, amount, pin: Some(pin) })
-            }
+            TradeChoice::Sale => Some(TerminalCommand::Sale { card, amount, pin: Some(pin) }),
+            TradeChoice::Refund => self.refunds.pick(id, refund_pick).map(|sale| {
+                sale.command(card_read(sale.pan), amount_fen, self.calendar.month_day(now))
+            }),
             TradeChoice::Inquiry => Some(TerminalCommand::BalanceInquiry { card, pin: Some(pin) }),
             TradeChoice::Void => {
                 let persistent = self.slots[&id].terminal.persistent();

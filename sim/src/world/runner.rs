@@ -5,18 +5,17 @@
 //! bound), and the end of the day's clearing.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use possim_models::actor::Node;
-use possim_models::iso8583::trade::{CardRead, EntryMode, TradeKind};
+use possim_models::iso8583::trade::{CardRead, EntryMode};
 use possim_models::iso8583::values::{AmountFen, Expiry, Pan, TerminalId};
 use possim_models::issuer::{Issuer, IssuerCommand};
 use possim_models::network::{Network, NetworkCommand, NetworkEventKind};
 use possim_models::switch::{Switch, SwitchCommand};
 use possim_models::terminal::events::TerminalEventKind;
-use possim_models::terminal::journal::EntryStatus;
 use possim_models::terminal::printer::PrinterHardware;
 use possim_models::terminal::{Terminal, TerminalCommand};
 use possim_models::time::Instant;
@@ -25,6 +24,8 @@ use super::line::Line;
 use super::rng::{Rng, Streams};
 use super::shells;
 use super::state::{pair, Command, PowerCut, Shared, TerminalSlot, World};
+use crate::order::Order;
+use crate::refunds::RefundHistory;
 use crate::scenario::compile::CompiledScenario;
 use crate::scenario::model::{CashierCommand, Fault, PrinterFault, ProtocolFault, TradeChoice};
 use crate::trace::{
@@ -95,17 +96,6 @@ enum Action {
     SignIn(TerminalId),
 }
 
-/// What a cardholder asks for, drawn or scripted.
-#[derive(Debug, Clone, Copy)]
-struct Order {
-    choice: TradeChoice,
-    card_index: usize,
-    amount_fen: u64,
-    wrong_pin: bool,
-    /// Which earlier sale a drawn refund refunds.
-    refund_pick: u64,
-}
-
 #[derive(Debug, Clone)]
 enum Undo {
     Repair([String; 2]),
@@ -134,7 +124,7 @@ struct Runner<'a> {
     cursor: usize,
     /// Terminals whose last online trade failed: the cashier presses "send pending".
     crashed_switch: bool,
-    refund_history: BTreeMap<TerminalId, VecDeque<(Pan, possim_models::iso8583::values::Rrn, u64)>>,
+    refund_history: RefundHistory,
     signing_in: std::collections::BTreeSet<TerminalId>,
 }
 
@@ -185,22 +175,7 @@ impl<'a> Runner<'a> {
             return;
         }
         let rng = self.workload.get_mut(&id).expect("a stream per terminal");
-        let mix = &workload.mix;
-        let weights = [
-            mix.sale,
-            mix.inquiry,
-            mix.void,
-            mix.refund,
-            mix.pre_auth,
-            mix.offline_sale,
-            mix.ecash,
-        ];
-        let choice = TradeChoice::ALL[rng.weighted(&weights).unwrap_or(0)];
-        let card_index = rng.between(0, self.cards.len() as u64 - 1) as usize;
-        let amount_fen = rng.between(workload.amount_fen.min, workload.amount_fen.max);
-        let wrong_pin = rng.chance(workload.wrong_pin_per_trade);
-        let refund_pick = rng.next_u64();
-        let order = Order { choice, card_index, amount_fen, wrong_pin, refund_pick };
+        let order = Order::draw(rng, workload, self.cards.len());
         self.place(now, id, order);
         self.next_arrival(now, id);
     }
@@ -233,14 +208,7 @@ impl<'a> Runner<'a> {
             .iter()
             .position(|(pan, _, _)| *pan == trade.card)
             .expect("the scenario checked every scripted card");
-        let order = Order {
-            choice: trade.trade,
-            card_index,
-            amount_fen: trade.amount_fen,
-            wrong_pin: trade.wrong_pin,
-            refund_pick: 0,
-        };
-        self.place(now, id, order);
+        self.place(now, id, Order::scripted(trade, card_index));
     }
 
     /// Turns a cardholder's order into the cashier's command at the terminal.
@@ -259,21 +227,13 @@ impl<'a> Runner<'a> {
                 let batch = persistent.batch();
                 persistent.journal().last_voidable_sale(batch).map(TerminalCommand::void_of)
             }
-            TradeChoice::Refund => {
-                let history = self.refund_history.entry(id).or_default();
-                if history.is_empty() {
-                    None
-                } else {
-                    let (pan, rrn, fen) = history[(refund_pick % history.len() as u64) as usize];
-                    let date = self.scenario.calendar.month_day(now);
-                    Some(TerminalCommand::Refund {
-                        card: self.card_read(pan),
-                        amount: AmountFen::new(fen.clamp(1, amount_fen)).expect("fits"),
-                        original_rrn: rrn,
-                        original_date: date,
-                    })
-                }
-            }
+            TradeChoice::Refund => self.refund_history.pick(id, refund_pick).map(|sale| {
+                sale.command(
+                    self.card_read(sale.pan),
+                    amount_fen,
+                    self.scenario.calendar.month_day(now),
+                )
+            }),
             TradeChoice::PreAuth => Some(TerminalCommand::PreAuth { card, amount, pin: Some(pin) }),
             TradeChoice::OfflineSale => Some(TerminalCommand::OfflineSale { card, amount }),
             TradeChoice::Ecash => {
@@ -769,23 +729,11 @@ impl<'a> Runner<'a> {
         self.at(now + Duration::from_millis(1_000), Action::End);
     }
 
+    /// Every terminal's refundable sales, taken whenever one settles.
     fn capture_refund_history(&mut self) {
         let world = self.world.borrow();
         for (id, slot) in &world.terminals {
-            let history = self.refund_history.entry(*id).or_default();
-            for entry in slot.terminal.persistent().journal().iter() {
-                if entry.kind == TradeKind::Sale
-                    && !entry.voided
-                    && entry.status == EntryStatus::Approved
-                {
-                    if let Some(rrn) = entry.rrn {
-                        if history.len() >= 64 {
-                            history.pop_front();
-                        }
-                        history.push_back((entry.pan, rrn, entry.amount.fen()));
-                    }
-                }
-            }
+            self.refund_history.remember(*id, slot.terminal.persistent().journal());
         }
     }
 }
@@ -953,7 +901,7 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
         converged: false,
         cursor: 0,
         crashed_switch: false,
-        refund_history: BTreeMap::new(),
+        refund_history: RefundHistory::default(),
         signing_in: Default::default(),
     };
     if runner.cards.is_empty() {
