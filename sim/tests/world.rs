@@ -133,6 +133,62 @@ fn a_scripted_workload_runs_exactly_its_trades_on_every_seed() {
     }
 }
 
+/// Regression: whenever any terminal settled, the runner remembered every
+/// terminal's sales for refunds, so a terminal whose own batch was still
+/// open was handed one of its open sales to refund, and refused it ("void
+/// it instead"). Only a terminal's own settlement lets its sales be
+/// refunded.
+#[test]
+fn a_refund_is_drawn_only_from_the_terminals_own_settled_batches() {
+    const TWO: &str = r#"
+name: refund-after-another-settles
+run: {tick_ms: 10, safety_ms: 120000, healing_max_ms: 300000}
+merchants: [{id: "898100000000001"}]
+terminals:
+  - {id: T0000001, merchant: "898100000000001", tmk: 0123456789ABCDEF}
+  - {id: T0000002, merchant: "898100000000001", tmk: 1122334455667788}
+issuers: [{index: 0, bins: ["622202"]}]
+cards:
+  - {pan: "6222020000000001", balance_fen: 100000}
+  - {pan: "6222020000000002", balance_fen: 100000}
+workload:
+  arrivals_per_terminal_per_hour: 0
+  cashier: {settle_at_end: false}
+  script:
+    - {at_ms: 10000, terminal: T0000002, trade: sale, card: "6222020000000002", amount_fen: 1234}
+    - {at_ms: 60000, terminal: T0000002, trade: refund, card: "6222020000000002", amount_fen: 1000}
+  commands:
+    - {at_ms: 30000, terminal: T0000001, command: settle}
+"#;
+    use possim_models::terminal::events::TerminalEventKind;
+    let scenario = parse_and_compile(TWO, "two.yaml").expect("valid");
+    for seed in [0, 1] {
+        let report = execute(&scenario, &RunOptions { seed, swarm: false }).expect("runs");
+        let settled_by_one = report.trace.records().iter().any(|r| {
+            matches!(&r.event, TraceEvent::Terminal(e)
+                if e.terminal.trimmed() == "T0000001"
+                    && matches!(e.kind, TerminalEventKind::SettlementStarted { .. }))
+        });
+        assert!(settled_by_one, "seed {seed}: T0000001 settled while T0000002's batch was open");
+        let refused: Vec<String> = report
+            .trace
+            .records()
+            .iter()
+            .filter_map(|r| match &r.event {
+                TraceEvent::Terminal(e) => match &e.kind {
+                    TerminalEventKind::Refused { why } => Some(why.clone()),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
+        assert!(refused.is_empty(), "seed {seed}: {refused:?}");
+        let expected = vec![("Sale".to_string(), Some(1234), "6222020000000002".to_string())];
+        assert_eq!(started(&report), expected, "seed {seed}: no refund of an open batch");
+        assert!(report.passed(), "seed {seed}: {:?}", report.failed());
+    }
+}
+
 /// The device swap really happens, and it is the upload policy alone that
 /// decides whether the swap loses the merchant's offline trades.
 #[test]

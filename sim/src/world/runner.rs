@@ -729,12 +729,10 @@ impl<'a> Runner<'a> {
         self.at(now + Duration::from_millis(1_000), Action::End);
     }
 
-    /// Every terminal's refundable sales, taken whenever one settles.
-    fn capture_refund_history(&mut self) {
+    /// The refundable sales of `id`'s batch, taken as it settles.
+    fn remember_refundable(&mut self, id: TerminalId) {
         let world = self.world.borrow();
-        for (id, slot) in &world.terminals {
-            self.refund_history.remember(*id, slot.terminal.persistent().journal());
-        }
+        self.refund_history.remember(id, world.terminals[&id].terminal.persistent().journal());
     }
 }
 
@@ -1007,7 +1005,7 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
                 Action::Undo(undo, cause) => runner.undo(now, undo, cause, &mut sim),
                 Action::Command(id, command) => {
                     if matches!(command, TerminalCommand::Settle) {
-                        runner.capture_refund_history();
+                        runner.remember_refundable(id);
                     }
                     runner.command(id, command);
                 }
