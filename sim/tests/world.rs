@@ -81,12 +81,12 @@ fn a_placed_drop_lands_on_exactly_that_answer_and_is_reversed() {
     assert!(report.passed(), "{:?}", report.failed());
 }
 
-const SCRIPTED: &str = r#"
+/// What the scripted scenarios share: two cards, no drawn arrivals, no
+/// settlement at the end. Each adds its script, then its terminals.
+const SCRIPTED_HEAD: &str = r#"
 name: scripted
 run: {tick_ms: 10, safety_ms: 120000, healing_max_ms: 300000}
 merchants: [{id: "898100000000001"}]
-terminals:
-  - {id: T0000001, merchant: "898100000000001", tmk: 0123456789ABCDEF}
 issuers: [{index: 0, bins: ["622202"]}]
 cards:
   - {pan: "6222020000000001", balance_fen: 100000}
@@ -94,9 +94,13 @@ cards:
 workload:
   arrivals_per_terminal_per_hour: 0
   cashier: {settle_at_end: false}
-  script:
+"#;
+
+const SCRIPTED: &str = r#"  script:
     - {at_ms: 10000, terminal: T0000001, trade: sale, card: "6222020000000002", amount_fen: 1234}
     - {at_ms: 40000, terminal: T0000001, trade: inquiry, card: "6222020000000001"}
+terminals:
+  - {id: T0000001, merchant: "898100000000001", tmk: 0123456789ABCDEF}
 "#;
 
 fn started(report: &possim_sim::execute::RunReport) -> Vec<(String, Option<u64>, String)> {
@@ -121,7 +125,8 @@ fn started(report: &possim_sim::execute::RunReport) -> Vec<(String, Option<u64>,
 /// certification cases and shrunk repros rely on.
 #[test]
 fn a_scripted_workload_runs_exactly_its_trades_on_every_seed() {
-    let scenario = parse_and_compile(SCRIPTED, "scripted.yaml").expect("valid");
+    let text = [SCRIPTED_HEAD, SCRIPTED].concat();
+    let scenario = parse_and_compile(&text, "scripted.yaml").expect("valid");
     let expected = vec![
         ("Sale".to_string(), Some(1234), "6222020000000002".to_string()),
         ("BalanceInquiry".to_string(), None, "6222020000000001".to_string()),
@@ -140,28 +145,18 @@ fn a_scripted_workload_runs_exactly_its_trades_on_every_seed() {
 /// refunded.
 #[test]
 fn a_refund_is_drawn_only_from_the_terminals_own_settled_batches() {
-    const TWO: &str = r#"
-name: refund-after-another-settles
-run: {tick_ms: 10, safety_ms: 120000, healing_max_ms: 300000}
-merchants: [{id: "898100000000001"}]
-terminals:
-  - {id: T0000001, merchant: "898100000000001", tmk: 0123456789ABCDEF}
-  - {id: T0000002, merchant: "898100000000001", tmk: 1122334455667788}
-issuers: [{index: 0, bins: ["622202"]}]
-cards:
-  - {pan: "6222020000000001", balance_fen: 100000}
-  - {pan: "6222020000000002", balance_fen: 100000}
-workload:
-  arrivals_per_terminal_per_hour: 0
-  cashier: {settle_at_end: false}
-  script:
+    const TWO: &str = r#"  script:
     - {at_ms: 10000, terminal: T0000002, trade: sale, card: "6222020000000002", amount_fen: 1234}
     - {at_ms: 60000, terminal: T0000002, trade: refund, card: "6222020000000002", amount_fen: 1000}
   commands:
     - {at_ms: 30000, terminal: T0000001, command: settle}
+terminals:
+  - {id: T0000001, merchant: "898100000000001", tmk: 0123456789ABCDEF}
+  - {id: T0000002, merchant: "898100000000001", tmk: 1122334455667788}
 "#;
     use possim_models::terminal::events::TerminalEventKind;
-    let scenario = parse_and_compile(TWO, "two.yaml").expect("valid");
+    let text = [SCRIPTED_HEAD, TWO].concat();
+    let scenario = parse_and_compile(&text, "two.yaml").expect("valid");
     for seed in [0, 1] {
         let report = execute(&scenario, &RunOptions { seed, swarm: false }).expect("runs");
         let settled_by_one = report.trace.records().iter().any(|r| {

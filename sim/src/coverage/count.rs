@@ -121,22 +121,18 @@ impl Coverage {
                     let kind = &event.kind;
                     bump(&mut coverage.terminal_events, tag(kind, "event"));
                     let before = phases.get(&event.terminal).copied().unwrap_or("idle");
-                    let queued_offline = match kind {
+                    match kind {
                         E::OfflineQueued { stan, .. } => {
                             queued.insert((event.terminal, *stan));
-                            false
                         }
                         E::OfflineUploaded { stan, .. } | E::OfflineUploadFailed { stan, .. } => {
                             queued.remove(&(event.terminal, *stan));
-                            false
                         }
-                        E::Replaced { .. } => {
-                            queued.retain(|(terminal, _)| *terminal != event.terminal);
-                            false
-                        }
-                        E::RequestSent { stan, .. } => queued.contains(&(event.terminal, *stan)),
-                        _ => false,
-                    };
+                        E::Replaced { .. } => queued.retain(|(id, _)| *id != event.terminal),
+                        _ => {}
+                    }
+                    let queued_offline = matches!(kind, E::RequestSent { stan, .. }
+                        if queued.contains(&(event.terminal, *stan)));
                     let after = phase_after(before, kind, queued_offline);
                     if after != before {
                         bump(&mut coverage.transitions, format!("{before} -> {after}"));

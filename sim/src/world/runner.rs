@@ -140,6 +140,9 @@ impl<'a> Runner<'a> {
     }
 
     fn command(&mut self, id: TerminalId, command: TerminalCommand) {
+        if matches!(command, TerminalCommand::Settle) {
+            self.remember_refundable(id);
+        }
         self.world.borrow_mut().command(Node::Terminal(id), Command::Terminal(command));
     }
 
@@ -1003,12 +1006,7 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
                 Action::Scripted { index, waits } => runner.scripted(now, index, waits),
                 Action::Fault(fault, cause) => runner.apply_fault(now, fault, cause, &mut sim)?,
                 Action::Undo(undo, cause) => runner.undo(now, undo, cause, &mut sim),
-                Action::Command(id, command) => {
-                    if matches!(command, TerminalCommand::Settle) {
-                        runner.remember_refundable(id);
-                    }
-                    runner.command(id, command);
-                }
+                Action::Command(id, command) => runner.command(id, command),
                 Action::SignIn(id) => {
                     runner.signing_in.remove(&id);
                     runner.command(id, TerminalCommand::SignIn);
