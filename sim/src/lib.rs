@@ -20,6 +20,7 @@ pub mod frame_json;
 pub mod live;
 pub mod oracle;
 pub mod order;
+pub mod pinned;
 pub mod placed;
 pub mod refunds;
 pub mod report;

@@ -29,6 +29,8 @@ enum Command {
     Shrink(cli::shrink::ShrinkArgs),
     /// Sweeps' coverage (`sweep --coverage --json` files) merged: what none of them reached.
     Coverage(cli::coverage::CoverageArgs),
+    /// Every pinned run's trace hash beside the committed manifest; --write rewrites it.
+    Hashes(cli::hashes::HashesArgs),
     /// What the simulator costs, beside the bare models, as a ratio.
     Bench(cli::bench::BenchArgs),
     /// The certification cases: steps and outcome of each; exit 0 all pass, 1 a case fails, 2 bad case file.
@@ -57,6 +59,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => cli::run::run(args, true),
         Command::Sweep(args) => cli::sweep::run(args),
         Command::Bench(args) => cli::bench::run(args),
+        Command::Hashes(args) => cli::hashes::run(args),
         Command::Serve(args) => cli::serve::run(args),
         Command::Drive(args) => cli::drive::run(args),
         Command::Certify(args) => cli::certify::run(args),

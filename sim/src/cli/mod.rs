@@ -5,6 +5,7 @@ pub mod certify;
 pub mod coverage;
 pub mod drive;
 pub mod frame;
+pub mod hashes;
 pub mod run;
 pub mod serve;
 pub mod shrink;
