@@ -6,9 +6,11 @@
 //! - `shells`: the async loops that carry bytes into the actors.
 //! - `line`: the deterministic fault shim on each terminal's line.
 //! - `state`: what the hosts share.
+//! - [`quiet`]: knowing exactly when nothing is due, to skip idle time.
 //! - `rng`: the seeded random streams.
 
 mod line;
+pub mod quiet;
 pub(crate) mod rng;
 pub mod runner;
 mod shells;

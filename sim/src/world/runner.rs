@@ -21,6 +21,7 @@ use possim_models::terminal::{Terminal, TerminalCommand};
 use possim_models::time::Instant;
 
 use super::line::Line;
+use super::quiet::{self, Quiet};
 use super::rng::{Rng, Streams};
 use super::shells;
 use super::state::{pair, Command, PowerCut, Shared, TerminalSlot, World};
@@ -49,7 +50,10 @@ pub struct RunOutcome {
     pub converged: bool,
     /// Simulated milliseconds from opening to the end of the run.
     pub simulated_ms: u64,
+    /// Turmoil steps taken.
     pub steps: u64,
+    /// Ticks stepped over at once because nothing was due in them.
+    pub skipped_ticks: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +73,9 @@ const BUSY_WAIT_MS: u64 = 5_000;
 const BUSY_WAITS_MAX: u32 = 12;
 /// The cashier notices "not signed in" and signs in again after this.
 const SIGN_IN_AGAIN_MS: u64 = 10_000;
+/// The longest idle skip, in ticks; a bound, not a tuning knob (a longer
+/// quiet stretch takes two skips).
+const TICKS_PER_STEP_MAX: u32 = 1 << 20;
 /// Lines take a moment to dial before the day opens.
 const OPENING_MS: u64 = 2_000;
 
@@ -577,13 +584,16 @@ impl<'a> Runner<'a> {
         }
     }
 
-    fn power_cuts(&mut self, now: Instant) {
+    /// Makes the power cuts the line shims asked for; whether there were any.
+    fn power_cuts(&mut self, now: Instant) -> bool {
         let cuts: Vec<PowerCut> = self.world.borrow_mut().power_cuts.drain(..).collect();
+        let any = !cuts.is_empty();
         for PowerCut { terminal, off_ms, why } in cuts {
             if self.phase == Phase::Safety {
                 self.power_cut(now, terminal, off_ms, FaultCause::Protocol(why));
             }
         }
+        any
     }
 
     fn start_healing(&mut self, now: Instant, sim: &mut turmoil::Sim<'_>) {
@@ -817,6 +827,7 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| RunError::Unsupported(format!("issuer: {e}")))?;
     let issuer_count = issuers.len();
+    let quiet = Rc::new(Quiet::default());
     let world: Shared = Rc::new(RefCell::new(World {
         offset_ms,
         trace,
@@ -834,6 +845,7 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
         partitioned: Default::default(),
         held: Default::default(),
         power_cuts: Vec::new(),
+        quiet: quiet.clone(),
     }));
 
     let tick = Duration::from_millis(scenario.run.tick_ms.max(1));
@@ -847,28 +859,34 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
         .tcp_capacity(64 * 1024)
         .build();
     {
-        let world = world.clone();
-        sim.host("switch", move || shells::switch_host(world.clone()));
+        let (world, quiet) = (world.clone(), quiet.clone());
+        sim.host("switch", move || quiet.counted(shells::switch_host(world.clone())));
     }
     {
-        let world = world.clone();
+        let (world, quiet) = (world.clone(), quiet.clone());
         let indexes: Vec<u16> = scenario.issuers.iter().map(|i| i.index).collect();
-        sim.host("network", move || shells::network_host(world.clone(), indexes.clone()));
+        sim.host("network", move || {
+            quiet.counted(shells::network_host(world.clone(), indexes.clone()))
+        });
     }
     for issuer in &scenario.issuers {
-        let world = world.clone();
+        let (world, quiet) = (world.clone(), quiet.clone());
         let index = issuer.index;
-        sim.host(format!("issuer-{index}"), move || shells::issuer_host(world.clone(), index));
+        sim.host(format!("issuer-{index}"), move || {
+            quiet.counted(shells::issuer_host(world.clone(), index))
+        });
     }
     for farm in &scenario.farms {
-        let world = world.clone();
+        let (world, quiet) = (world.clone(), quiet.clone());
         let members: Vec<TerminalId> = scenario
             .terminals
             .iter()
             .filter(|t| &t.farm == farm)
             .map(|t| t.config.terminal_id)
             .collect();
-        sim.host(farm.as_str(), move || shells::farm_host(world.clone(), members.clone()));
+        sim.host(farm.as_str(), move || {
+            quiet.counted(shells::farm_host(world.clone(), members.clone()))
+        });
     }
     sim.set_link_latency(
         "switch",
@@ -983,17 +1001,34 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
     runner.at(safety_end, Action::Healing);
 
     let mut steps = 0u64;
+    let mut skipped_ticks = 0u64;
+    // Ticks the next step covers: one, or a stretch known to do nothing.
+    let mut ticks: u32 = 1;
     loop {
-        sim.step().map_err(|error| RunError::Simulation(error.to_string()))?;
+        let polls_before = quiet.polls();
+        sim.step_by(tick * ticks).map_err(|error| RunError::Simulation(error.to_string()))?;
         steps += 1;
+        let polled = quiet.polls() != polls_before;
+        if ticks > 1 {
+            // Nothing was due within the stretch, so nothing may have run.
+            if polled {
+                return Err(RunError::Simulation(format!(
+                    "an idle skip of {ticks} ticks at {} ms ran a task: something was due that \
+                     the skip did not know of",
+                    sim.elapsed().as_millis()
+                )));
+            }
+            skipped_ticks += u64::from(ticks);
+        }
         let now = start + sim.elapsed();
-        runner.power_cuts(now);
+        let mut acted = runner.power_cuts(now);
         runner.cashier(now);
         let mut ended = false;
         while let Some(entry) = runner.schedule.first_entry() {
             if entry.key().0 > now {
                 break;
             }
+            acted = true;
             let action = entry.remove();
             match action {
                 Action::Open(id) => {
@@ -1026,6 +1061,7 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
             world.trace.push(now, TraceEvent::Phase { phase: Phase::End });
             break;
         }
+        ticks = if polled || acted { 1 } else { next_ticks(&sim, &quiet, &runner, start, tick) };
     }
     let simulated_ms = sim.elapsed().as_millis() as u64;
     drop(sim);
@@ -1037,7 +1073,29 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
     let world = Rc::try_unwrap(world)
         .map_err(|_| RunError::Simulation("world still shared after the run".into()))?;
     let trace = world.into_inner().trace;
-    Ok(RunOutcome { trace, converged: converged_flag, simulated_ms, steps })
+    Ok(RunOutcome { trace, converged: converged_flag, simulated_ms, steps, skipped_ticks })
+}
+
+/// How many ticks the next step may cover when the last step ran no task and
+/// the runner did nothing after it: up to the earliest of a host's timers, a
+/// message's delivery and the runner's next action (see [`super::quiet`]).
+fn next_ticks(
+    sim: &turmoil::Sim<'_>,
+    quiet: &Quiet,
+    runner: &Runner<'_>,
+    start: Instant,
+    tick: Duration,
+) -> u32 {
+    let now = sim.elapsed();
+    let scheduled = runner
+        .schedule
+        .first_key_value()
+        .map(|((when, _), _)| Duration::from_millis(when.as_millis() - start.as_millis()));
+    let delivery = sim.next_delivery().map(|after| now + after);
+    let next = [quiet.next_timer(), delivery, scheduled].into_iter().flatten().min();
+    // Nothing due at all cannot happen while the run's end is scheduled.
+    let next = next.expect("the run's end is always scheduled");
+    quiet::ticks_to_skip(now, next, tick).clamp(1, TICKS_PER_STEP_MAX)
 }
 
 /// The terminal command a scripted cashier command is (numbers checked by

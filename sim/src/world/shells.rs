@@ -3,7 +3,9 @@
 //! stays in the models; a shell only reads frames, hands them over, and
 //! writes what comes out.
 
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr};
+use std::rc::Rc;
 use std::time::Duration;
 
 use possim_models::actor::Node;
@@ -16,6 +18,7 @@ use tokio::sync::mpsc;
 use turmoil::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use turmoil::net::{TcpListener, TcpStream};
 
+use super::quiet::Quiet;
 use super::state::{Later, Shared, CONNECTION_FRAMES_MAX};
 
 pub(crate) const SWITCH_PORT: u16 = 5800;
@@ -28,6 +31,16 @@ const RECONNECT_MS: u64 = 1_000;
 pub(crate) fn now(world: &Shared) -> Instant {
     let elapsed = turmoil::sim_elapsed().expect("inside the simulation");
     Instant::from_millis(world.borrow().offset_ms + elapsed.as_millis() as u64)
+}
+
+/// The world's idleness tracker (every task and sleep of a shell reports to it).
+fn quiet(world: &Shared) -> Rc<Quiet> {
+    world.borrow().quiet.clone()
+}
+
+/// Spawns a shell's task on the current host, its polls counted.
+fn spawn(world: &Shared, task: impl Future<Output = ()> + 'static) {
+    tokio::task::spawn_local(quiet(world).counted(task));
 }
 
 /// Sends what is due now and schedules the rest.
@@ -45,12 +58,13 @@ pub(crate) fn dispatch(world: &Shared, laters: Vec<Later>) {
                 next.extend(world.borrow_mut().send_now(at, later));
             } else {
                 let world = world.clone();
-                tokio::task::spawn_local(async move {
-                    tokio::time::sleep(Duration::from_millis(later.delay_ms)).await;
+                let quiet = quiet(&world);
+                tokio::task::spawn_local(quiet.clone().counted(async move {
+                    quiet.sleep(Duration::from_millis(later.delay_ms)).await;
                     let at = now(&world);
                     let more = world.borrow_mut().send_now(at, Later { delay_ms: 0, ..later });
                     dispatch(&world, more);
-                });
+                }));
             }
         }
         queue = next;
@@ -60,6 +74,7 @@ pub(crate) fn dispatch(world: &Shared, laters: Vec<Later>) {
 /// Wakes `node`'s actor at its deadlines and whenever something reaches it.
 pub(crate) async fn drive(world: Shared, node: Node) {
     let notify = world.borrow_mut().waker(node);
+    let quiet = quiet(&world);
     loop {
         let current = now(&world);
         let deadline = world.borrow().deadline(node);
@@ -68,7 +83,7 @@ pub(crate) async fn drive(world: Shared, node: Node) {
                 tokio::select! {
                     biased;
                     _ = notify.notified() => {}
-                    _ = tokio::time::sleep(deadline - current) => {}
+                    _ = quiet.sleep(deadline - current) => {}
                 }
             }
             Some(_) => {}
@@ -79,20 +94,20 @@ pub(crate) async fn drive(world: Shared, node: Node) {
         dispatch(&world, laters);
         // A deadline still not in the future would spin without time passing.
         if world.borrow().deadline(node).is_some_and(|deadline| deadline <= at) {
-            tokio::time::sleep(Duration::from_millis(1)).await;
+            quiet.sleep(Duration::from_millis(1)).await;
         }
     }
 }
 
-fn spawn_writer(mut writer: OwnedWriteHalf) -> mpsc::Sender<Vec<u8>> {
+fn spawn_writer(world: &Shared, mut writer: OwnedWriteHalf) -> mpsc::Sender<Vec<u8>> {
     let (sender, mut receiver) = mpsc::channel::<Vec<u8>>(CONNECTION_FRAMES_MAX);
-    tokio::task::spawn_local(async move {
+    tokio::task::spawn_local(quiet(world).counted(async move {
         while let Some(bytes) = receiver.recv().await {
             if writer.write_all(&bytes).await.is_err() {
                 break;
             }
         }
-    });
+    }));
     sender
 }
 
@@ -138,7 +153,7 @@ async fn keep_connected(world: Shared, owner: Node, peer: Node, host: String, po
     loop {
         if let Ok(stream) = TcpStream::connect((host.as_str(), port)).await {
             let (reader, writer) = stream.into_split();
-            let sender = spawn_writer(writer);
+            let sender = spawn_writer(&world, writer);
             world.borrow_mut().routes.insert((owner, peer), sender);
             let shared = world.clone();
             let frames = read_frames(reader, move |bytes| {
@@ -153,7 +168,7 @@ async fn keep_connected(world: Shared, owner: Node, peer: Node, host: String, po
             }
             world.borrow_mut().routes.remove(&(owner, peer));
         }
-        tokio::time::sleep(Duration::from_millis(RECONNECT_MS)).await;
+        quiet(&world).sleep(Duration::from_millis(RECONNECT_MS)).await;
     }
 }
 
@@ -164,12 +179,12 @@ async fn serve(world: Shared, owner: Node, port: u16, peer: Option<Node>) -> tur
     loop {
         let (stream, _) = listener.accept().await?;
         let (reader, writer) = stream.into_split();
-        let sender = spawn_writer(writer);
+        let sender = spawn_writer(&world, writer);
         let shared = world.clone();
         if let Some(peer) = peer {
             shared.borrow_mut().routes.insert((owner, peer), sender.clone());
         }
-        tokio::task::spawn_local(async move {
+        tokio::task::spawn_local(quiet(&world).counted(async move {
             let inner = shared.clone();
             read_frames(reader, move |bytes| {
                 let from = peer.unwrap_or_else(|| Node::Terminal(terminal_of(&bytes)));
@@ -179,7 +194,7 @@ async fn serve(world: Shared, owner: Node, port: u16, peer: Option<Node>) -> tur
                 dispatch(&inner, laters);
             })
             .await;
-        });
+        }));
     }
 }
 
@@ -193,33 +208,33 @@ fn terminal_of(bytes: &[u8]) -> TerminalId {
 }
 
 pub(crate) async fn switch_host(world: Shared) -> turmoil::Result {
-    tokio::task::spawn_local(drive(world.clone(), Node::Switch));
-    tokio::task::spawn_local(keep_connected(
-        world.clone(),
-        Node::Switch,
-        Node::Network,
-        "network".into(),
-        NETWORK_PORT,
-    ));
+    spawn(&world, drive(world.clone(), Node::Switch));
+    spawn(
+        &world,
+        keep_connected(world.clone(), Node::Switch, Node::Network, "network".into(), NETWORK_PORT),
+    );
     serve(world, Node::Switch, SWITCH_PORT, None).await
 }
 
 pub(crate) async fn network_host(world: Shared, issuers: Vec<u16>) -> turmoil::Result {
-    tokio::task::spawn_local(drive(world.clone(), Node::Network));
+    spawn(&world, drive(world.clone(), Node::Network));
     for index in issuers {
-        tokio::task::spawn_local(keep_connected(
-            world.clone(),
-            Node::Network,
-            Node::Issuer(index),
-            format!("issuer-{index}"),
-            ISSUER_PORT,
-        ));
+        spawn(
+            &world,
+            keep_connected(
+                world.clone(),
+                Node::Network,
+                Node::Issuer(index),
+                format!("issuer-{index}"),
+                ISSUER_PORT,
+            ),
+        );
     }
     serve(world, Node::Network, NETWORK_PORT, Some(Node::Switch)).await
 }
 
 pub(crate) async fn issuer_host(world: Shared, index: u16) -> turmoil::Result {
-    tokio::task::spawn_local(drive(world.clone(), Node::Issuer(index)));
+    spawn(&world, drive(world.clone(), Node::Issuer(index)));
     serve(world, Node::Issuer(index), ISSUER_PORT, Some(Node::Network)).await
 }
 
@@ -238,7 +253,7 @@ async fn terminal_line(world: Shared, id: TerminalId) {
     loop {
         if let Ok(stream) = TcpStream::connect(("switch", SWITCH_PORT)).await {
             let (reader, writer) = stream.into_split();
-            let sender = spawn_writer(writer);
+            let sender = spawn_writer(&world, writer);
             world.borrow_mut().routes.insert((node, Node::Switch), sender);
             let shared = world.clone();
             let frames = read_frames(reader, move |bytes| {
@@ -253,14 +268,14 @@ async fn terminal_line(world: Shared, id: TerminalId) {
             }
             world.borrow_mut().routes.remove(&(node, Node::Switch));
         }
-        tokio::time::sleep(Duration::from_millis(RECONNECT_MS)).await;
+        quiet(&world).sleep(Duration::from_millis(RECONNECT_MS)).await;
     }
 }
 
 pub(crate) async fn farm_host(world: Shared, terminals: Vec<TerminalId>) -> turmoil::Result {
     for id in terminals {
-        tokio::task::spawn_local(drive(world.clone(), Node::Terminal(id)));
-        tokio::task::spawn_local(terminal_line(world.clone(), id));
+        spawn(&world, drive(world.clone(), Node::Terminal(id)));
+        spawn(&world, terminal_line(world.clone(), id));
     }
     std::future::pending::<()>().await;
     Ok(())

@@ -97,6 +97,8 @@ pub(crate) struct World {
     pub partitioned: BTreeSet<(String, String)>,
     pub held: BTreeSet<(String, String)>,
     pub power_cuts: Vec<PowerCut>,
+    /// What every task and sleep of the shells reports, for idle skipping.
+    pub quiet: Rc<super::quiet::Quiet>,
 }
 
 pub(crate) fn pair(a: &str, b: &str) -> (String, String) {
