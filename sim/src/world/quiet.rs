@@ -8,10 +8,11 @@
 //! known exactly:
 //!
 //! - **Ready tasks.** Every task the shells spawn (and each host's main
-//!   future) is wrapped by [`Quiet::counted`], which counts its polls. A step
-//!   in which no task was polled, followed by a runner that did nothing,
-//!   leaves no task ready: every wake within a step is polled within it, but
-//!   for a timer due at the step's very end, which the timer list still holds.
+//!   future) is wrapped by [`Quiet::counted`], which hands the task a waker
+//!   of its own: a wake marks the task ready (and is passed on to tokio), a
+//!   poll marks it not ready. So the count of ready tasks is exactly the
+//!   count tokio would run at the next step, whoever woke them: a timer, a
+//!   message, another host, the runner.
 //! - **Timers.** Every sleep in the shells is [`Quiet::sleep`], which keeps
 //!   its deadline in a list until it completes or is dropped.
 //! - **Messages.** Turmoil's `Sim::next_delivery` (the vendored patch).
@@ -37,6 +38,9 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 /// Timers waiting at once, over every host; a bound on the list.
@@ -46,9 +50,82 @@ const TIMERS_MAX: usize = 1_000_000;
 #[derive(Debug, Default)]
 pub(crate) struct Quiet {
     polls: Cell<u64>,
+    /// Tasks woken (or spawned) and not polled since.
+    ready: Arc<AtomicUsize>,
     /// Deadline (simulated time since the start) -> timers waiting for it.
     timers: RefCell<BTreeMap<Duration, u32>>,
     waiting: Cell<usize>,
+}
+
+/// One task's readiness, and the waker tokio gave it, to pass wakes on to.
+/// (Atomics and a mutex only because `Wake` asks for `Send + Sync`: every
+/// task of a run lives on one thread.)
+#[derive(Debug)]
+struct TaskWaker {
+    ready: AtomicBool,
+    ready_count: Arc<AtomicUsize>,
+    inner: Mutex<Option<Waker>>,
+}
+
+impl TaskWaker {
+    fn mark_ready(&self) {
+        if !self.ready.swap(true, Ordering::Relaxed) {
+            self.ready_count.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn mark_polled(&self) {
+        if self.ready.swap(false, Ordering::Relaxed) {
+            self.ready_count.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Wake for TaskWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.mark_ready();
+        let inner = self.inner.lock().expect("one thread").clone();
+        if let Some(inner) = inner {
+            inner.wake();
+        }
+    }
+}
+
+/// A shell's task, as [`Quiet::counted`] wraps it.
+struct Counted<F> {
+    quiet: Rc<Quiet>,
+    state: Arc<TaskWaker>,
+    waker: Waker,
+    future: std::pin::Pin<Box<F>>,
+}
+
+impl<F: Future> Future for Counted<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = &mut *self;
+        this.quiet.polls.set(this.quiet.polls.get() + 1);
+        this.state.mark_polled();
+        {
+            let mut inner = this.state.inner.lock().expect("one thread");
+            if !inner.as_ref().is_some_and(|waker| waker.will_wake(cx.waker())) {
+                *inner = Some(cx.waker().clone());
+            }
+        }
+        let mut context = Context::from_waker(&this.waker);
+        this.future.as_mut().poll(&mut context)
+    }
+}
+
+impl<F> Drop for Counted<F> {
+    fn drop(&mut self) {
+        // A task dropped while ready (its host crashed) will never run.
+        self.state.mark_polled();
+    }
 }
 
 /// Removes its timer from the list when the sleep ends or is dropped.
@@ -75,19 +152,31 @@ impl Quiet {
         self.polls.get()
     }
 
+    /// Whether some task is ready to run at the next step.
+    pub fn any_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed) > 0
+    }
+
     /// The earliest deadline of a waiting timer, in simulated time since the start.
     pub fn next_timer(&self) -> Option<Duration> {
         self.timers.borrow().keys().next().copied()
     }
 
-    /// `future`, counting each of its polls.
+    /// `future` as a task whose polls and readiness are counted; it is
+    /// ready until first polled, as a spawned task is.
     pub fn counted<F: Future>(self: &Rc<Self>, future: F) -> impl Future<Output = F::Output> {
-        let quiet = self.clone();
-        let mut future = Box::pin(future);
-        std::future::poll_fn(move |cx| {
-            quiet.polls.set(quiet.polls.get() + 1);
-            future.as_mut().poll(cx)
-        })
+        let state = Arc::new(TaskWaker {
+            ready: AtomicBool::new(false),
+            ready_count: self.ready.clone(),
+            inner: Mutex::new(None),
+        });
+        state.mark_ready();
+        Counted {
+            quiet: self.clone(),
+            waker: Waker::from(state.clone()),
+            state,
+            future: Box::pin(future),
+        }
     }
 
     /// `tokio::time::sleep`, with its deadline listed while it waits.

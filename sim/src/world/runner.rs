@@ -1061,7 +1061,11 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
             world.trace.push(now, TraceEvent::Phase { phase: Phase::End });
             break;
         }
-        ticks = if polled || acted { 1 } else { next_ticks(&sim, &quiet, &runner, start, tick) };
+        ticks = if acted || quiet.any_ready() {
+            1
+        } else {
+            next_ticks(&sim, &quiet, &runner, start, tick)
+        };
     }
     let simulated_ms = sim.elapsed().as_millis() as u64;
     drop(sim);
@@ -1076,9 +1080,10 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
     Ok(RunOutcome { trace, converged: converged_flag, simulated_ms, steps, skipped_ticks })
 }
 
-/// How many ticks the next step may cover when the last step ran no task and
-/// the runner did nothing after it: up to the earliest of a host's timers, a
-/// message's delivery and the runner's next action (see [`super::quiet`]).
+/// How many ticks the next step may cover when no task is ready and the
+/// runner did nothing after the last step: up to the earliest of a host's
+/// timers, a message's delivery and the runner's next action (see
+/// [`super::quiet`]).
 fn next_ticks(
     sim: &turmoil::Sim<'_>,
     quiet: &Quiet,
