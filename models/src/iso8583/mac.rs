@@ -20,15 +20,18 @@ use super::frame::Frame;
 use super::message::MAC_FIELD;
 
 /// A MAC key with its DES key schedule prepared once, not per message.
+///
+/// The check value is computed when asked for, not here: callers that build a
+/// key per message (the actors do) would otherwise pay a third DES block per
+/// MAC for a value only logs and tests read.
 #[derive(Clone)]
 pub struct MacKey {
     cipher: Des,
-    check_value: [u8; 4],
 }
 
 impl std::fmt::Debug for MacKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "MacKey(kcv {})", super::hex::encode_upper(&self.check_value))
+        write!(f, "MacKey(kcv {})", super::hex::encode_upper(&self.check_value()))
     }
 }
 
@@ -62,14 +65,13 @@ fn expand_hex(block: [u8; 8]) -> [u8; 16] {
 
 impl MacKey {
     pub fn new(key: [u8; 8]) -> MacKey {
-        let cipher = Des::new(GenericArray::from_slice(&key));
-        let mut zero = GenericArray::clone_from_slice(&[0u8; 8]);
-        cipher.encrypt_block(&mut zero);
-        MacKey { cipher, check_value: [zero[0], zero[1], zero[2], zero[3]] }
+        MacKey { cipher: Des::new(GenericArray::from_slice(&key)) }
     }
 
+    /// The first four bytes of the key encrypting eight zero bytes.
     pub fn check_value(&self) -> [u8; 4] {
-        self.check_value
+        let zero = self.encrypt([0u8; 8]);
+        [zero[0], zero[1], zero[2], zero[3]]
     }
 
     fn encrypt(&self, block: [u8; 8]) -> [u8; 8] {
@@ -158,6 +160,44 @@ mod tests {
             mac
         };
         assert_eq!(key.compute(&data), direct);
+    }
+
+    /// The schedule kept in the key must give what a schedule built per
+    /// block gives (`DesKey` builds one per call): same MAC, same check value.
+    #[test]
+    fn the_kept_schedule_equals_a_fresh_one_per_block() {
+        use super::super::keys::DesKey;
+        let fresh_mac = |key: [u8; 8], data: &[u8]| {
+            let fresh = DesKey::Single(key);
+            let mut folded = [0u8; 8];
+            for chunk in data.chunks(8) {
+                for (acc, byte) in folded.iter_mut().zip(chunk) {
+                    *acc ^= byte;
+                }
+            }
+            let text = expand_hex(folded);
+            let mut step: [u8; 8] = text[..8].try_into().unwrap();
+            fresh.encrypt_block(&mut step);
+            for (acc, byte) in step.iter_mut().zip(&text[8..]) {
+                *acc ^= byte;
+            }
+            fresh.encrypt_block(&mut step);
+            let mut mac = [0u8; 8];
+            mac.copy_from_slice(&expand_hex(step)[..8]);
+            mac
+        };
+        let data: Vec<u8> = (0..=255u8).cycle().take(700).collect();
+        for key in [
+            [0x01, 0x23, 0x45, 0x67, 0x89, 0xAB, 0xCD, 0xEF],
+            [0x5A; 8],
+            *b"\x13\x57\x9B\xDF\x02\x46\x8A\xCE",
+        ] {
+            let kept = MacKey::new(key);
+            assert_eq!(kept.check_value(), DesKey::Single(key).check_value());
+            for length in [0, 1, 7, 8, 9, 64, 273, 700] {
+                assert_eq!(kept.compute(&data[..length]), fresh_mac(key, &data[..length]));
+            }
+        }
     }
 
     #[test]
