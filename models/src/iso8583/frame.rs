@@ -103,9 +103,8 @@ impl Header {
         bytes[0] = self.application;
         bytes[1] = self.version;
         bytes[2] = self.terminal_status << 4 | self.processing.0;
-        let mut version = Vec::with_capacity(3);
-        super::bcd::pack_u64(u64::from(self.software_version), 6, &mut version);
-        bytes[3..].copy_from_slice(&version);
+        bytes[3..]
+            .copy_from_slice(&super::bcd::pack_u64_array::<3>(u64::from(self.software_version)));
         bytes
     }
 
