@@ -37,6 +37,7 @@ pub(crate) mod access;
 pub mod bcd;
 pub mod cup;
 pub mod describe;
+pub mod digits;
 pub mod error;
 pub mod frame;
 pub mod hex;

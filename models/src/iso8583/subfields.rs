@@ -9,6 +9,7 @@
 //! assert_eq!(Field60::parse(b"22000001000").unwrap(), field);
 //! ```
 
+use super::digits::Digits;
 use super::values::{AmountFen, BatchNo, MonthDay, Pan, Stan};
 
 fn digits_value(digits: &[u8]) -> u64 {
@@ -59,11 +60,16 @@ impl Field60 {
         Field60 { message_type, batch, network_code, tail: Tail::default() }
     }
 
-    pub fn to_digits(&self) -> String {
-        let mut text =
-            format!("{:02}{:06}{:03}", self.message_type, self.batch.value(), self.network_code);
-        text.push_str(std::str::from_utf8(self.tail.as_bytes()).expect("digits"));
-        text
+    /// Digits of field 60 at its longest: 60.1 to 60.3, then a 6-digit tail.
+    pub const DIGITS_MAX: usize = 17;
+
+    pub fn to_digits(&self) -> Digits<{ Field60::DIGITS_MAX }> {
+        let mut digits = Digits::new();
+        digits.push_number(u64::from(self.message_type), 2);
+        digits.push_number(u64::from(self.batch.value()), 6);
+        digits.push_number(u64::from(self.network_code), 3);
+        digits.push_bytes(self.tail.as_bytes());
+        digits
     }
 
     /// At least 60.1 to 60.3 (11 digits) must be present.
@@ -93,12 +99,17 @@ pub struct Field61 {
 }
 
 impl Field61 {
-    pub fn to_digits(&self) -> String {
-        let mut text = format!("{:06}{:06}", self.batch, self.stan);
+    /// Digits this crate writes at most (61.1 to 61.3); the field allows 29.
+    pub const DIGITS_MAX: usize = 16;
+
+    pub fn to_digits(&self) -> Digits<{ Field61::DIGITS_MAX }> {
+        let mut digits = Digits::new();
+        digits.push_number(u64::from(self.batch), 6);
+        digits.push_number(u64::from(self.stan), 6);
         if let Some(date) = self.date {
-            text.push_str(&format!("{:04}", date.number()));
+            digits.push_number(date.number(), 4);
         }
-        text
+        digits
     }
 
     /// 12 digits, or 16 and more (digits past 61.3 are carried, not read).
@@ -198,24 +209,22 @@ impl SettlementTotals {
     /// Where the result flag sits in each half (0-based).
     pub const FLAG_POSITION: usize = 30;
 
-    pub fn to_digits(&self) -> String {
-        let mut text = String::with_capacity(2 * Self::HALF_DIGITS);
+    pub fn to_digits(&self) -> Digits<{ 2 * SettlementTotals::HALF_DIGITS }> {
+        let mut digits = Digits::new();
         let mut half = |totals: &BatchTotals, result: SettlementResult| {
             assert!(totals.fits(), "batch totals over the wire's limits: {totals:?}");
-            text.push_str(&format!(
-                "{:012}{:03}{:012}{:03}{}",
-                totals.debit_amount,
-                totals.debit_count,
-                totals.credit_amount,
-                totals.credit_count,
-                char::from(result.digit())
-            ));
+            digits.push_number(totals.debit_amount, 12);
+            digits.push_number(u64::from(totals.debit_count), 3);
+            digits.push_number(totals.credit_amount, 12);
+            digits.push_number(u64::from(totals.credit_count), 3);
+            digits.push_bytes(&[result.digit()]);
         };
         half(&self.domestic, self.domestic_result);
         if let Some((totals, result)) = &self.foreign {
             half(totals, *result);
         }
-        text
+        assert!(matches!(digits.len(), Self::HALF_DIGITS | 62), "{} digits", digits.len());
+        digits
     }
 
     pub fn parse(digits: &[u8]) -> Result<SettlementTotals, String> {
@@ -265,20 +274,21 @@ impl BatchDetail {
     pub const ENTRIES_MAX: usize = 8;
     const ENTRY_DIGITS: usize = 40;
 
-    pub fn to_digits(&self) -> String {
+    /// Digits of a full upload: the count, then eight entries.
+    pub const DIGITS_MAX: usize = 2 + Self::ENTRIES_MAX * Self::ENTRY_DIGITS;
+
+    pub fn to_digits(&self) -> Digits<{ BatchDetail::DIGITS_MAX }> {
         assert!(self.entries.len() <= Self::ENTRIES_MAX);
-        let mut text = format!("{:02}", self.entries.len());
+        let mut digits = Digits::new();
+        digits.push_number(self.entries.len() as u64, 2);
         for entry in &self.entries {
             assert!(entry.card_organisation <= 99, "card organisation is n2");
-            text.push_str(&format!(
-                "{:02}{}{:0>20}{:012}",
-                entry.card_organisation,
-                entry.stan,
-                entry.pan.as_str(),
-                entry.amount.fen()
-            ));
+            digits.push_number(u64::from(entry.card_organisation), 2);
+            digits.push_number(u64::from(entry.stan.value()), 6);
+            digits.push_right_aligned(entry.pan.as_str().as_bytes(), 20, b'0');
+            digits.push_number(entry.amount.fen(), 12);
         }
-        text
+        digits
     }
 
     pub fn parse(digits: &[u8]) -> Result<BatchDetail, String> {
@@ -343,6 +353,63 @@ mod tests {
         let digits = detail.to_digits();
         assert_eq!(digits.len(), 322);
         assert_eq!(BatchDetail::parse(digits.as_bytes()).unwrap(), detail);
+    }
+
+    /// The stack writers against the `format!` strings they replaced.
+    #[test]
+    fn digit_writers_equal_the_format_strings() {
+        for (message_type, batch, code, tail) in [
+            (0, 0, 0, &b""[..]),
+            (22, 1, 0, b"6"),
+            (99, 999_999, 999, b"601000"),
+            (36, 42, 201, b"60"),
+        ] {
+            let mut field = Field60::new(message_type, BatchNo::new(batch).unwrap(), code);
+            field.tail = Tail::new(tail).unwrap();
+            let old = format!(
+                "{message_type:02}{batch:06}{code:03}{}",
+                std::str::from_utf8(tail).unwrap()
+            );
+            assert_eq!(field.to_digits().as_str(), old);
+        }
+        for (batch, stan, date) in
+            [(0, 0, None), (1, 999_999, MonthDay::new(12, 31)), (7, 1234567, None)]
+        {
+            let field = Field61 { batch, stan, date };
+            let mut old = format!("{batch:06}{stan:06}");
+            if let Some(date) = date {
+                old.push_str(&format!("{:04}", date.number()));
+            }
+            assert_eq!(field.to_digits().as_str(), old);
+        }
+        let totals = BatchTotals {
+            debit_amount: 123_456,
+            debit_count: 7,
+            credit_amount: 0,
+            credit_count: 999,
+        };
+        let both = SettlementTotals {
+            domestic: totals,
+            domestic_result: SettlementResult::Balanced,
+            foreign: Some((BatchTotals::default(), SettlementResult::Error)),
+        };
+        let old_half = |t: &BatchTotals, flag: char| {
+            format!(
+                "{:012}{:03}{:012}{:03}{}",
+                t.debit_amount, t.debit_count, t.credit_amount, t.credit_count, flag
+            )
+        };
+        let old = old_half(&totals, '1') + &old_half(&BatchTotals::default(), '3');
+        assert_eq!(both.to_digits().as_str(), old);
+        let entry = BatchDetailEntry {
+            card_organisation: 3,
+            stan: Stan::new(42).unwrap(),
+            pan: Pan::new("622202123456").unwrap(),
+            amount: AmountFen::new(99).unwrap(),
+        };
+        let detail = BatchDetail { entries: vec![entry; 2] };
+        let old_entry = format!("{:02}{}{:0>20}{:012}", 3, entry.stan, "622202123456", 99);
+        assert_eq!(detail.to_digits().as_str(), format!("02{old_entry}{old_entry}"));
     }
 
     #[test]
