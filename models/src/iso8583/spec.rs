@@ -38,13 +38,22 @@ impl Alphabet {
     /// Whether one value byte is allowed in this alphabet.
     #[inline]
     pub fn allows(self, byte: u8) -> bool {
+        ALPHABETS_OF_BYTE[usize::from(byte)] & self.bit() != 0
+    }
+
+    /// The rule `allows` looks up, written out: the table is built from it.
+    const fn allows_by_rule(self, byte: u8) -> bool {
         match self {
             Alphabet::Numeric => byte.is_ascii_digit(),
             Alphabet::Track => byte.is_ascii_digit() || byte == b'=',
             Alphabet::Alphanumeric => byte.is_ascii_alphanumeric() || byte == b' ',
-            Alphabet::Text => (0x20..=0x7E).contains(&byte),
+            Alphabet::Text => byte >= 0x20 && byte <= 0x7E,
             Alphabet::Binary => true,
         }
+    }
+
+    const fn bit(self) -> u8 {
+        1 << self as u8
     }
 
     /// The short name used in field listings: `n`, `z`, `an`, `ans`, `b`.
@@ -58,6 +67,27 @@ impl Alphabet {
         }
     }
 }
+
+const ALPHABETS: [Alphabet; 5] =
+    [Alphabet::Numeric, Alphabet::Track, Alphabet::Alphanumeric, Alphabet::Text, Alphabet::Binary];
+
+/// For every byte, one bit per alphabet that allows it: every value byte set
+/// or decoded is checked, and one load beats a match per byte.
+static ALPHABETS_OF_BYTE: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let mut index = 0;
+        while index < ALPHABETS.len() {
+            if ALPHABETS[index].allows_by_rule(byte as u8) {
+                table[byte] |= ALPHABETS[index].bit();
+            }
+            index += 1;
+        }
+        byte += 1;
+    }
+    table
+};
 
 /// How long a field is and how its length travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,6 +240,21 @@ mod tests {
             }
         }
         assert!(FIELDS[0].is_none() && FIELDS[1].is_none());
+    }
+
+    #[test]
+    fn the_alphabet_table_equals_the_rules_for_every_byte() {
+        for alphabet in ALPHABETS {
+            for byte in 0..=255u8 {
+                assert_eq!(
+                    alphabet.allows(byte),
+                    alphabet.allows_by_rule(byte),
+                    "{alphabet:?} {byte}"
+                );
+            }
+        }
+        assert!(Alphabet::Text.allows(b'~') && !Alphabet::Text.allows(0x7F));
+        assert!(Alphabet::Track.allows(b'=') && !Alphabet::Numeric.allows(b'='));
     }
 
     #[test]

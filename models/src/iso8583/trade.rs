@@ -468,8 +468,8 @@ impl FinancialRequest {
             field_61()?.date.ok_or_else(|| invalid(61, "61.3, the original date, is missing"))
         };
         let rrn = || reader.rrn()?.ok_or(MessageError::Missing { message: name, field: 37 });
-        let icc = reader.optional(55, |b| IccData::new(b.to_vec()), "ICC data")?;
-        let mut card_icc = icc.clone();
+        // The card's chip data, unless an e-cash upload takes it as its certificate.
+        let mut card_icc = reader.optional(55, |b| IccData::new(b.to_vec()), "ICC data")?;
         let trade = match kind {
             TradeKind::BalanceInquiry => Trade::BalanceInquiry,
             TradeKind::Sale => Trade::Sale { amount: amount()? },
@@ -500,15 +500,14 @@ impl FinancialRequest {
             TradeKind::OfflineSaleUpload => {
                 Trade::OfflineSale { amount: amount()?, time: reader.time()?, date: reader.date()? }
             }
-            TradeKind::ECashUpload => {
-                card_icc = None;
-                Trade::ECash {
-                    amount: amount()?,
-                    time: reader.time()?,
-                    date: reader.date()?,
-                    certificate: icc.ok_or(MessageError::Missing { message: name, field: 55 })?,
-                }
-            }
+            TradeKind::ECashUpload => Trade::ECash {
+                amount: amount()?,
+                time: reader.time()?,
+                date: reader.date()?,
+                certificate: card_icc
+                    .take()
+                    .ok_or(MessageError::Missing { message: name, field: 55 })?,
+            },
         };
         let pin_block = match reader.message.get(52) {
             None => None,
