@@ -41,6 +41,7 @@ use possim_models::terminal::config::ConfigError as TerminalConfigError;
 use possim_models::terminal::TerminalConfig;
 use possim_models::time::Calendar;
 
+use super::bounds;
 use super::error::{CompileError, FieldPath};
 use super::model::{
     Backbone, Expectations, FaultPlan, IssuerSpec, LineProfile, RunSettings, Scenario, Workload,
@@ -324,7 +325,19 @@ impl Scenario {
     ) -> Result<Vec<CompiledTerminal>, CompileError> {
         let root = FieldPath::root();
         let mut staged: BTreeMap<TerminalId, Staged> = BTreeMap::new();
+        let mut per_farm: BTreeMap<String, usize> = BTreeMap::new();
         let mut add = |terminal: CompiledTerminal, path: FieldPath| -> Result<(), CompileError> {
+            let in_farm = per_farm.entry(terminal.farm.clone()).or_default();
+            *in_farm += 1;
+            if *in_farm > bounds::TERMINALS_PER_FARM_MAX {
+                let what = format!("terminals in farm {}:", terminal.farm);
+                let (size, max) = (*in_farm as u64, bounds::TERMINALS_PER_FARM_MAX as u64);
+                return fail(path, bounds::over(&what, size, "TERMINALS_PER_FARM_MAX", max));
+            }
+            if staged.len() >= bounds::TERMINALS_MAX {
+                let (size, max) = (staged.len() as u64 + 1, bounds::TERMINALS_MAX as u64);
+                return fail(path, bounds::over("terminals:", size, "TERMINALS_MAX", max));
+            }
             let id = terminal.config.terminal_id;
             if let Some(first) = staged.get(&id) {
                 return fail(path, format!("terminal id {id} is already used at {}", first.path));
@@ -375,6 +388,18 @@ impl Scenario {
                 tmk: &group.tmk,
                 config: &group.config,
             };
+            if group.count as usize > bounds::TERMINALS_PER_FARM_MAX {
+                let (size, max) = (u64::from(group.count), bounds::TERMINALS_PER_FARM_MAX as u64);
+                return fail(
+                    at.key("count"),
+                    bounds::over(
+                        "a group of terminals (one farm):",
+                        size,
+                        "TERMINALS_PER_FARM_MAX",
+                        max,
+                    ),
+                );
+            }
             for number in 1..=group.count {
                 let text = format!("{}{number:0width$}", group.prefix);
                 let id = TerminalId::new(&text).ok_or_else(|| {
@@ -466,6 +491,10 @@ impl Scenario {
                     format!("card {pan}: offline balance {offline_balance_fen} fen is negative"),
                 );
             }
+            if cards.len() >= bounds::CARDS_MAX {
+                let (size, max) = (cards.len() as u64 + 1, bounds::CARDS_MAX as u64);
+                return fail(at.clone(), bounds::over("cards:", size, "CARDS_MAX", max));
+            }
             if let Some((_, first)) = cards.get(&pan) {
                 return fail(at.clone(), format!("card {pan} is already listed at {}", first.path));
             }
@@ -513,6 +542,13 @@ impl Scenario {
                 return fail(
                     at.key("count"),
                     format!("{} cards do not fit in {width} digits after bin {bin}", group.count),
+                );
+            }
+            if group.count as usize > bounds::CARDS_MAX {
+                let (size, max) = (u64::from(group.count), bounds::CARDS_MAX as u64);
+                return fail(
+                    at.key("count"),
+                    bounds::over("a group of cards:", size, "CARDS_MAX", max),
                 );
             }
             for number in 1..=group.count {

@@ -5,6 +5,7 @@
 //!   ([`parse`], [`load`](load::load)).
 //! - [`validate`](mod@validate): what the scenario means, each mistake at
 //!   its line and column ([`validate()`]).
+//! - [`bounds`]: the sizes a scenario may ask for.
 //! - [`compile`]: every actor's configuration ([`Scenario::compile`],
 //!   [`CompiledScenario`]).
 //! - [`error`]: [`ScenarioError`] (`file:line:column: message`) and
@@ -30,6 +31,7 @@
 //! assert_eq!(error.headline(), "shop.yaml:5:10: TerminalId is at most 8 printable ASCII characters");
 //! ```
 
+pub mod bounds;
 pub mod compile;
 pub mod error;
 pub mod load;

@@ -19,6 +19,7 @@
 
 use std::collections::BTreeSet;
 
+use super::bounds;
 use super::compile::CompiledScenario;
 use super::error::{CompileError, FieldPath, ScenarioError};
 use super::locate::Locations;
@@ -128,6 +129,19 @@ pub(crate) fn check_run(run: &RunSettings) -> Result<(u8, u8), CompileError> {
     }
     if run.safety_ms < run.tick_ms {
         return fail(at.key("safety_ms"), "safety_ms is shorter than one tick");
+    }
+    let run_ms = run.safety_ms.saturating_add(run.healing_max_ms);
+    if run_ms > bounds::RUN_MS_MAX {
+        let field = if run.safety_ms > bounds::RUN_MS_MAX { "safety_ms" } else { "healing_max_ms" };
+        return fail(
+            at.key(field),
+            bounds::over(
+                "the run (safety_ms + healing_max_ms)",
+                run_ms,
+                "RUN_MS_MAX",
+                bounds::RUN_MS_MAX,
+            ),
+        );
     }
     if run.open_hour > 23 {
         return fail(at.key("open_hour"), format!("open_hour {} is not 0 to 23", run.open_hour));

@@ -1,0 +1,79 @@
+//! The sizes a scenario may ask for. Each is a bound, checked before
+//! anything is expanded, so a scenario that asks for too much is refused at
+//! its line (exit 2) instead of filling the memory or stopping mid-run.
+//!
+//! ```
+//! use possim_sim::scenario::parse_and_compile;
+//! let text = "\
+//! name: too long
+//! run: {safety_ms: 900000000}
+//! merchants: [{id: '898100000000001'}]
+//! issuers: [{index: 0, bins: ['622202']}]
+//! terminals:
+//!   - {id: T0000001, merchant: '898100000000001', tmk: 0123456789ABCDEF}
+//! cards:
+//!   - {pan: '6222020000000001', balance_fen: 100000}
+//! ";
+//! let error = parse_and_compile(text, "long.yaml").unwrap_err();
+//! assert!(error.headline().starts_with("long.yaml:2:"), "{}", error.headline());
+//! assert!(error.headline().contains("RUN_MS_MAX"), "{}", error.headline());
+//! ```
+
+/// The longest run, safety and healing together: a week. (The simulated
+/// world is built to last 30 days; the day's opening hour comes on top.)
+pub const RUN_MS_MAX: u64 = 7 * 86_400_000;
+/// Terminals in one farm (one simulated host): a city's district.
+pub const TERMINALS_PER_FARM_MAX: usize = 5_000;
+/// Terminals in a scenario.
+pub const TERMINALS_MAX: usize = 100_000;
+/// Cards in a scenario.
+pub const CARDS_MAX: usize = 1_000_000;
+
+/// The message for a size over its bound.
+pub(crate) fn over(what: &str, size: u64, bound_name: &str, bound: u64) -> String {
+    format!("{what} {size} is over the bound {bound_name} = {bound}")
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::parse_and_compile;
+
+    const HEAD: &str = "name: bounds\nmerchants: [{id: '898100000000001'}]\nissuers: [{index: 0, bins: ['622202']}]\n";
+    const CARD: &str = "cards:\n  - {pan: '6222020000000001', balance_fen: 100000}\n";
+
+    #[test]
+    fn a_terminal_group_over_a_farm_is_refused_at_its_count_before_expanding() {
+        let text = format!(
+            "{HEAD}terminal_groups:\n  - {{prefix: T, count: 9000000, merchant: '898100000000001', tmk: 0123456789ABCDEF}}\n{CARD}"
+        );
+        let error = parse_and_compile(&text, "big.yaml").unwrap_err();
+        assert!(error.headline().starts_with("big.yaml:5:"), "{}", error.headline());
+        assert!(error.headline().contains("TERMINALS_PER_FARM_MAX = 5000"), "{}", error.headline());
+    }
+
+    fn two_groups(second_farm: &str) -> String {
+        let group = |prefix: &str, farm: &str| {
+            format!("  - {{prefix: {prefix}, count: 3000, merchant: '898100000000001', tmk: 0123456789ABCDEF, farm: {farm}}}\n")
+        };
+        format!("{HEAD}terminal_groups:\n{}{}{CARD}", group("A", "farm-0"), group("B", second_farm))
+    }
+
+    #[test]
+    fn two_groups_that_fill_one_farm_past_its_bound_are_refused_at_the_second() {
+        let error = parse_and_compile(&two_groups("farm-0"), "full.yaml").unwrap_err();
+        assert!(error.headline().starts_with("full.yaml:6:"), "{}", error.headline());
+        assert!(error.headline().contains("farm farm-0"), "{}", error.headline());
+        // The same terminals in two farms fit.
+        assert!(parse_and_compile(&two_groups("farm-1"), "split.yaml").is_ok());
+    }
+
+    #[test]
+    fn a_card_group_over_the_bound_is_refused_at_its_count() {
+        let text = format!(
+            "{HEAD}terminals:\n  - {{id: T0000001, merchant: '898100000000001', tmk: 0123456789ABCDEF}}\ncard_groups:\n  - {{bin: '622202', count: 2000000, balance_fen: 1}}\n"
+        );
+        let error = parse_and_compile(&text, "cards.yaml").unwrap_err();
+        assert!(error.headline().starts_with("cards.yaml:7:"), "{}", error.headline());
+        assert!(error.headline().contains("CARDS_MAX"), "{}", error.headline());
+    }
+}
