@@ -76,9 +76,9 @@ static NIBBLES_TRACK: [u8; 256] = nibble_table(true);
 /// be validated against the field's alphabet.
 pub fn pack(digits: &[u8], justify: Justify, track: bool, out: &mut Vec<u8>) {
     let nibbles = if track { &NIBBLES_TRACK } else { &NIBBLES_NUMERIC };
-    let start = out.len();
-    out.resize(start + packed_len(digits.len()), 0);
-    let mut packed = &mut out[start..];
+    // Reserve once, then push: a resize would zero the bytes (a memset call)
+    // only to overwrite them, and most packed fields are 1 to 10 bytes.
+    out.reserve(packed_len(digits.len()));
     let mut rest = digits;
     let odd = digits.len() % 2 == 1;
     // OR of every nibble looked up: above 0x0F exactly when one was not packable.
@@ -86,19 +86,19 @@ pub fn pack(digits: &[u8], justify: Justify, track: bool, out: &mut Vec<u8>) {
     if odd && justify == Justify::Right {
         let nibble = nibbles[usize::from(rest[0])];
         seen |= nibble;
-        packed[0] = nibble;
-        (rest, packed) = (&rest[1..], &mut packed[1..]);
+        out.push(nibble);
+        rest = &rest[1..];
     }
     let mut pairs = rest.chunks_exact(2);
-    for (byte, pair) in packed.iter_mut().zip(&mut pairs) {
+    for pair in &mut pairs {
         let (high, low) = (nibbles[usize::from(pair[0])], nibbles[usize::from(pair[1])]);
         seen |= high | low;
-        *byte = high << 4 | low;
+        out.push(high << 4 | low);
     }
     if let [last] = pairs.remainder() {
         let nibble = nibbles[usize::from(*last)];
         seen |= nibble;
-        *packed.last_mut().expect("an odd digit count packs into at least one byte") = nibble << 4;
+        out.push(nibble << 4);
     }
     if seen > 0x0F {
         // Name the first offender as the arithmetic packer did.
@@ -165,17 +165,17 @@ pub fn unpack(
     let start = out.len();
     let head = usize::from(skip_first);
     let body = &bytes[head..];
-    out.resize(start + head + 2 * body.len(), 0);
+    out.reserve(head + 2 * body.len());
     let mut valid = true;
     if skip_first {
         let low = pairs[usize::from(bytes[0])][1];
         valid &= low != 0;
-        out[start] = low;
+        out.push(low);
     }
-    for (chars, &byte) in out[start + head..].chunks_exact_mut(2).zip(body) {
+    for &byte in body {
         let pair = pairs[usize::from(byte)];
         valid &= (pair[0] != 0) & (pair[1] != 0);
-        chars.copy_from_slice(&pair);
+        out.extend_from_slice(&pair);
     }
     if !valid {
         // Errors are rare: the nibble-by-nibble walk names the first bad one
