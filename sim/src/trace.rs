@@ -42,6 +42,8 @@ pub const TRACE_SCHEMA_VERSION: u32 = 2;
 pub const TRACE_SCHEMA_NAME: &str = "possim-trace";
 
 /// The most records one run may log; a run that needs more is a runaway.
+/// Past it a trace records nothing more and says so ([`Trace::is_full`]);
+/// the world then ends the run with an error naming the bound.
 pub const TRACE_RECORDS_MAX: usize = 20_000_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -260,6 +262,9 @@ pub struct Trace {
     records: Vec<TraceRecord>,
     hash: u64,
     line: Vec<u8>,
+    /// Records refused because the trace was full.
+    refused: u64,
+    records_max: usize,
 }
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
@@ -281,11 +286,33 @@ impl Default for Trace {
 
 impl Trace {
     pub fn new() -> Trace {
-        Trace { records: Vec::new(), hash: FNV_OFFSET, line: Vec::with_capacity(512) }
+        Trace::bounded(TRACE_RECORDS_MAX)
+    }
+
+    /// A trace that holds at most `records_max` records.
+    pub fn bounded(records_max: usize) -> Trace {
+        assert!(records_max <= TRACE_RECORDS_MAX, "a trace bound over {TRACE_RECORDS_MAX}");
+        Trace {
+            records: Vec::new(),
+            hash: FNV_OFFSET,
+            line: Vec::with_capacity(512),
+            refused: 0,
+            records_max,
+        }
+    }
+
+    /// Whether a record was refused because the trace held
+    /// its bound ([`TRACE_RECORDS_MAX`]): its hash and verdicts then judge a
+    /// cut run.
+    pub fn is_full(&self) -> bool {
+        self.refused > 0
     }
 
     pub fn push(&mut self, at: Instant, event: TraceEvent) {
-        assert!(self.records.len() < TRACE_RECORDS_MAX, "trace over {TRACE_RECORDS_MAX} records");
+        if self.records.len() >= self.records_max {
+            self.refused += 1;
+            return;
+        }
         let record = TraceRecord { seq: self.records.len() as u64, at, event };
         self.line.clear();
         serde_json::to_writer(&mut self.line, &record).expect("trace records serialise");
@@ -375,5 +402,24 @@ impl Trace {
             trace.push(at, event);
         }
         trace
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_trace_refuses_records_and_says_so_instead_of_panicking() {
+        let mut trace = Trace::bounded(2);
+        let at = Instant::from_millis(0);
+        trace.push(at, TraceEvent::Phase { phase: Phase::Safety });
+        trace.push(at, TraceEvent::Phase { phase: Phase::Healing });
+        assert!(!trace.is_full());
+        let hash = trace.hash();
+        trace.push(at, TraceEvent::Phase { phase: Phase::End });
+        assert!(trace.is_full());
+        assert_eq!(trace.len(), 2);
+        assert_eq!(trace.hash(), hash, "a refused record is not hashed");
     }
 }

@@ -31,7 +31,7 @@ use crate::scenario::compile::CompiledScenario;
 use crate::scenario::model::{CashierCommand, Fault, PrinterFault, ProtocolFault, TradeChoice};
 use crate::trace::{
     CardSetup, FaultCause, FaultKind, FaultRecord, Phase, Setup, TerminalSetup, Trace, TraceEvent,
-    TRACE_SCHEMA_VERSION,
+    TRACE_RECORDS_MAX, TRACE_SCHEMA_VERSION,
 };
 
 /// How a run is asked for.
@@ -1019,6 +1019,13 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
                 )));
             }
             skipped_ticks += u64::from(ticks);
+        }
+        if world.borrow().trace.is_full() {
+            return Err(RunError::Simulation(format!(
+                "the trace reached its bound of {TRACE_RECORDS_MAX} records at {} simulated s: \
+                 a shorter run, fewer terminals or a lower arrival rate fits",
+                sim.elapsed().as_secs()
+            )));
         }
         let now = start + sim.elapsed();
         let mut acted = runner.power_cuts(now);
