@@ -63,13 +63,16 @@ pub(crate) struct Quiet {
 #[derive(Debug)]
 struct TaskWaker {
     ready: AtomicBool,
+    /// Cleared when the task is dropped: a waker left behind in a timer or
+    /// a channel may still fire, and must not count a task that is gone.
+    alive: AtomicBool,
     ready_count: Arc<AtomicUsize>,
     inner: Mutex<Option<Waker>>,
 }
 
 impl TaskWaker {
     fn mark_ready(&self) {
-        if !self.ready.swap(true, Ordering::Relaxed) {
+        if self.alive.load(Ordering::Relaxed) && !self.ready.swap(true, Ordering::Relaxed) {
             self.ready_count.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -123,8 +126,10 @@ impl<F: Future> Future for Counted<F> {
 
 impl<F> Drop for Counted<F> {
     fn drop(&mut self) {
-        // A task dropped while ready (its host crashed) will never run.
+        // A task dropped while ready (its host crashed) will never run, and
+        // a wake after this is a stale waker's.
         self.state.mark_polled();
+        self.state.alive.store(false, Ordering::Relaxed);
     }
 }
 
@@ -167,6 +172,7 @@ impl Quiet {
     pub fn counted<F: Future>(self: &Rc<Self>, future: F) -> impl Future<Output = F::Output> {
         let state = Arc::new(TaskWaker {
             ready: AtomicBool::new(false),
+            alive: AtomicBool::new(true),
             ready_count: self.ready.clone(),
             inner: Mutex::new(None),
         });
