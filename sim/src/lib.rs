@@ -27,5 +27,6 @@ pub mod report;
 pub mod scenario;
 pub mod shrink;
 pub mod summary;
+pub mod tally;
 pub mod trace;
 pub mod world;

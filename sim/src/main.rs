@@ -31,6 +31,8 @@ enum Command {
     Coverage(cli::coverage::CoverageArgs),
     /// Every pinned run's trace hash beside the committed manifest; --write rewrites it.
     Hashes(cli::hashes::HashesArgs),
+    /// Sweeps' seed lines (`sweep --json` files) counted into one table; exit 1 if a seed failed.
+    Tally(cli::tally::TallyArgs),
     /// What the simulator costs, beside the bare models, as a ratio.
     Bench(cli::bench::BenchArgs),
     /// The certification cases: steps and outcome of each; exit 0 all pass, 1 a case fails, 2 bad case file.
@@ -60,6 +62,7 @@ fn main() -> ExitCode {
         Command::Sweep(args) => cli::sweep::run(args),
         Command::Bench(args) => cli::bench::run(args),
         Command::Hashes(args) => cli::hashes::run(args),
+        Command::Tally(args) => cli::tally::run(args),
         Command::Serve(args) => cli::serve::run(args),
         Command::Drive(args) => cli::drive::run(args),
         Command::Certify(args) => cli::certify::run(args),

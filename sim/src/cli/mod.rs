@@ -10,6 +10,7 @@ pub mod run;
 pub mod serve;
 pub mod shrink;
 pub mod sweep;
+pub mod tally;
 
 /// Exit codes shared by every subcommand.
 pub mod exit {
