@@ -641,6 +641,62 @@ mod test {
     }
 
     #[test]
+    fn step_by_a_quiet_stretch_lands_where_single_steps_would() -> Result {
+        let tick = Duration::from_millis(10);
+        let mut sim = Builder::new().tick_duration(tick).build();
+        sim.host("h", || async {
+            // A timer far beyond the stretch: nothing runs within it.
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            Ok(())
+        });
+        sim.step()?;
+        sim.step_by(tick * 100)?;
+        assert_eq!(sim.elapsed(), tick * 101);
+        let elapsed = Rc::new(std::cell::Cell::new(Duration::ZERO));
+        let seen = elapsed.clone();
+        sim.client("c", async move {
+            seen.set(sim_elapsed().unwrap());
+            Ok(())
+        });
+        sim.step()?;
+        // A host started now sees the clock the long step moved.
+        assert_eq!(elapsed.get(), tick * 101);
+        Ok(())
+    }
+
+    #[test]
+    fn next_delivery_sees_a_message_in_flight_and_not_a_held_one() -> Result {
+        let tick = Duration::from_millis(1);
+        let mut sim = Builder::new()
+            .tick_duration(tick)
+            .min_message_latency(Duration::from_millis(50))
+            .max_message_latency(Duration::from_millis(50))
+            .build();
+        sim.host("server", || async {
+            let socket = UdpSocket::bind((IpAddr::V4(Ipv4Addr::UNSPECIFIED), 1234)).await?;
+            let mut buf = [0; 8];
+            let _ = socket.recv_from(&mut buf).await?;
+            future::pending::<()>().await;
+            Ok(())
+        });
+        sim.client("client", async {
+            let socket = UdpSocket::bind((IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0)).await?;
+            socket.send_to(b"ping", ("server", 1234)).await?;
+            future::pending::<()>().await;
+            Ok(())
+        });
+        assert_eq!(sim.next_delivery(), None);
+        sim.step()?;
+        let next = sim.next_delivery().expect("the ping is in flight");
+        assert!(next > Duration::ZERO && next <= Duration::from_millis(50), "{next:?}");
+        sim.hold("client", "server");
+        assert_eq!(sim.next_delivery(), None, "a held message waits for a release");
+        sim.release("client", "server");
+        assert_eq!(sim.next_delivery(), Some(Duration::ZERO));
+        Ok(())
+    }
+
+    #[test]
     fn elapsed_time() -> Result {
         let tick = Duration::from_millis(5);
         let mut sim = Builder::new().tick_duration(tick).build();
