@@ -53,8 +53,12 @@ impl Instant {
 
 impl Add<Duration> for Instant {
     type Output = Instant;
+    /// Panics past `u64::MAX` ms rather than wrap: a wrapped instant lies in
+    /// the past, and a run built on it would pass having done nothing
+    /// (scenario bounds keep every run far below; this guards the models).
     fn add(self, duration: Duration) -> Instant {
-        Instant(self.0 + duration.as_millis() as u64)
+        let ms = u64::try_from(duration.as_millis()).ok();
+        Instant(ms.and_then(|ms| self.0.checked_add(ms)).expect("simulated time past u64 ms"))
     }
 }
 
@@ -127,5 +131,18 @@ impl Calendar {
         let ms = now.as_millis() % DAY_MS;
         TimeOfDay::new((ms / 3_600_000) as u8, (ms / 60_000 % 60) as u8, (ms / 1000 % 60) as u8)
             .expect("within a day")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: `Instant + Duration` wrapped in release builds, so a run
+    /// of `safety_ms: 18446744073709551615` ended before it began and passed.
+    #[test]
+    #[should_panic(expected = "simulated time past u64 ms")]
+    fn an_instant_past_u64_panics_instead_of_wrapping() {
+        let _ = Instant::from_millis(u64::MAX - 1) + Duration::from_millis(2);
     }
 }

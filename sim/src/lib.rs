@@ -12,6 +12,16 @@
 
 #![forbid(unsafe_code)]
 
+// Without tokio's unstable cfg, `tokio::select!` polls its branches in a
+// random order and turmoil neither seeds its runtimes nor stops on a task's
+// panic: runs would still pass, but would no longer replay. Cargo drops the
+// `.cargo/config.toml` rustflags whenever RUSTFLAGS is set, so say it here.
+#[cfg(not(tokio_unstable))]
+compile_error!(
+    "possim-sim must be built with --cfg tokio_unstable: .cargo/config.toml sets it, \
+     and a RUSTFLAGS in the environment replaces that; add --cfg tokio_unstable to it"
+);
+
 pub mod certify;
 pub mod coverage;
 pub mod execute;
