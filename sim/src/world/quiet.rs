@@ -18,6 +18,12 @@
 //! - **Messages.** Turmoil's `Sim::next_delivery` (the vendored patch).
 //! - **The runner's schedule**, which the runner reads itself.
 //!
+//! The same counts, kept per host, let a busy step run only the hosts that
+//! have work (`Sim::step_by_hosts`): at each host's turn, after the hosts
+//! before it ran, a host with no task ready, no timer due by the step's end
+//! and no message to deliver would do nothing, so it is not run, and its
+//! clock is caught up before it next runs.
+//!
 //! The skip is also checked after the fact: a skip step in which any task was
 //! polled means something was due that the skip did not know of, and the run
 //! stops with that error rather than drift from the trace a tick-by-tick run
@@ -50,11 +56,22 @@ const TIMERS_MAX: usize = 1_000_000;
 #[derive(Debug, Default)]
 pub(crate) struct Quiet {
     polls: Cell<u64>,
+    /// Every host's own counts, by the index [`Quiet::host`] gave it.
+    hosts: RefCell<Vec<HostQuiet>>,
+    /// The host whose turn it is (set as turmoil asks whether it has work):
+    /// the tasks it spawns and the sleeps it starts are its own.
+    current: Cell<usize>,
+    waiting: Cell<usize>,
+}
+
+/// One host's ready tasks and waiting timers.
+#[derive(Debug)]
+struct HostQuiet {
+    name: String,
     /// Tasks woken (or spawned) and not polled since.
     ready: Arc<AtomicUsize>,
     /// Deadline (simulated time since the start) -> timers waiting for it.
-    timers: RefCell<BTreeMap<Duration, u32>>,
-    waiting: Cell<usize>,
+    timers: BTreeMap<Duration, u32>,
 }
 
 /// One task's readiness, and the waker tokio gave it, to pass wakes on to.
@@ -136,12 +153,14 @@ impl<F> Drop for Counted<F> {
 /// Removes its timer from the list when the sleep ends or is dropped.
 struct TimerGuard {
     quiet: Rc<Quiet>,
+    host: usize,
     deadline: Duration,
 }
 
 impl Drop for TimerGuard {
     fn drop(&mut self) {
-        let mut timers = self.quiet.timers.borrow_mut();
+        let mut hosts = self.quiet.hosts.borrow_mut();
+        let timers = &mut hosts[self.host].timers;
         let count = timers.get_mut(&self.deadline).expect("a listed timer");
         *count -= 1;
         if *count == 0 {
@@ -157,23 +176,58 @@ impl Quiet {
         self.polls.get()
     }
 
+    /// Registers a host by its turmoil name; its index names it after.
+    pub fn host(&self, name: &str) -> usize {
+        let mut hosts = self.hosts.borrow_mut();
+        assert!(hosts.iter().all(|host| host.name != name), "host {name} registered twice");
+        hosts.push(HostQuiet {
+            name: name.to_string(),
+            ready: Arc::new(AtomicUsize::new(0)),
+            timers: BTreeMap::new(),
+        });
+        hosts.len() - 1
+    }
+
     /// Whether some task is ready to run at the next step.
     pub fn any_ready(&self) -> bool {
-        self.ready.load(Ordering::Relaxed) > 0
+        self.hosts.borrow().iter().any(|host| host.ready.load(Ordering::Relaxed) > 0)
     }
 
     /// The earliest deadline of a waiting timer, in simulated time since the start.
     pub fn next_timer(&self) -> Option<Duration> {
-        self.timers.borrow().keys().next().copied()
+        self.hosts.borrow().iter().filter_map(|host| host.timers.keys().next().copied()).min()
+    }
+
+    /// Asked by turmoil at host `name`'s turn in a step that ends at
+    /// `step_end`: whether running it could do anything (a task ready, a
+    /// timer due by the end). Makes it the current host either way.
+    pub fn has_work(&self, name: &str, step_end: Duration) -> bool {
+        let hosts = self.hosts.borrow();
+        let index = hosts.iter().position(|host| host.name == name).expect("a registered host");
+        self.current.set(index);
+        let host = &hosts[index];
+        host.ready.load(Ordering::Relaxed) > 0
+            || host.timers.keys().next().is_some_and(|deadline| *deadline <= step_end)
     }
 
     /// `future` as a task whose polls and readiness are counted; it is
     /// ready until first polled, as a spawned task is.
     pub fn counted<F: Future>(self: &Rc<Self>, future: F) -> impl Future<Output = F::Output> {
+        self.counted_on(self.current.get(), future)
+    }
+
+    /// As [`Quiet::counted`], for a task of host `host` (a host's main
+    /// future, made outside any host's turn).
+    pub fn counted_on<F: Future>(
+        self: &Rc<Self>,
+        host: usize,
+        future: F,
+    ) -> impl Future<Output = F::Output> {
+        let ready_count = self.hosts.borrow()[host].ready.clone();
         let state = Arc::new(TaskWaker {
             ready: AtomicBool::new(false),
             alive: AtomicBool::new(true),
-            ready_count: self.ready.clone(),
+            ready_count,
             inner: Mutex::new(None),
         });
         state.mark_ready();
@@ -189,13 +243,14 @@ impl Quiet {
     pub async fn sleep(self: &Rc<Self>, duration: Duration) {
         let now = turmoil::sim_elapsed().expect("inside the simulation");
         let deadline = now + duration;
+        let host = self.current.get();
         {
-            let mut timers = self.timers.borrow_mut();
-            *timers.entry(deadline).or_insert(0) += 1;
+            let mut hosts = self.hosts.borrow_mut();
+            *hosts[host].timers.entry(deadline).or_insert(0) += 1;
             self.waiting.set(self.waiting.get() + 1);
             assert!(self.waiting.get() <= TIMERS_MAX, "timers over {TIMERS_MAX}");
         }
-        let _guard = TimerGuard { quiet: self.clone(), deadline };
+        let _guard = TimerGuard { quiet: self.clone(), host, deadline };
         tokio::time::sleep(duration).await;
     }
 }
@@ -231,6 +286,7 @@ mod tests {
     #[test]
     fn a_task_is_ready_until_polled_and_again_when_woken() {
         let quiet = Rc::new(Quiet::default());
+        quiet.host("h");
         let slot = Rc::new(RefCell::new(None));
         let waiting = slot.clone();
         let mut task = pin!(quiet.counted(std::future::poll_fn(move |cx| {
@@ -254,6 +310,7 @@ mod tests {
     #[test]
     fn a_stale_waker_of_a_finished_task_counts_nothing() {
         let quiet = Rc::new(Quiet::default());
+        quiet.host("h");
         let slot = Rc::new(RefCell::new(None));
         {
             let mut task = pin!(quiet.counted(keeping_waker(slot.clone())));
@@ -268,6 +325,7 @@ mod tests {
     #[test]
     fn a_task_dropped_while_ready_is_not_counted() {
         let quiet = Rc::new(Quiet::default());
+        quiet.host("h");
         drop(quiet.counted(std::future::pending::<()>()));
         assert!(!quiet.any_ready(), "a crashed host's tasks never run");
     }

@@ -860,21 +860,23 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
         .build();
     {
         let (world, quiet) = (world.clone(), quiet.clone());
-        sim.host("switch", move || quiet.counted(shells::switch_host(world.clone())));
+        let host = quiet.host("switch");
+        sim.host("switch", move || quiet.counted_on(host, shells::switch_host(world.clone())));
     }
     {
         let (world, quiet) = (world.clone(), quiet.clone());
         let indexes: Vec<u16> = scenario.issuers.iter().map(|i| i.index).collect();
+        let host = quiet.host("network");
         sim.host("network", move || {
-            quiet.counted(shells::network_host(world.clone(), indexes.clone()))
+            quiet.counted_on(host, shells::network_host(world.clone(), indexes.clone()))
         });
     }
     for issuer in &scenario.issuers {
         let (world, quiet) = (world.clone(), quiet.clone());
         let index = issuer.index;
-        sim.host(format!("issuer-{index}"), move || {
-            quiet.counted(shells::issuer_host(world.clone(), index))
-        });
+        let name = format!("issuer-{index}");
+        let host = quiet.host(&name);
+        sim.host(name, move || quiet.counted_on(host, shells::issuer_host(world.clone(), index)));
     }
     for farm in &scenario.farms {
         let (world, quiet) = (world.clone(), quiet.clone());
@@ -884,8 +886,9 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
             .filter(|t| &t.farm == farm)
             .map(|t| t.config.terminal_id)
             .collect();
+        let host = quiet.host(farm);
         sim.host(farm.as_str(), move || {
-            quiet.counted(shells::farm_host(world.clone(), members.clone()))
+            quiet.counted_on(host, shells::farm_host(world.clone(), members.clone()))
         });
     }
     sim.set_link_latency(
@@ -1006,7 +1009,9 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
     let mut ticks: u32 = 1;
     loop {
         let polls_before = quiet.polls();
-        sim.step_by(tick * ticks).map_err(|error| RunError::Simulation(error.to_string()))?;
+        let step_end = sim.elapsed() + tick * ticks;
+        sim.step_by_hosts(tick * ticks, |host| quiet.has_work(host, step_end))
+            .map_err(|error| RunError::Simulation(error.to_string()))?;
         steps += 1;
         let polled = quiet.polls() != polls_before;
         if ticks > 1 {

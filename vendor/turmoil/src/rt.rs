@@ -188,6 +188,14 @@ impl<'a> Rt<'a> {
         }
     }
 
+    /// Moves the runtime's paused clock forward by `duration` without
+    /// running any of its tasks: for a host that was not run while nothing
+    /// was due for it (see [`crate::Sim::step_by_hosts`]). A task another
+    /// host woke meanwhile waits for the host's next turn, as it would have.
+    pub(crate) fn advance(&mut self, duration: Duration) {
+        self.tokio.block_on(tokio::time::advance(duration));
+    }
+
     pub(crate) fn crash(&mut self) {
         if !self.is_host() {
             panic!("can only crash host's software");

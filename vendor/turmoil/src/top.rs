@@ -312,6 +312,13 @@ impl Topology {
         next
     }
 
+    /// Whether a message is ready to be handed to `addr` at its next turn.
+    pub(crate) fn has_deliverable(&self, addr: IpAddr) -> bool {
+        self.links
+            .values()
+            .any(|link| link.deliverable.get(&addr).is_some_and(|queue| !queue.is_empty()))
+    }
+
     pub(crate) fn iter_mut(&mut self) -> LinksIter<'_> {
         LinksIter {
             iter: self.links.iter_mut(),
