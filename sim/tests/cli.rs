@@ -170,3 +170,77 @@ fn coverage_of_shards_merged_is_the_coverage_of_the_whole_sweep() {
     assert!(err.contains("seeds.jsonl: no coverage line"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A scratch directory of this test process, made anew.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("possim-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A file of `bytes` NUL bytes (sparse: nothing is written).
+fn nul_file(path: &std::path::Path, bytes: u64) {
+    std::fs::File::create(path).unwrap().set_len(bytes).unwrap();
+}
+
+/// Regression: a scenario file was read whole, however long (`possim run
+/// /dev/zero` filled the memory), and one of NUL bytes under it was quoted
+/// whole in the error.
+#[test]
+fn a_scenario_file_past_its_bound_is_refused_unread_and_a_long_line_is_cut() {
+    let dir = scratch("long-scenario");
+    let long = dir.join("long.yaml");
+    nul_file(&long, 16 * 1024 * 1024 + 1);
+    let long = long.to_str().unwrap();
+    let bound = "cannot read the scenario: the file is longer than the bound SCENARIO_BYTES_MAX = 16777216 bytes";
+    for args in [vec!["run", long], vec!["shrink", long, "--seed", "0"]] {
+        let (code, out, err) = possim(&args);
+        assert_eq!(code, 2, "{args:?}: {out}{err}");
+        assert_eq!(err, format!("error: {long}: {bound}\n"), "{args:?}");
+    }
+    let (code, _, err) = possim(&["run", "/dev/zero"]);
+    assert_eq!((code, err), (2, format!("error: /dev/zero: {bound}\n")));
+
+    // Under the bound, a megabyte of NUL bytes is one line: quoted cut short.
+    let nul = dir.join("nul.yaml");
+    nul_file(&nul, 1 << 20);
+    let (code, _, err) = possim(&["run", nul.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.len() < 1_000, "{} bytes of error: {}", err.len(), &err[..err.len().min(2_000)]);
+    assert!(err.contains("nul.yaml:1:1: ") && err.contains('…'), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Regression: `possim frame decode < /dev/zero` read stdin until the
+/// memory ran out.
+#[test]
+fn frame_input_past_its_bound_is_refused_unread() {
+    let dir = scratch("long-frame");
+    let path = dir.join("zeros.bin");
+    nul_file(&path, 1 << 20);
+    for args in [vec!["frame", "decode"], vec!["frame", "encode"]] {
+        let output = Command::new(env!("CARGO_BIN_EXE_possim"))
+            .args(&args)
+            .stdin(std::fs::File::open(&path).unwrap())
+            .output()
+            .expect("possim runs");
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(
+            err, "error: stdin is longer than the bound FRAME_INPUT_BYTES_MAX = 65536 bytes\n",
+            "{args:?}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Regression: `--seeds 0..10000000000000` listed the seeds (and sized a
+/// progress bar) until the machine ran out of memory.
+#[test]
+fn a_sweep_of_more_seeds_than_the_bound_is_refused() {
+    let (code, out, err) =
+        possim(&["sweep", "scenarios/quickstart.yaml", "--seeds", "0..10000000000000"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("--seeds 0..10000000000000: 10000000000000 seeds is over the bound SWEEP_SEEDS_MAX = 1000000"), "{err}");
+}

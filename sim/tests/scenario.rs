@@ -415,6 +415,44 @@ fn a_card_no_issuer_routes() {
     );
 }
 
+/// Regression: field 54 carries a balance as a sign and 12 digits, and a
+/// card of 10^12 fen panicked the run at its first balance inquiry.
+#[test]
+fn a_card_balance_past_12_digits_is_refused_at_its_value() {
+    let max = possim_sim::scenario::bounds::BALANCE_FEN_MAX;
+    assert_eq!(max, 999_999_999_999);
+    assert_error(
+        &edit("    balance_fen: 100000\ncard_groups", "    balance_fen: 1000000000000\ncard_groups"),
+        29,
+        18,
+        "card 6222029999999999: balance 1000000000000 fen is past the bound BALANCE_FEN_MAX = 999999999999 (either sign)",
+    );
+    // Negative (overdrawn) is allowed, to the same width.
+    assert_error(
+        &edit("    count: 5\n    balance_fen: 100000", "    count: 5\n    balance_fen: -1000000000000"),
+        33,
+        18,
+        "card 6222020000000001: balance -1000000000000 fen is past the bound BALANCE_FEN_MAX = 999999999999 (either sign)",
+    );
+    assert_error(
+        &edit(
+            "    balance_fen: 100000\ncard_groups",
+            "    balance_fen: 100000\n    offline_balance_fen: 1000000000000\ncard_groups",
+        ),
+        30,
+        26,
+        "card 6222029999999999: offline balance 1000000000000 fen is over the bound BALANCE_FEN_MAX = 999999999999",
+    );
+    // The bound itself fits, either sign.
+    let text =
+        edit("    balance_fen: 100000\ncard_groups", "    balance_fen: 999999999999\ncard_groups")
+            .replace(
+                "    count: 5\n    balance_fen: 100000",
+                "    count: 5\n    balance_fen: -999999999999",
+            );
+    parse_and_compile(&text, "s.yaml").expect("12 digits fit");
+}
+
 #[test]
 fn a_card_listed_twice() {
     // The group's third card is 6222020000000003 too.

@@ -59,8 +59,8 @@ fn no_place(file: &str, message: String) -> ScenarioError {
 /// Reads one case file: a scenario with a `case:` section.
 pub fn load_case(path: &Path) -> Result<LoadedCase, ScenarioError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|error| no_place(&file, format!("cannot read the case: {error}")))?;
+    let text = load::read_text(path)
+        .map_err(|reason| no_place(&file, format!("cannot read the case: {reason}")))?;
     let scenario = load::parse(&text, &file)?;
     let compiled = validate::compile_located(&scenario, &text, &file)?;
     let Some(case) = scenario.case.clone() else {
@@ -96,7 +96,7 @@ pub fn load_suite(dir: &Path) -> Result<Vec<LoadedCase>, ScenarioError> {
         let loaded = load_case(&path)?;
         if let Some(first) = cases.iter().find(|other| other.case.id == loaded.case.id) {
             let file = path.display().to_string();
-            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let text = load::read_text(&path).unwrap_or_default();
             let at = FieldPath::root().key("case").key("id");
             let (line, column) = Locations::of(&text).map_or((1, 1), |map| map.find(&at));
             return Err(ScenarioError::at(

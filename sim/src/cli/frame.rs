@@ -67,14 +67,30 @@ fn input_error(message: impl Into<String>) -> anyhow::Error {
     anyhow!(InputError(message.into()))
 }
 
+/// The most input `possim frame` reads from stdin, in bytes. A frame is at
+/// most 2048 bytes ([`FRAME_BYTES_MAX`](possim_models::iso8583::frame::FRAME_BYTES_MAX)),
+/// 4096 hex digits, and its JSON a few times that: 64 KiB leaves room for
+/// any white space a hex dump adds. Stdin is read no further than one byte
+/// past it, so `< /dev/zero` ends with exit 2 instead of filling the memory.
+pub const FRAME_INPUT_BYTES_MAX: u64 = 64 * 1024;
+
+/// All of stdin, refused past [`FRAME_INPUT_BYTES_MAX`].
+fn read_stdin() -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    let max = FRAME_INPUT_BYTES_MAX;
+    std::io::stdin().lock().take(max + 1).read_to_end(&mut bytes).context("reading stdin")?;
+    if bytes.len() as u64 > max {
+        return Err(input_error(format!(
+            "stdin is longer than the bound FRAME_INPUT_BYTES_MAX = {max} bytes"
+        )));
+    }
+    Ok(bytes)
+}
+
 fn read_frame_bytes(argument: Option<String>) -> Result<Vec<u8>> {
     let raw = match argument {
         Some(text) => text.into_bytes(),
-        None => {
-            let mut bytes = Vec::new();
-            std::io::stdin().read_to_end(&mut bytes).context("reading stdin")?;
-            bytes
-        }
+        None => read_stdin()?,
     };
     let looks_like_hex = raw.iter().all(|b| b.is_ascii_hexdigit() || b.is_ascii_whitespace());
     if looks_like_hex {
@@ -115,8 +131,8 @@ pub fn run(command: FrameCommand) -> Result<u8> {
             Ok(exit::PASS)
         }
         FrameCommand::Encode { mak } => {
-            let mut text = String::new();
-            std::io::stdin().read_to_string(&mut text).context("reading stdin")?;
+            let text = String::from_utf8(read_stdin()?)
+                .map_err(|error| input_error(format!("json input: {error}")))?;
             let json: serde_json::Value = serde_json::from_str(&text)
                 .map_err(|error| input_error(format!("json input: {error}")))?;
             let mut frame = frame_json::from_json(&json)

@@ -37,8 +37,8 @@ pub struct ShrinkArgs {
 
 pub fn run(args: ShrinkArgs) -> Result<u8> {
     let file = args.scenario.display().to_string();
-    let text = std::fs::read_to_string(&args.scenario)
-        .map_err(|error| input(format!("{file}: cannot read the scenario: {error}")))?;
+    let text = possim_sim::scenario::load::read_text(&args.scenario)
+        .map_err(|reason| input(format!("{file}: cannot read the scenario: {reason}")))?;
     let seed = match args.seed {
         Some(seed) => seed,
         None => possim_sim::scenario::load::parse(&text, &file).map_err(input)?.run.seed,

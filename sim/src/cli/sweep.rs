@@ -73,9 +73,46 @@ fn parse_shard(text: &str) -> Result<(u64, u64)> {
     }
 }
 
+/// The most seeds one sweep runs (its shard's, with --shard). Each seed's
+/// result is kept until the end (its hash, its failures, its coverage), a
+/// few hundred bytes, and the seeds are listed before they run: a million
+/// is some hundreds of MB at most, and hours of a machine's cores. More
+/// seeds are run in shards (`--shard K/N`), each under the bound.
+pub const SWEEP_SEEDS_MAX: u64 = 1_000_000;
+
+/// How many seeds of `start..end` fall in the shard.
+fn shard_count(start: u64, end: u64, shard: Option<(u64, u64)>) -> u64 {
+    let (k, n) = shard.unwrap_or((1, 1));
+    // Seed s is in shard k when (s - start) mod n = k - 1.
+    let span = end - start;
+    if k > span {
+        return 0;
+    }
+    (span - (k - 1)).div_ceil(n)
+}
+
+/// The seeds of one shard, refusing more than [`SWEEP_SEEDS_MAX`] before
+/// listing any. `text` is the `--seeds` argument, for the message.
+fn seeds_of(text: &str, start: u64, end: u64, shard: Option<(u64, u64)>) -> Result<Vec<u64>> {
+    let count = shard_count(start, end, shard);
+    if count > SWEEP_SEEDS_MAX {
+        let shard = shard.map_or(String::new(), |(k, n)| format!(" (shard {k}/{n})"));
+        bail!(InputError(format!(
+            "--seeds {text}{shard}: {count} seeds is over the bound SWEEP_SEEDS_MAX = {SWEEP_SEEDS_MAX}; split the range with --shard K/N"
+        )));
+    }
+    Ok(shard_seeds(start, end, shard))
+}
+
 /// The seeds of one shard.
 pub fn shard_seeds(start: u64, end: u64, shard: Option<(u64, u64)>) -> Vec<u64> {
-    (start..end).filter(|seed| shard.is_none_or(|(k, n)| (seed - start) % n == k - 1)).collect()
+    let (k, n) = shard.unwrap_or((1, 1));
+    let Some(first) = start.checked_add(k - 1).filter(|first| *first < end) else {
+        return Vec::new();
+    };
+    // A step past usize (a 32-bit machine) leaves the first seed alone.
+    let step = usize::try_from(n).unwrap_or(usize::MAX);
+    (first..end).step_by(step).collect()
 }
 
 #[derive(Debug)]
@@ -95,7 +132,7 @@ pub fn run(args: SweepArgs) -> Result<u8> {
     let scenario = load(&args.scenario)?;
     let (start, end) = parse_range(&args.seeds)?;
     let shard = args.shard.as_deref().map(parse_shard).transpose()?;
-    let seeds = shard_seeds(start, end, shard);
+    let seeds = seeds_of(&args.seeds, start, end, shard)?;
     let pool = rayon::ThreadPoolBuilder::new().num_threads(args.jobs.unwrap_or(0)).build()?;
     let bar = ProgressBar::with_draw_target(Some(seeds.len() as u64), ProgressDrawTarget::stderr());
     bar.set_style(ProgressStyle::with_template(
@@ -296,6 +333,45 @@ fn placed_lines(plan: &[ProtocolFault], results: &[SeedResult]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: `--seeds 0..10000000000000` listed the seeds until the
+    /// machine ran out of memory.
+    #[test]
+    fn more_seeds_than_the_bound_are_refused_before_listing_them() {
+        let error = seeds_of("0..10000000000000", 0, 10_000_000_000_000, None).unwrap_err();
+        assert!(error.downcast_ref::<InputError>().is_some(), "exit 2");
+        assert_eq!(
+            error.to_string(),
+            "--seeds 0..10000000000000: 10000000000000 seeds is over the bound SWEEP_SEEDS_MAX = 1000000; split the range with --shard K/N"
+        );
+        // Sharded under the bound, the same range runs; a shard of a range
+        // past u64's middle is counted, not listed.
+        let n = 10_000_000;
+        let seeds = seeds_of("0..10000000000000", 0, 10_000_000_000_000, Some((3, n))).unwrap();
+        assert_eq!(seeds.len(), 1_000_000);
+        assert_eq!((seeds[0], seeds[1]), (2, 2 + n));
+        assert!(seeds_of("x", 0, u64::MAX, Some((1, 2))).is_err());
+        assert_eq!(
+            seeds_of("x", 5, 5 + SWEEP_SEEDS_MAX, None).unwrap().len() as u64,
+            SWEEP_SEEDS_MAX
+        );
+    }
+
+    #[test]
+    fn a_shard_is_counted_as_it_is_listed() {
+        for (start, end) in [(0, 1), (10, 110), (7, 9), (0, 13)] {
+            for n in 1..=15 {
+                for k in 1..=n {
+                    let listed = shard_seeds(start, end, Some((k, n)));
+                    assert_eq!(shard_count(start, end, Some((k, n))), listed.len() as u64);
+                    let filtered: Vec<u64> =
+                        (start..end).filter(|seed| (seed - start) % n == k - 1).collect();
+                    assert_eq!(listed, filtered, "{start}..{end} shard {k}/{n}");
+                }
+            }
+            assert_eq!(shard_count(start, end, None), end - start);
+        }
+    }
 
     #[test]
     fn shards_partition_the_seeds() {

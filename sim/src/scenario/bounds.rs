@@ -19,6 +19,12 @@
 //! assert!(error.headline().contains("RUN_MS_MAX"), "{}", error.headline());
 //! ```
 
+use possim_models::iso8583::values::AmountFen;
+
+/// The longest scenario file, in bytes: 16 MiB, thousands of times the
+/// largest bundled one (5 KB). A file is read no further than one byte past it, so a
+/// scenario named `/dev/zero` is refused instead of filling the memory.
+pub const SCENARIO_BYTES_MAX: u64 = 16 * 1024 * 1024;
 /// The longest run, safety and healing together: a week. (The simulated
 /// world is built to last 30 days; the day's opening hour comes on top.)
 pub const RUN_MS_MAX: u64 = 7 * 86_400_000;
@@ -30,6 +36,12 @@ pub const TERMINALS_PER_FARM_MAX: usize = 5_000;
 pub const TERMINALS_MAX: usize = 20_000;
 /// Cards in a scenario.
 pub const CARDS_MAX: usize = 1_000_000;
+/// A card's opening balance, either sign, and its opening offline (chip)
+/// balance: what 12 digits hold. Field 54 of a balance inquiry's answer
+/// carries the balance as a sign and 12 digits, and an amount (the chip
+/// balance the terminal reads) is 12 digits; a card past this stopped the
+/// run at the first answer or read that showed it.
+pub const BALANCE_FEN_MAX: i64 = AmountFen::MAX as i64;
 
 /// The message for a size over its bound.
 pub(crate) fn over(what: &str, size: u64, bound_name: &str, bound: u64) -> String {

@@ -485,10 +485,30 @@ impl Scenario {
                     format!("card {pan}: a pin is 4 to 12 digits"),
                 );
             }
+            // Field 54 carries a balance as a sign and 12 digits, and the
+            // terminal's chip balance is an amount (12 digits too): a value
+            // past them would stop the run at the first answer that shows it.
+            let max = bounds::BALANCE_FEN_MAX;
+            if balance_fen.unsigned_abs() > max.unsigned_abs() {
+                return fail(
+                    extra.balance_path.clone(),
+                    format!(
+                        "card {pan}: balance {balance_fen} fen is past the bound BALANCE_FEN_MAX = {max} (either sign)"
+                    ),
+                );
+            }
             if offline_balance_fen < 0 {
                 return fail(
                     extra.offline_path.clone(),
                     format!("card {pan}: offline balance {offline_balance_fen} fen is negative"),
+                );
+            }
+            if offline_balance_fen > max {
+                return fail(
+                    extra.offline_path.clone(),
+                    format!(
+                        "card {pan}: offline balance {offline_balance_fen} fen is over the bound BALANCE_FEN_MAX = {max}"
+                    ),
                 );
             }
             if cards.len() >= bounds::CARDS_MAX {
@@ -512,6 +532,7 @@ impl Scenario {
             }
             let extra = CardExtra {
                 pin_path: at.key("pin"),
+                balance_path: at.key("balance_fen"),
                 offline_path: at.key("offline_balance_fen"),
                 path: at.key("pan"),
                 status: spec.status,
@@ -558,6 +579,7 @@ impl Scenario {
                 })?;
                 let extra = CardExtra {
                     pin_path: at.key("pin"),
+                    balance_path: at.key("balance_fen"),
                     offline_path: at.key("offline_balance_fen"),
                     path: at.key("bin"),
                     status: possim_models::issuer::CardStatus::Active,
@@ -752,6 +774,7 @@ impl Scenario {
 struct CardExtra {
     path: FieldPath,
     pin_path: FieldPath,
+    balance_path: FieldPath,
     offline_path: FieldPath,
     status: possim_models::issuer::CardStatus,
     expiry: Option<String>,

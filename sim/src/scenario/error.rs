@@ -131,11 +131,36 @@ impl ScenarioError {
     }
 }
 
-/// `message` with its control characters escaped: a YAML key or value it
-/// quotes may hold a line break, and the message must stay one line.
+/// The longest message, in characters: a message may quote a key or value
+/// of the scenario, which may be as long as the file. A longer one keeps
+/// its start and its end (often a list of what was expected) around an
+/// ellipsis.
+pub const MESSAGE_CHARS_MAX: usize = 1_000;
+
+/// The widest source line a snippet shows, in characters: a longer line is
+/// cut to this many around the column, an ellipsis standing for each side
+/// left out.
+pub const SNIPPET_CHARS_MAX: usize = 120;
+
+/// `message` with its control characters escaped (a YAML key or value it
+/// quotes may hold a line break, and the message must stay one line), cut
+/// to [`MESSAGE_CHARS_MAX`] characters.
 fn one_line(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    for c in message.chars() {
+    let total = message.chars().count();
+    let (head, tail) = if total > MESSAGE_CHARS_MAX {
+        let half = MESSAGE_CHARS_MAX / 2;
+        (half, total - half)
+    } else {
+        (total, total)
+    };
+    let mut out = String::with_capacity(message.len().min(4 * MESSAGE_CHARS_MAX));
+    for (index, c) in message.chars().enumerate() {
+        if index == head && head < tail {
+            out.push_str(" … ");
+        }
+        if index >= head && index < tail {
+            continue;
+        }
         if c.is_control() {
             out.extend(c.escape_default());
         } else {
@@ -158,6 +183,11 @@ impl fmt::Display for ScenarioError {
 impl std::error::Error for ScenarioError {}
 
 /// Two lines: the source line with its number, and a caret under `column`.
+/// A line longer than [`SNIPPET_CHARS_MAX`] characters is cut around the
+/// column, an ellipsis standing for each side left out. Control characters
+/// other than tabs are shown as one visible character each (see
+/// [`visible`]), so the snippet stays two lines and the caret stays under
+/// its character.
 fn snippet(text: &str, line: u64, column: u64) -> Option<String> {
     if line == 0 {
         return None;
@@ -166,10 +196,46 @@ fn snippet(text: &str, line: u64, column: u64) -> Option<String> {
     let gutter = line.to_string();
     let pad = " ".repeat(gutter.len());
     let caret_at = usize::try_from(column.saturating_sub(1)).ok()?;
+    let total = source.chars().count();
+    let (start, end) = if total > SNIPPET_CHARS_MAX {
+        let start = caret_at.saturating_sub(SNIPPET_CHARS_MAX / 2).min(total - SNIPPET_CHARS_MAX);
+        (start, start + SNIPPET_CHARS_MAX)
+    } else {
+        (0, total)
+    };
+    let (before, after) = if start > 0 { ("…", " ") } else { ("", "") };
+    let mut shown: String = before.to_owned();
+    shown.extend(source.chars().skip(start).take(end - start).map(visible));
+    if end < total {
+        shown.push('…');
+    }
     // Tabs keep their width under the caret line, so the caret stays aligned.
-    let lead: String =
-        source.chars().take(caret_at).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
-    Some(format!("{gutter} | {source}\n{pad} | {lead}^"))
+    let lead: String = after
+        .chars()
+        .chain(source.chars().skip(start).take(caret_at.min(end).saturating_sub(start)).map(|c| {
+            if c == '\t' {
+                '\t'
+            } else {
+                ' '
+            }
+        }))
+        // A column past a cut line's end: under the closing ellipsis.
+        .chain((caret_at > end && end < total).then_some(' '))
+        .collect();
+    Some(format!("{gutter} | {shown}\n{pad} | {lead}^"))
+}
+
+/// A character as a snippet shows it: a control character (a hostile file
+/// may be NUL bytes, or terminal escapes) as its picture (`␀`, `␛`, `␡`), or
+/// `�` for those without one; a tab and anything else as itself.
+fn visible(c: char) -> char {
+    match c {
+        '\t' => c,
+        '\0'..='\u{1f}' => char::from_u32(0x2400 + u32::from(c)).unwrap_or('\u{fffd}'),
+        '\u{7f}' => '\u{2421}',
+        c if c.is_control() => '\u{fffd}',
+        c => c,
+    }
 }
 
 #[cfg(test)]
@@ -186,5 +252,49 @@ mod tests {
     fn the_snippet_puts_a_caret_under_the_column() {
         let error = ScenarioError::at("a.yaml", "x: 1\nname: [\n", 2, 7, "boom");
         assert_eq!(error.to_string(), "a.yaml:2:7: boom\n2 | name: [\n  |       ^");
+    }
+
+    /// Regression: a scenario of 200 MB on one line (of NUL bytes, say) was
+    /// quoted whole, and the error was 200 MB long.
+    #[test]
+    fn a_long_line_is_cut_around_the_column() {
+        let text = format!("name: x\n{}key{}\n", "a".repeat(5_000), "b".repeat(5_000));
+        let error = ScenarioError::at("a.yaml", &text, 2, 5_001, "boom");
+        let snippet = error.snippet.clone().expect("a snippet");
+        let (source, caret) = snippet.split_once('\n').expect("two lines");
+        assert_eq!(source.chars().count(), "2 | ".len() + SNIPPET_CHARS_MAX + 2, "{source}");
+        assert!(source.starts_with("2 | …aaa") && source.ends_with("bbb…"), "{source}");
+        // The caret is under the k of `key`.
+        let under = caret.chars().count() - 1;
+        assert_eq!(source.chars().nth(under), Some('k'), "{snippet}");
+        // A short line is left whole; the start and the end of a long one
+        // have one ellipsis each.
+        let start = ScenarioError::at("a.yaml", &text, 2, 1, "boom").snippet.unwrap();
+        assert!(start.starts_with("2 | aaa") && start.contains("a…\n  | ^"), "{start}");
+        let end = ScenarioError::at("a.yaml", &text, 2, 10_004, "boom").snippet.unwrap();
+        assert!(end.ends_with(&format!("{}^", " ".repeat(SNIPPET_CHARS_MAX + 1))), "{end}");
+        assert!(end.starts_with("2 | …bbb") && !end.contains("bkey"), "{end}");
+    }
+
+    #[test]
+    fn control_characters_in_the_snippet_are_shown_as_pictures_and_the_caret_stays_under() {
+        let error = ScenarioError::at("a.yaml", "a\0\u{1b}\tb\u{7f}\u{85}: 1\n", 1, 5, "boom");
+        assert_eq!(error.snippet.as_deref(), Some("1 | a␀␛\tb␡�: 1\n  |    \t^"));
+    }
+
+    #[test]
+    fn a_long_message_keeps_its_start_and_end() {
+        let quoted = "x".repeat(100_000);
+        let error = ScenarioError::at(
+            "a.yaml",
+            "",
+            1,
+            1,
+            format!("unknown field `{quoted}`, expected one of a, b"),
+        );
+        assert_eq!(error.message.chars().count(), MESSAGE_CHARS_MAX + 3, "{}", error.message);
+        assert!(error.message.starts_with("unknown field `xxx"), "{}", error.message);
+        assert!(error.message.ends_with("xxx`, expected one of a, b"), "{}", error.message);
+        assert!(error.message.contains("x … x"), "{}", error.message);
     }
 }

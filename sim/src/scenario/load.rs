@@ -11,11 +11,13 @@
 //! assert!(error.message.contains("duplicate"), "{error}");
 //! ```
 
+use std::io::Read;
 use std::path::Path;
 
 use serde_saphyr::options::DuplicateKeyPolicy;
 use serde_saphyr::{MessageFormatter, Options};
 
+use super::bounds;
 use super::compile::CompiledScenario;
 use super::error::ScenarioError;
 use super::model::Scenario;
@@ -67,16 +69,33 @@ pub fn load_simulable(path: &Path) -> Result<CompiledScenario, ScenarioError> {
 
 fn read(path: &Path) -> Result<(String, String), ScenarioError> {
     let file = path.display().to_string();
-    match std::fs::read_to_string(path) {
+    match read_text(path) {
         Ok(text) => Ok((text, file)),
-        Err(error) => Err(ScenarioError {
-            message: format!("cannot read the scenario: {}", lowercase_first(&error.to_string())),
+        Err(reason) => Err(ScenarioError {
+            message: format!("cannot read the scenario: {reason}"),
             file,
             line: 0,
             column: 0,
             snippet: None,
         }),
     }
+}
+
+/// A scenario file's text, or why it cannot be had (lowercase): it cannot be
+/// opened or read, it is longer than [`bounds::SCENARIO_BYTES_MAX`] (read no
+/// further than one byte past the bound, so `/dev/zero` ends too), or it is
+/// not UTF-8.
+pub fn read_text(path: &Path) -> Result<String, String> {
+    let reason = |error: std::io::Error| lowercase_first(&error.to_string());
+    let file = std::fs::File::open(path).map_err(reason)?;
+    let max = bounds::SCENARIO_BYTES_MAX;
+    let mut bytes = Vec::new();
+    file.take(max + 1).read_to_end(&mut bytes).map_err(reason)?;
+    if bytes.len() as u64 > max {
+        return Err(format!("the file is longer than the bound SCENARIO_BYTES_MAX = {max} bytes"));
+    }
+    // The words of `read_to_string`, which this replaces.
+    String::from_utf8(bytes).map_err(|_| "stream did not contain valid UTF-8".to_owned())
 }
 
 /// serde-saphyr's error as ours: its primary location and its bare message
