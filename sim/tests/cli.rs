@@ -244,3 +244,43 @@ fn a_sweep_of_more_seeds_than_the_bound_is_refused() {
     assert_eq!(code, 2, "{out}{err}");
     assert!(err.contains("--seeds 0..10000000000000: 10000000000000 seeds is over the bound SWEEP_SEEDS_MAX = 1000000"), "{err}");
 }
+
+/// A variant's sweep fails on an invariant it does not list: before, it
+/// passed as soon as its own invariant was caught once, whatever else failed.
+#[test]
+fn a_variant_sweep_fails_on_an_invariant_it_does_not_list() {
+    let listed = "scenarios/variants/reversal_exhausted_delete.yaml";
+    let (code, out, err) = possim(&["sweep", listed, "--seeds", "0..5", "--jobs", "1"]);
+    assert_eq!(code, 0, "every invariant it breaks is listed: {out}{err}");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/variants/reversal_exhausted_delete.yaml"
+    ))
+    .unwrap();
+    let unlisted: String = text
+        .lines()
+        .filter(|line| !line.contains("also_violates"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let path = scratch("unlisted").join("unlisted.yaml");
+    std::fs::write(&path, unlisted).unwrap();
+    let (code, out, err) =
+        possim(&["sweep", path.to_str().unwrap(), "--seeds", "0..5", "--jobs", "1"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("unexpected violations: "), "{out}");
+    assert!(out.contains("no-double-debit"), "{out}");
+}
+
+#[test]
+fn also_violates_without_violates_is_refused_at_its_line() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/quickstart.yaml"
+    ))
+    .unwrap();
+    let path = scratch("also").join("also.yaml");
+    std::fs::write(&path, format!("{text}\nexpect:\n  also_violates: [conservation]\n")).unwrap();
+    let (code, out, err) = possim(&["run", path.to_str().unwrap()]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("also_violates"), "{err}");
+}

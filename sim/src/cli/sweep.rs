@@ -259,8 +259,11 @@ pub fn run(args: SweepArgs) -> Result<u8> {
     let expected = &scenario.expect.violates;
     let caught: Vec<&String> =
         expected.iter().filter(|name| by_invariant.contains_key(name.as_str())).collect();
-    let unexpected: Vec<&&str> =
-        by_invariant.keys().filter(|name| !expected.iter().any(|e| e == *name)).collect();
+    let also = &scenario.expect.also_violates;
+    let unexpected: Vec<&&str> = by_invariant
+        .keys()
+        .filter(|name| !expected.iter().chain(also).any(|e| e == *name))
+        .collect();
     if !expected.is_empty() {
         report.push(format!(
             "expected violations: {}; caught: {}",
@@ -270,6 +273,14 @@ pub fn run(args: SweepArgs) -> Result<u8> {
             } else {
                 caught.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
             }
+        ));
+    }
+    if !expected.is_empty() && !unexpected.is_empty() {
+        let names: Vec<&str> = unexpected.iter().map(|name| **name).collect();
+        report.push(format!(
+            "unexpected violations: {} (a variant fails on what it does not list; \
+             list what its policy breaks as well in expect.also_violates)",
+            names.join(", ")
         ));
     }
     if args.coverage {
@@ -287,8 +298,7 @@ pub fn run(args: SweepArgs) -> Result<u8> {
     let passed = if expected.is_empty() {
         by_invariant.is_empty()
     } else {
-        caught.len() == expected.len()
-            && unexpected.iter().all(|n| **n != "panic" && **n != "run-error")
+        caught.len() == expected.len() && unexpected.is_empty()
     };
     if let (Some(dir), Some(collector)) = (&args.out, collector) {
         let seeds = match shard {

@@ -290,7 +290,7 @@ impl Scenario {
         let known_cards: BTreeSet<Pan> = cards.iter().map(|(card, _)| card.pan).collect();
         validate::check_script(&self.workload.script, &targets, &known_cards)?;
         validate::check_commands(&self.workload.commands, &targets)?;
-        validate::check_expect(&self.expect.violates)?;
+        validate::check_expect(&self.expect)?;
         if let Some(case) = &self.case {
             crate::certify::case::check(case, self)?;
         }

@@ -829,6 +829,12 @@ pub struct FaultPlan {
 #[serde(deny_unknown_fields, default)]
 pub struct Expectations {
     pub violates: Vec<String>,
+    /// Invariants the unsafe policy breaks as well, as a consequence of the
+    /// one it is for (a reversal never sent leaves the card charged, so the
+    /// money invariants fail too). A sweep of a variant fails on any
+    /// invariant in neither list.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub also_violates: Vec<String>,
 }
 
 fn is_zero(value: &u64) -> bool {

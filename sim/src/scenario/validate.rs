@@ -24,8 +24,8 @@ use super::compile::CompiledScenario;
 use super::error::{CompileError, FieldPath, ScenarioError};
 use super::locate::Locations;
 use super::model::{
-    CashierCommand, Fault, FaultPlan, FrameAction, LineProfile, ProtocolFault, RangeMs,
-    RunSettings, Scenario, ScriptedCommand, ScriptedTrade, SwarmBounds, Workload,
+    CashierCommand, Expectations, Fault, FaultPlan, FrameAction, LineProfile, ProtocolFault,
+    RangeMs, RunSettings, Scenario, ScriptedCommand, ScriptedTrade, SwarmBounds, Workload,
 };
 use possim_models::iso8583::values::Pan;
 
@@ -484,14 +484,23 @@ fn check_frame_fault(
     Ok(())
 }
 
-pub(crate) fn check_expect(violates: &[String]) -> Result<(), CompileError> {
-    for (index, name) in violates.iter().enumerate() {
-        if !INVARIANTS.contains(&name.as_str()) {
-            return fail(
-                FieldPath::root().key("expect").key("violates").index(index),
-                format!("unknown invariant {name:?} (invariants: {})", INVARIANTS.join(", ")),
-            );
+pub(crate) fn check_expect(expect: &Expectations) -> Result<(), CompileError> {
+    let at = FieldPath::root().key("expect");
+    for (key, names) in [("violates", &expect.violates), ("also_violates", &expect.also_violates)] {
+        for (index, name) in names.iter().enumerate() {
+            if !INVARIANTS.contains(&name.as_str()) {
+                return fail(
+                    at.key(key).index(index),
+                    format!("unknown invariant {name:?} (invariants: {})", INVARIANTS.join(", ")),
+                );
+            }
         }
+    }
+    if expect.violates.is_empty() && !expect.also_violates.is_empty() {
+        return fail(
+            at.key("also_violates"),
+            "also_violates names what a variant breaks besides its `violates`; list those first",
+        );
     }
     Ok(())
 }

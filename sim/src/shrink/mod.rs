@@ -30,7 +30,7 @@ use std::time::Duration;
 use crate::execute::{execute, RunReport};
 use crate::scenario::error::ScenarioError;
 use crate::scenario::load::{parse, parse_and_compile};
-use crate::scenario::model::Scenario;
+use crate::scenario::model::{Expectations, Scenario};
 use crate::world::{RunError, RunOptions};
 
 use self::explicit::Converted;
@@ -113,6 +113,24 @@ fn run_text(text: &str, file: &str, seed: u64, swarm: bool) -> Result<RunReport,
     Ok(execute(&compiled, &RunOptions { seed, swarm })?)
 }
 
+/// What the shrunk scenario expects: the kept invariant, and as consequences
+/// everything else the original said its policy breaks, so a sweep of the
+/// repro fails only on what the original did not list either.
+fn expectations(original: &Expectations, invariant: &str) -> Expectations {
+    let also = original
+        .violates
+        .iter()
+        .chain(&original.also_violates)
+        .filter(|name| name.as_str() != invariant)
+        .fold(Vec::<String>::new(), |mut also, name| {
+            if !also.contains(name) {
+                also.push(name.clone());
+            }
+            also
+        });
+    Expectations { violates: vec![invariant.to_string()], also_violates: also }
+}
+
 /// Shrinks the failing run of `text` (the scenario file `file`) at `options.seed`.
 pub fn shrink(text: &str, file: &str, options: &ShrinkOptions) -> Result<Shrunk, ShrinkError> {
     let started = std::time::Instant::now();
@@ -149,7 +167,7 @@ pub fn shrink(text: &str, file: &str, options: &ShrinkOptions) -> Result<Shrunk,
     };
 
     let (mut written, converted) = explicit::explicitise(&original, &report.trace, options.seed);
-    written.expect.violates = vec![invariant.clone()];
+    written.expect = expectations(&original.expect, &invariant);
     written.name = format!("{}-shrunk", original.name);
     let explicit = oracle.fails(&written);
     // When the written-down run holds the invariant with its unsafe
@@ -164,7 +182,7 @@ pub fn shrink(text: &str, file: &str, options: &ShrinkOptions) -> Result<Shrunk,
         written = explicit::expand_groups(&original);
         written.name = format!("{}-shrunk", original.name);
         written.run.seed = options.seed;
-        written.expect.violates = vec![invariant.clone()];
+        written.expect = expectations(&original.expect, &invariant);
     }
     // Swarm faults, once written down, replay without --swarm too.
     let (scenario, reduced) = if explicit {
@@ -250,4 +268,23 @@ fn header(
         lines.push(format!("Made by: {}", options.command));
     }
     lines
+}
+
+#[cfg(test)]
+mod expectation_tests {
+    use super::*;
+
+    #[test]
+    fn a_repro_keeps_one_invariant_and_lists_the_rest_as_consequences() {
+        let original = Expectations {
+            violates: vec!["every-unanswered-trade-reversed".into()],
+            also_violates: vec!["no-double-debit".into(), "conservation".into()],
+        };
+        let written = expectations(&original, "no-double-debit");
+        assert_eq!(written.violates, vec!["no-double-debit".to_string()]);
+        assert_eq!(
+            written.also_violates,
+            vec!["every-unanswered-trade-reversed".to_string(), "conservation".to_string()]
+        );
+    }
 }
