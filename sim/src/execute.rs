@@ -12,6 +12,9 @@ use crate::world::{self, RunError, RunOptions};
 
 /// The name of the liveness verdict: healing must converge within its bound.
 pub const HEALING_CONVERGES: &str = "healing-converges";
+/// The name of the failure of a placed fault that never landed (unless the
+/// scenario's `expect.placed_may_miss` allows it).
+pub const PLACED_FAULT_MISSED: &str = "placed-fault-missed";
 
 #[derive(Debug)]
 pub struct RunReport {
@@ -24,14 +27,17 @@ pub struct RunReport {
     pub summary: Summary,
     /// The scenario's placed faults and how often each landed.
     pub placed: Vec<PlacedFault>,
+    /// Whether a placed fault that never landed fails the run.
+    pub placed_required: bool,
     pub simulated_ms: u64,
     pub steps: u64,
 }
 
 impl RunReport {
-    /// Whether every invariant held and healing converged.
+    /// Whether every invariant held, healing converged and every placed
+    /// fault landed (where the scenario requires it).
     pub fn passed(&self) -> bool {
-        self.converged && self.verdicts.iter().all(Verdict::passed)
+        self.failed().is_empty()
     }
 
     /// Names of the invariants that failed (and the liveness verdict).
@@ -44,6 +50,9 @@ impl RunReport {
             .collect();
         if !self.converged {
             failed.push(HEALING_CONVERGES.to_string());
+        }
+        if self.placed_required && self.placed.iter().any(|placed| !placed.landed()) {
+            failed.push(PLACED_FAULT_MISSED.to_string());
         }
         failed
     }
@@ -82,6 +91,7 @@ pub fn execute(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunR
         converged: outcome.converged,
         summary,
         placed,
+        placed_required: !scenario.expect.placed_may_miss,
         simulated_ms: outcome.simulated_ms,
         steps: outcome.steps,
     })

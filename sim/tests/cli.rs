@@ -279,8 +279,38 @@ fn also_violates_without_violates_is_refused_at_its_line() {
     ))
     .unwrap();
     let path = scratch("also").join("also.yaml");
-    std::fs::write(&path, format!("{text}\nexpect:\n  also_violates: [conservation]\n")).unwrap();
+    let text = text.replace(
+        "  placed_may_miss: true\n",
+        "  placed_may_miss: true\n  also_violates: [conservation]\n",
+    );
+    assert!(text.contains("also_violates"));
+    std::fs::write(&path, text).unwrap();
     let (code, out, err) = possim(&["run", path.to_str().unwrap()]);
     assert_eq!(code, 2, "{out}{err}");
     assert!(err.contains("also_violates"), "{err}");
+}
+
+/// A placed fault that never lands fails the run, naming it; before, the
+/// run passed having tested less than the scenario said.
+#[test]
+fn a_placed_fault_that_never_lands_fails_the_run_unless_allowed() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/quickstart.yaml"
+    ))
+    .unwrap()
+    .replace("terminal: QS000002, trade: 2}", "terminal: QS000002, trade: 999}");
+    assert!(text.contains("trade: 999"));
+    let strict: String = text.replace("  placed_may_miss: true\n", "  placed_may_miss: false\n");
+    let path = scratch("placed").join("strict.yaml");
+    std::fs::write(&path, strict).unwrap();
+    let (code, out, err) = possim(&["run", path.to_str().unwrap(), "--seed", "0"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("never: drop_answer on QS000002"), "{out}");
+    assert!(out.contains("verdict   FAIL: placed-fault-missed"), "{out}");
+    let allowed = path.with_file_name("allowed.yaml");
+    std::fs::write(&allowed, &text).unwrap();
+    let (code, out, err) = possim(&["run", allowed.to_str().unwrap(), "--seed", "0"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("never: drop_answer on QS000002"), "the miss is still printed: {out}");
 }

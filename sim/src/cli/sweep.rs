@@ -278,8 +278,9 @@ pub fn run(args: SweepArgs) -> Result<u8> {
     if !expected.is_empty() && !unexpected.is_empty() {
         let names: Vec<&str> = unexpected.iter().map(|name| **name).collect();
         report.push(format!(
-            "unexpected violations: {} (a variant fails on what it does not list; \
-             list what its policy breaks as well in expect.also_violates)",
+            "unexpected violations: {} (a variant fails on what it does not list: what its \
+             policy breaks as well goes in expect.also_violates, a placed fault its seeds may \
+             not reach in expect.placed_may_miss)",
             names.join(", ")
         ));
     }

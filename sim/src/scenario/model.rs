@@ -835,6 +835,12 @@ pub struct Expectations {
     /// invariant in neither list.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub also_violates: Vec<String>,
+    /// A placed fault that never lands fails the run (it tested less than
+    /// it says); `true` where the scenario's own randomness may take its
+    /// moment away (a line that loses the request before the answer a fault
+    /// would drop). The miss is printed either way.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub placed_may_miss: bool,
 }
 
 fn is_zero(value: &u64) -> bool {

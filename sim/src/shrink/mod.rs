@@ -128,7 +128,11 @@ fn expectations(original: &Expectations, invariant: &str) -> Expectations {
             }
             also
         });
-    Expectations { violates: vec![invariant.to_string()], also_violates: also }
+    Expectations {
+        violates: vec![invariant.to_string()],
+        also_violates: also,
+        placed_may_miss: original.placed_may_miss,
+    }
 }
 
 /// Shrinks the failing run of `text` (the scenario file `file`) at `options.seed`.
@@ -279,6 +283,7 @@ mod expectation_tests {
         let original = Expectations {
             violates: vec!["every-unanswered-trade-reversed".into()],
             also_violates: vec!["no-double-debit".into(), "conservation".into()],
+            placed_may_miss: false,
         };
         let written = expectations(&original, "no-double-debit");
         assert_eq!(written.violates, vec!["no-double-debit".to_string()]);
