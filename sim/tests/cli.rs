@@ -252,11 +252,7 @@ fn a_variant_sweep_fails_on_an_invariant_it_does_not_list() {
     let listed = "scenarios/variants/reversal_exhausted_delete.yaml";
     let (code, out, err) = possim(&["sweep", listed, "--seeds", "0..5", "--jobs", "1"]);
     assert_eq!(code, 0, "every invariant it breaks is listed: {out}{err}");
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../scenarios/variants/reversal_exhausted_delete.yaml"
-    ))
-    .unwrap();
+    let text = bundled("scenarios/variants/reversal_exhausted_delete.yaml");
     let unlisted: String = text
         .lines()
         .filter(|line| !line.contains("also_violates"))
@@ -273,11 +269,7 @@ fn a_variant_sweep_fails_on_an_invariant_it_does_not_list() {
 
 #[test]
 fn also_violates_without_violates_is_refused_at_its_line() {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../scenarios/quickstart.yaml"
-    ))
-    .unwrap();
+    let text = bundled("scenarios/quickstart.yaml");
     let path = scratch("also").join("also.yaml");
     let text = text.replace(
         "  placed_may_miss: true\n",
@@ -294,12 +286,8 @@ fn also_violates_without_violates_is_refused_at_its_line() {
 /// run passed having tested less than the scenario said.
 #[test]
 fn a_placed_fault_that_never_lands_fails_the_run_unless_allowed() {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../scenarios/quickstart.yaml"
-    ))
-    .unwrap()
-    .replace("terminal: QS000002, trade: 2}", "terminal: QS000002, trade: 999}");
+    let text = bundled("scenarios/quickstart.yaml")
+        .replace("terminal: QS000002, trade: 2}", "terminal: QS000002, trade: 999}");
     assert!(text.contains("trade: 999"));
     let strict: String = text.replace("  placed_may_miss: true\n", "  placed_may_miss: false\n");
     let path = scratch("placed").join("strict.yaml");
@@ -313,4 +301,10 @@ fn a_placed_fault_that_never_lands_fails_the_run_unless_allowed() {
     let (code, out, err) = possim(&["run", allowed.to_str().unwrap(), "--seed", "0"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("never: drop_answer on QS000002"), "the miss is still printed: {out}");
+}
+
+/// A bundled scenario's text, by its path from the repository's root.
+fn bundled(relative: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(relative);
+    std::fs::read_to_string(path).expect("the scenario is bundled")
 }
