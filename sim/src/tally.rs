@@ -18,8 +18,7 @@ use std::collections::BTreeSet;
 
 use serde::Deserialize;
 
-/// Lines read at most from one file: a sweep writes one per seed.
-pub const LINES_MAX: usize = 10_000_000;
+pub use crate::coverage::merge::LINES_MAX;
 /// Failing seeds named at most per file (the count is always whole).
 pub const FAILING_NAMED_MAX: usize = 20;
 

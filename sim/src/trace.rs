@@ -262,8 +262,8 @@ pub struct Trace {
     records: Vec<TraceRecord>,
     hash: u64,
     line: Vec<u8>,
-    /// Records refused because the trace was full.
-    refused: u64,
+    /// Whether a record was refused because the trace was full.
+    full: bool,
     records_max: usize,
 }
 
@@ -296,7 +296,7 @@ impl Trace {
             records: Vec::new(),
             hash: FNV_OFFSET,
             line: Vec::with_capacity(512),
-            refused: 0,
+            full: false,
             records_max,
         }
     }
@@ -305,12 +305,12 @@ impl Trace {
     /// its bound ([`TRACE_RECORDS_MAX`]): its hash and verdicts then judge a
     /// cut run.
     pub fn is_full(&self) -> bool {
-        self.refused > 0
+        self.full
     }
 
     pub fn push(&mut self, at: Instant, event: TraceEvent) {
         if self.records.len() >= self.records_max {
-            self.refused += 1;
+            self.full = true;
             return;
         }
         let record = TraceRecord { seq: self.records.len() as u64, at, event };

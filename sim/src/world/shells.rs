@@ -57,14 +57,13 @@ pub(crate) fn dispatch(world: &Shared, laters: Vec<Later>) {
                 let at = now(world);
                 next.extend(world.borrow_mut().send_now(at, later));
             } else {
-                let world = world.clone();
-                let quiet = quiet(&world);
-                tokio::task::spawn_local(quiet.clone().counted(async move {
-                    quiet.sleep(Duration::from_millis(later.delay_ms)).await;
-                    let at = now(&world);
-                    let more = world.borrow_mut().send_now(at, Later { delay_ms: 0, ..later });
-                    dispatch(&world, more);
-                }));
+                let delayed = world.clone();
+                spawn(world, async move {
+                    quiet(&delayed).sleep(Duration::from_millis(later.delay_ms)).await;
+                    let at = now(&delayed);
+                    let more = delayed.borrow_mut().send_now(at, Later { delay_ms: 0, ..later });
+                    dispatch(&delayed, more);
+                });
             }
         }
         queue = next;
@@ -101,13 +100,13 @@ pub(crate) async fn drive(world: Shared, node: Node) {
 
 fn spawn_writer(world: &Shared, mut writer: OwnedWriteHalf) -> mpsc::Sender<Vec<u8>> {
     let (sender, mut receiver) = mpsc::channel::<Vec<u8>>(CONNECTION_FRAMES_MAX);
-    tokio::task::spawn_local(quiet(world).counted(async move {
+    spawn(world, async move {
         while let Some(bytes) = receiver.recv().await {
             if writer.write_all(&bytes).await.is_err() {
                 break;
             }
         }
-    }));
+    });
     sender
 }
 
@@ -184,7 +183,7 @@ async fn serve(world: Shared, owner: Node, port: u16, peer: Option<Node>) -> tur
         if let Some(peer) = peer {
             shared.borrow_mut().routes.insert((owner, peer), sender.clone());
         }
-        tokio::task::spawn_local(quiet(&world).counted(async move {
+        spawn(&world, async move {
             let inner = shared.clone();
             read_frames(reader, move |bytes| {
                 let from = peer.unwrap_or_else(|| Node::Terminal(terminal_of(&bytes)));
@@ -194,7 +193,7 @@ async fn serve(world: Shared, owner: Node, port: u16, peer: Option<Node>) -> tur
                 dispatch(&inner, laters);
             })
             .await;
-        }));
+        });
     }
 }
 
