@@ -759,6 +759,7 @@ impl TradeResponse {
 /// Field 54: account type n2 ("10"), amount type n2 ("02" available),
 /// currency n3, sign C or D, amount n12: 20 characters.
 fn format_balance(fen: i64) -> String {
+    assert!(fen.unsigned_abs() <= AmountFen::MAX, "field 54 carries twelve digits: {fen}");
     let sign = if fen < 0 { 'D' } else { 'C' };
     format!("1002156{}{:012}", sign, fen.unsigned_abs())
 }

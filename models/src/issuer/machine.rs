@@ -41,6 +41,15 @@ impl Account {
     }
 }
 
+/// Field 54 carries twelve digits and a sign; a ledger past that (offline
+/// uploads are accepted past the balance, so a debt can grow without end)
+/// is reported at the bound, as a display saturates. Only the report is
+/// clipped: the ledger, and so the oracle's books, keep every fen.
+fn field_54_balance(available_fen: i64) -> i64 {
+    let bound = crate::iso8583::values::AmountFen::MAX as i64;
+    available_fen.clamp(-bound, bound)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
     Approved,
@@ -340,7 +349,7 @@ impl Issuer {
                 }
                 self.by_rrn.insert(rrn, key);
                 let balance = (kind == TradeKind::BalanceInquiry)
-                    .then(|| self.accounts[&pan].available_fen());
+                    .then(|| field_54_balance(self.accounts[&pan].available_fen()));
                 self.insert_trade(key, record);
                 self.emit(
                     now,

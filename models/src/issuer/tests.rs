@@ -682,3 +682,25 @@ fn configuration_is_checked_before_the_issuer_starts() {
     config.cards.push(CardAccount { offline_balance_fen: 100_001, ..account(PAN, 1) });
     assert!(matches!(Issuer::new(config).unwrap_err(), IssuerConfigError::OfflineBalance { .. }));
 }
+
+/// Regression: an offline upload accepted past a balance already at the
+/// field 54 bound took the account to 13 digits, and the next balance
+/// inquiry panicked building its answer.
+#[test]
+fn a_balance_past_field_54_is_reported_at_its_bound_not_a_panic() {
+    let bound = AmountFen::MAX as i64;
+    let mut rig = Rig::with(|config| config.cards[0].balance_fen = -bound);
+    let offline = request(
+        1,
+        Trade::OfflineSale {
+            amount: amount(150_000),
+            time: TimeOfDay::new(9, 0, 0).unwrap(),
+            date: date(),
+        },
+    );
+    assert_eq!(rig.code(&offline), ResponseCode::APPROVED);
+    assert_eq!(rig.balance(), -bound - 150_000, "the ledger keeps every fen");
+    let response = rig.send(&rig.with_pin(request(2, Trade::BalanceInquiry), PIN));
+    assert_eq!(response.response_code, ResponseCode::APPROVED);
+    assert_eq!(response.balance, Some(-bound), "field 54 carries twelve digits");
+}

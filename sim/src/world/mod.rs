@@ -8,12 +8,14 @@
 //! - `state`: what the hosts share.
 //! - [`quiet`]: knowing exactly when nothing is due, to skip idle time.
 //! - `rng`: the seeded random streams.
+//! - `simulation`: turmoil's settings, and why a panic fails the seed.
 
 mod line;
 pub mod quiet;
 pub(crate) mod rng;
 pub mod runner;
 mod shells;
+mod simulation;
 mod state;
 
 pub use runner::{run, RunError, RunOptions, RunOutcome};

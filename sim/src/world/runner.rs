@@ -7,7 +7,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use possim_models::actor::Node;
 use possim_models::iso8583::trade::{CardRead, EntryMode};
@@ -24,6 +24,7 @@ use super::line::Line;
 use super::quiet::{self, Quiet};
 use super::rng::{Rng, Streams};
 use super::shells;
+use super::simulation::simulation;
 use super::state::{pair, Command, PowerCut, Shared, TerminalSlot, World};
 use crate::order::Order;
 use crate::refunds::RefundHistory;
@@ -847,15 +848,7 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
     }));
 
     let tick = Duration::from_millis(scenario.run.tick_ms.max(1));
-    let mut sim = turmoil::Builder::new()
-        .epoch(UNIX_EPOCH + Duration::from_secs(1_795_000_000))
-        .rng_seed(streams.seed_for("turmoil"))
-        .tick_duration(tick)
-        .simulation_duration(Duration::from_secs(30 * 86_400))
-        .min_message_latency(Duration::from_millis(1))
-        .max_message_latency(Duration::from_millis(1))
-        .tcp_capacity(64 * 1024)
-        .build();
+    let mut sim = simulation(tick, streams.seed_for("turmoil"));
     {
         let (world, quiet) = (world.clone(), quiet.clone());
         let host = quiet.host("switch");
