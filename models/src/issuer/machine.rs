@@ -293,9 +293,17 @@ impl Issuer {
         let key = TradeKey::of(&request);
         let kind = request.kind();
         self.emit(now, IssuerEventKind::RequestReceived { key, kind, reversal: false });
-        if self.trades.contains_key(&key) {
+        if let Some(record) = self.trades.get(&key) {
+            // 94 says "the original stands", which the switch and the
+            // terminal read as taken; for a trade it refused, the refusal is
+            // what stands, so a copy (a re-sent upload whose first answer was
+            // lost upstream) gets it again rather than pass as paid.
+            let code = match record.outcome {
+                Outcome::Declined(code) => code,
+                Outcome::Approved | Outcome::ReversedUnseen => ResponseCode::DUPLICATE,
+            };
             self.emit(now, IssuerEventKind::Duplicate { key });
-            self.plain_answer(now, tpdu, &request, ResponseCode::DUPLICATE);
+            self.plain_answer(now, tpdu, &request, code);
             return;
         }
         if self.trades.len() >= self.config.trades_max {

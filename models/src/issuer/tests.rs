@@ -704,3 +704,24 @@ fn a_balance_past_field_54_is_reported_at_its_bound_not_a_panic() {
     assert_eq!(response.response_code, ResponseCode::APPROVED);
     assert_eq!(response.balance, Some(-bound), "field 54 carries twelve digits");
 }
+
+/// A re-sent upload the issuer refused (its first answer lost upstream, so
+/// the switch sends it again) gets the refusal again: a 94 would read as
+/// "taken" all the way to the terminal's batch, and the trade go unpaid.
+#[test]
+fn a_copy_of_a_refused_upload_gets_the_refusal_again_not_94() {
+    let mut rig = Rig::new();
+    let mut upload = request(
+        1,
+        Trade::OfflineSale {
+            amount: amount(5_000),
+            time: TimeOfDay::new(9, 0, 0).unwrap(),
+            date: date(),
+        },
+    );
+    upload.card = CardRead::swiped(Pan::new("6222020000000000").unwrap());
+    assert_eq!(rig.code(&upload), ResponseCode::INVALID_CARD);
+    rig.events();
+    assert_eq!(rig.code(&upload), ResponseCode::INVALID_CARD, "the refusal stands");
+    assert!(rig.events().contains(&IssuerEventKind::Duplicate { key: TradeKey::of(&upload) }));
+}

@@ -111,6 +111,12 @@ pub struct SwitchConfig {
     /// charged twice.
     #[serde(default = "defaults::duplicate_check")]
     pub duplicate_check: bool,
+    /// `true`: a copy of a request already answered gets the original's
+    /// answer again (same code, RRN, auth code), as well-run hosts do.
+    /// `false`: a bare 94, as many hosts send, which a terminal still
+    /// waiting must not take as its trade's verdict.
+    #[serde(default = "defaults::replay_duplicates")]
+    pub replay_duplicates: bool,
     /// The business calendar for fields 12, 13 and 15 of the answers.
     #[serde(default)]
     pub calendar: Calendar,
@@ -145,6 +151,9 @@ mod defaults {
         8192
     }
     pub fn duplicate_check() -> bool {
+        true
+    }
+    pub fn replay_duplicates() -> bool {
         true
     }
 }
@@ -195,6 +204,7 @@ impl SwitchConfig {
             transmits_max: defaults::transmits_max(),
             events_max: defaults::events_max(),
             duplicate_check: defaults::duplicate_check(),
+            replay_duplicates: defaults::replay_duplicates(),
             calendar: Calendar::default(),
             quirks: Vec::new(),
         }

@@ -79,7 +79,8 @@ pub enum SwitchEventKind {
         stan: Option<Stan>,
         code: ResponseCode,
     },
-    /// A repeated request answered 94; the original stands.
+    /// A repeated request, not forwarded: the original stands, and its
+    /// answer (or, without one kept, 94) goes back.
     Duplicate {
         key: TradeKey,
     },

@@ -308,6 +308,20 @@ impl Switch {
         );
     }
 
+    /// Sends `answer`, kept from the original, again to a copy's sender.
+    fn replay_answer(
+        &mut self,
+        now: Instant,
+        to: Node,
+        tpdu: Tpdu,
+        answer: TradeResponse,
+        mac: &MacKey,
+    ) {
+        let (key, code) = (TradeKey::of_answer(&answer), answer.response_code);
+        self.send(to, &CupMessage::TradeAnswer(answer), tpdu, Some(mac));
+        self.event(now, SwitchEventKind::Answered { key, code, reversal: false });
+    }
+
     fn refuse_trade(
         &mut self,
         now: Instant,
@@ -568,10 +582,19 @@ impl Switch {
             record.request.kind().is_offline_upload()
                 && matches!(record.outcome, Outcome::Declined(code) if code.leaves_upload_pending())
         };
-        let known = state.current.trades.get(&request.stan).is_some_and(|r| !outcome_unknown(r));
-        if known && self.config.duplicate_check {
+        let known = state.current.trades.get(&request.stan).filter(|r| !outcome_unknown(r));
+        if let (Some(record), true) = (known, self.config.duplicate_check) {
+            // The terminal sending a copy may never have had the original's
+            // answer: a bare 94 tells it nothing about its money, so the
+            // answer it missed is sent again, under today's MAC.
+            let replay = record.answer.clone().filter(|_| self.config.replay_duplicates);
             self.event(now, SwitchEventKind::Duplicate { key });
-            return self.answer_trade(now, to, tpdu, &request, ResponseCode::DUPLICATE, Some(&mac));
+            return match replay {
+                Some(answer) => self.replay_answer(now, to, tpdu, answer, &mac),
+                None => {
+                    self.answer_trade(now, to, tpdu, &request, ResponseCode::DUPLICATE, Some(&mac))
+                }
+            };
         }
         let batch_full = !state.current.trades.contains_key(&request.stan)
             && state.current.trades.len() >= self.config.trades_per_batch_max;
@@ -599,7 +622,12 @@ impl Switch {
         let state = self.state.terminals.get_mut(&at_rest.terminal).expect("the gate found it");
         state.current.trades.insert(
             at_rest.stan,
-            TradeRecord { request: at_rest.clone(), outcome: Outcome::Pending, reversed: false },
+            TradeRecord {
+                request: at_rest.clone(),
+                outcome: Outcome::Pending,
+                reversed: false,
+                answer: None,
+            },
         );
         assert!(state.current.trades.len() <= self.config.trades_per_batch_max);
         let deadline = now + self.config.upstream_timeout();
@@ -956,6 +984,7 @@ impl Switch {
             let taken = code.is_approved()
                 || (code == ResponseCode::DUPLICATE && record.request.kind().is_offline_upload());
             record.outcome = if taken { Outcome::Approved } else { Outcome::Declined(code) };
+            record.answer = Some(answer.clone());
         }
         match mac {
             Some(mac) => {

@@ -21,7 +21,7 @@ use crate::iso8583::keys::{DesKey, KeyMode, WorkingKeys};
 use crate::iso8583::mac::MacKey;
 use crate::iso8583::response_code::ResponseCode;
 use crate::iso8583::subfields::{BatchDetailEntry, BatchTotals};
-use crate::iso8583::trade::{FinancialRequest, Side};
+use crate::iso8583::trade::{FinancialRequest, Side, TradeResponse};
 use crate::iso8583::values::{BatchNo, MerchantId, Stan};
 
 /// Derives working keys by encrypting a counter under the key-generation key.
@@ -101,6 +101,9 @@ pub struct TradeRecord {
     pub outcome: Outcome,
     /// A reversal is queued or done: the trade no longer counts.
     pub reversed: bool,
+    /// The issuer's answer as it was forwarded to the terminal, kept (with
+    /// the batch, so across a restart) to replay to a copy of the request.
+    pub answer: Option<TradeResponse>,
 }
 
 impl TradeRecord {

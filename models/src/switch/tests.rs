@@ -482,18 +482,47 @@ fn a_sale_goes_upstream_with_its_pin_translated_and_the_approval_comes_back_macd
     assert_eq!(world.switch.poll_timeout(), None, "nothing left to wait for");
 }
 
+/// A copy of an answered sale (its answer lost on the way back, the
+/// terminal still waiting) gets the original's answer again, not a bare 94
+/// that would tell the terminal nothing about its money.
 #[test]
-fn a_repeated_sale_gets_94_and_is_forwarded_once() {
+fn a_repeated_sale_gets_its_original_answer_again_and_is_forwarded_once() {
     let (mut world, pos) = signed_in_world();
+    let sale = pos.sale(3, 5000, None);
+    let first = world.approved_sale(at(100), &pos, &sale, ResponseCode::APPROVED);
+    assert!(first.rrn.is_some() && first.auth_code.is_some());
+    world.events();
+    let again = world.send(at(2000), pos.node(), &pos.trade(&sale));
+    assert_eq!(again.len(), 1, "nothing upstream");
+    let replayed = pos.read_trade_answer(&again[0]);
+    assert_eq!(replayed.response_code, ResponseCode::APPROVED);
+    assert_eq!((replayed.rrn, replayed.auth_code), (first.rrn, first.auth_code), "the same answer");
+    let key = TradeKey::of(&sale);
+    assert_eq!(
+        world.events(),
+        [
+            SwitchEventKind::Duplicate { key },
+            SwitchEventKind::Answered { key, code: ResponseCode::APPROVED, reversal: false },
+        ]
+    );
+    // The original stands in the batch, once.
+    assert_eq!(world.switch.terminal(&pos.id).unwrap().current.totals().debit_amount, 5000);
+}
+
+#[test]
+fn without_replay_a_repeated_sale_gets_a_bare_94_and_is_forwarded_once() {
+    let mut pos = Pos::new("10000001", TMK_SINGLE);
+    let mut config = config_for(&[&pos]);
+    config.replay_duplicates = false;
+    let mut world = World::with(config);
+    world.sign_in(at(0), &mut pos, KeyMode::Single);
     let sale = pos.sale(3, 5000, None);
     world.approved_sale(at(100), &pos, &sale, ResponseCode::APPROVED);
     world.events();
     let again = world.send(at(2000), pos.node(), &pos.trade(&sale));
     assert_eq!(again.len(), 1, "nothing upstream");
     assert_eq!(pos.read_trade_answer(&again[0]).response_code, ResponseCode::DUPLICATE);
-    let key = TradeKey::of(&sale);
-    assert!(world.events().contains(&SwitchEventKind::Duplicate { key }));
-    // The original stands in the batch.
+    assert!(world.events().contains(&SwitchEventKind::Duplicate { key: TradeKey::of(&sale) }));
     assert_eq!(world.switch.terminal(&pos.id).unwrap().current.totals().debit_amount, 5000);
 }
 
@@ -687,7 +716,7 @@ fn a_reversal_while_the_original_is_still_in_flight_takes_over_from_it() {
 // ---- offline uploads -----------------------------------------------------------
 
 #[test]
-fn an_offline_sale_upload_is_forwarded_counted_and_a_repeat_gets_94() {
+fn an_offline_sale_upload_is_forwarded_counted_and_a_repeat_gets_its_answer_again() {
     let (mut world, pos) = signed_in_world();
     let upload = pos.offline_sale(11, 3300);
     let out = world.send(at(10), pos.node(), &pos.trade(&upload));
@@ -698,7 +727,7 @@ fn an_offline_sale_upload_is_forwarded_counted_and_a_repeat_gets_94() {
     assert_eq!(pos.read_trade_answer(&back[0]).response_code, ResponseCode::APPROVED);
     let again = world.send(at(30), pos.node(), &pos.trade(&upload));
     assert_eq!(again.len(), 1);
-    assert_eq!(pos.read_trade_answer(&again[0]).response_code, ResponseCode::DUPLICATE);
+    assert_eq!(pos.read_trade_answer(&again[0]).response_code, ResponseCode::APPROVED, "replayed");
     let totals = world.switch.terminal(&pos.id).unwrap().current.totals();
     assert_eq!((totals.debit_amount, totals.debit_count), (3300, 1));
 }

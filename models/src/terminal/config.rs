@@ -104,6 +104,9 @@ pub enum TerminalMutation {
     VoidAnyBatch,
     /// A full journal overwrites its oldest trade instead of refusing sales.
     JournalOverwritesOldest,
+    /// A 94 to a sale still awaiting its answer is taken as a final
+    /// decline: the stored reversal is deleted while the original may stand.
+    TakeDuplicateAsVerdict,
     /// Only 00 completes a reversal; 12 and 25 are taken as refusals.
     #[serde(rename = "reversal_done_on_00_only")]
     ReversalDoneOn00Only,

@@ -37,7 +37,7 @@ use crate::iso8583::keys::WorkingKeys;
 use crate::iso8583::mac::{MacCheck, MacKey};
 use crate::iso8583::network::{NetworkCode, NetworkRequest, NetworkResponse};
 use crate::iso8583::pin::encrypt_pin;
-use crate::iso8583::response_code::TerminalAction;
+use crate::iso8583::response_code::{ResponseCode, TerminalAction};
 use crate::iso8583::trade::{
     CardRead, FinancialRequest, ReversalRequest, Trade, TradeKind, TradeResponse,
 };
@@ -603,7 +603,7 @@ impl Terminal {
         if request.stan != answer.stan {
             return self.stale(now, "trade answer", answer.stan);
         }
-        let Some(Outstanding { awaiting: Awaiting::Trade { request, reversal }, .. }) =
+        let Some(Outstanding { awaiting: Awaiting::Trade { request, reversal }, deadline }) =
             self.volatile.outstanding.take()
         else {
             unreachable!("checked above")
@@ -631,6 +631,21 @@ impl Terminal {
                 self.require_sign_in(now, format!("host answered {code} under another key"));
             }
             return true;
+        }
+        // 94 says the host holds a message with this key and its outcome
+        // stands; that outcome was in the answer this terminal is still
+        // waiting for. Nothing is settled: it waits on, and if that answer
+        // never comes, the timeout reverses the trade (98) as for silence.
+        let verdict_missing = code == ResponseCode::DUPLICATE
+            && request.kind().is_reversible()
+            && self.checked.config.mutation != TerminalMutation::TakeDuplicateAsVerdict;
+        if verdict_missing {
+            let stan = request.stan;
+            self.volatile.outstanding =
+                Some(Outstanding { awaiting: Awaiting::Trade { request, reversal }, deadline });
+            let why = format!("94 to stan {stan} is not its verdict: still waiting");
+            self.emit(now, E::FrameDropped { why });
+            return false;
         }
         let taken_as_no_answer = match self.checked.config.mutation {
             TerminalMutation::ReverseRetryLaterCodes => code.action() == TerminalAction::RetryLater,

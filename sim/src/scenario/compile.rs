@@ -629,6 +629,9 @@ impl Scenario {
         if let Some(value) = spec.duplicate_check {
             switch.duplicate_check = value;
         }
+        if let Some(value) = spec.replay_duplicates {
+            switch.replay_duplicates = value;
+        }
         switch.quirks = spec.quirks.clone();
         // The output queues must hold what one call can produce (the
         // switch's validate() states the same sums).

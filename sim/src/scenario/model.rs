@@ -188,6 +188,9 @@ pub struct SwitchSpec {
     pub store_forward_max: Option<usize>,
     /// Policy: answer a repeated request 94 (safe) or forward it again.
     pub duplicate_check: Option<bool>,
+    /// A copy of an answered request gets the original's answer again
+    /// (default) or, `false`, a bare 94 as many hosts send.
+    pub replay_duplicates: Option<bool>,
     /// Scripted misbehaviours toward single requests (certification):
     /// `{terminal, stan, answer: "77"}`, `sign_in_again_header: true`,
     /// `bad_key_check: true`.

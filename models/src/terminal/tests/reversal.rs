@@ -115,6 +115,59 @@ fn an_answer_for_another_stan_is_stale_and_the_trade_keeps_waiting() {
     assert!(rig.saw(|e| matches!(e, E::TradeAnswered { approved: true, .. })));
 }
 
+/// The lost-answer + late-copy story: the sale's answer never came, a copy
+/// of its request reached a host that holds the original, and the host said
+/// 94. That is not the sale's verdict: the terminal waits on, and at its
+/// timeout reverses (98) as for silence, so a debit the issuer holds is
+/// rolled back instead of standing with no slip.
+#[test]
+fn a_94_to_a_sale_still_awaiting_its_answer_is_not_its_verdict() {
+    let mut rig = Rig::signed_in(TerminalConfig::default());
+    rig.command(sale(1000));
+    let request = rig.next_trade();
+    let duplicate = rig.host.answer_trade(&request, code("94"));
+    rig.deliver(&duplicate);
+    assert!(rig.saw(|e| matches!(e, E::FrameDropped { why } if why.contains("not its verdict"))));
+    assert!(!rig.saw(|e| matches!(e, E::TradeAnswered { .. })), "nothing settled");
+    assert!(!rig.saw(|e| matches!(e, E::ReversalCleared { .. })), "the reversal is kept");
+    rig.time_out();
+    assert!(rig.saw(|e| matches!(e, E::ReversalArmed { reason: ReversalReason::Timeout, .. })));
+    rig.command(sale(10));
+    let reversal = rig.next_reversal();
+    assert_eq!(reversal.original().stan, request.stan);
+    assert_eq!(reversal.reason, ResponseCode::ISSUER_TIMEOUT);
+}
+
+/// If the original's answer does come after the 94, it is the verdict.
+#[test]
+fn the_real_answer_after_a_94_settles_the_sale() {
+    let mut rig = Rig::signed_in(TerminalConfig::default());
+    rig.command(sale(1000));
+    let request = rig.next_trade();
+    let duplicate = rig.host.answer_trade(&request, code("94"));
+    rig.deliver(&duplicate);
+    let answer = rig.host.answer_trade(&request, ResponseCode::APPROVED);
+    rig.deliver(&answer);
+    assert!(rig.saw(|e| matches!(e, E::TradeAnswered { approved: true, .. })));
+    assert!(rig.saw(|e| matches!(e, E::SlipPrinted { .. })));
+}
+
+/// The mutation certification must catch: 94 read as a final decline.
+#[test]
+fn the_take_duplicate_as_verdict_mutation_deletes_the_reversal() {
+    let config = TerminalConfig {
+        mutation: crate::terminal::TerminalMutation::TakeDuplicateAsVerdict,
+        ..TerminalConfig::default()
+    };
+    let mut rig = Rig::signed_in(config);
+    rig.command(sale(1000));
+    let request = rig.next_trade();
+    let duplicate = rig.host.answer_trade(&request, code("94"));
+    rig.deliver(&duplicate);
+    assert!(rig.saw(|e| matches!(e, E::TradeAnswered { approved: false, .. })));
+    assert!(rig.saw(|e| matches!(e, E::ReversalCleared { .. })));
+}
+
 #[test]
 fn a_reversal_answered_12_or_25_is_done() {
     for text in ["12", "25"] {
