@@ -15,6 +15,11 @@ pub const HEALING_CONVERGES: &str = "healing-converges";
 /// The name of the failure of a placed fault that never landed (unless the
 /// scenario's `expect.placed_may_miss` allows it).
 pub const PLACED_FAULT_MISSED: &str = "placed-fault-missed";
+/// The name of the failure of a run in which no trade reached an issuer:
+/// the money invariants had nothing to judge, so their "passed" says
+/// nothing (unless the scenario's `expect.exercises_nothing` says that is
+/// its point: a sign-in or key-check case).
+pub const EXERCISED_NOTHING: &str = "exercised-nothing";
 
 #[derive(Debug)]
 pub struct RunReport {
@@ -29,6 +34,8 @@ pub struct RunReport {
     pub placed: Vec<PlacedFault>,
     /// Whether a placed fault that never landed fails the run.
     pub placed_required: bool,
+    /// Whether a run in which no trade reached an issuer fails.
+    pub exercise_required: bool,
     pub simulated_ms: u64,
     pub steps: u64,
 }
@@ -54,7 +61,15 @@ impl RunReport {
         if self.placed_required && self.placed.iter().any(|placed| !placed.landed()) {
             failed.push(PLACED_FAULT_MISSED.to_string());
         }
+        if self.exercised_nothing() && self.exercise_required {
+            failed.push(EXERCISED_NOTHING.to_string());
+        }
         failed
+    }
+
+    /// No trade reached an issuer: every money invariant judged nothing.
+    pub fn exercised_nothing(&self) -> bool {
+        self.summary.issuer_requests == 0
     }
 
     /// The one line that reproduces this run.
@@ -92,6 +107,7 @@ pub fn execute(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunR
         summary,
         placed,
         placed_required: !scenario.expect.placed_may_miss,
+        exercise_required: !scenario.expect.exercises_nothing,
         simulated_ms: outcome.simulated_ms,
         steps: outcome.steps,
     })

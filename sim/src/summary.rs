@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use possim_models::issuer::IssuerEventKind;
 use possim_models::terminal::events::TerminalEventKind;
 
 use crate::trace::{Fate, Trace, TraceEvent};
@@ -33,6 +34,9 @@ pub struct Summary {
     pub settlements_unbalanced: u64,
     pub slips_printed: u64,
     pub slips_failed: u64,
+    /// Trade requests (not reversals) that reached an issuer: what the
+    /// money invariants have to judge.
+    pub issuer_requests: u64,
     /// Faults injected, by kind.
     pub faults: BTreeMap<String, u64>,
     /// Frames by fate.
@@ -79,6 +83,14 @@ impl Summary {
                     TerminalEventKind::SlipFailed { .. } => summary.slips_failed += 1,
                     _ => {}
                 },
+                TraceEvent::Issuer { event, .. } => {
+                    if matches!(
+                        event.kind,
+                        IssuerEventKind::RequestReceived { reversal: false, .. }
+                    ) {
+                        summary.issuer_requests += 1
+                    }
+                }
                 TraceEvent::Fault(fault) => {
                     *summary.faults.entry(label(&fault.kind)).or_default() += 1
                 }

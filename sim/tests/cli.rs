@@ -303,6 +303,29 @@ fn a_placed_fault_that_never_lands_fails_the_run_unless_allowed() {
     assert!(out.contains("never: drop_answer on QS000002"), "the miss is still printed: {out}");
 }
 
+/// Regression: a scenario whose workload made no trade passed all eight
+/// invariants, exit 0, having judged nothing.
+#[test]
+fn a_run_in_which_no_trade_reaches_an_issuer_fails_unless_declared() {
+    let text = "name: idle\nmerchants: [{id: '898100000000001'}]\n\
+                terminals: [{id: T0000001, merchant: '898100000000001', tmk: 0123456789ABCDEF}]\n\
+                issuers: [{index: 0, bins: ['622202']}]\n\
+                cards: [{pan: '6222020000000001', balance_fen: 100000}]\n\
+                workload: {arrivals_per_terminal_per_hour: 0}\n\
+                run: {safety_ms: 60000}\n";
+    let path = scratch("idle").join("idle.yaml");
+    std::fs::write(&path, text).unwrap();
+    let (code, out, err) = possim(&["run", path.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("exercised nothing: no trade reached an issuer"), "{out}");
+    assert!(out.contains("verdict   FAIL: exercised-nothing"), "{out}");
+    let declared = path.with_file_name("declared.yaml");
+    std::fs::write(&declared, format!("{text}expect: {{exercises_nothing: true}}\n")).unwrap();
+    let (code, out, err) = possim(&["run", declared.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("expected (expect.exercises_nothing)"), "{out}");
+}
+
 /// A bundled scenario's text, by its path from the repository's root.
 fn bundled(relative: &str) -> String {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(relative);

@@ -67,6 +67,18 @@ pub(crate) fn print_report(
         "healing   {}",
         if report.converged { "converged" } else { "did not converge within its bound" }
     )?;
+    if report.exercised_nothing() {
+        // Each invariant below "passed" over an empty set of trades.
+        let why = if report.exercise_required {
+            "fails the run"
+        } else {
+            "expected (expect.exercises_nothing)"
+        };
+        writeln!(
+            out,
+            "exercised nothing: no trade reached an issuer, the money invariants judged nothing; {why}"
+        )?;
+    }
     for verdict in &report.verdicts {
         writeln!(out, "{verdict}")?;
     }

@@ -844,6 +844,12 @@ pub struct Expectations {
     /// would drop). The miss is printed either way.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub placed_may_miss: bool,
+    /// A run in which no trade reaches an issuer fails
+    /// (`exercised-nothing`): its money invariants judged nothing. `true`
+    /// where that is the scenario's point (sign-in, key checks, a terminal
+    /// that must refuse every trade).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub exercises_nothing: bool,
 }
 
 fn is_zero(value: &u64) -> bool {

@@ -132,6 +132,7 @@ fn expectations(original: &Expectations, invariant: &str) -> Expectations {
         violates: vec![invariant.to_string()],
         also_violates: also,
         placed_may_miss: original.placed_may_miss,
+        exercises_nothing: original.exercises_nothing,
     }
 }
 
@@ -284,6 +285,7 @@ mod expectation_tests {
             violates: vec!["every-unanswered-trade-reversed".into()],
             also_violates: vec!["no-double-debit".into(), "conservation".into()],
             placed_may_miss: false,
+            exercises_nothing: false,
         };
         let written = expectations(&original, "no-double-debit");
         assert_eq!(written.violates, vec!["no-double-debit".to_string()]);
