@@ -74,6 +74,24 @@ impl Received<'_> {
     }
 }
 
+/// What the gate of every MAC'd message makes of a frame, asked without
+/// acting on it: a front end before the switch (live mode's listener) binds
+/// a terminal id to a connection only once a frame on it proves it holds
+/// that terminal's working keys, and it must judge by the very check the
+/// switch answers by, not by a second one that could disagree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Authentication {
+    /// A trade or reversal that passes the gate: the terminal is registered
+    /// for its merchant, signed in, and the MAC is right under its session.
+    Authentic(TerminalId),
+    /// A trade or reversal the gate refuses, with the code the switch
+    /// answers (97 unregistered, 77 not signed in, A0 bad MAC).
+    Refused(TerminalId, ResponseCode),
+    /// A message that carries no MAC by protocol (sign-in, settlement,
+    /// upload, echo), or not a message at all: it proves nothing.
+    Unproven,
+}
+
 /// The acquirer switch. See the module documentation.
 ///
 /// The shell drains `poll_transmit` and `poll_event` after every call: the
@@ -261,6 +279,29 @@ impl Switch {
             return Err(ResponseCode::MAC_ERROR);
         }
         Ok(session)
+    }
+
+    /// The gate's verdict on `bytes`, a whole frame from a terminal, with
+    /// nothing changed: see [`Authentication`].
+    pub fn authenticate(&self, bytes: &[u8]) -> Authentication {
+        let Ok((frame, mac_span)) = Frame::decode_with_mac_span(bytes) else {
+            return Authentication::Unproven;
+        };
+        let Ok(message) = CupMessage::parse(&frame.message) else {
+            return Authentication::Unproven;
+        };
+        let (terminal, merchant) = match &message {
+            CupMessage::Trade(request) => (request.terminal, request.merchant),
+            CupMessage::Reversal(reversal) => {
+                (reversal.original().terminal, reversal.original().merchant)
+            }
+            _ => return Authentication::Unproven,
+        };
+        let received = Received { bytes, mac_span, frame: &frame };
+        match self.gate(&terminal, &merchant, &received) {
+            Ok(_) => Authentication::Authentic(terminal),
+            Err(code) => Authentication::Refused(terminal, code),
+        }
     }
 
     /// The key answers to `terminal` are sealed with, if it is signed in.

@@ -63,4 +63,4 @@ pub use config::{
     ConfigError, HexKey, LinkKeysConfig, RegisteredTerminal, SwitchConfig, SwitchQuirk,
 };
 pub use events::{CloseReason, DropReason, SwitchCommand, SwitchEvent, SwitchEventKind};
-pub use machine::{Switch, SwitchPersistent, NETWORK_ADDRESS, SWITCH_ADDRESS};
+pub use machine::{Authentication, Switch, SwitchPersistent, NETWORK_ADDRESS, SWITCH_ADDRESS};

@@ -63,6 +63,17 @@ impl Pos {
         }
     }
 
+    /// Another id holding the same working keys (a forger's best case).
+    fn clone_with_keys(&self, other: &Pos) -> Pos {
+        Pos {
+            id: self.id,
+            merchant: self.merchant,
+            tmk: self.tmk,
+            keys: other.keys,
+            batch: self.batch,
+        }
+    }
+
     fn node(&self) -> Node {
         Node::Terminal(self.id)
     }
@@ -433,6 +444,39 @@ fn a_bad_mac_gets_a0_and_nothing_is_forwarded() {
     // The same trade with a good MAC is not a duplicate of the forged one.
     let out = world.send(at(20), pos.node(), &pos.trade(&pos.sale(1, 1000, None)));
     assert_eq!(out[0].to, Node::Network);
+}
+
+/// The front end's question is the gate's own answer, asked without acting.
+#[test]
+fn authenticate_gives_the_gates_verdict_and_changes_nothing() {
+    let mut pos = Pos::new("10000001", TMK_SINGLE);
+    let mut world = World::new(&[&pos]);
+    let stranger = Pos::new("10000009", TMK_SINGLE);
+    assert_eq!(
+        world.switch.authenticate(&pos.network(NetworkCode::SignIn(KeyMode::Single), 1)),
+        Authentication::Unproven,
+        "a sign-in carries no MAC"
+    );
+    assert_eq!(world.switch.authenticate(&[0x00, 0x03, 1, 2, 3]), Authentication::Unproven);
+    assert!(world.sign_in(at(0), &mut pos, KeyMode::Single).response_code.is_approved());
+    world.events();
+    let good = pos.trade(&pos.sale(1, 1000, None));
+    assert_eq!(world.switch.authenticate(&good), Authentication::Authentic(pos.id));
+    let mut bad = good.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 0x01;
+    assert_eq!(
+        world.switch.authenticate(&bad),
+        Authentication::Refused(pos.id, ResponseCode::MAC_ERROR)
+    );
+    let unregistered = stranger.clone_with_keys(&pos);
+    assert_eq!(
+        world.switch.authenticate(&unregistered.trade(&unregistered.sale(2, 1000, None))),
+        Authentication::Refused(stranger.id, ResponseCode::TERMINAL_NOT_REGISTERED)
+    );
+    assert!(world.events().is_empty(), "asking changed nothing");
+    assert!(world.drain().is_empty());
+    assert_eq!(world.switch.pending_count(), 0);
 }
 
 #[test]

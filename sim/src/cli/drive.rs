@@ -111,7 +111,6 @@ pub fn run(args: DriveArgs) -> Result<u8> {
     );
     let verdicts: Vec<Verdict> = outcome.results.iter().map(Verdict::from).collect();
     let name = format!("possim drive {}", args.scenario.display());
-    let passed =
-        report::finish(&name, &verdicts, outcome.wall_ms, args.out.as_deref(), &log.lines())?;
+    let passed = report::finish(&name, &verdicts, outcome.wall_ms, args.out.as_deref(), &log)?;
     Ok(if passed { exit::PASS } else { exit::FAIL })
 }

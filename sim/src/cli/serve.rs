@@ -34,9 +34,18 @@ pub struct ServeArgs {
     /// Close a connection that completes no frame for this long.
     #[arg(long, default_value_t = 300_000)]
     pub idle_timeout_ms: u64,
-    /// Open connections at most; more are closed at once.
+    /// Close a connection that has sent no frame with a MAC the switch
+    /// accepts within this long of opening (sign-in and echo need no keys).
+    #[arg(long, default_value_t = 60_000)]
+    pub auth_deadline_ms: u64,
+    /// Open connections at most; when full, a new one takes the place of
+    /// the oldest not yet authenticated, or is closed if every one is.
     #[arg(long, default_value_t = 2048)]
     pub max_connections: usize,
+    /// Open connections one IP address may hold (raise it for terminals
+    /// behind one NAT or concentrator).
+    #[arg(long, default_value_t = 64)]
+    pub connections_per_peer_max: usize,
     /// With --max-trades: how long without a frame counts as quiet.
     #[arg(long, default_value_t = 3_000)]
     pub linger_ms: u64,
@@ -47,13 +56,22 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         .map_err(|error| input(error.to_string()))?;
     let address: std::net::SocketAddr =
         args.listen.parse().map_err(|error| input(format!("--listen {}: {error}", args.listen)))?;
-    if args.max_connections == 0 || args.idle_timeout_ms == 0 {
-        return Err(input("--max-connections and --idle-timeout-ms must be at least 1"));
+    if args.max_connections == 0
+        || args.idle_timeout_ms == 0
+        || args.auth_deadline_ms == 0
+        || args.connections_per_peer_max == 0
+    {
+        return Err(input(
+            "--max-connections, --connections-per-peer-max, --idle-timeout-ms and \
+             --auth-deadline-ms must be at least 1",
+        ));
     }
     let host = LiveHost::new(&scenario).map_err(|error| input(error.to_string()))?;
     let options = ServeOptions {
         idle_timeout_ms: args.idle_timeout_ms,
+        auth_deadline_ms: args.auth_deadline_ms,
         connections_max: args.max_connections,
+        connections_per_peer_max: args.connections_per_peer_max,
         max_trades: args.max_trades,
         duration_ms: args.duration.map(|s| s.saturating_mul(1000)),
         linger_ms: args.linger_ms,
@@ -62,8 +80,10 @@ pub fn run(args: ServeArgs) -> Result<u8> {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let outcome = runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(address)
-            .await
+        // A backlog as deep as the connection table: a burst of connects
+        // waits for accept rather than hanging half-open in the kernel.
+        let backlog = u32::try_from(options.connections_max).unwrap_or(u32::MAX);
+        let listener = listen(address, backlog)
             .map_err(|error| input(format!("cannot listen on {address}: {error}")))?;
         let bound = listener.local_addr()?;
         log.line(
@@ -89,12 +109,23 @@ pub fn run(args: ServeArgs) -> Result<u8> {
             ("rejected", outcome.frames_rejected.into()),
             ("connections", outcome.connections_accepted.into()),
             ("refused", outcome.connections_refused.into()),
+            ("evicted", outcome.connections_evicted.into()),
             ("open_max", outcome.connections_open_max.into()),
         ],
     );
     let verdicts: Vec<Verdict> = outcome.results.iter().map(Verdict::from).collect();
     let name = format!("possim serve {}", args.scenario.display());
-    let passed =
-        report::finish(&name, &verdicts, outcome.wall_ms, args.out.as_deref(), &log.lines())?;
+    let passed = report::finish(&name, &verdicts, outcome.wall_ms, args.out.as_deref(), &log)?;
     Ok(if passed { exit::PASS } else { exit::FAIL })
+}
+
+fn listen(address: std::net::SocketAddr, backlog: u32) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if address.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(backlog)
 }

@@ -1,7 +1,13 @@
 //! The acquirer side of `possim serve`: switch, network and issuers wired as
 //! in the in-memory harness, with the scenario's backbone latency between
 //! them, the fault plan on each terminal's answers, and the terminal watcher
-//! fed with every request and every answer's fate. Sans-IO: connections are
+//! fed with every request and every answer's fate. Each frame is judged for
+//! the listener ([`FrameVerdict`]) and a terminal id is bound to the
+//! connection that proved its keys ([`bindings`](super::bindings)).
+//! Answers go back to the connection their request came on; an answer
+//! whose connection is gone goes to the connection now bound to its
+//! terminal, or is lost. An unauthenticated connection therefore only ever
+//! reads answers to frames it sent itself. Sans-IO: connections are
 //! numbers, time is passed in (wall time since start mapped to the models'
 //! `Instant` from the scenario's opening hour), and the shell polls
 //! [`HostOutput`]s.
@@ -20,7 +26,7 @@
 //! assert!(matches!(host.poll_output(), Some(possim_sim::live::host::HostOutput::Log { .. })));
 //! ```
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
 use possim_models::actor::{Actor, Node};
@@ -28,13 +34,14 @@ use possim_models::iso8583::cup::CupMessage;
 use possim_models::iso8583::subfields::SettlementResult;
 use possim_models::iso8583::trade::TradeResponse;
 use possim_models::iso8583::values::TerminalId;
-use possim_models::iso8583::{Frame, Header};
+use possim_models::iso8583::{Frame, Header, ResponseCode};
 use possim_models::issuer::Issuer;
 use possim_models::network::Network;
-use possim_models::switch::{Switch, SwitchEventKind};
+use possim_models::switch::{Authentication, Switch, SwitchEventKind};
 use possim_models::time::{Calendar, Instant};
 use possim_models::wire::{seal_with_header, SOFTWARE_VERSION};
 
+use super::bindings::{Bindings, Claim};
 use super::faults::{AnswerVerdict, RequestVerdict, ServeFaults};
 use super::terminal_checks::{AnswerFate, TerminalWatch};
 use crate::scenario::compile::CompiledScenario;
@@ -47,7 +54,8 @@ pub type ConnId = u64;
 pub const FLIGHTS_MAX: usize = 100_000;
 /// Outputs waiting for the shell.
 pub const OUTPUTS_MAX: usize = 100_000;
-/// Request arrival times remembered (for delayed answers).
+/// Requests remembered: when each arrived (for delayed answers) and, if
+/// it was authenticated, the connection its answer goes back to.
 const ARRIVALS_MAX: usize = 10_000;
 /// Passes of the drain loop per input: each pass moves frames one hop.
 const DRAIN_PASSES_MAX: usize = 10_000;
@@ -63,11 +71,40 @@ pub enum HostOutput {
         conn: ConnId,
         reason: String,
     },
+    /// What the host made of a frame of `conn`, for the connection table.
+    Judged {
+        conn: ConnId,
+        verdict: FrameVerdict,
+    },
     /// A decision to log: event name and fields.
     Log {
         event: &'static str,
         fields: Vec<(&'static str, serde_json::Value)>,
     },
+}
+
+/// What a frame earned its connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameVerdict {
+    /// Served (answered, forwarded, or dropped by the fault plan).
+    Accepted,
+    /// Served, and its MAC passed the switch's gate: the connection speaks
+    /// for that terminal.
+    Authenticated,
+    /// Answered A0: a MAC that is not the terminal's.
+    BadMac,
+    /// Garbage, a refusal (97, 77, 30, ...), or a claim on a terminal bound
+    /// to another connection.
+    Refused,
+}
+
+/// A request as remembered for its answer.
+#[derive(Debug, Clone, Copy)]
+struct Arrival {
+    at: Instant,
+    /// The connection that sent it, if the frame was authenticated: only
+    /// then may an answer that comes later follow it there.
+    origin: Option<ConnId>,
 }
 
 #[derive(Debug)]
@@ -77,9 +114,10 @@ enum Flight {
         to: Node,
         bytes: Vec<u8>,
     },
-    /// A delayed answer to a terminal.
+    /// A delayed answer to a terminal, and the connection it was meant for.
     Answer {
         terminal: TerminalId,
+        conn: Option<ConnId>,
         bytes: Vec<u8>,
     },
 }
@@ -103,9 +141,17 @@ pub struct LiveHost {
     sequence: u64,
     faults: ServeFaults,
     watch: TerminalWatch,
-    routes: BTreeMap<TerminalId, ConnId>,
+    bindings: Bindings,
+    /// Connections that sent a frame and have not closed; bounded by the
+    /// listener's connection table.
+    live: BTreeSet<ConnId>,
+    /// The frame being handled, and its terminal: every answer the switch
+    /// gives while handling it is that frame's.
+    current: Option<(ConnId, TerminalId)>,
+    /// The switch refused or dropped the frame being handled.
+    current_refused: bool,
     timeouts_ms: BTreeMap<TerminalId, u64>,
-    arrivals: BTreeMap<(TerminalId, u32), Instant>,
+    arrivals: BTreeMap<(TerminalId, u32), Arrival>,
     outputs: VecDeque<HostOutput>,
     /// Online trade requests received.
     pub trades_received: u64,
@@ -149,7 +195,10 @@ impl LiveHost {
             sequence: 0,
             faults: ServeFaults::new(&scenario.faults.protocol),
             watch: TerminalWatch::new(),
-            routes: BTreeMap::new(),
+            bindings: Bindings::new(scenario.terminals.len()),
+            live: BTreeSet::new(),
+            current: None,
+            current_refused: false,
             timeouts_ms,
             arrivals: BTreeMap::new(),
             outputs: VecDeque::new(),
@@ -202,16 +251,77 @@ impl LiveHost {
     /// A whole frame (length prefix included) arrived on `conn`.
     pub fn on_frame(&mut self, now: Instant, conn: ConnId, bytes: &[u8]) {
         self.frames_received += 1;
+        self.live.insert(conn);
+        let verdict = self.judge(now, conn, bytes);
+        self.output(HostOutput::Judged { conn, verdict });
+    }
+
+    fn judge(&mut self, now: Instant, conn: ConnId, bytes: &[u8]) -> FrameVerdict {
         let frame = match Frame::decode(bytes) {
             Ok(frame) => frame,
             Err(error) => {
                 // Not CUP far enough to name a terminal: nothing to answer.
-                return self.reject(conn, format!("undecodable frame: {error}"), true);
+                self.reject(conn, format!("undecodable frame: {error}"), true);
+                return FrameVerdict::Refused;
             }
         };
         let terminal =
             frame.message.get(41).and_then(TerminalId::from_wire).unwrap_or_else(placeholder);
-        self.routes.insert(terminal, conn);
+        if let Claim::Foreign { owner } = self.bindings.claim(terminal, conn) {
+            // Nothing on a connection that claims another's terminal can be
+            // trusted, and answering would tell it the id is live: a front
+            // end hangs up, which also frees the slot. The terminal itself
+            // never needs two connections at once; after a re-dial the old
+            // one's close frees the id.
+            self.reject(
+                conn,
+                format!(
+                    "terminal {} is bound to connection {owner}, which proved its keys; \
+                     this connection has not",
+                    terminal.trimmed()
+                ),
+                true,
+            );
+            return FrameVerdict::Refused;
+        }
+        let authentication = self.switch.authenticate(bytes);
+        if let Authentication::Authentic(proven) = authentication {
+            assert_eq!(proven, terminal, "the gate judges the terminal in field 41");
+            if self.bindings.claim(terminal, conn) == Claim::Unbound {
+                self.bindings.bind(terminal, conn);
+                self.log(
+                    "bound",
+                    vec![("conn", conn.into()), ("terminal", json(terminal.trimmed()))],
+                );
+            }
+        }
+        self.current = Some((conn, terminal));
+        self.current_refused = false;
+        let authentic = matches!(authentication, Authentication::Authentic(_));
+        let handled = self.handle(now, conn, terminal, &frame, bytes, authentic);
+        self.current = None;
+        match authentication {
+            _ if !handled => FrameVerdict::Refused,
+            Authentication::Authentic(_) => FrameVerdict::Authenticated,
+            Authentication::Refused(_, code) if code == ResponseCode::MAC_ERROR => {
+                FrameVerdict::BadMac
+            }
+            _ if self.current_refused => FrameVerdict::Refused,
+            _ => FrameVerdict::Accepted,
+        }
+    }
+
+    /// The frame through the fault plan to the switch. Whether it got that
+    /// far (a message, or a format error the switch answers).
+    fn handle(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        terminal: TerminalId,
+        frame: &Frame,
+        bytes: &[u8],
+        authentic: bool,
+    ) -> bool {
         let message = match CupMessage::parse(&frame.message) {
             Ok(message) => message,
             Err(error) => {
@@ -220,12 +330,14 @@ impl LiveHost {
                 let named = frame.message.get(41).is_some() && !frame.message.mti().is_response();
                 self.reject(conn, format!("format error: {error}"), !named);
                 if !named {
-                    return;
+                    return false;
                 }
                 self.switch.handle_message(now, Node::Terminal(terminal), bytes);
-                return self.drain(now);
+                self.drain(now);
+                return true;
             }
         };
+        let watched = self.timeouts_ms.contains_key(&terminal);
         if matches!(&message, CupMessage::Trade(r) if !r.kind().is_offline_upload()) {
             self.trades_received += 1;
         }
@@ -238,7 +350,11 @@ impl LiveHost {
                 ("stan", message.stan().value().into()),
             ],
         );
-        self.watch.on_request(now, terminal, &message);
+        // Only the scenario's terminals are judged: an invented id gets 97
+        // and must not take a place in the watcher.
+        if watched {
+            self.watch.on_request(now, terminal, &message);
+        }
         let (verdict, why) = self.faults.on_request(terminal, &message);
         if let Some(why) = why {
             self.log("fault", vec![("terminal", json(terminal.trimmed())), ("what", json(why))]);
@@ -246,7 +362,8 @@ impl LiveHost {
         if self.arrivals.len() >= ARRIVALS_MAX {
             self.arrivals.pop_first();
         }
-        self.arrivals.insert((terminal, message.stan().value()), now);
+        let origin = authentic.then_some(conn);
+        self.arrivals.insert((terminal, message.stan().value()), Arrival { at: now, origin });
         let from = Node::Terminal(terminal);
         match verdict {
             RequestVerdict::Forward => self.switch.handle_message(now, from, bytes),
@@ -259,7 +376,11 @@ impl LiveHost {
                 self.switch.handle_message(now, from, bytes);
                 self.output(HostOutput::Close { conn, reason: "reset_after_request fault".into() });
             }
-            RequestVerdict::Discard => self.watch.on_request_discarded(now, terminal, &message),
+            RequestVerdict::Discard => {
+                if watched {
+                    self.watch.on_request_discarded(now, terminal, &message);
+                }
+            }
             RequestVerdict::Answer(code) => {
                 if let CupMessage::Trade(request) = &message {
                     let answer = TradeResponse::answering(
@@ -275,17 +396,27 @@ impl LiveHost {
                         Header::new(SOFTWARE_VERSION),
                         None,
                     );
-                    self.watch.on_answer(now, terminal, &answer, AnswerFate::Delivered);
+                    if watched {
+                        self.watch.on_answer(now, terminal, &answer, AnswerFate::Delivered);
+                    }
                     self.output(HostOutput::Send { conn, bytes });
                 }
             }
         }
         self.drain(now);
+        true
     }
 
-    /// The connection closed; answers for its terminals are lost until they dial again.
+    /// The connection closed: the terminals it spoke for are free to bind
+    /// again, and answers meant for it go to whoever binds them, or are lost.
     pub fn on_closed(&mut self, conn: ConnId) {
-        self.routes.retain(|_, c| *c != conn);
+        self.bindings.release(conn);
+        self.live.remove(&conn);
+    }
+
+    /// Terminals bound to a connection now.
+    pub fn terminals_bound(&self) -> usize {
+        self.bindings.len()
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
@@ -319,7 +450,11 @@ impl LiveHost {
                     }
                     Node::Terminal(_) => {}
                 },
-                Flight::Answer { terminal, bytes } => self.write_to(terminal, bytes),
+                Flight::Answer { terminal, conn, bytes } => {
+                    let conn = conn.filter(|c| self.live.contains(c));
+                    let route = conn.or_else(|| self.bindings.owner(terminal));
+                    self.write_to(route, terminal, bytes);
+                }
             }
         }
         if self.switch.poll_timeout().is_some_and(|t| t <= now) {
@@ -336,9 +471,25 @@ impl LiveHost {
         self.drain(now);
     }
 
-    fn write_to(&mut self, terminal: TerminalId, bytes: Vec<u8>) {
-        match self.routes.get(&terminal) {
-            Some(&conn) => self.output(HostOutput::Send { conn, bytes }),
+    /// Where an answer to `terminal`'s request `stan` goes: the frame being
+    /// handled is answered on its own connection; a later answer follows
+    /// its authenticated request's connection while it is open, then the
+    /// connection bound to the terminal.
+    fn route(&self, terminal: TerminalId, stan: Option<u32>) -> Option<ConnId> {
+        if let Some((conn, sender)) = self.current {
+            assert_eq!(sender, terminal, "the switch answers the frame it is handling");
+            return Some(conn);
+        }
+        let origin = stan
+            .and_then(|stan| self.arrivals.get(&(terminal, stan)))
+            .and_then(|arrival| arrival.origin)
+            .filter(|conn| self.live.contains(conn));
+        origin.or_else(|| self.bindings.owner(terminal))
+    }
+
+    fn write_to(&mut self, route: Option<ConnId>, terminal: TerminalId, bytes: Vec<u8>) {
+        match route {
+            Some(conn) => self.output(HostOutput::Send { conn, bytes }),
             None => self.log(
                 "lost",
                 vec![
@@ -368,6 +519,7 @@ impl LiveHost {
             let mut outbound = Vec::new();
             while let Some(event) = self.switch.poll_event() {
                 if let SwitchEventKind::Dropped { from, reason } = &event.kind {
+                    self.current_refused = true;
                     self.frames_rejected += 1;
                     self.log(
                         "reject",
@@ -377,6 +529,7 @@ impl LiveHost {
                         ],
                     );
                 } else if let SwitchEventKind::Rejected { terminal, stan, code } = &event.kind {
+                    self.current_refused = true;
                     self.log(
                         "refused",
                         vec![
@@ -418,9 +571,13 @@ impl LiveHost {
 
     /// An answer from the switch to a terminal, through the fault plan.
     fn answer(&mut self, now: Instant, terminal: TerminalId, mut bytes: Vec<u8>) {
-        let Ok(frame) = Frame::decode(&bytes) else { return self.write_to(terminal, bytes) };
+        let Ok(frame) = Frame::decode(&bytes) else {
+            return self.write_to(self.route(terminal, None), terminal, bytes);
+        };
+        let stan = frame.message.get_number(11).map(|n| n as u32);
+        let route = self.route(terminal, stan);
         let Ok(message) = CupMessage::parse(&frame.message) else {
-            return self.write_to(terminal, bytes);
+            return self.write_to(route, terminal, bytes);
         };
         let timeout_ms = self.timeouts_ms.get(&terminal).copied().unwrap_or(60_000);
         let (verdict, why) = self.faults.on_answer(terminal, &message, timeout_ms);
@@ -430,12 +587,12 @@ impl LiveHost {
         let fate = match verdict {
             // No connection for the terminal (it hung up, or lost power):
             // the answer is lost with it, as if cut off.
-            AnswerVerdict::Deliver if !self.routes.contains_key(&terminal) => {
-                self.write_to(terminal, bytes);
+            AnswerVerdict::Deliver if route.is_none() => {
+                self.write_to(route, terminal, bytes);
                 AnswerFate::Reset
             }
             AnswerVerdict::Deliver => {
-                self.write_to(terminal, bytes);
+                self.write_to(route, terminal, bytes);
                 AnswerFate::Delivered
             }
             AnswerVerdict::Withhold => AnswerFate::Withheld,
@@ -443,14 +600,16 @@ impl LiveHost {
             AnswerVerdict::CorruptMac => {
                 let last = bytes.len() - 1;
                 bytes[last] ^= 0x01;
-                self.write_to(terminal, bytes);
+                self.write_to(route, terminal, bytes);
                 AnswerFate::Corrupted
             }
             AnswerVerdict::DelayFromRequestMs { delay_ms, judged } => {
-                let arrived =
-                    self.arrivals.get(&(terminal, message.stan().value())).copied().unwrap_or(now);
+                let arrived = self
+                    .arrivals
+                    .get(&(terminal, message.stan().value()))
+                    .map_or(now, |arrival| arrival.at);
                 let at = (arrived + Duration::from_millis(delay_ms)).max(now);
-                self.schedule(at, Flight::Answer { terminal, bytes });
+                self.schedule(at, Flight::Answer { terminal, conn: route, bytes });
                 if judged {
                     AnswerFate::Late
                 } else {
@@ -463,11 +622,183 @@ impl LiveHost {
                     answer.result = SettlementResult::NotBalanced;
                 }
                 let bytes = seal_with_header(&message, frame.tpdu, frame.header, None);
-                self.write_to(terminal, bytes);
-                self.watch.on_answer(now, terminal, &message, AnswerFate::Delivered);
+                self.write_to(route, terminal, bytes);
+                if self.timeouts_ms.contains_key(&terminal) {
+                    self.watch.on_answer(now, terminal, &message, AnswerFate::Delivered);
+                }
                 return;
             }
         };
-        self.watch.on_answer(now, terminal, &message, fate);
+        if self.timeouts_ms.contains_key(&terminal) {
+            self.watch.on_answer(now, terminal, &message, fate);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use possim_models::iso8583::keys::{DesKey, KeyMode, WorkingKeys};
+    use possim_models::iso8583::mac::MacKey;
+    use possim_models::iso8583::network::{NetworkCode, NetworkRequest};
+    use possim_models::iso8583::values::{BatchNo, MerchantId, Stan};
+    use possim_models::iso8583::Tpdu;
+    use possim_models::wire::{receive, seal};
+
+    use super::*;
+    use crate::live::fixtures::{sale, terminal};
+    use crate::scenario::parse_and_compile;
+
+    const TMK: &str = "0123456789ABCDEF";
+
+    fn host() -> LiveHost {
+        let text = "name: t\nmerchants: [{id: '898100000000001'}]\n\
+                    issuers: [{index: 0, bins: ['622202']}]\n\
+                    terminals: [{id: LV000001, merchant: '898100000000001', tmk: 0123456789ABCDEF}]\n\
+                    card_groups: [{bin: '622202', count: 2, balance_fen: 100000}]\n";
+        LiveHost::new(&parse_and_compile(text, "t.yaml").unwrap()).unwrap()
+    }
+
+    fn network(code: NetworkCode, stan: u32) -> Vec<u8> {
+        let request = NetworkRequest {
+            code,
+            stan: Stan::new(stan).unwrap(),
+            batch: BatchNo::new(1).unwrap(),
+            terminal: terminal(),
+            merchant: MerchantId::new("898100000000001").unwrap(),
+            operator: Some(*b"01 "),
+        };
+        seal(&CupMessage::Network(request), Tpdu::new(3, 0), None)
+    }
+
+    fn outputs(host: &mut LiveHost) -> Vec<HostOutput> {
+        std::iter::from_fn(|| host.poll_output()).collect()
+    }
+
+    fn sent_to(outputs: &[HostOutput]) -> Vec<ConnId> {
+        outputs
+            .iter()
+            .filter_map(|o| match o {
+                HostOutput::Send { conn, .. } => Some(*conn),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn verdict(outputs: &[HostOutput]) -> FrameVerdict {
+        outputs
+            .iter()
+            .find_map(|o| match o {
+                HostOutput::Judged { verdict, .. } => Some(*verdict),
+                _ => None,
+            })
+            .expect("every frame is judged")
+    }
+
+    /// Signs LV000001 in on `conn`; its MAC key.
+    fn sign_in(host: &mut LiveHost, now: Instant, conn: ConnId) -> MacKey {
+        host.on_frame(now, conn, &network(NetworkCode::SignIn(KeyMode::Single), 1));
+        let out = outputs(host);
+        assert_eq!(
+            verdict(&out),
+            FrameVerdict::Accepted,
+            "a sign-in carries no MAC: proves nothing"
+        );
+        let Some(HostOutput::Send { bytes, .. }) =
+            out.iter().find(|o| matches!(o, HostOutput::Send { .. }))
+        else {
+            panic!("the sign-in is answered: {out:?}")
+        };
+        let CupMessage::NetworkAnswer(answer) = receive(bytes, None).unwrap().message else {
+            panic!("an 0810")
+        };
+        let tmk = DesKey::from_hex(TMK).unwrap();
+        let keys = WorkingKeys::unwrap(&tmk, KeyMode::Single, &answer.keys.unwrap()).unwrap();
+        MacKey::new(keys.mak.first_half())
+    }
+
+    fn sealed_sale(stan: u32, mak: &MacKey) -> Vec<u8> {
+        seal(&CupMessage::Trade(sale(stan, 1000)), Tpdu::new(3, 0), Some(mak))
+    }
+
+    #[test]
+    fn an_id_binds_to_the_connection_that_proved_its_keys_and_impostors_are_cut_off() {
+        let mut host = host();
+        let now = host.start();
+        let mak = sign_in(&mut host, now, 1);
+        assert_eq!(sent_to(&outputs(&mut host)), Vec::<ConnId>::new());
+        // Before any MAC the id is nobody's: each client reads only the
+        // answers to its own frames.
+        host.on_frame(now, 2, &network(NetworkCode::Echo, 2));
+        let out = outputs(&mut host);
+        assert_eq!(sent_to(&out), [2], "{out:?}");
+        assert_eq!(host.terminals_bound(), 0);
+
+        host.on_frame(now, 1, &sealed_sale(3, &mak));
+        let out = outputs(&mut host);
+        assert_eq!(verdict(&out), FrameVerdict::Authenticated);
+        assert!(out.iter().any(|o| matches!(o, HostOutput::Log { event: "bound", .. })), "{out:?}");
+        assert_eq!(host.terminals_bound(), 1);
+
+        // The impostor, and a replay of the terminal's own sale, on other
+        // connections: refused with the reason, hung up, nothing sent.
+        for (conn, bytes) in [(2, network(NetworkCode::Echo, 4)), (3, sealed_sale(3, &mak))] {
+            host.on_frame(now, conn, &bytes);
+            let out = outputs(&mut host);
+            assert_eq!(verdict(&out), FrameVerdict::Refused);
+            assert!(sent_to(&out).is_empty(), "{out:?}");
+            assert!(
+                out.contains(&HostOutput::Close {
+                    conn,
+                    reason: "terminal LV000001 is bound to connection 1, which proved its keys; \
+                         this connection has not"
+                        .into()
+                }),
+                "{out:?}"
+            );
+            host.on_closed(conn);
+        }
+
+        // The sale's answer, however late, goes to the terminal.
+        let mut answered = Vec::new();
+        for ms in 1..=2_000u64 {
+            let at = now + Duration::from_millis(ms);
+            if host.poll_timeout().is_some_and(|t| t <= at) {
+                host.on_timeout(at);
+            }
+            answered.extend(sent_to(&outputs(&mut host)));
+        }
+        assert_eq!(answered, [1]);
+
+        // A bad MAC from the bound connection is answered A0 and judged so.
+        let mut forged = sealed_sale(5, &mak);
+        let last = forged.len() - 1;
+        forged[last] ^= 0x01;
+        host.on_frame(now, 1, &forged);
+        let out = outputs(&mut host);
+        assert_eq!(verdict(&out), FrameVerdict::BadMac);
+        assert_eq!(sent_to(&out), [1]);
+
+        // Closing frees the id for the terminal's next connection.
+        host.on_closed(1);
+        assert_eq!(host.terminals_bound(), 0);
+        host.on_frame(now, 4, &sealed_sale(6, &mak));
+        assert_eq!(verdict(&outputs(&mut host)), FrameVerdict::Authenticated);
+    }
+
+    #[test]
+    fn invented_ids_never_bind_and_refusals_are_judged_refused() {
+        let mut host = host();
+        let now = host.start();
+        let mut message = CupMessage::parse(&sale(1, 1000).to_message()).unwrap();
+        for index in 0..500u32 {
+            if let CupMessage::Trade(request) = &mut message {
+                request.terminal = TerminalId::new(&format!("X{index:07}")).unwrap();
+            }
+            let mak = MacKey::new([7; 8]);
+            host.on_frame(now, ConnId::from(index), &seal(&message, Tpdu::new(3, 0), Some(&mak)));
+            let out = outputs(&mut host);
+            assert_eq!(verdict(&out), FrameVerdict::Refused, "97 is a refusal: {out:?}");
+        }
+        assert_eq!(host.terminals_bound(), 0);
     }
 }

@@ -4,10 +4,15 @@
 //! connection is a task that reads frames in and writes frames out through a
 //! bounded outbox.
 //!
-//! Bounds: `connections_max` open connections (more are closed at once,
-//! logged); per connection one partial frame of at most 2,048 bytes plus one
-//! 1,024-byte read chunk, and [`OUTBOX_FRAMES_MAX`] frames waiting to be
-//! written; [`INPUTS_MAX`] frames waiting for the host.
+//! Bounds: `connections_max` open connections, `connections_per_peer_max`
+//! per IP address, a deadline to authenticate and an idle deadline counted
+//! from the last frame the host accepted, all kept by [`Admission`] (a full
+//! table evicts its oldest unauthenticated connection, so a terminal always
+//! gets in); per connection one partial frame of at most 2,048 bytes plus
+//! one 1,024-byte read chunk, and [`OUTBOX_FRAMES_MAX`] frames waiting to be
+//! written; [`INPUTS_MAX`] frames waiting for the host. A frame still queued
+//! from a connection already closed is dropped unread, so nothing binds to
+//! a connection that is gone.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -17,8 +22,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
+use super::admission::{Admission, AdmissionOptions, Admit};
 use super::connection::{FrameBuffer, OUTBOX_FRAMES_MAX, READ_CHUNK_BYTES};
-use super::host::{ConnId, HostOutput, LiveHost};
+use super::host::{ConnId, FrameVerdict, HostOutput, LiveHost};
 use super::log::LiveLog;
 use super::terminal_checks::CheckResult;
 use possim_models::time::Instant;
@@ -29,9 +35,17 @@ pub const INPUTS_MAX: usize = 4096;
 /// How `serve` runs and when it stops.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
-    /// A connection that completes no frame for this long is closed.
+    /// A connection is closed this long after the last frame the host
+    /// accepted (or after opening, before any), and one that completes no
+    /// frame at all for this long.
     pub idle_timeout_ms: u64,
+    /// A connection none of whose frames carried a MAC the switch accepts
+    /// within this long of opening is closed: sign-in and echo need no
+    /// keys, so they hold a slot only this long.
+    pub auth_deadline_ms: u64,
     pub connections_max: usize,
+    /// Connections one IP address may hold; see [`Admission`].
+    pub connections_per_peer_max: usize,
     /// Stop once this many online trades arrived and the terminals went quiet.
     pub max_trades: Option<u64>,
     /// Stop after this long, whatever happens.
@@ -46,7 +60,9 @@ impl Default for ServeOptions {
     fn default() -> ServeOptions {
         ServeOptions {
             idle_timeout_ms: 300_000,
+            auth_deadline_ms: 60_000,
             connections_max: 2048,
+            connections_per_peer_max: 64,
             max_trades: None,
             duration_ms: None,
             linger_ms: 3_000,
@@ -64,6 +80,8 @@ pub struct ServeOutcome {
     pub frames_rejected: u64,
     pub connections_accepted: u64,
     pub connections_refused: u64,
+    /// Unauthenticated connections closed to make room for a new one.
+    pub connections_evicted: u64,
     pub connections_open_max: usize,
     pub wall_ms: u64,
 }
@@ -86,6 +104,24 @@ fn json(text: impl Into<String>) -> serde_json::Value {
     serde_json::Value::String(text.into())
 }
 
+/// The open connections: the admission table and each one's outbox.
+struct Table {
+    admission: Admission,
+    outboxes: BTreeMap<ConnId, mpsc::Sender<Outgoing>>,
+}
+
+impl Table {
+    /// Closes `conn` (its task writes what is queued, then hangs up) and
+    /// frees everything it held; idempotent.
+    fn close(&mut self, host: &mut LiveHost, conn: ConnId, reason: String) {
+        if let Some(tx) = self.outboxes.remove(&conn) {
+            let _ = tx.try_send(Outgoing::Close(reason));
+        }
+        self.admission.on_closed(conn);
+        host.on_closed(conn);
+    }
+}
+
 /// Serves until `shutdown` resolves or a bound in `options` is reached.
 pub async fn serve(
     listener: TcpListener,
@@ -97,12 +133,26 @@ pub async fn serve(
     let started = tokio::time::Instant::now();
     let origin = host.start();
     let now = move || origin + started.elapsed();
+    let to_wall = move |at: Instant| {
+        started + Duration::from_millis(at.as_millis().saturating_sub(origin.as_millis()))
+    };
     let (input_tx, mut input_rx) = mpsc::channel::<Input>(INPUTS_MAX);
-    let mut conns: BTreeMap<ConnId, mpsc::Sender<Outgoing>> = BTreeMap::new();
+    let mut table = Table {
+        admission: Admission::new(AdmissionOptions {
+            connections_max: options.connections_max,
+            connections_per_peer_max: options.connections_per_peer_max,
+            idle_timeout_ms: options.idle_timeout_ms,
+            auth_deadline_ms: options.auth_deadline_ms,
+        }),
+        outboxes: BTreeMap::new(),
+    };
     let mut next_conn: ConnId = 0;
     let mut accepted = 0u64;
     let mut refused = 0u64;
+    let mut evicted = 0u64;
     let mut open_max = 0usize;
+    // The last frame the host accepted: hostile noise must not keep a
+    // finished run from ending.
     let mut last_frame = tokio::time::Instant::now();
     let idle = Duration::from_millis(options.idle_timeout_ms);
     let end = options.duration_ms.map(|ms| started + Duration::from_millis(ms));
@@ -118,30 +168,31 @@ pub async fn serve(
         );
     }
     let stopped_by = loop {
-        let host_deadline = host.poll_timeout().map(|at: Instant| {
-            started + Duration::from_millis(at.as_millis().saturating_sub(origin.as_millis()))
-        });
+        let host_deadline = host.poll_timeout().map(to_wall);
+        let admission_deadline = table.admission.poll_timeout().map(to_wall);
         let quiet_at =
             last_frame + Duration::from_millis(options.linger_ms + host.timeout_max_ms());
         let trades_done = options.max_trades.is_some_and(|max| host.trades_received >= max);
-        if trades_done && (conns.is_empty() || tokio::time::Instant::now() >= quiet_at) {
+        if trades_done && (table.admission.is_empty() || tokio::time::Instant::now() >= quiet_at) {
             break format!(
                 "max-trades {} reached and the terminals went quiet",
                 host.trades_received
             );
         }
+        // Not biased: under a flood of frames a biased loop never reached
+        // accept, the kernel's backlog overflowed, and new connections (a
+        // terminal's among them) hung half-open.
         tokio::select! {
-            biased;
             _ = &mut shutdown => break "signal".to_string(),
             _ = tokio::time::sleep_until(end.unwrap_or(far)) => break "duration".to_string(),
             input = input_rx.recv() => match input {
-                Some(Input::Frame { conn, bytes }) => {
-                    last_frame = tokio::time::Instant::now();
+                // A connection closed already may still have frames queued.
+                Some(Input::Frame { conn, bytes }) if table.admission.contains(conn) => {
                     host.on_frame(now(), conn, &bytes);
                 }
+                Some(Input::Frame { .. }) => {}
                 Some(Input::Closed { conn }) => {
-                    conns.remove(&conn);
-                    host.on_closed(conn);
+                    table.close(&mut host, conn, "closed".into());
                 }
                 None => unreachable!("the loop holds a sender"),
             },
@@ -149,33 +200,48 @@ pub async fn serve(
                 Ok((stream, peer)) => {
                     next_conn += 1;
                     let conn = next_conn;
-                    if conns.len() >= options.connections_max {
-                        refused += 1;
-                        log.line("reject", &[
-                            ("conn", conn.into()),
-                            ("peer", json(peer.to_string())),
-                            ("reason", json(format!("over {} connections", options.connections_max))),
-                        ]);
-                        drop(stream);
-                    } else {
-                        accepted += 1;
-                        let (out_tx, out_rx) = mpsc::channel(OUTBOX_FRAMES_MAX);
-                        conns.insert(conn, out_tx);
-                        open_max = open_max.max(conns.len());
-                        log.line("connected", &[("conn", conn.into()), ("peer", json(peer.to_string()))]);
-                        tokio::spawn(connection(conn, stream, input_tx.clone(), out_rx, idle, log.clone()));
+                    match table.admission.admit(now(), conn, peer.ip()) {
+                        Admit::Refuse(reason) => {
+                            refused += 1;
+                            log.line("reject", &[
+                                ("conn", conn.into()),
+                                ("peer", json(peer.to_string())),
+                                ("reason", json(reason)),
+                            ]);
+                            drop(stream);
+                        }
+                        Admit::Accept { evicted: eviction } => {
+                            accepted += 1;
+                            let (out_tx, out_rx) = mpsc::channel(OUTBOX_FRAMES_MAX);
+                            table.outboxes.insert(conn, out_tx);
+                            if let Some((old, reason)) = eviction {
+                                evicted += 1;
+                                log.line("evict", &[("conn", old.into()), ("reason", json(reason.clone()))]);
+                                table.close(&mut host, old, reason);
+                            }
+                            open_max = open_max.max(table.outboxes.len());
+                            log.line("connected", &[("conn", conn.into()), ("peer", json(peer.to_string()))]);
+                            tokio::spawn(connection(conn, stream, input_tx.clone(), out_rx, idle, log.clone()));
+                        }
                     }
                 }
                 Err(error) => log.line("accept-error", &[("reason", json(error.to_string()))]),
             },
             _ = tokio::time::sleep_until(host_deadline.unwrap_or(far)) => host.on_timeout(now()),
+            _ = tokio::time::sleep_until(admission_deadline.unwrap_or(far)) => {
+                for (conn, reason) in table.admission.on_timeout(now()) {
+                    log.line("reject", &[("conn", conn.into()), ("reason", json(reason.clone()))]);
+                    table.close(&mut host, conn, reason);
+                }
+            }
             _ = tokio::time::sleep_until(if trades_done { quiet_at } else { far }) => {}
         }
         // Every output the host produced goes out before the next input.
         while let Some(output) = host.poll_output() {
             match output {
                 HostOutput::Send { conn, bytes } => {
-                    let queued = conns.get(&conn).map(|tx| tx.try_send(Outgoing::Frame(bytes)));
+                    let queued =
+                        table.outboxes.get(&conn).map(|tx| tx.try_send(Outgoing::Frame(bytes)));
                     if !matches!(queued, Some(Ok(()))) {
                         log.line(
                             "lost",
@@ -186,17 +252,29 @@ pub async fn serve(
                         );
                     }
                 }
-                HostOutput::Close { conn, reason } => {
-                    if let Some(tx) = conns.remove(&conn) {
-                        let _ = tx.try_send(Outgoing::Close(reason));
+                HostOutput::Close { conn, reason } => table.close(&mut host, conn, reason),
+                HostOutput::Judged { conn, verdict } => {
+                    if matches!(verdict, FrameVerdict::Accepted | FrameVerdict::Authenticated) {
+                        last_frame = tokio::time::Instant::now();
                     }
-                    host.on_closed(conn);
+                    if let Some(reason) = table.admission.on_verdict(now(), conn, verdict) {
+                        log.line(
+                            "reject",
+                            &[("conn", conn.into()), ("reason", json(reason.clone()))],
+                        );
+                        table.close(&mut host, conn, reason);
+                    }
                 }
                 HostOutput::Log { event, fields } => log.line(event, &fields),
             }
         }
+        assert_eq!(
+            table.admission.len(),
+            table.outboxes.len(),
+            "one outbox per admitted connection"
+        );
     };
-    for tx in conns.values() {
+    for tx in table.outboxes.values() {
         let _ = tx.try_send(Outgoing::Close("the run ended".into()));
     }
     let results = host.watch_mut().finish(now());
@@ -208,6 +286,7 @@ pub async fn serve(
         frames_rejected: host.frames_rejected,
         connections_accepted: accepted,
         connections_refused: refused,
+        connections_evicted: evicted,
         connections_open_max: open_max,
         wall_ms: started.elapsed().as_millis() as u64,
     }

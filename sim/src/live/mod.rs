@@ -7,6 +7,8 @@
 //!
 //! - [`connection`]: framing with limits; [`listener`]: accept loop, the
 //!   task that owns the host, and the connection task both sides use;
+//!   [`admission`]: who holds a connection slot and for how long;
+//!   [`bindings`]: which connection speaks for which terminal;
 //!   [`host`]: switch + network + issuers on wall time; [`faults`]: the
 //!   fault plan on answers; [`terminal_checks`]: what a terminal must do
 //!   (sans-IO).
@@ -14,6 +16,8 @@
 //!   wall time (sans-IO); [`driver`]: the dialling shell around it;
 //!   [`host_checks`]: what a host must do (sans-IO).
 
+pub mod admission;
+pub mod bindings;
 pub mod connection;
 pub mod driver;
 pub mod faults;
@@ -40,6 +44,7 @@ impl From<&CheckResult> for report::Verdict {
             title: result.check.title().into(),
             exercised: result.exercised,
             violations,
+            incomplete: result.incomplete.clone(),
         }
     }
 }
@@ -55,6 +60,7 @@ impl From<&host_checks::HostCheckResult> for report::Verdict {
             title: result.check.title().into(),
             exercised: result.exercised,
             violations,
+            incomplete: None,
         }
     }
 }

@@ -22,6 +22,13 @@
 //!   reversal (of that STAN) or a repeated upload of the same offline trade
 //!   reuses it.
 //!
+//! The watcher's memory is bounded ([`TERMINALS_MAX`] terminals,
+//! [`STANS_PER_BATCH_MAX`] STANs per terminal). Past a bound it stops
+//! recording, and a check that could have judged what went unrecorded is
+//! reported incomplete, which fails the run like a violation: a verdict of
+//! "compliant" must mean every message was judged, not that the ones past
+//! the bound were ignored.
+//!
 //! ```
 //! use possim_sim::live::terminal_checks::{AnswerFate, CheckId, TerminalWatch};
 //! let mut watch = TerminalWatch::new();
@@ -42,9 +49,10 @@ use possim_models::time::Instant;
 
 /// Violations kept per check; later ones are counted only.
 pub const VIOLATIONS_MAX: usize = 100;
-/// Terminals watched at once.
+/// Terminals watched at once (the default of [`TerminalWatch::with_bounds`]).
 pub const TERMINALS_MAX: usize = 100_000;
-/// STANs remembered per terminal and batch.
+/// STANs remembered per terminal, over its batches (the default of
+/// [`TerminalWatch::with_bounds`]).
 pub const STANS_PER_BATCH_MAX: usize = 1_000_000;
 
 /// A terminal-side check.
@@ -118,6 +126,9 @@ pub struct CheckResult {
     pub violations: Vec<String>,
     /// Violations beyond [`VIOLATIONS_MAX`].
     pub violations_dropped: u64,
+    /// Why the check did not see everything it should have judged (a
+    /// bound of the watcher's memory was reached); `None` when it did.
+    pub incomplete: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,6 +163,12 @@ struct Watched {
 pub struct TerminalWatch {
     terminals: BTreeMap<TerminalId, Watched>,
     results: BTreeMap<CheckId, CheckResult>,
+    terminals_max: usize,
+    stans_max: usize,
+    /// Messages of terminals past `terminals_max`, never judged.
+    terminals_unwatched_messages: u64,
+    /// STANs past `stans_max`, not remembered: their reuse goes unseen.
+    stans_unrecorded: u64,
 }
 
 fn signature(message: &CupMessage) -> Signature {
@@ -179,6 +196,13 @@ fn describe(message: &CupMessage) -> String {
 
 impl TerminalWatch {
     pub fn new() -> TerminalWatch {
+        TerminalWatch::with_bounds(TERMINALS_MAX, STANS_PER_BATCH_MAX)
+    }
+
+    /// A watcher holding at most `terminals_max` terminals and
+    /// `stans_max` STANs per terminal.
+    pub fn with_bounds(terminals_max: usize, stans_max: usize) -> TerminalWatch {
+        assert!(terminals_max >= 1 && stans_max >= 1);
         let results = CheckId::ALL
             .iter()
             .map(|&check| {
@@ -189,11 +213,19 @@ impl TerminalWatch {
                         exercised: 0,
                         violations: Vec::new(),
                         violations_dropped: 0,
+                        incomplete: None,
                     },
                 )
             })
             .collect();
-        TerminalWatch { terminals: BTreeMap::new(), results }
+        TerminalWatch {
+            terminals: BTreeMap::new(),
+            results,
+            terminals_max,
+            stans_max,
+            terminals_unwatched_messages: 0,
+            stans_unrecorded: 0,
+        }
     }
 
     fn exercised(&mut self, check: CheckId) {
@@ -210,7 +242,8 @@ impl TerminalWatch {
     }
 
     fn watched(&mut self, terminal: TerminalId) -> Option<&mut Watched> {
-        if !self.terminals.contains_key(&terminal) && self.terminals.len() >= TERMINALS_MAX {
+        if !self.terminals.contains_key(&terminal) && self.terminals.len() >= self.terminals_max {
+            self.terminals_unwatched_messages += 1;
             return None;
         }
         Some(self.terminals.entry(terminal).or_default())
@@ -218,6 +251,8 @@ impl TerminalWatch {
 
     /// A request from the terminal arrived.
     pub fn on_request(&mut self, now: Instant, terminal: TerminalId, message: &CupMessage) {
+        let stans_max = self.stans_max;
+        let mut stan_unrecorded = false;
         let Some(watched) = self.watched(terminal) else { return };
         let is_sign_in = matches!(message, CupMessage::Network(m)
             if m.code.request_mti() == possim_models::iso8583::Mti::NETWORK);
@@ -361,8 +396,10 @@ impl TerminalWatch {
                 CupMessage::Reversal(_) => None,
                 _ => match watched.stans.get(&(batch, stan)) {
                     None => {
-                        if watched.stans.len() < STANS_PER_BATCH_MAX {
+                        if watched.stans.len() < stans_max {
                             watched.stans.insert((batch, stan), mine);
+                        } else {
+                            stan_unrecorded = true;
                         }
                         None
                     }
@@ -384,6 +421,9 @@ impl TerminalWatch {
                     ),
                 ));
             }
+        }
+        if stan_unrecorded {
+            self.stans_unrecorded += 1;
         }
         for check in judged {
             self.exercised(check);
@@ -508,9 +548,31 @@ impl TerminalWatch {
         self.results()
     }
 
-    /// The verdicts so far.
+    /// The verdicts so far, each saying whether it saw everything.
     pub fn results(&self) -> Vec<CheckResult> {
-        self.results.values().cloned().collect()
+        self.results
+            .values()
+            .map(|result| {
+                let mut result = result.clone();
+                let mut why = Vec::new();
+                if self.terminals_unwatched_messages > 0 {
+                    why.push(format!(
+                        "{} messages of terminals past the watcher's bound of {} terminals \
+                         were not judged",
+                        self.terminals_unwatched_messages, self.terminals_max
+                    ));
+                }
+                if self.stans_unrecorded > 0 && result.check == CheckId::StanUniqueInBatch {
+                    why.push(format!(
+                        "{} STANs past the bound of {} per terminal were not remembered, so \
+                         their reuse could not be seen",
+                        self.stans_unrecorded, self.stans_max
+                    ));
+                }
+                result.incomplete = (!why.is_empty()).then(|| why.join("; "));
+                result
+            })
+            .collect()
     }
 }
 
@@ -527,6 +589,31 @@ mod tests {
 
     fn result(watch: &mut TerminalWatch, check: CheckId) -> CheckResult {
         watch.finish(at(99_999)).into_iter().find(|r| r.check == check).unwrap()
+    }
+
+    #[test]
+    fn a_watcher_past_its_bounds_says_which_checks_are_incomplete() {
+        let mut watch = TerminalWatch::with_bounds(1, 3);
+        for stan in 1..=5 {
+            watch.on_request(at(stan.into()), terminal(), &CupMessage::Trade(sale(stan, 100)));
+        }
+        let results = watch.finish(at(10));
+        for result in &results {
+            assert!(result.violations.is_empty(), "{result:?}");
+            match result.check {
+                CheckId::StanUniqueInBatch => {
+                    let why = result.incomplete.as_deref().unwrap();
+                    assert!(why.contains("2 STANs past the bound of 3 per terminal"), "{why}");
+                }
+                _ => assert_eq!(result.incomplete, None),
+            }
+        }
+        let other = TerminalId::new("LV000002").unwrap();
+        watch.on_request(at(20), other, &CupMessage::Trade(sale(1, 100)));
+        let results = watch.results();
+        assert!(results.iter().all(|r| r.incomplete.as_deref().is_some_and(
+            |why| why.contains("1 messages of terminals past the watcher's bound of 1")
+        )));
     }
 
     #[test]
