@@ -5,12 +5,28 @@
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 
-fn possim(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_possim"))
+/// The address space every `possim` these tests start may use, in KiB
+/// (`ulimit -v`): 4 GiB. The largest bundled run (the soak) needs a tenth
+/// of it, and a refused input almost nothing; an input that makes possim
+/// grow until it is killed fails here, as an allocation failure, instead
+/// of filling the machine CI runs on.
+const ADDRESS_SPACE_KIB_MAX: u64 = 4 * 1024 * 1024;
+
+/// `possim` with `args`, from the repository's root, under
+/// [`ADDRESS_SPACE_KIB_MAX`].
+fn limited(args: &[&str]) -> Command {
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(format!("ulimit -v {ADDRESS_SPACE_KIB_MAX} && exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_possim"))
         .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .output()
-        .expect("possim runs");
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    command
+}
+
+fn possim(args: &[&str]) -> (i32, String, String) {
+    let output = limited(args).output().expect("possim runs");
     (
         output.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -65,9 +81,7 @@ fn a_malformed_scenario_exits_2_naming_file_line_and_column() {
 /// exited 1, the code of a failed invariant.
 #[test]
 fn a_reader_that_stops_reading_gets_exit_141_and_no_error_message() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_possim"))
-        .args(["replay", "scenarios/quickstart.yaml", "--seed", "7"])
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+    let mut child = limited(&["replay", "scenarios/quickstart.yaml", "--seed", "7"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -209,7 +223,58 @@ fn a_scenario_file_past_its_bound_is_refused_unread_and_a_long_line_is_cut() {
     assert_eq!(code, 2, "{err}");
     assert!(err.len() < 1_000, "{} bytes of error: {}", err.len(), &err[..err.len().min(2_000)]);
     assert!(err.contains("nul.yaml:1:1: ") && err.contains('…'), "{err}");
+
+    // 200 MB of NUL bytes, as the issue tried: refused unread.
+    let huge = dir.join("huge.yaml");
+    nul_file(&huge, 200_000_000);
+    let huge = huge.to_str().unwrap();
+    let (code, _, err) = possim(&["run", huge]);
+    assert_eq!((code, err), (2, format!("error: {huge}: {bound}\n")));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `possim frame decode < /dev/zero` ends at the input bound.
+#[test]
+fn frame_decode_of_dev_zero_is_refused_at_its_bound() {
+    let output = limited(&["frame", "decode"])
+        .stdin(std::fs::File::open("/dev/zero").unwrap())
+        .output()
+        .expect("possim runs");
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert_eq!(err, "error: stdin is longer than the bound FRAME_INPUT_BYTES_MAX = 65536 bytes\n");
+}
+
+/// The quick start with one edit, run: exit 2, a `file:line:column:` error
+/// naming the bound, in a message of sane length.
+fn refused_at(edited: String, name: &str, line_of: &str, bound: &str) {
+    let path = scratch(name).join(format!("{name}.yaml"));
+    std::fs::write(&path, &edited).unwrap();
+    let (code, out, err) = possim(&["run", path.to_str().unwrap()]);
+    assert_eq!(code, 2, "{out}{err}");
+    let line = text_line(&edited, line_of);
+    assert!(err.starts_with(&format!("error: {}:{line}:", path.display())), "{err}");
+    assert!(err.contains(bound), "{err}");
+    assert!(err.len() < 1_000, "{} bytes of error", err.len());
+}
+
+/// Sizes past their bounds are refused at their line before anything is
+/// built: a billion cards, a million terminals, a run of 1e15 ms (which
+/// wrapped simulated time, or stopped the run mid-way).
+#[test]
+fn sizes_past_their_bounds_are_refused_at_their_line_within_the_memory_limit() {
+    let quickstart = bundled("scenarios/quickstart.yaml");
+    let cards = quickstart.replace("count: 20\n", "count: 1000000000\n");
+    refused_at(cards, "cards", "count: 1000000000", "CARDS_MAX = 1000000");
+    let terminals = quickstart.replace(
+        "terminals:\n",
+        "terminal_groups:\n  - {prefix: X, count: 1000000, merchant: \"898100000000001\", tmk: 0123456789ABCDEF}\nterminals:\n",
+    );
+    refused_at(terminals, "terminals", "count: 1000000,", "TERMINALS_PER_FARM_MAX = 5000");
+    for value in ["1e15", "1000000000000000"] {
+        let long = quickstart.replace("safety_ms: 1200000 ", &format!("safety_ms: {value} "));
+        refused_at(long, "long", "safety_ms:", "safety_ms");
+    }
 }
 
 /// Regression: `possim frame decode < /dev/zero` read stdin until the
@@ -220,8 +285,7 @@ fn frame_input_past_its_bound_is_refused_unread() {
     let path = dir.join("zeros.bin");
     nul_file(&path, 1 << 20);
     for args in [vec!["frame", "decode"], vec!["frame", "encode"]] {
-        let output = Command::new(env!("CARGO_BIN_EXE_possim"))
-            .args(&args)
+        let output = limited(&args)
             .stdin(std::fs::File::open(&path).unwrap())
             .output()
             .expect("possim runs");

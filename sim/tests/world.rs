@@ -235,3 +235,27 @@ fn a_trade_keyed_in_as_healing_begins_is_settled_before_clearing() {
     let report = execute(&scenario, &RunOptions { seed: 4590, swarm: false }).expect("completes");
     assert!(report.passed(), "failed: {:?}", report.failed());
 }
+
+/// Regression (found by the hostile-input corpus): the world kept its
+/// issuers in a list and addressed them by index, so a scenario whose one
+/// issuer is `index: 1` (valid: indexes are 0 to 99, unique) panicked on
+/// the issuer's first deadline. Issuer 5 answers, and a silent spell of it
+/// runs.
+#[test]
+fn issuers_need_not_be_indexed_from_zero_in_order() {
+    let text = BASE.replace(
+        r#"issuers: [{index: 0, bins: ["622202"]}]"#,
+        "issuers: [{index: 5, bins: [\"622202\"]}, {index: 0, bins: [\"622848\"]}]",
+    ) + "faults:\n  scheduled:\n    - {at_ms: 60000, kind: issuer_silent, issuer: 5, for_ms: 20000}\n";
+    assert!(text.contains("index: 5"));
+    let scenario = parse_and_compile(&text, "sparse.yaml").expect("a valid scenario");
+    let report = execute(&scenario, &RunOptions { seed: 3, swarm: false }).expect("it runs");
+    let answered = report
+        .trace
+        .records()
+        .iter()
+        .filter(|record| matches!(&record.event, TraceEvent::Issuer { issuer: 5, .. }))
+        .count();
+    assert!(answered > 0, "issuer 5 took part");
+    assert!(report.passed(), "{:?}", report.failed());
+}

@@ -144,30 +144,25 @@ pub const SNIPPET_CHARS_MAX: usize = 120;
 
 /// `message` with its control characters escaped (a YAML key or value it
 /// quotes may hold a line break, and the message must stay one line), cut
-/// to [`MESSAGE_CHARS_MAX`] characters.
+/// to [`MESSAGE_CHARS_MAX`] characters. The cut counts the escaped text:
+/// a NUL is six characters once written `\u{0}`.
 fn one_line(message: &str) -> String {
-    let total = message.chars().count();
-    let (head, tail) = if total > MESSAGE_CHARS_MAX {
-        let half = MESSAGE_CHARS_MAX / 2;
-        (half, total - half)
-    } else {
-        (total, total)
-    };
-    let mut out = String::with_capacity(message.len().min(4 * MESSAGE_CHARS_MAX));
-    for (index, c) in message.chars().enumerate() {
-        if index == head && head < tail {
-            out.push_str(" … ");
-        }
-        if index >= head && index < tail {
-            continue;
-        }
+    let mut escaped = String::with_capacity(message.len().min(4 * MESSAGE_CHARS_MAX));
+    for c in message.chars() {
         if c.is_control() {
-            out.extend(c.escape_default());
+            escaped.extend(c.escape_default());
         } else {
-            out.push(c);
+            escaped.push(c);
         }
     }
-    out
+    let total = escaped.chars().count();
+    if total <= MESSAGE_CHARS_MAX {
+        return escaped;
+    }
+    let half = MESSAGE_CHARS_MAX / 2;
+    let head: String = escaped.chars().take(half).collect();
+    let tail: String = escaped.chars().skip(total - half).collect();
+    format!("{head} … {tail}")
 }
 
 impl fmt::Display for ScenarioError {
@@ -296,5 +291,16 @@ mod tests {
         assert!(error.message.starts_with("unknown field `xxx"), "{}", error.message);
         assert!(error.message.ends_with("xxx`, expected one of a, b"), "{}", error.message);
         assert!(error.message.contains("x … x"), "{}", error.message);
+    }
+
+    /// Regression: the cut counted characters before escaping, so a value
+    /// of 1,000 NUL bytes made a message of 6,000 characters.
+    #[test]
+    fn a_message_of_control_characters_is_cut_after_escaping() {
+        let quoted = "\0".repeat(100_000);
+        let error = ScenarioError::at("a.yaml", "", 1, 1, format!("unknown variant `{quoted}`"));
+        assert_eq!(error.message.chars().count(), MESSAGE_CHARS_MAX + 3, "{}", error.message);
+        assert!(error.message.starts_with("unknown variant `\\u{0}"), "{}", error.message);
+        assert!(error.message.ends_with("\\u{0}`"), "{}", error.message);
     }
 }

@@ -61,9 +61,15 @@ pub fn load_and_compile(path: &Path) -> Result<CompiledScenario, ScenarioError> 
 /// with the line and column of the fault's kind.
 pub fn load_simulable(path: &Path) -> Result<CompiledScenario, ScenarioError> {
     let (text, file) = read(path)?;
-    let compiled = parse_and_compile(&text, &file)?;
+    parse_simulable(&text, &file)
+}
+
+/// As [`parse_and_compile`], refusing fault kinds that exist only live:
+/// what `possim run` does with a file's text once read.
+pub fn parse_simulable(text: &str, file: &str) -> Result<CompiledScenario, ScenarioError> {
+    let compiled = parse_and_compile(text, file)?;
     super::validate::check_simulable(&compiled.faults)
-        .map_err(|error| super::validate::locate(&error, &text, &file))?;
+        .map_err(|error| super::validate::locate(&error, text, file))?;
     Ok(compiled)
 }
 

@@ -42,6 +42,6 @@ pub mod validate;
 
 pub use compile::{CompiledCard, CompiledScenario, CompiledTerminal};
 pub use error::{CompileError, FieldPath, ScenarioError, Segment};
-pub use load::{load, load_and_compile, load_simulable, parse, parse_and_compile};
+pub use load::{load, load_and_compile, load_simulable, parse, parse_and_compile, parse_simulable};
 pub use model::Scenario;
 pub use validate::{validate, INVARIANTS};

@@ -330,9 +330,7 @@ impl<'a> Runner<'a> {
                 self.at(later(for_ms), Action::Undo(Undo::IssuerUp(issuer), cause));
             }
             Fault::IssuerSilent { issuer, for_ms } => {
-                if let Some(silent) =
-                    self.world.borrow_mut().issuer_silent.get_mut(usize::from(issuer))
-                {
+                if let Some(silent) = self.world.borrow_mut().issuer_silent.get_mut(&issuer) {
                     *silent = true;
                 }
                 self.fault_record(
@@ -439,9 +437,7 @@ impl<'a> Runner<'a> {
                 self.fault_record(now, FaultKind::IssuerUp, &format!("issuer-{issuer}"), &cause);
             }
             Undo::IssuerHeard(issuer) => {
-                if let Some(silent) =
-                    self.world.borrow_mut().issuer_silent.get_mut(usize::from(issuer))
-                {
+                if let Some(silent) = self.world.borrow_mut().issuer_silent.get_mut(&issuer) {
                     *silent = false;
                 }
                 self.fault_record(
@@ -822,10 +818,10 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
     let issuers = scenario
         .issuers
         .iter()
-        .map(|config| Issuer::new(config.clone()))
-        .collect::<Result<Vec<_>, _>>()
+        .map(|config| Issuer::new(config.clone()).map(|issuer| (config.index, issuer)))
+        .collect::<Result<BTreeMap<u16, Issuer>, _>>()
         .map_err(|e| RunError::Unsupported(format!("issuer: {e}")))?;
-    let issuer_count = issuers.len();
+    let issuer_silent = issuers.keys().map(|&index| (index, false)).collect();
     let quiet = Rc::new(Quiet::default());
     let world: Shared = Rc::new(RefCell::new(World {
         offset_ms,
@@ -834,7 +830,7 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
         switch_up: true,
         network,
         issuers,
-        issuer_silent: vec![false; issuer_count],
+        issuer_silent,
         terminals,
         routes: BTreeMap::new(),
         resets: BTreeMap::new(),

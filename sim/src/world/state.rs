@@ -81,9 +81,11 @@ pub(crate) struct World {
     pub switch: Switch,
     pub switch_up: bool,
     pub network: Network,
-    pub issuers: Vec<Issuer>,
+    /// By index: a scenario's indexes need not run 0, 1, 2, ... (`{0, 5}`
+    /// is two issuers).
+    pub issuers: BTreeMap<u16, Issuer>,
     /// An issuer that is silent drops everything it would send.
-    pub issuer_silent: Vec<bool>,
+    pub issuer_silent: BTreeMap<u16, bool>,
     pub terminals: BTreeMap<TerminalId, TerminalSlot>,
     /// (owner, peer) -> the connection the owner writes to the peer on.
     pub routes: BTreeMap<(Node, Node), mpsc::Sender<Vec<u8>>>,
@@ -187,7 +189,7 @@ impl World {
             Node::Switch if self.switch_up => self.switch.poll_timeout(),
             Node::Switch => None,
             Node::Network => self.network.poll_timeout(),
-            Node::Issuer(index) => self.issuers[usize::from(index)].poll_timeout(),
+            Node::Issuer(index) => self.issuers.get(&index).and_then(Issuer::poll_timeout),
             Node::Terminal(id) => {
                 self.terminals.get(&id).and_then(|slot| slot.terminal.poll_timeout())
             }
@@ -212,7 +214,9 @@ impl World {
                     self.network.handle_command(now, command)
                 }
                 (Node::Issuer(index), Command::Issuer(command)) => {
-                    self.issuers[usize::from(index)].handle_command(now, command)
+                    if let Some(issuer) = self.issuers.get_mut(&index) {
+                        issuer.handle_command(now, command);
+                    }
                 }
                 (node, command) => panic!("command {command:?} is not for {node}"),
             }
@@ -221,7 +225,11 @@ impl World {
             match node {
                 Node::Switch => self.switch.handle_timeout(now),
                 Node::Network => self.network.handle_timeout(now),
-                Node::Issuer(index) => self.issuers[usize::from(index)].handle_timeout(now),
+                Node::Issuer(index) => {
+                    if let Some(issuer) = self.issuers.get_mut(&index) {
+                        issuer.handle_timeout(now);
+                    }
+                }
                 Node::Terminal(id) => {
                     if let Some(slot) = self.terminals.get_mut(&id) {
                         slot.terminal.handle_timeout(now);
@@ -243,7 +251,9 @@ impl World {
             Node::Switch => self.switch.handle_message(now, from, bytes),
             Node::Network => self.network.handle_message(now, from, bytes),
             Node::Issuer(index) => {
-                self.issuers[usize::from(index)].handle_message(now, from, bytes)
+                if let Some(issuer) = self.issuers.get_mut(&index) {
+                    issuer.handle_message(now, from, bytes);
+                }
             }
             Node::Terminal(id) => {
                 if let Some(slot) = self.terminals.get_mut(&id) {
@@ -276,13 +286,14 @@ impl World {
                 }
             }
             Node::Issuer(index) => {
-                let issuer = &mut self.issuers[usize::from(index)];
                 let mut events = Vec::new();
-                while let Some(event) = issuer.poll_event() {
-                    events.push(event);
-                }
-                while let Some(transmit) = issuer.poll_transmit() {
-                    outbound.push(transmit);
+                if let Some(issuer) = self.issuers.get_mut(&index) {
+                    while let Some(event) = issuer.poll_event() {
+                        events.push(event);
+                    }
+                    while let Some(transmit) = issuer.poll_transmit() {
+                        outbound.push(transmit);
+                    }
                 }
                 for event in events {
                     self.issuer_event_hooks(&event.kind);
@@ -350,7 +361,7 @@ impl World {
             return Vec::new();
         }
         if let Node::Issuer(index) = owner {
-            if self.issuer_silent[usize::from(index)] {
+            if self.issuer_silent.get(&index) == Some(&true) {
                 return self.record_and_drop(now, owner, to, &bytes, Fate::Dropped);
             }
         }
