@@ -133,7 +133,8 @@ pub enum HostError {
 pub struct LiveHost {
     switch: Switch,
     network: Network,
-    issuers: Vec<Issuer>,
+    /// By their index in the scenario, which need not run 0, 1, 2, ...
+    issuers: BTreeMap<u16, Issuer>,
     backbone: Backbone,
     calendar: Calendar,
     start: Instant,
@@ -177,8 +178,12 @@ impl LiveHost {
         let issuers = scenario
             .issuers
             .iter()
-            .map(|issuer| Issuer::new(issuer.clone()).map_err(|e| config("issuer", e.to_string())))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|issuer| {
+                let built =
+                    Issuer::new(issuer.clone()).map_err(|e| config("issuer", e.to_string()));
+                built.map(|built| (issuer.index, built))
+            })
+            .collect::<Result<BTreeMap<_, _>, _>>()?;
         let timeouts_ms = scenario
             .terminals
             .iter()
@@ -428,7 +433,7 @@ impl LiveHost {
         };
         consider(self.switch.poll_timeout());
         consider(self.network.poll_timeout());
-        for issuer in &self.issuers {
+        for issuer in self.issuers.values() {
             consider(issuer.poll_timeout());
         }
         earliest
@@ -444,7 +449,7 @@ impl LiveHost {
                     Node::Switch => self.switch.handle_message(now, from, &bytes),
                     Node::Network => self.network.handle_message(now, from, &bytes),
                     Node::Issuer(index) => {
-                        if let Some(issuer) = self.issuers.get_mut(usize::from(index)) {
+                        if let Some(issuer) = self.issuers.get_mut(&index) {
                             issuer.handle_message(now, from, &bytes);
                         }
                     }
@@ -463,7 +468,7 @@ impl LiveHost {
         if self.network.poll_timeout().is_some_and(|t| t <= now) {
             self.network.handle_timeout(now);
         }
-        for issuer in &mut self.issuers {
+        for issuer in self.issuers.values_mut() {
             if issuer.poll_timeout().is_some_and(|t| t <= now) {
                 issuer.handle_timeout(now);
             }
@@ -547,10 +552,10 @@ impl LiveHost {
             while let Some(transmit) = self.network.poll_transmit() {
                 outbound.push((Node::Network, transmit));
             }
-            for (index, issuer) in self.issuers.iter_mut().enumerate() {
+            for (index, issuer) in self.issuers.iter_mut() {
                 while issuer.poll_event().is_some() {}
                 while let Some(transmit) = issuer.poll_transmit() {
-                    outbound.push((Node::Issuer(index as u16), transmit));
+                    outbound.push((Node::Issuer(*index), transmit));
                 }
             }
             if outbound.is_empty() {
@@ -783,6 +788,39 @@ mod tests {
         assert_eq!(host.terminals_bound(), 0);
         host.on_frame(now, 4, &sealed_sale(6, &mak));
         assert_eq!(verdict(&outputs(&mut host)), FrameVerdict::Authenticated);
+    }
+
+    /// Regression (the simulated world's twin was found by the
+    /// hostile-input corpus): issuers were kept in a list addressed by their
+    /// index, so a lone issuer with `index: 1` never got its requests and
+    /// its answers left as issuer 0's.
+    #[test]
+    fn an_issuer_indexed_one_answers_a_sale() {
+        let text = "name: t\nmerchants: [{id: '898100000000001'}]\n\
+                    issuers: [{index: 1, bins: ['622202']}]\n\
+                    terminals: [{id: LV000001, merchant: '898100000000001', tmk: 0123456789ABCDEF}]\n\
+                    card_groups: [{bin: '622202', count: 2, balance_fen: 100000}]\n";
+        let mut host = LiveHost::new(&parse_and_compile(text, "t.yaml").unwrap()).unwrap();
+        let now = host.start();
+        let mak = sign_in(&mut host, now, 1);
+        outputs(&mut host);
+        host.on_frame(now, 1, &sealed_sale(3, &mak));
+        let mut answers = Vec::new();
+        for ms in 1..=2_000u64 {
+            let at = now + Duration::from_millis(ms);
+            if host.poll_timeout().is_some_and(|t| t <= at) {
+                host.on_timeout(at);
+            }
+            for output in outputs(&mut host) {
+                if let HostOutput::Send { bytes, .. } = output {
+                    answers.push(receive(&bytes, Some(&mak)).unwrap().message);
+                }
+            }
+        }
+        let [CupMessage::TradeAnswer(answer)] = answers.as_slice() else {
+            panic!("one answer: {answers:?}")
+        };
+        assert_eq!(answer.response_code.to_string(), "00", "{answer:?}");
     }
 
     #[test]

@@ -43,6 +43,16 @@ pub const CARDS_MAX: usize = 1_000_000;
 /// run at the first answer or read that showed it.
 pub const BALANCE_FEN_MAX: i64 = AmountFen::MAX as i64;
 
+/// Scripted trades, scripted commands and scheduled faults aimed at one
+/// terminal within one tick: they reach it in one step, and its event queue
+/// (1,024) and command queue (4,096) must hold what they produce. A busy
+/// day's cashier asks a terminal one thing at a time.
+pub const TERMINAL_INPUTS_PER_TICK_MAX: usize = 64;
+
+/// Entries the run's schedule holds at once: everything planned at the
+/// start (scripted, periodic, random episodes) and what the day adds.
+pub const SCHEDULE_ENTRIES_MAX: usize = 1_000_000;
+
 /// The message for a size over its bound.
 pub(crate) fn over(what: &str, size: u64, bound_name: &str, bound: u64) -> String {
     format!("{what} {size} is over the bound {bound_name} = {bound}")

@@ -247,6 +247,7 @@ impl Scenario {
     pub fn compile(&self) -> Result<CompiledScenario, CompileError> {
         let root = FieldPath::root();
         let (month, day) = validate::check_run(&self.run)?;
+        super::durations::check(self)?;
         let calendar = Calendar::new(month, day);
 
         let mut merchants = BTreeSet::new();
@@ -290,6 +291,15 @@ impl Scenario {
         let known_cards: BTreeSet<Pan> = cards.iter().map(|(card, _)| card.pan).collect();
         validate::check_script(&self.workload.script, &targets, &known_cards)?;
         validate::check_commands(&self.workload.commands, &targets)?;
+        super::bursts::check(&self.workload, &self.faults, self.run.tick_ms)?;
+        let clean = LineProfile::default();
+        let terminal_links: Vec<(&str, &LineProfile)> = terminals
+            .iter()
+            .map(|terminal| {
+                (terminal.link.as_str(), self.links.get(&terminal.link).unwrap_or(&clean))
+            })
+            .collect();
+        super::schedule::check(self, &terminal_links)?;
         validate::check_expect(&self.expect)?;
         if let Some(case) = &self.case {
             crate::certify::case::check(case, self)?;

@@ -68,7 +68,7 @@ pub fn load_simulable(path: &Path) -> Result<CompiledScenario, ScenarioError> {
 /// what `possim run` does with a file's text once read.
 pub fn parse_simulable(text: &str, file: &str) -> Result<CompiledScenario, ScenarioError> {
     let compiled = parse_and_compile(text, file)?;
-    super::validate::check_simulable(&compiled.faults)
+    super::validate::check_simulable_scenario(&compiled)
         .map_err(|error| super::validate::locate(&error, text, file))?;
     Ok(compiled)
 }

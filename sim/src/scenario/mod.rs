@@ -32,12 +32,15 @@
 //! ```
 
 pub mod bounds;
+mod bursts;
 pub mod compile;
+mod durations;
 pub mod error;
 pub mod load;
 pub mod locate;
 pub mod model;
 pub mod placement;
+mod schedule;
 pub mod validate;
 
 pub use compile::{CompiledCard, CompiledScenario, CompiledTerminal};

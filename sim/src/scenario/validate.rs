@@ -440,6 +440,20 @@ pub(crate) fn check_faults(plan: &FaultPlan, targets: &Targets<'_>) -> Result<()
     check_swarm(&plan.swarm)
 }
 
+/// What the simulated world needs beyond a valid scenario: a card for its
+/// cardholders to draw (live mode serves a real terminal's own cards), and
+/// no fault kind that exists only on a real socket
+/// (`faults.protocol[i]: kind reset_after_request is live only ...`).
+pub fn check_simulable_scenario(compiled: &CompiledScenario) -> Result<(), CompileError> {
+    if compiled.cards.is_empty() {
+        return fail(
+            FieldPath::root().key("cards"),
+            "a simulated run needs at least one card (cards or card_groups)",
+        );
+    }
+    check_simulable(&compiled.faults)
+}
+
 /// Refuses fault kinds that exist only on a real socket, for the simulated
 /// world: `faults.protocol[i]: kind reset_after_request is live only ...`.
 pub fn check_simulable(plan: &FaultPlan) -> Result<(), CompileError> {

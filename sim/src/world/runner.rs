@@ -64,7 +64,7 @@ pub enum RunError {
 }
 
 /// Bound on scheduled actions waiting at once.
-const SCHEDULE_MAX: usize = 1_000_000;
+const SCHEDULE_MAX: usize = crate::scenario::bounds::SCHEDULE_ENTRIES_MAX;
 /// How often the cashier looks at an unconverged terminal while healing.
 const HEALING_ROUND_MS: u64 = 30_000;
 /// A busy terminal makes the next cardholder wait this long, this many times.

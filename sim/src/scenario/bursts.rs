@@ -1,0 +1,122 @@
+//! What one terminal can be asked at once: scripted trades, scripted
+//! commands and scheduled faults aimed at one terminal within one tick all
+//! reach it in one step, each producing events and frames its queues must
+//! hold. A scenario repeating one line thousands of times at one instant
+//! stopped the run with a queue's assertion; it is refused at the first
+//! line past [`TERMINAL_INPUTS_PER_TICK_MAX`](super::bounds::TERMINAL_INPUTS_PER_TICK_MAX).
+
+use std::collections::BTreeMap;
+
+use super::bounds::{self, TERMINAL_INPUTS_PER_TICK_MAX};
+use super::error::{CompileError, FieldPath};
+use super::model::{Fault, FaultPlan, Workload};
+
+/// Refuses the first input that overfills a terminal's tick.
+pub(crate) fn check(
+    workload: &Workload,
+    faults: &FaultPlan,
+    tick_ms: u64,
+) -> Result<(), CompileError> {
+    let tick_ms = tick_ms.max(1);
+    let script = workload.script.iter().enumerate().map(|(index, trade)| {
+        let at = FieldPath::root().key("workload").key("script").index(index);
+        (trade.terminal.trimmed().to_owned(), trade.at_ms, at)
+    });
+    let commands = workload.commands.iter().enumerate().map(|(index, scripted)| {
+        let at = FieldPath::root().key("workload").key("commands").index(index);
+        (scripted.terminal.trimmed().to_owned(), scripted.at_ms, at)
+    });
+    let scheduled = faults.scheduled.iter().enumerate().filter_map(|(index, scheduled)| {
+        let at = FieldPath::root().key("faults").key("scheduled").index(index);
+        terminal_of(&scheduled.fault).map(|terminal| (terminal, scheduled.at_ms, at))
+    });
+    let mut counts: BTreeMap<(String, u64), usize> = BTreeMap::new();
+    for (terminal, at_ms, at) in script.chain(commands).chain(scheduled) {
+        let count = counts.entry((terminal.clone(), at_ms / tick_ms)).or_default();
+        *count += 1;
+        if *count > TERMINAL_INPUTS_PER_TICK_MAX {
+            let what = format!("scripted trades, commands and faults for terminal {terminal} within one tick ({tick_ms} ms)");
+            return Err(CompileError::new(
+                at,
+                bounds::over(
+                    &what,
+                    *count as u64,
+                    "TERMINAL_INPUTS_PER_TICK_MAX",
+                    TERMINAL_INPUTS_PER_TICK_MAX as u64,
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn terminal_of(fault: &Fault) -> Option<String> {
+    match fault {
+        Fault::PowerCut { terminal, .. }
+        | Fault::Printer { terminal, .. }
+        | Fault::Tamper { terminal, .. }
+        | Fault::Battery { terminal, .. }
+        | Fault::Blackhole { terminal, .. }
+        | Fault::Reset { terminal }
+        | Fault::Replace { terminal } => Some(terminal.trimmed().to_owned()),
+        Fault::Partition { .. }
+        | Fault::Hold { .. }
+        | Fault::Crash { .. }
+        | Fault::IssuerDown { .. }
+        | Fault::IssuerSilent { .. }
+        | Fault::Cutoff { .. } => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::parse_and_compile;
+
+    const BASE: &str = "name: t\nmerchants: [{id: '898100000000001'}]\n\
+        issuers: [{index: 0, bins: ['622202']}]\n\
+        terminals: [{id: T0000001, merchant: '898100000000001', tmk: 0123456789ABCDEF}]\n\
+        cards: [{pan: '6222020000000001', balance_fen: 100000}]\n";
+
+    fn repeated(section: &str, line: &str, times: usize) -> String {
+        format!("{BASE}{section}{}", format!("    - {line}\n").repeat(times))
+    }
+
+    /// Regression (found by the hostile-input corpus): 10,000 settle
+    /// commands at one instant stopped the run with "commands for terminal
+    /// over 4096"; 1,000 printer faults, or 1,000 scripted trades, at one
+    /// instant with "terminal event queue over its bound of 1024".
+    #[test]
+    fn one_line_repeated_at_one_instant_is_refused_at_the_first_past_the_bound() {
+        let cases = [
+            ("workload:\n  commands:\n", "{at_ms: 40000, terminal: T0000001, command: settle}"),
+            (
+                "workload:\n  script:\n",
+                "{at_ms: 10000, terminal: T0000001, trade: sale, card: '6222020000000001', amount_fen: 100}",
+            ),
+            (
+                "faults:\n  scheduled:\n",
+                "{at_ms: 20000, kind: printer, terminal: T0000001, state: out_of_paper, fixed_after_ms: 1000}",
+            ),
+        ];
+        for (section, line) in cases {
+            let error = parse_and_compile(&repeated(section, line, 1_000), "t.yaml").unwrap_err();
+            // Five lines of head, the section's two, then item 65.
+            assert_eq!(error.line, 5 + 2 + 65, "{}", error.headline());
+            assert!(
+                error.message.contains("TERMINAL_INPUTS_PER_TICK_MAX = 64"),
+                "{}",
+                error.message
+            );
+        }
+    }
+
+    #[test]
+    fn inputs_spread_over_ticks_pass() {
+        let lines: String = (0..200)
+            .map(|i| {
+                format!("    - {{at_ms: {}, terminal: T0000001, command: settle}}\n", 1000 + i * 10)
+            })
+            .collect();
+        parse_and_compile(&format!("{BASE}workload:\n  commands:\n{lines}"), "t.yaml").unwrap();
+    }
+}
