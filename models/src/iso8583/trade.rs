@@ -671,6 +671,18 @@ impl TradeResponse {
         }
     }
 
+    /// Whether this is an answer to `request`: its STAN, kind, terminal,
+    /// merchant and (when the answer carries one) amount. A frame damaged on
+    /// its way to the host is answered as the host read it, so a STAN alone
+    /// does not make an answer the request's.
+    pub fn answers(&self, request: &FinancialRequest) -> bool {
+        self.stan == request.stan
+            && self.kind == request.kind()
+            && self.terminal == request.terminal
+            && self.merchant == request.merchant
+            && (self.amount.is_none() || self.amount == request.trade.amount())
+    }
+
     pub fn mti(&self) -> Mti {
         if self.reversal {
             Mti::REVERSAL_RESPONSE

@@ -101,10 +101,14 @@ impl Terminal {
         answer: TradeResponse,
         mac: MacCheck,
     ) -> bool {
+        // The whole correspondence, not the STAN alone: a host answering a
+        // request that was damaged on the line (its merchant id flipped, say)
+        // answers what it read, and a refusal of that is not this upload's
+        // verdict. Unmatched, the upload stays queued and goes again.
         let awaited = matches!(
             &self.volatile.outstanding,
             Some(Outstanding { awaiting: Awaiting::OfflineUpload { request }, .. })
-                if request.stan == answer.stan && request.kind() == answer.kind
+                if answer.answers(request)
         );
         if !awaited {
             return self.stale(now, "upload answer", answer.stan);

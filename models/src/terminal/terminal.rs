@@ -608,10 +608,7 @@ impl Terminal {
         else {
             unreachable!("checked above")
         };
-        let matches = answer.kind == request.kind()
-            && answer.merchant == request.merchant
-            && (answer.amount.is_none() || answer.amount == request.trade.amount());
-        if !matches {
+        if !answer.answers(&request) {
             let why = "answer does not match the request".to_string();
             self.trade_unusable(now, &request, reversal, ReversalReason::Garbled, why, true);
             return true;

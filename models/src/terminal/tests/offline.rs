@@ -173,3 +173,26 @@ fn a_swapped_device_loses_its_store_but_keeps_the_numbering() {
         E::Replaced { offline_lost: 2, journal_lost: 2, reversal_lost: false, .. }
     )));
 }
+
+/// Regression (found by a swarm seed of faults/backbone.yaml): an upload's
+/// 0220 had its merchant id flipped on the line, the switch refused what it
+/// read (97, for merchant ...002), and the terminal took that refusal as its
+/// upload's and listed it failed — while the issuer held the trade from an
+/// earlier copy whose answer was lost: debited, settled as failed. An answer
+/// for another merchant is not this upload's: it stays queued.
+#[test]
+fn an_answer_to_a_damaged_copy_of_an_upload_is_not_its_verdict() {
+    let mut rig = Rig::signed_in(TerminalConfig::default());
+    rig.command(offline_sale(300));
+    rig.command(TerminalCommand::SendPending);
+    let upload = rig.next_trade();
+    let mut damaged = upload.clone();
+    damaged.merchant = crate::iso8583::values::MerchantId::new("898100000000002").unwrap();
+    let refusal = rig.host.answer_trade(&damaged, ResponseCode::TERMINAL_NOT_REGISTERED);
+    rig.deliver(&refusal);
+    assert!(!rig.saw(|e| matches!(e, E::OfflineUploadFailed { .. })), "not its verdict");
+    assert_eq!(rig.terminal.persistent().offline().len(), 1, "still queued");
+    let answer = rig.host.answer_trade(&upload, ResponseCode::DUPLICATE);
+    rig.deliver(&answer);
+    assert!(rig.saw(|e| matches!(e, E::OfflineUploaded { .. })));
+}
