@@ -21,9 +21,9 @@
 //! let idle = Verdict { exercised: 0, ..verdict.clone() };
 //! assert_eq!(verdict.status(), Status::Pass);
 //! assert_eq!(idle.status(), Status::NotExercised);
-//! let suite = suite("serve s.yaml", &[verdict.clone()], &RunFacts::default(), 10);
-//! assert!(suite.passed());
-//! assert!(suite.cases[0].title.contains("judged 2 times"));
+//! let judged = suite("serve s.yaml", &[verdict.clone()], &RunFacts::default(), 10);
+//! assert!(judged.passed());
+//! assert!(judged.cases[0].title.contains("judged 2 times"));
 //! assert!(!suite("serve s.yaml", &[verdict, idle], &RunFacts::default(), 10).passed());
 //! ```
 
