@@ -11,6 +11,10 @@ pub struct CaseResult {
     /// Why it failed (the first deviating step, the violation); empty when
     /// it passed.
     pub failure: Option<String>,
+    /// Why the case did not apply to this run (nothing in it could
+    /// trigger the rule): neither passed nor failed, and it fails nothing.
+    /// JUnit renders it as skipped.
+    pub skipped: Option<String>,
     /// The one command that reproduces this case, when there is one.
     pub repro: Option<String>,
     /// Wall time the case took.
@@ -24,9 +28,20 @@ impl CaseResult {
             title: title.into(),
             passed: true,
             failure: None,
+            skipped: None,
             repro: None,
             wall_ms,
         }
+    }
+
+    /// A case that did not apply to the run, and why; it fails nothing.
+    pub fn skipped(
+        id: impl Into<String>,
+        title: impl Into<String>,
+        why: impl Into<String>,
+        wall_ms: u64,
+    ) -> Self {
+        Self { skipped: Some(why.into()), ..Self::pass(id, title, wall_ms) }
     }
 
     pub fn fail(
@@ -40,6 +55,7 @@ impl CaseResult {
             title: title.into(),
             passed: false,
             failure: Some(failure.into()),
+            skipped: None,
             repro: None,
             wall_ms,
         }
@@ -66,5 +82,10 @@ impl Suite {
 
     pub fn failures(&self) -> usize {
         self.cases.iter().filter(|case| !case.passed).count()
+    }
+
+    /// Cases that did not apply (neither passed nor failed).
+    pub fn skipped(&self) -> usize {
+        self.cases.iter().filter(|case| case.skipped.is_some()).count()
     }
 }

@@ -30,10 +30,13 @@ pub fn page_end(out: &mut String) {
 pub fn suite(suite: &Suite) -> String {
     let mut out = String::new();
     page_start(&mut out, &format!("possim {}", suite.name));
-    let passed = suite.cases.len() - suite.failures();
+    let skipped = suite.skipped();
+    let passed = suite.cases.len() - suite.failures() - skipped;
+    let not_applicable =
+        if skipped > 0 { format!(", {skipped} not applicable") } else { String::new() };
     let _ = writeln!(
         out,
-        "<h1>possim {}</h1>\n<p id=\"verdict\" class=\"{}\">{passed} of {} passed</p>",
+        "<h1>possim {}</h1>\n<p id=\"verdict\" class=\"{}\">{passed} of {} passed{not_applicable}</p>",
         html(&suite.name),
         if suite.passed() { "pass" } else { "fail" },
         suite.cases.len()
@@ -43,14 +46,18 @@ pub fn suite(suite: &Suite) -> String {
                   <th>first deviation</th><th>repro</th></tr>\n",
     );
     for case in &suite.cases {
-        let (class, verdict) = if case.passed { ("pass", "pass") } else { ("fail", "FAIL") };
+        let (class, verdict) = match (&case.skipped, case.passed) {
+            (Some(_), _) => ("skip", "not applicable"),
+            (None, true) => ("pass", "pass"),
+            (None, false) => ("fail", "FAIL"),
+        };
         let _ = writeln!(
             out,
             "<tr><td>{}</td><td>{}</td><td class=\"{class}\">{verdict}</td><td>{}</td>\
              <td><code>{}</code></td></tr>",
             html(&case.id),
             html(&case.title),
-            html(case.failure.as_deref().unwrap_or("")),
+            html(case.failure.as_deref().or(case.skipped.as_deref()).unwrap_or("")),
             html(case.repro.as_deref().unwrap_or("")),
         );
     }

@@ -11,7 +11,11 @@ pub fn render(suite: &Suite) -> Result<String, ReportError> {
     let mut report = Report::new(format!("possim {}", suite.name));
     let mut test_suite = TestSuite::new(suite.name.clone());
     for case in &suite.cases {
-        let status = if case.passed {
+        let status = if let Some(why) = &case.skipped {
+            let mut status = TestCaseStatus::skipped();
+            status.set_message(why.clone());
+            status
+        } else if case.passed {
             TestCaseStatus::success()
         } else {
             let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
@@ -53,5 +57,17 @@ mod tests {
         assert!(xml.contains("failures=\"1\""), "{xml}");
         assert!(xml.contains("no-double-debit: card debited twice"), "{xml}");
         assert!(xml.contains("possim replay q.yaml --seed 2"), "{xml}");
+    }
+
+    #[test]
+    fn a_case_that_did_not_apply_is_skipped_not_passed() {
+        let suite = Suite {
+            name: "serve".into(),
+            cases: vec![CaseResult::skipped("retries-reversal", "t", "no drop_reversals fault", 1)],
+        };
+        assert!(suite.passed());
+        let xml = render(&suite).unwrap();
+        assert!(xml.contains("<skipped"), "{xml}");
+        assert!(xml.contains("no drop_reversals fault"), "{xml}");
     }
 }

@@ -8,13 +8,25 @@ use crate::escape::markdown_cell;
 /// A suite as a Markdown table: ID, title, verdict, the first deviation.
 pub fn suite(suite: &Suite) -> String {
     let mut out = String::new();
-    let passed = suite.cases.len() - suite.failures();
+    let skipped = suite.skipped();
+    let passed = suite.cases.len() - suite.failures() - skipped;
     let _ = writeln!(out, "# possim {}\n", suite.name);
-    let _ = writeln!(out, "**{passed} of {} passed.**\n", suite.cases.len());
+    let not_applicable =
+        if skipped > 0 { format!(", {skipped} not applicable") } else { String::new() };
+    let _ = writeln!(out, "**{passed} of {} passed{not_applicable}.**\n", suite.cases.len());
     out.push_str("| ID | title | result | first deviation |\n|---|---|---|---|\n");
     for case in &suite.cases {
-        let verdict = if case.passed { "pass" } else { "**FAIL**" };
-        let failure = case.failure.as_deref().map(markdown_cell).unwrap_or_default();
+        let verdict = match (&case.skipped, case.passed) {
+            (Some(_), _) => "not applicable",
+            (None, true) => "pass",
+            (None, false) => "**FAIL**",
+        };
+        let failure = case
+            .failure
+            .as_deref()
+            .or(case.skipped.as_deref())
+            .map(markdown_cell)
+            .unwrap_or_default();
         let _ = writeln!(
             out,
             "| {} | {} | {verdict} | {failure} |",

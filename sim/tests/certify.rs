@@ -199,3 +199,99 @@ fn run_case_is_deterministic() {
     let b = run_case(first, None).unwrap();
     assert_eq!(a.deviation, b.deviation);
 }
+
+/// A scratch directory holding `files` (name, text), made anew.
+fn scratch_suite(name: &str, files: &[(&str, String)]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("possim-certify-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (file, text) in files {
+        std::fs::write(dir.join(file), text).unwrap();
+    }
+    dir
+}
+
+fn ct10() -> String {
+    std::fs::read_to_string(suite_dir().join("ct10_inquiry_never_reverses.yaml")).unwrap()
+}
+
+/// Regression: a case of `never` steps alone passed on a run in which
+/// nothing happened. It is now a bad case file (exit 2, at its steps).
+#[test]
+fn a_case_that_needs_nothing_to_happen_is_refused() {
+    let good = ct10();
+    let steps_at = good.find("  steps:\n").unwrap();
+    let outcome_at = good.find("  outcome:\n").unwrap();
+    let vacuous = format!(
+        "{}  steps:\n    - never: {{frame: \"0400\"}}\n{}",
+        &good[..steps_at],
+        &good[outcome_at..]
+    );
+    let dir = scratch_suite("vacuous", &[("vacuous.yaml", vacuous.clone())]);
+    let output = possim(&["certify", dir.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let line = vacuous.lines().position(|l| l.contains("- never:")).unwrap() + 1;
+    // One line, then the quoted place, as every scenario error.
+    let first = stderr.lines().next().unwrap_or_default();
+    assert!(first.contains(&format!("vacuous.yaml:{line}:")), "{stderr}");
+    assert!(first.contains("nothing has to happen"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A `never` step the run never reached (the trace ended at the step
+/// before it) is "not exercised", not a pass.
+#[test]
+fn a_never_step_past_the_end_of_the_run_is_not_exercised() {
+    let never_again = Step { never: Some(pattern("trade_started")), ..Step::default() };
+    let deviation = match_steps(&[step("trade_started", 3), never_again], &story()).unwrap_err();
+    assert_eq!(deviation.step, 2);
+    assert!(deviation.found.starts_with("not exercised"), "{deviation}");
+}
+
+/// `--case` runs only the cases named; an id the suite does not hold is
+/// bad input: exit 2 and one line, not a run of nothing.
+#[test]
+fn an_unknown_case_id_exits_2_with_one_line() {
+    let dir = scratch_suite("select", &[("ct10.yaml", ct10())]);
+    let output = possim(&["certify", dir.to_str().unwrap(), "--case", "CT-99"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("unknown case id CT-99") && stderr.contains("CT-10"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    let output = possim(&["certify", dir.to_str().unwrap(), "--case", "CT-10"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("1 cases: 1 passed"), "{stdout}");
+    let output = possim(&["certify", dir.to_str().unwrap(), "--matrix", "--case", "CT-99"]);
+    assert_eq!(output.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Regression: `--matrix` exited 0 when one own guard caught the case and
+/// another went unnoticed (**PASSES**), though docs/CERTIFICATION.md says
+/// a **PASSES** exits 1.
+#[test]
+fn the_matrix_exits_1_when_an_own_guard_passes() {
+    let good = ct10();
+    let unnoticed = good.replace(
+        "    - mutation: reverse_every_trade\n",
+        "    - mutation: reverse_every_trade\n    - mutation: tamper_keeps_keys\n",
+    );
+    assert_ne!(good, unnoticed, "the case file changed: update this test");
+    let dir = scratch_suite("matrix", &[("ct10.yaml", good)]);
+    let output = possim(&["certify", dir.to_str().unwrap(), "--matrix", "--own-guards"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    std::fs::write(dir.join("ct10.yaml"), unnoticed).unwrap();
+    let output = possim(&["certify", dir.to_str().unwrap(), "--matrix", "--own-guards"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("**PASSES**"), "{stdout}");
+    assert!(
+        stderr.contains("CT-10 passes under its own guard `mutation: tamper_keeps_keys`"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -150,6 +150,117 @@ fn an_independent_terminal_without_its_reversal_is_caught() {
     assert!(table.contains("NON-COMPLIANT"), "{table}");
 }
 
+// Honest verdicts: no peer, and checks that judged nothing.
+
+/// Regression: with no terminal ever connecting, serve printed "compliant"
+/// and exited 0. It is not compliant (exit 1), says so in one line, and
+/// tells a selected check that judged nothing from one that does not apply.
+#[test]
+fn serve_with_no_terminal_connected_is_not_compliant() {
+    let out = std::env::temp_dir().join(format!("possim-live-nobody-{}", std::process::id()));
+    let out_arg = out.display().to_string();
+    let serve =
+        Serve::start("scenarios/live/precheck.yaml", &["--duration", "1", "--out", &out_arg]);
+    let (code, table, _) = serve.finish();
+    assert_eq!(code, 1, "{table}");
+    assert!(table.contains("verdict   NON-COMPLIANT: no terminal connected within 1 s"), "{table}");
+    // drop_answer is in the scenario: the reversal check is selected.
+    assert!(row(&table, "reverses-unanswered-trade").contains("not exercised"), "{table}");
+    assert!(row(&table, "stan-unique-in-batch").contains("not exercised"), "{table}");
+    // No drop_reversals fault: nothing could have exercised it.
+    assert!(row(&table, "retries-reversal").contains("not applicable"), "{table}");
+    assert!(!table.contains(" pass "), "{table}");
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert!(junit.contains("no terminal connected within 1 s"), "{junit}");
+    assert!(junit.contains("not exercised: no terminal of the scenario sent"), "{junit}");
+    assert!(junit.contains("<skipped") && junit.contains("no drop_reversals fault"), "{junit}");
+    let _ = std::fs::remove_dir_all(out);
+}
+
+/// Without --duration, serve does not wait for a terminal for ever.
+#[test]
+fn serve_ends_when_no_terminal_connects_within_the_connect_timeout() {
+    let serve = Serve::start("scenarios/live/precheck.yaml", &["--connect-timeout-ms", "1000"]);
+    let (code, table, log) = serve.finish();
+    assert_eq!(code, 1, "{table}");
+    assert!(table.contains("no terminal connected within 1 s"), "{table}");
+    assert!(log.iter().any(|l| l.contains(r#""by":"connect-timeout""#)), "{log:#?}");
+}
+
+/// A terminal that speaks and hangs up: the fault meant for its trade never
+/// fired, so the selected reversal check judged nothing and the run is not
+/// compliant, with a line saying what never happened; the hang-up is said.
+#[test]
+fn a_selected_check_that_judged_nothing_fails_the_run_and_says_why() {
+    let serve = Serve::start("scenarios/live/precheck.yaml", &["--duration", "1"]);
+    let mut stream = connect(&serve.addr);
+    stream.write_all(&echo_frame("LV000001")).unwrap();
+    let _ = read_frame(&mut stream);
+    drop(stream);
+    let (code, table, _) = serve.finish();
+    assert_eq!(code, 1, "{table}");
+    assert!(row(&table, "stan-unique-in-batch").contains("pass"), "{table}");
+    assert!(row(&table, "reverses-unanswered-trade").contains("not exercised"), "{table}");
+    assert!(table.contains("never     no reversible trade's answer was withheld"), "{table}");
+    assert!(table.contains("so reverses-unanswered-trade judged nothing"), "{table}");
+    assert!(table.contains("verdict   NON-COMPLIANT: 1 check(s) not exercised"), "{table}");
+    assert!(
+        table.contains("note      terminal LV000001 disconnected at")
+            && table.contains("and sent nothing after"),
+        "{table}"
+    );
+}
+
+/// drive against a port nobody listens on: exit 1 at once, one line.
+#[test]
+fn drive_with_the_host_refusing_says_so_and_exits_1() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = port.local_addr().unwrap().to_string();
+    drop(port);
+    let (code, table, log) = drive("scenarios/live/precheck.yaml", &addr, &[]);
+    assert_eq!(code, 1, "{table}\n{log}");
+    assert!(
+        table.contains(&format!("verdict   NON-COMPLIANT: host at {addr} refused the connection")),
+        "{table}"
+    );
+    assert!(row(&table, "unregistered-refused").contains("not exercised"), "{table}");
+    assert!(row(&table, "bad-mac-refused").contains("not applicable"), "{table}");
+}
+
+/// A host that accepts, reads and hangs up without a word: drive ends once
+/// the terminals' timeout passed with nothing from it (exit 1), and says
+/// the host closed the connection.
+#[test]
+fn drive_with_a_host_that_never_answers_says_so_and_exits_1() {
+    let host = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = host.local_addr().unwrap().to_string();
+    host.set_nonblocking(true).unwrap();
+    let mute = std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
+            match host.accept() {
+                Ok((mut stream, _)) => {
+                    stream.set_nonblocking(false).unwrap();
+                    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                    let mut first = [0u8; 64];
+                    let _ = stream.read(&mut first);
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    });
+    let (code, table, log) = drive("scenarios/live/precheck.yaml", &addr, &[]);
+    assert_eq!(code, 1, "{table}\n{log}");
+    assert!(
+        table.contains(&format!(
+            "verdict   NON-COMPLIANT: host at {addr} answered nothing within 3000 ms"
+        )),
+        "{table}"
+    );
+    assert!(table.contains("note      the host closed terminal"), "{table}");
+    drop(mute);
+}
+
 fn connect(addr: &str) -> TcpStream {
     let stream = TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -223,7 +334,13 @@ fn still_serving_then_stop(mut serve: Serve) -> Vec<String> {
     let _ = Command::new("kill").args(["-INT", &pid.to_string()]).status();
     serve.wait_for(r#""by":"signal""#, Duration::from_secs(10));
     let (code, table, log) = serve.finish();
-    assert_eq!(code, 0, "no terminal check failed: {table}");
+    // No check failed; only the reversal check, selected by the scenario's
+    // drop_answer, was never exercised (these clients make no trade), and
+    // that alone is what makes the run not compliant.
+    assert_eq!(code, 1, "{table}");
+    assert!(!table.contains("FAIL"), "no terminal check failed: {table}");
+    assert!(row(&table, "reverses-unanswered-trade").contains("not exercised"), "{table}");
+    assert!(table.contains("verdict   NON-COMPLIANT: 1 check(s) not exercised"), "{table}");
     assert!(!log.iter().any(|l| l.contains("panicked")), "{log:#?}");
     log
 }
@@ -455,9 +572,10 @@ fn serve_and_drive(scenario: &str, drive_extra: &[&str]) -> (i32, String, i32, S
     (serve_code, serve_table, drive_code, drive_table, drive_log)
 }
 
-/// The "judged" column of a check's row.
+/// The "judged" column of a check's row (the verdict may be two words).
 fn judged(table: &str, check: &str) -> u64 {
-    row(table, check).split_whitespace().nth(2).unwrap().parse().unwrap()
+    let cells: Vec<&str> = row(table, check).split_whitespace().collect();
+    cells.iter().find_map(|cell| cell.parse().ok()).unwrap_or_else(|| panic!("{table}"))
 }
 
 #[test]

@@ -268,6 +268,15 @@ pub fn check(case: &Case, scenario: &Scenario) -> Result<(), CompileError> {
     for (index, step) in case.steps.iter().enumerate() {
         check_step(step, at.key("steps").index(index))?;
     }
+    // Such a case passes on a run in which nothing happened at all: a pass
+    // that judged nothing is not a pass.
+    if case.steps.iter().all(|step| step.never.is_some() && step.until.is_none()) {
+        return fail(
+            at.key("steps"),
+            "every step is a `never` step without `until`: nothing has to happen, so the case \
+             would pass on a run in which nothing happened; add a step that must be found",
+        );
+    }
     if case.guards.len() > GUARDS_MAX {
         return fail(at.key("guards"), format!("a case names at most {GUARDS_MAX} guards"));
     }

@@ -7,7 +7,9 @@
 //! step must find no matching event from there to its `until` (which then
 //! becomes the position), to `within_ms` after the previous event, or to the
 //! end. The first step not satisfied is the deviation, with the events that
-//! came instead nearby.
+//! came instead nearby. A `never` step the run never reached (the trace
+//! ended at the previous step, so its window held nothing to judge) is a
+//! deviation too: "not exercised", not a pass.
 //!
 //! ```
 //! use possim_sim::certify::case::Step;
@@ -246,6 +248,16 @@ pub fn match_steps(steps: &[Step], events: &[Event]) -> Result<Vec<u64>, Deviati
                         });
                     };
                     position + offset
+                }
+                None if position >= events.len() => {
+                    return Err(Deviation {
+                        step: number,
+                        expected: format!("no {} after step {index}", never.describe()),
+                        found: format!(
+                            "not exercised: the run ended at step {index}, leaving nothing to \
+                             judge"
+                        ),
+                    });
                 }
                 None => events.len(),
             };

@@ -51,6 +51,31 @@ impl Row {
     pub fn certified(&self) -> bool {
         self.clean.is_none() && self.cells.iter().any(|cell| cell.own && cell.caught())
     }
+
+    /// Why `certify --matrix` must exit 1 for this row: it fails clean, an
+    /// own guard went unnoticed (**PASSES**), or an own guard could not run
+    /// (shown `–`, which must not hide an own guard). Empty: the row holds.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if let Some(deviation) = &self.clean {
+            problems.push(format!("{} fails clean: {deviation}", self.id));
+        }
+        if !self.cells.iter().any(|cell| cell.own) {
+            problems.push(format!("{} names no guard, so the matrix checks nothing", self.id));
+        }
+        for cell in self.cells.iter().filter(|cell| cell.own) {
+            match &cell.result {
+                Some(Some(_)) => {}
+                Some(None) => problems
+                    .push(format!("{} passes under its own guard `{}`", self.id, cell.guard)),
+                None => problems.push(format!(
+                    "{} could not be run under its own guard `{}`",
+                    self.id, cell.guard
+                )),
+            }
+        }
+        problems
+    }
 }
 
 /// Every distinct guard the cases name, in the order first named.

@@ -1,18 +1,24 @@
 //! `possim drive`: possim plays the scenario's terminal fleet against a
 //! real acquirer host on a TCP socket, applies the terminal-side faults,
-//! and checks what the host answers. Exit 0 compliant, 1 not, 2 bad input.
+//! and checks what the host answers. Exit 0 compliant, 1 not (a check
+//! failed or a selected one was not exercised, or the host refused, never
+//! accepted or never answered), 2 bad input.
 
 use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use possim_sim::live::driver::{drive, DriveOptions};
+use possim_sim::live::driver::{drive, DriveOptions, DriveOutcome};
 use possim_sim::live::fleet::{Fleet, FleetOptions};
 use possim_sim::live::log::LiveLog;
-use possim_sim::live::report::{self, Verdict};
+use possim_sim::live::report::{self, RunFacts};
 
 use super::exit;
 use super::frame::input;
+
+/// Beyond the terminals' longest response timeout, how long the host has to
+/// send its first frame before the run ends as "answered nothing".
+const FIRST_ANSWER_MARGIN_MS: u64 = 1_000;
 
 /// The fastest a workload may be played.
 const SPEED_MAX: f64 = 10_000.0;
@@ -90,8 +96,16 @@ pub fn run(args: DriveArgs) -> Result<u8> {
     );
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let drive_options =
-        DriveOptions { target, idle_timeout_ms: args.idle_timeout_ms, linger_ms: 300 };
+    // The terminal's own timeout says "no answer"; a second on top spares a
+    // slow host that is still there.
+    let response_timeout_max_ms =
+        scenario.terminals.iter().map(|t| t.config.response_timeout_ms).max().unwrap_or(0);
+    let drive_options = DriveOptions {
+        target,
+        idle_timeout_ms: args.idle_timeout_ms,
+        linger_ms: 300,
+        first_answer_timeout_ms: response_timeout_max_ms.saturating_add(FIRST_ANSWER_MARGIN_MS),
+    };
     let outcome = runtime.block_on(async {
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
@@ -107,10 +121,23 @@ pub fn run(args: DriveArgs) -> Result<u8> {
             ("frames_sent", outcome.frames_sent.into()),
             ("frames_received", outcome.frames_received.into()),
             ("dials", outcome.dials.into()),
+            ("host_closes", outcome.host_closes_total.into()),
         ],
     );
-    let verdicts: Vec<Verdict> = outcome.results.iter().map(Verdict::from).collect();
+    let verdicts = possim_sim::live::host_verdicts(&outcome.results, &scenario);
+    let facts = facts(&outcome);
     let name = format!("possim drive {}", args.scenario.display());
-    let passed = report::finish(&name, &verdicts, outcome.wall_ms, args.out.as_deref(), &log)?;
+    let passed =
+        report::finish(&name, &verdicts, &facts, outcome.wall_ms, args.out.as_deref(), &log)?;
     Ok(if passed { exit::PASS } else { exit::FAIL })
+}
+
+/// The host's part: not there fails the run; connections it closed are said.
+fn facts(outcome: &DriveOutcome) -> RunFacts {
+    let mut notes = outcome.host_closes.clone();
+    let unsaid = outcome.host_closes_total.saturating_sub(outcome.host_closes.len() as u64);
+    if unsaid > 0 {
+        notes.push(format!("the host closed {unsaid} more connection(s)"));
+    }
+    RunFacts { peer_missing: outcome.host_missing.clone(), notes }
 }

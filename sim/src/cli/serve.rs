@@ -1,16 +1,18 @@
 //! `possim serve`: possim plays switch, network and issuers for a real
 //! terminal on a TCP socket, applies the scenario's fault plan to its
-//! answers, and checks what the terminal does. Exit 0 compliant, 1 not, 2
-//! bad input.
+//! answers, and checks what the terminal does. Exit 0 compliant, 1 not (a
+//! check failed or a selected one was not exercised, or no terminal
+//! connected), 2 bad input.
 
 use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
 use possim_sim::live::host::LiveHost;
+use possim_sim::live::listener::ServeOutcome;
 use possim_sim::live::listener::{serve, ServeOptions};
 use possim_sim::live::log::LiveLog;
-use possim_sim::live::report::{self, Verdict};
+use possim_sim::live::report::{self, RunFacts};
 
 use super::exit;
 use super::frame::input;
@@ -49,6 +51,10 @@ pub struct ServeArgs {
     /// With --max-trades: how long without a frame counts as quiet.
     #[arg(long, default_value_t = 3_000)]
     pub linger_ms: u64,
+    /// End the run, not compliant, if no terminal of the scenario has sent
+    /// a message within this long.
+    #[arg(long, default_value_t = 600_000)]
+    pub connect_timeout_ms: u64,
 }
 
 pub fn run(args: ServeArgs) -> Result<u8> {
@@ -60,10 +66,11 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         || args.idle_timeout_ms == 0
         || args.auth_deadline_ms == 0
         || args.connections_per_peer_max == 0
+        || args.connect_timeout_ms == 0
     {
         return Err(input(
-            "--max-connections, --connections-per-peer-max, --idle-timeout-ms and \
-             --auth-deadline-ms must be at least 1",
+            "--max-connections, --connections-per-peer-max, --idle-timeout-ms, \
+             --auth-deadline-ms and --connect-timeout-ms must be at least 1",
         ));
     }
     let host = LiveHost::new(&scenario).map_err(|error| input(error.to_string()))?;
@@ -75,6 +82,7 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         max_trades: args.max_trades,
         duration_ms: args.duration.map(|s| s.saturating_mul(1000)),
         linger_ms: args.linger_ms,
+        connect_timeout_ms: args.connect_timeout_ms,
     };
     let log = LiveLog::stderr();
     let runtime =
@@ -111,12 +119,48 @@ pub fn run(args: ServeArgs) -> Result<u8> {
             ("refused", outcome.connections_refused.into()),
             ("evicted", outcome.connections_evicted.into()),
             ("open_max", outcome.connections_open_max.into()),
+            ("terminals", outcome.terminals_seen.into()),
         ],
     );
-    let verdicts: Vec<Verdict> = outcome.results.iter().map(Verdict::from).collect();
+    let verdicts = possim_sim::live::terminal_verdicts(&outcome.results, &scenario);
+    let facts = facts(&outcome);
     let name = format!("possim serve {}", args.scenario.display());
-    let passed = report::finish(&name, &verdicts, outcome.wall_ms, args.out.as_deref(), &log)?;
+    let passed =
+        report::finish(&name, &verdicts, &facts, outcome.wall_ms, args.out.as_deref(), &log)?;
     Ok(if passed { exit::PASS } else { exit::FAIL })
+}
+
+/// The peer's part: a run no terminal took part in is not compliant,
+/// whatever its checks say; a terminal that hung up and never came back is
+/// said.
+fn facts(outcome: &ServeOutcome) -> RunFacts {
+    let seconds = |ms: u64| format!("{}.{:03} s", ms / 1000, ms % 1000);
+    let peer_missing = (outcome.terminals_seen == 0).then(|| {
+        // Whole seconds: the run's length is what the operator set, give or take
+        // the shutdown.
+        let whole_seconds = (outcome.wall_ms + 500) / 1000;
+        let mut line = format!("no terminal connected within {whole_seconds} s");
+        if outcome.connections_accepted > 0 {
+            line.push_str(&format!(
+                " ({} connection(s) opened, none carried a message from a terminal of the \
+                 scenario)",
+                outcome.connections_accepted
+            ));
+        }
+        line
+    });
+    let notes = outcome
+        .terminals_gone
+        .iter()
+        .map(|(terminal, at_ms)| {
+            format!(
+                "terminal {} disconnected at {} and sent nothing after",
+                terminal.trimmed(),
+                seconds(*at_ms)
+            )
+        })
+        .collect();
+    RunFacts { peer_missing, notes }
 }
 
 fn listen(address: std::net::SocketAddr, backlog: u32) -> std::io::Result<tokio::net::TcpListener> {

@@ -143,6 +143,10 @@ pub struct LiveHost {
     faults: ServeFaults,
     watch: TerminalWatch,
     bindings: Bindings,
+    /// Each scenario terminal that spoke, and the connection its latest
+    /// message came on: whether a terminal ever connected, and whether one
+    /// that disconnected came back. At most the scenario's terminals.
+    last_conn: BTreeMap<TerminalId, ConnId>,
     /// Connections that sent a frame and have not closed; bounded by the
     /// listener's connection table.
     live: BTreeSet<ConnId>,
@@ -201,6 +205,7 @@ impl LiveHost {
             faults: ServeFaults::new(&scenario.faults.protocol),
             watch: TerminalWatch::new(),
             bindings: Bindings::new(scenario.terminals.len()),
+            last_conn: BTreeMap::new(),
             live: BTreeSet::new(),
             current: None,
             current_refused: false,
@@ -358,6 +363,7 @@ impl LiveHost {
         // Only the scenario's terminals are judged: an invented id gets 97
         // and must not take a place in the watcher.
         if watched {
+            self.last_conn.insert(terminal, conn);
             self.watch.on_request(now, terminal, &message);
         }
         let (verdict, why) = self.faults.on_request(terminal, &message);
@@ -417,6 +423,22 @@ impl LiveHost {
     pub fn on_closed(&mut self, conn: ConnId) {
         self.bindings.release(conn);
         self.live.remove(&conn);
+    }
+
+    /// Scenario terminals that sent a message the host handled.
+    pub fn terminals_seen(&self) -> usize {
+        self.last_conn.len()
+    }
+
+    /// Scenario terminals whose latest message came on `conn`: when it
+    /// closes, they are gone unless they speak again on another.
+    pub fn terminals_last_on(&self, conn: ConnId) -> Vec<TerminalId> {
+        self.last_conn.iter().filter(|(_, &last)| last == conn).map(|(&t, _)| t).collect()
+    }
+
+    /// Whether `terminal`'s latest message came on `conn`.
+    pub fn last_spoke_on(&self, terminal: TerminalId, conn: ConnId) -> bool {
+        self.last_conn.get(&terminal) == Some(&conn)
     }
 
     /// Terminals bound to a connection now.

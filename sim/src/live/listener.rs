@@ -27,6 +27,7 @@ use super::connection::{FrameBuffer, OUTBOX_FRAMES_MAX, READ_CHUNK_BYTES};
 use super::host::{ConnId, FrameVerdict, HostOutput, LiveHost};
 use super::log::LiveLog;
 use super::terminal_checks::CheckResult;
+use possim_models::iso8583::values::TerminalId;
 use possim_models::time::Instant;
 
 /// Frames from all connections waiting for the host.
@@ -54,6 +55,10 @@ pub struct ServeOptions {
     /// timeout (a terminal waiting out a withheld answer is not done), or no
     /// connection left.
     pub linger_ms: u64,
+    /// Stop, not compliant, when no terminal of the scenario has sent a
+    /// message within this long of the start: waiting for a peer that never
+    /// comes must end too.
+    pub connect_timeout_ms: u64,
 }
 
 impl Default for ServeOptions {
@@ -66,6 +71,7 @@ impl Default for ServeOptions {
             max_trades: None,
             duration_ms: None,
             linger_ms: 3_000,
+            connect_timeout_ms: 600_000,
         }
     }
 }
@@ -83,6 +89,12 @@ pub struct ServeOutcome {
     /// Unauthenticated connections closed to make room for a new one.
     pub connections_evicted: u64,
     pub connections_open_max: usize,
+    /// Scenario terminals that sent a message; 0: no terminal connected.
+    pub terminals_seen: usize,
+    /// Terminals whose connection the peer closed (or that fell silent past
+    /// the idle bound) and that sent nothing after: (terminal, ms since the
+    /// start).
+    pub terminals_gone: Vec<(TerminalId, u64)>,
     pub wall_ms: u64,
 }
 
@@ -156,6 +168,10 @@ pub async fn serve(
     let mut last_frame = tokio::time::Instant::now();
     let idle = Duration::from_millis(options.idle_timeout_ms);
     let end = options.duration_ms.map(|ms| started + Duration::from_millis(ms));
+    let connect_by = started + Duration::from_millis(options.connect_timeout_ms);
+    // Terminals whose last connection closed from the peer's side, with the
+    // connection and when; bounded by the scenario's terminals.
+    let mut gone: BTreeMap<TerminalId, (ConnId, u64)> = BTreeMap::new();
     let far = started + Duration::from_secs(365 * 86_400);
     tokio::pin!(shutdown);
     for fault in host.faults().not_applicable() {
@@ -182,9 +198,13 @@ pub async fn serve(
         // Not biased: under a flood of frames a biased loop never reached
         // accept, the kernel's backlog overflowed, and new connections (a
         // terminal's among them) hung half-open.
+        let waiting_for_terminal = host.terminals_seen() == 0;
         tokio::select! {
             _ = &mut shutdown => break "signal".to_string(),
             _ = tokio::time::sleep_until(end.unwrap_or(far)) => break "duration".to_string(),
+            _ = tokio::time::sleep_until(if waiting_for_terminal { connect_by } else { far }) => {
+                break "connect-timeout".to_string()
+            }
             input = input_rx.recv() => match input {
                 // A connection closed already may still have frames queued.
                 Some(Input::Frame { conn, bytes }) if table.admission.contains(conn) => {
@@ -192,6 +212,14 @@ pub async fn serve(
                 }
                 Some(Input::Frame { .. }) => {}
                 Some(Input::Closed { conn }) => {
+                    // Still admitted: the peer hung up (or its task's own
+                    // bounds closed it), not the host.
+                    if table.admission.contains(conn) {
+                        let at_ms = started.elapsed().as_millis() as u64;
+                        for terminal in host.terminals_last_on(conn) {
+                            gone.insert(terminal, (conn, at_ms));
+                        }
+                    }
                     table.close(&mut host, conn, "closed".into());
                 }
                 None => unreachable!("the loop holds a sender"),
@@ -278,6 +306,11 @@ pub async fn serve(
         let _ = tx.try_send(Outgoing::Close("the run ended".into()));
     }
     let results = host.watch_mut().finish(now());
+    let terminals_gone = gone
+        .into_iter()
+        .filter(|(terminal, (conn, _))| host.last_spoke_on(*terminal, *conn))
+        .map(|(terminal, (_, at_ms))| (terminal, at_ms))
+        .collect();
     ServeOutcome {
         stopped_by,
         results,
@@ -288,6 +321,8 @@ pub async fn serve(
         connections_refused: refused,
         connections_evicted: evicted,
         connections_open_max: open_max,
+        terminals_seen: host.terminals_seen(),
+        terminals_gone,
         wall_ms: started.elapsed().as_millis() as u64,
     }
 }

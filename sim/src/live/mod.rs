@@ -15,6 +15,8 @@
 //! - [`fleet`]: the terminals, their workload and terminal-side faults on
 //!   wall time (sans-IO); [`driver`]: the dialling shell around it;
 //!   [`host_checks`]: what a host must do (sans-IO).
+//! - [`selection`]: which checks a scenario selects (judging nothing then
+//!   fails the run) and which do not apply to it; [`report`]: the verdicts.
 
 pub mod admission;
 pub mod bindings;
@@ -29,38 +31,62 @@ pub mod host_checks;
 pub mod listener;
 pub mod log;
 pub mod report;
+pub mod selection;
 pub mod terminal_checks;
 
+use crate::scenario::compile::CompiledScenario;
+use selection::Relevance;
 use terminal_checks::CheckResult;
 
-impl From<&CheckResult> for report::Verdict {
-    fn from(result: &CheckResult) -> report::Verdict {
-        let mut violations = result.violations.clone();
-        if result.violations_dropped > 0 {
-            violations.push(format!("... and {} more", result.violations_dropped));
-        }
-        report::Verdict {
-            id: result.check.id().into(),
-            title: result.check.title().into(),
-            exercised: result.exercised,
-            violations,
-            incomplete: result.incomplete.clone(),
-        }
+fn listed(violations: &[String], dropped: u64) -> Vec<String> {
+    let mut violations = violations.to_vec();
+    if dropped > 0 {
+        violations.push(format!("... and {dropped} more"));
+    }
+    violations
+}
+
+fn not_applicable(relevance: Relevance) -> Option<String> {
+    match relevance {
+        Relevance::Selected => None,
+        Relevance::NotApplicable(why) => Some(why.to_string()),
     }
 }
 
-impl From<&host_checks::HostCheckResult> for report::Verdict {
-    fn from(result: &host_checks::HostCheckResult) -> report::Verdict {
-        let mut violations = result.violations.clone();
-        if result.violations_dropped > 0 {
-            violations.push(format!("... and {} more", result.violations_dropped));
-        }
-        report::Verdict {
+/// `serve`'s verdicts on a terminal, each marked selected or not by `scenario`.
+pub fn terminal_verdicts(
+    results: &[CheckResult],
+    scenario: &CompiledScenario,
+) -> Vec<report::Verdict> {
+    results
+        .iter()
+        .map(|result| report::Verdict {
             id: result.check.id().into(),
             title: result.check.title().into(),
             exercised: result.exercised,
-            violations,
+            violations: listed(&result.violations, result.violations_dropped),
+            incomplete: result.incomplete.clone(),
+            not_applicable: not_applicable(selection::terminal_check(scenario, result.check)),
+            never_happened: selection::terminal_never_happened(result.check).into(),
+        })
+        .collect()
+}
+
+/// `drive`'s verdicts on a host, each marked selected or not by `scenario`.
+pub fn host_verdicts(
+    results: &[host_checks::HostCheckResult],
+    scenario: &CompiledScenario,
+) -> Vec<report::Verdict> {
+    results
+        .iter()
+        .map(|result| report::Verdict {
+            id: result.check.id().into(),
+            title: result.check.title().into(),
+            exercised: result.exercised,
+            violations: listed(&result.violations, result.violations_dropped),
             incomplete: None,
-        }
-    }
+            not_applicable: not_applicable(selection::host_check(scenario, result.check)),
+            never_happened: selection::host_never_happened(result.check).into(),
+        })
+        .collect()
 }
