@@ -181,13 +181,15 @@ impl Terminal {
                 return self.persistent.battery.drain_to(percent)
             }
             TerminalCommand::Replace => return self.replace(now),
-            _ if !self.powered => return,
+            // The mechanism is physical, like the battery: paper put in or a
+            // jam cleared while the terminal is off stays done at power-on.
             TerminalCommand::SetPrinter(hardware) => {
                 self.persistent.printer = hardware;
                 let low = self.persistent.battery.is_low(self.checked.config.battery_low_percent);
                 let state = PrinterState::of(hardware, low);
                 return self.emit(now, E::PrinterState { state });
             }
+            _ if !self.powered => return,
             TerminalCommand::Tamper => return self.tamper(now),
             TerminalCommand::Unlock { password } => return self.unlock(now, &password),
             _ if self.persistent.tamper_locked => {

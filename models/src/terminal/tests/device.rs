@@ -117,3 +117,20 @@ fn the_battery_fault_drains_to_its_percent_and_never_charges() {
     rig.command(TerminalCommand::DrainBattery { percent: 50 });
     assert_eq!(rig.terminal.persistent().battery().percent(), 2, "a drain never charges");
 }
+
+/// Regression (found by a swarm seed of the quick start, 88): paper put in
+/// while the terminal was off was lost with the command, the printer stayed
+/// out of paper after power-on, every approval slip failed and the terminal
+/// could never settle (healing did not converge).
+#[test]
+fn a_printer_fixed_while_the_power_is_off_is_fixed_at_power_on() {
+    let mut rig = Rig::signed_in(TerminalConfig::default());
+    rig.command(TerminalCommand::SetPrinter(PrinterHardware::OutOfPaper));
+    rig.command(TerminalCommand::PowerOff);
+    rig.command(TerminalCommand::SetPrinter(PrinterHardware::Ok));
+    rig.command(TerminalCommand::PowerOn);
+    rig.operator();
+    assert_eq!(rig.terminal.persistent().printer(), PrinterHardware::Ok);
+    rig.approved_sale(1000);
+    assert!(rig.saw(|e| matches!(e, E::SlipPrinted { kind: SlipKind::Approval, .. })));
+}
