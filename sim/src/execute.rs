@@ -29,6 +29,8 @@ pub struct RunReport {
     pub trace: Trace,
     pub verdicts: Vec<Verdict>,
     pub converged: bool,
+    /// What healing still found pending when it did not converge.
+    pub healing_pending: Vec<String>,
     pub summary: Summary,
     /// The scenario's placed faults and how often each landed.
     pub placed: Vec<PlacedFault>,
@@ -104,6 +106,7 @@ pub fn execute(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunR
         trace,
         verdicts,
         converged: outcome.converged,
+        healing_pending: outcome.healing_pending,
         summary,
         placed,
         placed_required: !scenario.expect.placed_may_miss,

@@ -259,3 +259,29 @@ fn issuers_need_not_be_indexed_from_zero_in_order() {
     assert!(answered > 0, "issuer 5 took part");
     assert!(report.passed(), "{:?}", report.failed());
 }
+
+/// Regression (found by a swarm seed of faults/device.yaml, 60): the
+/// technician's unlock after a tamper lock came while a power cut had the
+/// terminal off; the command was dropped, the terminal stayed locked and
+/// could never sign in or settle (healing did not converge). The unlock now
+/// waits for the terminal to be back on, and a run that does not converge
+/// says what was still pending.
+#[test]
+fn a_tamper_unlock_that_finds_the_terminal_off_waits_for_it() {
+    let report = run(
+        "  scheduled:\n    \
+         - {at_ms: 100000, kind: tamper, terminal: T0000001, unlock_after_ms: 60000}\n    \
+         - {at_ms: 150000, kind: power_cut, terminal: T0000001, off_ms: 30000}\n",
+        3,
+    );
+    let unlocks: Vec<u64> = report
+        .trace
+        .records()
+        .iter()
+        .filter(|r| matches!(&r.event, TraceEvent::Fault(f) if f.kind == FaultKind::TamperUnlock))
+        .map(|r| r.at.as_millis())
+        .collect();
+    assert_eq!(unlocks.len(), 1, "one unlock, once the power is back");
+    assert!(report.converged, "{:?}", report.healing_pending);
+    assert!(report.passed(), "{:?}", report.failed());
+}

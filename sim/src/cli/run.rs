@@ -62,11 +62,17 @@ pub(crate) fn print_report(
     if let Some(line) = possim_sim::placed::line(&report.placed) {
         writeln!(out, "{line}")?;
     }
-    writeln!(
-        out,
-        "healing   {}",
-        if report.converged { "converged" } else { "did not converge within its bound" }
-    )?;
+    if report.converged {
+        writeln!(out, "healing   converged")?;
+    } else if report.healing_pending.is_empty() {
+        writeln!(out, "healing   did not converge within its bound")?;
+    } else {
+        writeln!(
+            out,
+            "healing   did not converge within its bound; still pending: {}",
+            report.healing_pending.join("; ")
+        )?;
+    }
     if report.exercised_nothing() {
         // Each invariant below "passed" over an empty set of trades.
         let why = if report.exercise_required {

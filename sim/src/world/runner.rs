@@ -49,6 +49,9 @@ pub struct RunOutcome {
     pub trace: Trace,
     /// Whether healing converged within its bound.
     pub converged: bool,
+    /// When it did not: what the last healing round still found pending
+    /// (at most [`PENDING_REASONS_MAX`] lines), so a report can say why.
+    pub healing_pending: Vec<String>,
     /// Simulated milliseconds from opening to the end of the run.
     pub simulated_ms: u64,
     /// Turmoil steps taken.
@@ -62,6 +65,12 @@ pub enum RunError {
     #[error("scenario cannot run: {0}")]
     Unsupported(String),
 }
+
+/// How soon a technician tries again to unlock a terminal found off.
+const UNLOCK_RETRY_MS: u64 = 1_000;
+
+/// Lines kept of what healing still found pending.
+pub const PENDING_REASONS_MAX: usize = 12;
 
 /// Bound on scheduled actions waiting at once.
 const SCHEDULE_MAX: usize = crate::scenario::bounds::SCHEDULE_ENTRIES_MAX;
@@ -127,6 +136,8 @@ struct Runner<'a> {
     safety_end: Instant,
     healing_end: Instant,
     converged: bool,
+    /// What the latest healing round found pending; see `RunOutcome`.
+    healing_pending: Vec<String>,
     cursor: usize,
     /// Terminals whose last online trade failed: the cashier presses "send pending".
     crashed_switch: bool,
@@ -474,6 +485,14 @@ impl<'a> Runner<'a> {
                 self.fault_record(now, FaultKind::PrinterFixed, terminal.trimmed(), &cause);
             }
             Undo::Unlock(terminal) => {
+                // The technician unlocks with a password keyed in: a terminal
+                // that is off (a power cut, a flat battery) is unlocked once
+                // it is back on, not never.
+                let powered = self.world.borrow().terminals[&terminal].terminal.is_powered();
+                if !powered && now < self.healing_end {
+                    let retry = now + Duration::from_millis(UNLOCK_RETRY_MS);
+                    return self.at(retry, Action::Undo(Undo::Unlock(terminal), cause));
+                }
                 let password = self.world.borrow().terminals[&terminal]
                     .terminal
                     .config()
@@ -626,6 +645,7 @@ impl<'a> Runner<'a> {
     fn healing_round(&mut self, now: Instant) {
         let ids: Vec<TerminalId> = self.world.borrow().terminals.keys().copied().collect();
         let mut settled = true;
+        let mut pending: Vec<String> = Vec::new();
         for (index, id) in ids.iter().enumerate() {
             let (powered, signed_in, reversal, offline, settling, journal, busy) = {
                 let world = self.world.borrow();
@@ -654,6 +674,20 @@ impl<'a> Runner<'a> {
             // about to print an approval slip for.
             if reversal || offline || settling || journal || busy || !signed_in || !powered {
                 settled = false;
+                if pending.len() < PENDING_REASONS_MAX {
+                    let what = [
+                        (!powered, "off"),
+                        (!signed_in, "not signed in"),
+                        (busy, "busy"),
+                        (reversal, "a reversal unacknowledged"),
+                        (offline, "offline trades not uploaded"),
+                        (settling, "a settlement unfinished"),
+                        (journal, "a batch not settled"),
+                    ];
+                    let what: Vec<&str> =
+                        what.iter().filter(|(is, _)| *is).map(|(_, name)| *name).collect();
+                    pending.push(format!("{}: {}", id.trimmed(), what.join(", ")));
+                }
             } else {
                 continue;
             }
@@ -687,14 +721,25 @@ impl<'a> Runner<'a> {
                 );
             }
         }
-        let hosts_quiet = {
+        let hosts_pending: Vec<String> = {
             let world = self.world.borrow();
-            world.switch_up
-                && world.switch.store_forward().is_empty()
-                && world.switch.pending_count() == 0
-                && world.network.pending_count() == 0
-                && world.network.custody_count() == 0
+            let counts = [
+                (usize::from(!world.switch_up), "switch down"),
+                (world.switch.store_forward().len(), "reversals in the switch's store-and-forward"),
+                (world.switch.pending_count(), "requests pending at the switch"),
+                (world.network.pending_count(), "requests pending at the network"),
+                (world.network.custody_count(), "reversals in the network's custody"),
+            ];
+            counts
+                .iter()
+                .filter(|(count, _)| *count > 0)
+                .map(|(count, what)| format!("{count} {what}"))
+                .collect()
         };
+        let hosts_quiet = hosts_pending.is_empty();
+        pending.extend(hosts_pending);
+        pending.truncate(PENDING_REASONS_MAX);
+        self.healing_pending = pending;
         if settled && hosts_quiet {
             self.converged = true;
             self.at(now, Action::Clearing);
@@ -908,6 +953,7 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
         safety_end,
         healing_end,
         converged: false,
+        healing_pending: Vec::new(),
         cursor: 0,
         crashed_switch: false,
         refund_history: RefundHistory::default(),
@@ -1063,6 +1109,7 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
     }
     let simulated_ms = sim.elapsed().as_millis() as u64;
     drop(sim);
+    let healing_pending = std::mem::take(&mut runner.healing_pending);
     drop(runner);
     let converged_flag = {
         let world = world.borrow();
@@ -1071,7 +1118,8 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
     let world = Rc::try_unwrap(world)
         .map_err(|_| RunError::Simulation("world still shared after the run".into()))?;
     let trace = world.into_inner().trace;
-    Ok(RunOutcome { trace, converged: converged_flag, simulated_ms, steps })
+    let healing_pending = if converged_flag { Vec::new() } else { healing_pending };
+    Ok(RunOutcome { trace, converged: converged_flag, healing_pending, simulated_ms, steps })
 }
 
 /// How many ticks the next step may cover when no task is ready and the
