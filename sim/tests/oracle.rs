@@ -570,6 +570,121 @@ fn offline_before_settlement_fails_on_an_offline_trade_debited_twice_synthetic()
     assert_eq!(violation.evidence.len(), 3, "{violation}");
 }
 
+/// A refund is an advice: the terminal's own rules keep the 0500 back and
+/// never forget one, so these breaches are hand-made.
+fn refund_advice_stored(trace: &mut Trace, t: TerminalId, stan: Stan) {
+    let pan = card_pan(1);
+    let amount = AmountFen::new(SALE_FEN).unwrap();
+    terminal(trace, 10, t, TerminalEventKind::SignedIn { batch: BatchNo::new(1).unwrap() });
+    terminal(
+        trace,
+        20,
+        t,
+        TerminalEventKind::TradeStarted {
+            stan,
+            kind: TradeKind::Refund,
+            amount: Some(amount),
+            pan,
+        },
+    );
+    terminal(trace, 20, t, TerminalEventKind::AdviceStored { stan });
+    terminal(trace, 20, t, TerminalEventKind::RequestSent { stan, mti: "0220".into() });
+}
+
+#[test]
+fn offline_before_settlement_fails_on_a_0500_sent_while_a_refund_advice_is_held_synthetic() {
+    let t = TerminalId::new("T0000009").unwrap();
+    let stan = Stan::new(3).unwrap();
+    let mut trace = synthetic();
+    refund_advice_stored(&mut trace, t, stan);
+    terminal(&mut trace, 30, t, TerminalEventKind::AdviceDeferred { stan, code: None });
+    terminal(
+        &mut trace,
+        40,
+        t,
+        TerminalEventKind::RequestSent { stan: Stan::new(4).unwrap(), mti: "0500".into() },
+    );
+    end(&mut trace, 50);
+    let violation = violation_for(&trace, Invariant::OfflineBeforeSettlement, t, stan);
+    assert!(violation.message.contains("the 0500 (stan 000004) left"), "{violation}");
+}
+
+/// The old behaviour (`refund_advice_dropped_when_unanswered`): a refund
+/// whose answer is lost is failed and never sent again.
+#[test]
+fn offline_before_settlement_fails_on_a_refund_advice_dropped_unanswered_synthetic() {
+    let t = TerminalId::new("T0000009").unwrap();
+    let stan = Stan::new(3).unwrap();
+    let mut trace = synthetic();
+    refund_advice_stored(&mut trace, t, stan);
+    terminal(&mut trace, 30, t, TerminalEventKind::TradeTimedOut { stan });
+    terminal(
+        &mut trace,
+        30,
+        t,
+        TerminalEventKind::TradeFailed { stan, reason: "no answer in time".into() },
+    );
+    end(&mut trace, 50);
+    let violation = violation_for(&trace, Invariant::OfflineBeforeSettlement, t, stan);
+    assert!(violation.message.contains("refund advice was never acknowledged"), "{violation}");
+}
+
+/// Found by the sweep of `faults/device.yaml` (seeds 233 and 483): a refund
+/// refused at its first answer, then a faint failures slip. The cashier saw
+/// that decline at the counter, as for a sale: no listing is owed. Refused
+/// on a later send, it is.
+#[test]
+fn a_refund_refused_at_its_first_answer_needs_no_failures_list_but_one_refused_later_does() {
+    let t = TerminalId::new("T0000009").unwrap();
+    let stan = Stan::new(3).unwrap();
+    let refused = |deferred: bool| {
+        let mut trace = synthetic();
+        refund_advice_stored(&mut trace, t, stan);
+        if deferred {
+            terminal(&mut trace, 25, t, TerminalEventKind::AdviceDeferred { stan, code: None });
+        }
+        let code = ResponseCode::from_wire(b"25").unwrap();
+        let answered = TerminalEventKind::TradeAnswered {
+            stan,
+            kind: TradeKind::Refund,
+            code,
+            approved: false,
+        };
+        terminal(&mut trace, 30, t, answered);
+        let batch = BatchNo::new(1).unwrap();
+        terminal(&mut trace, 40, t, TerminalEventKind::JournalCleared { batch, trades: 1 });
+        end(&mut trace, 50);
+        trace
+    };
+    assert!(check_one(&refused(false), Invariant::OfflineBeforeSettlement).passed());
+    let violation = violation_for(&refused(true), Invariant::OfflineBeforeSettlement, t, stan);
+    assert!(violation.message.contains("offline-failures list"), "{violation}");
+}
+
+/// The issuer answers a copy of a refund it took 94 and moves nothing; a
+/// refund credited twice needs a hand-made trace.
+#[test]
+fn offline_before_settlement_fails_on_a_refund_credited_twice_synthetic() {
+    let t = TerminalId::new("T0000009").unwrap();
+    let stan = Stan::new(3).unwrap();
+    let pan = card_pan(1);
+    let mut trace = synthetic();
+    let kind = TradeKind::Refund;
+    issuer(
+        &mut trace,
+        20,
+        IssuerEventKind::Approved { key: key(t, stan), kind, pan, amount_fen: SALE_FEN },
+    );
+    moved(&mut trace, 20, key(t, stan), pan);
+    moved(&mut trace, 30, key(t, stan), pan);
+    end(&mut trace, 40);
+    let violation = violation_for(&trace, Invariant::OfflineBeforeSettlement, t, stan);
+    assert!(
+        violation.message.contains("refund 1 times and moved its money 2 times"),
+        "{violation}"
+    );
+}
+
 // ---- no-double-debit ----
 
 #[test]

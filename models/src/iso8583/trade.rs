@@ -134,6 +134,14 @@ impl TradeKind {
         matches!(self, TradeKind::OfflineSaleUpload | TradeKind::ECashUpload)
     }
 
+    /// Advices: the terminal keeps them in persistent storage and sends
+    /// them again, same STAN, until the host acknowledges them (00, or 94
+    /// "already taken"); they are never reversed. The offline uploads and
+    /// the refund, which CUP carries as an 0220 (DOMAIN.md, Transactions).
+    pub const fn is_advice(self) -> bool {
+        matches!(self, TradeKind::OfflineSaleUpload | TradeKind::ECashUpload | TradeKind::Refund)
+    }
+
     /// Recognises a request (or, with the MTI minus 10, its answer).
     pub fn identify(
         mti: Mti,
@@ -812,6 +820,18 @@ mod tests {
             reversible,
             [TradeKind::Sale, TradeKind::Void, TradeKind::PreAuth, TradeKind::Completion]
         );
+    }
+
+    #[test]
+    fn advices_are_the_uploads_and_the_refund_and_none_is_reversible() {
+        let advices: Vec<_> = TradeKind::ALL.into_iter().filter(|k| k.is_advice()).collect();
+        assert_eq!(
+            advices,
+            [TradeKind::Refund, TradeKind::OfflineSaleUpload, TradeKind::ECashUpload]
+        );
+        assert!(advices.iter().all(|kind| !kind.is_reversible()));
+        assert_eq!(TradeKind::Refund.mti(), Mti::ADVICE);
+        assert_eq!(TradeKind::Refund.message_type(), 25);
     }
 
     #[test]

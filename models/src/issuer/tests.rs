@@ -725,3 +725,30 @@ fn a_copy_of_a_refused_upload_gets_the_refusal_again_not_94() {
     assert_eq!(rig.code(&upload), ResponseCode::INVALID_CARD, "the refusal stands");
     assert!(rig.events().contains(&IssuerEventKind::Duplicate { key: TradeKey::of(&upload) }));
 }
+
+/// A refund is an advice the terminal sends again, same STAN, until it is
+/// acknowledged: however many copies arrive, the card is credited once, a
+/// copy of a refund taken is 94 ("already taken") and a copy of one refused
+/// gets the refusal again (DOMAIN.md, Transactions, refund).
+#[test]
+fn a_refund_advice_sent_again_is_credited_once_94_when_taken_the_refusal_when_refused() {
+    let mut rig = Rig::new();
+    let approval = rig.send(&sale(1, 3_000));
+    let rrn = approval.rrn.unwrap();
+    let refund = |stan, fen, original_rrn| {
+        request(stan, Trade::Refund { amount: amount(fen), original_rrn, original_date: date() })
+    };
+    let taken = refund(2, 1_000, rrn);
+    assert_eq!(rig.code(&taken), ResponseCode::APPROVED);
+    let after_first = rig.balance();
+    rig.events();
+    for _ in 0..3 {
+        assert_eq!(rig.code(&taken), ResponseCode::DUPLICATE, "already taken");
+    }
+    assert_eq!(rig.balance(), after_first, "credited once");
+    assert!(moved(&rig.events()).is_empty(), "no copy moves money");
+    let unknown = refund(3, 500, Rrn::new("079999999999").unwrap());
+    assert_eq!(rig.code(&unknown), ResponseCode::ORIGINAL_NOT_FOUND);
+    assert_eq!(rig.code(&unknown), ResponseCode::ORIGINAL_NOT_FOUND, "the refusal stands");
+    assert_eq!(rig.balance(), after_first);
+}

@@ -234,6 +234,13 @@ impl Network {
         if self.down.contains(&issuer) {
             return self.behalf(now, tpdu, &request, ResponseCode::ISSUER_INOPERATIVE);
         }
+        if self.pending.contains_key(&key) && request.kind().is_advice() {
+            // A 94 now would read as "taken" to the switch and the terminal,
+            // while the issuer may yet refuse the first copy (a refund of an
+            // unknown original): the first copy's answer, on its way, serves.
+            let reason = format!("copy of advice stan {} still at the issuer", key.stan);
+            return self.emit(now, NetworkEventKind::FrameDropped { from: Node::Switch, reason });
+        }
         if self.pending.contains_key(&key) || self.custody.contains_key(&key) {
             // The first copy is still at the issuer (its answer will serve), or
             // is being reversed: a copy must not overtake that reversal.
@@ -330,12 +337,12 @@ impl Network {
                     entry.fate = Fate::Answered(code);
                 } else if entry.fate == (Fate::TimedOut { late: None })
                     && (code.is_approved()
-                        || (code == ResponseCode::DUPLICATE && entry.kind.is_offline_upload()))
+                        || (code == ResponseCode::DUPLICATE && entry.kind.is_advice()))
                 {
                     // The first copy timed out with its outcome unknown (its
                     // request or its answer lost). This copy's approval — or,
-                    // for an upload the issuer takes as sent, its 94 ("I hold
-                    // the first") — says the issuer holds the trade, so
+                    // for an advice (upload, refund), its 94 ("I hold the
+                    // first") — says the issuer holds the trade, so
                     // clearing must keep it. Regression: stories.rs
                     // `an_upload_lost_in_a_partition_is_kept_at_clearing`.
                     entry.fate = Fate::TimedOut { late: Some(ResponseCode::APPROVED) };

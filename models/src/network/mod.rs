@@ -10,8 +10,9 @@
 //!
 //! Decisions where the field is silent:
 //! - **Answers on behalf** (in this order): cutoff 90, no route 15, issuer
-//!   marked down 91, the same TradeKey still at the issuer 94, tables full 96,
-//!   PIN block not translatable 99, bad MAC A0.
+//!   marked down 91, the same TradeKey still at the issuer 94 (a copy of
+//!   an advice is dropped instead: 94 would read as taken), tables full
+//!   96, PIN block not translatable 99, bad MAC A0.
 //! - **Issuer timeout.** After `issuer_timeout_ms` (default 30 s, which must
 //!   stay below the switch's upstream timeout) the switch gets 98 and, for a
 //!   reversible trade, the network takes a reversal (0400, reason 98) into

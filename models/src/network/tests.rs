@@ -664,3 +664,25 @@ fn an_upload_timed_out_is_not_reversed_and_a_late_approval_counts_at_clearing() 
         "nothing will take it back, so the issuer holds it"
     );
 }
+
+/// A copy of a refund advice that reaches the network while the first copy
+/// is still at the issuer is dropped, not answered 94: 94 to an advice reads
+/// as "taken" downstream, and the issuer may yet refuse the first copy. The
+/// first copy's answer, refusal included, is what the switch gets.
+#[test]
+fn a_copy_of_a_refund_still_at_the_issuer_is_dropped_and_the_first_answer_serves() {
+    let mut rig = Rig::new();
+    let refund = FinancialRequest {
+        trade: Trade::Refund {
+            amount: AmountFen::new(1_000).unwrap(),
+            original_rrn: Rrn::new("000000000001").unwrap(),
+            original_date: MonthDay::new(11, 20).unwrap(),
+        },
+        ..sale(7)
+    };
+    assert_eq!(rig.request(&refund).len(), 1, "to the issuer");
+    assert!(rig.request(&refund).is_empty(), "the copy: nothing sent, no 94");
+    let out = rig.answer(2, &refund, ResponseCode::ORIGINAL_NOT_FOUND);
+    assert_eq!(rig.switch_code(&out[0]), (ResponseCode::ORIGINAL_NOT_FOUND, false));
+    assert_eq!(rig.network.custody_count(), 0, "a refund is never reversed");
+}

@@ -615,12 +615,12 @@ impl Switch {
             self.event(now, SwitchEventKind::DuplicateInFlight { key });
             return;
         }
-        // An upload answered with a code that leaves it pending (98, 90, 91,
-        // 96, sign in again) was not taken: its next copy goes upstream again
-        // instead of getting 94 here, so the issuer's answer decides whether
-        // the batch counts it.
+        // An advice (upload or refund) answered with a code that leaves it
+        // pending (98, 90, 91, 96, sign in again) was not taken: its next
+        // copy goes upstream again instead of getting 94 here, so the
+        // issuer's answer decides whether the batch counts it.
         let outcome_unknown = |record: &TradeRecord| {
-            record.request.kind().is_offline_upload()
+            record.request.kind().is_advice()
                 && matches!(record.outcome, Outcome::Declined(code) if code.leaves_upload_pending())
         };
         let known = state.current.trades.get(&request.stan).filter(|r| !outcome_unknown(r));
@@ -1020,10 +1020,11 @@ impl Switch {
         let state = self.state.terminals.get_mut(&key.terminal);
         let mac = state.as_ref().and_then(|state| state.session.as_ref()).map(Session::mac_key);
         if let Some(record) = state.and_then(|state| state.record_mut(key.batch, key.stan)) {
-            // An offline trade was paid at the counter: upstream's 94 to its
-            // upload means the issuer already holds it, so it counts as taken.
+            // Upstream's 94 to an advice (an offline trade's upload, a
+            // refund) means the issuer already holds it — it answers a copy
+            // of one it refused with the refusal — so it counts as taken.
             let taken = code.is_approved()
-                || (code == ResponseCode::DUPLICATE && record.request.kind().is_offline_upload());
+                || (code == ResponseCode::DUPLICATE && record.request.kind().is_advice());
             record.outcome = if taken { Outcome::Approved } else { Outcome::Declined(code) };
             record.answer = Some(answer.clone());
         }

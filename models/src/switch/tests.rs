@@ -776,6 +776,63 @@ fn an_offline_sale_upload_is_forwarded_counted_and_a_repeat_gets_its_answer_agai
     assert_eq!((totals.debit_amount, totals.debit_count), (3300, 1));
 }
 
+fn refund_of(pos: &Pos, stan: u32, fen: u64) -> FinancialRequest {
+    FinancialRequest {
+        trade: Trade::Refund {
+            amount: AmountFen::new(fen).unwrap(),
+            original_rrn: Rrn::new("000000000007").unwrap(),
+            original_date: MonthDay::new(11, 20).unwrap(),
+        },
+        ..pos.sale(stan, fen, None)
+    }
+}
+
+/// A refund is an advice (DOMAIN.md, Transactions): its answer 98 says
+/// nothing, so the terminal's copy goes upstream again; the issuer's 94 to
+/// it ("already taken") counts the credit once in the batch; a later copy
+/// gets that answer again; nothing is ever reversed.
+#[test]
+fn a_refund_advice_answered_98_goes_upstream_again_and_its_94_counts_once() {
+    let (mut world, pos) = signed_in_world();
+    let refund = refund_of(&pos, 12, 2000);
+    let out = world.send(at(10), pos.node(), &pos.trade(&refund));
+    let forwarded = read_upstream_trade(&out[0]);
+    assert_eq!(forwarded, refund);
+    let back = world.send(
+        at(30_000),
+        Node::Network,
+        &network_answer(&forwarded, ResponseCode::ISSUER_TIMEOUT),
+    );
+    assert_eq!(pos.read_trade_answer(&back[0]).response_code, ResponseCode::ISSUER_TIMEOUT);
+    let again = world.send(at(90_000), pos.node(), &pos.trade(&refund));
+    assert_eq!(again.len(), 1);
+    assert_eq!(read_upstream_trade(&again[0]), refund, "the copy goes upstream again");
+    let back =
+        world.send(at(90_050), Node::Network, &network_answer(&refund, ResponseCode::DUPLICATE));
+    assert_eq!(pos.read_trade_answer(&back[0]).response_code, ResponseCode::DUPLICATE);
+    let third = world.send(at(150_000), pos.node(), &pos.trade(&refund));
+    assert_eq!(third.len(), 1, "answered here, not forwarded");
+    assert_eq!(pos.read_trade_answer(&third[0]).response_code, ResponseCode::DUPLICATE);
+    let totals = world.switch.terminal(&pos.id).unwrap().current.totals();
+    assert_eq!((totals.credit_amount, totals.credit_count), (2000, 1));
+    assert!(world.switch.store_forward().is_empty(), "a refund is never reversed");
+}
+
+/// The network silent past the switch's timeout: the refund gets 98 and no
+/// reversal; its copy is forwarded again, not answered 94 here.
+#[test]
+fn a_refund_advice_timed_out_upstream_is_never_reversed_and_its_copy_goes_again() {
+    let (mut world, pos) = signed_in_world();
+    let refund = refund_of(&pos, 13, 900);
+    world.send(at(1_000), pos.node(), &pos.trade(&refund));
+    let out = world.tick(at(41_000));
+    assert_eq!(out.len(), 1, "the 98 only: nothing to reverse");
+    assert_eq!(pos.read_trade_answer(&out[0]).response_code, ResponseCode::ISSUER_TIMEOUT);
+    assert!(world.switch.store_forward().is_empty());
+    let again = world.send(at(100_000), pos.node(), &pos.trade(&refund));
+    assert_eq!(read_upstream_trade(&again[0]), refund);
+}
+
 #[test]
 fn an_electronic_cash_upload_0320_is_forwarded_and_its_0330_relayed() {
     let (mut world, pos) = signed_in_world();

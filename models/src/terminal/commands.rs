@@ -222,10 +222,16 @@ impl Terminal {
                 return;
             }
             TerminalCommand::ReprintByStan { stan } => {
-                if self.persistent.journal.find(stan).is_none() {
+                let Some(entry) = self.persistent.journal.find(stan) else {
                     return self.emit(
                         now,
                         E::Refused { why: format!("no trade with stan {stan} in this batch") },
+                    );
+                };
+                if entry.status == super::journal::EntryStatus::AdvicePending {
+                    return self.emit(
+                        now,
+                        E::Refused { why: format!("refund stan {stan} not yet acknowledged") },
                     );
                 }
                 self.print(now, SlipKind::Reprint, Some(stan), Vec::new());
@@ -371,6 +377,12 @@ impl Terminal {
             TerminalCommand::Refund { card, amount, original_rrn, original_date } => {
                 if self.persistent.journal.iter().any(|entry| entry.rrn == Some(original_rrn)) {
                     return refuse(self, "trade of the current batch: void it instead".into());
+                }
+                // The refund is an advice kept until acknowledged: it needs
+                // its place in the queue before it can go.
+                if self.persistent.offline.is_full() {
+                    self.emit(now, E::StorageFull);
+                    return refuse(self, "advice queue full: send pending first".into());
                 }
                 TerminalCommand::Refund { card, amount, original_rrn, original_date }
             }

@@ -107,6 +107,10 @@ pub enum TerminalMutation {
     /// A 94 to a sale still awaiting its answer is taken as a final
     /// decline: the stored reversal is deleted while the original may stand.
     TakeDuplicateAsVerdict,
+    /// A refund whose advice gets no verdict (its answer lost, 98, 96, ...)
+    /// is listed as failed and forgotten, never sent again — the old
+    /// online-refund behaviour, while the issuer may have credited it.
+    RefundAdviceDroppedWhenUnanswered,
     /// Only 00 completes a reversal; 12 and 25 are taken as refusals.
     #[serde(rename = "reversal_done_on_00_only")]
     ReversalDoneOn00Only,

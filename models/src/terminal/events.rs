@@ -117,6 +117,17 @@ pub enum TerminalEventKind {
         stan: Stan,
         code: Option<ResponseCode>,
     },
+    /// A refund's advice is in persistent storage, before it first leaves:
+    /// it is sent again, same STAN, until the host acknowledges it.
+    AdviceStored {
+        stan: Stan,
+    },
+    /// A refund advice got no verdict (no answer, no session, host busy,
+    /// 98): it stays stored, to be sent again.
+    AdviceDeferred {
+        stan: Stan,
+        code: Option<ResponseCode>,
+    },
     SettlementStarted {
         batch: BatchNo,
         totals: BatchTotals,

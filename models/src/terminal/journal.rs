@@ -5,7 +5,9 @@
 //!
 //! Totals follow the switch: approved debits (sales, completions, offline
 //! sales and e-cash not refused on upload) and approved credits (voids,
-//! refunds). A voided sale stays a debit, its void counts as a credit.
+//! refunds the host acknowledged). A voided sale stays a debit, its void
+//! counts as a credit. A refund is journaled when its advice is stored,
+//! before it leaves, and counts once the host has acknowledged it.
 //!
 //! ```
 //! use possim_models::terminal::journal::{EntryStatus, Journal, JournalEntry};
@@ -36,8 +38,20 @@ pub enum EntryStatus {
     OfflinePending,
     /// An offline trade the host took (00 or 94).
     OfflineUploaded,
-    /// An offline trade the host refused: not counted, listed after settlement.
-    OfflineFailed(ResponseCode),
+    /// A refund advice stored and not yet acknowledged: not counted, no
+    /// slip yet (the host may still refuse it).
+    AdvicePending,
+    /// An advice (offline trade or refund) the host refused: not counted,
+    /// listed after settlement.
+    AdviceRefused(ResponseCode),
+}
+
+impl EntryStatus {
+    /// Whether the trade counts in the totals (and is owed a slip): not a
+    /// refund still unacknowledged, nor an advice the host refused.
+    pub fn stands(self) -> bool {
+        !matches!(self, EntryStatus::AdvicePending | EntryStatus::AdviceRefused(_))
+    }
 }
 
 /// One trade of the batch.
@@ -81,7 +95,7 @@ impl JournalEntry {
 
     /// Whether the entry counts in the totals and the batch upload.
     pub fn counts(&self) -> bool {
-        !matches!(self.status, EntryStatus::OfflineFailed(_)) && self.kind.side() != Side::None
+        self.status.stands() && self.kind.side() != Side::None
     }
 }
 
@@ -100,6 +114,14 @@ impl Journal {
     pub fn push(&mut self, entry: JournalEntry) {
         assert!(self.find(entry.stan).is_none(), "stan {} twice in one journal", entry.stan);
         self.entries.push_expect(entry, "journal");
+    }
+
+    /// Removes the entry with `stan` (only the
+    /// `refund_advice_dropped_when_unanswered` mutation: a refund forgotten).
+    pub(crate) fn remove(&mut self, stan: Stan) -> bool {
+        let before = self.entries.len();
+        self.entries.retain(|entry| entry.stan != stan);
+        before != self.entries.len()
     }
 
     /// Drops the oldest entry (only the `journal_overwrites_oldest` mutation).
@@ -180,11 +202,12 @@ impl Journal {
             .collect()
     }
 
-    /// Offline trades refused on upload: the list printed after settlement.
+    /// Advices (offline trades, refunds) the host refused: the list printed
+    /// after settlement.
     pub fn offline_failures(&self) -> Vec<Stan> {
         self.entries
             .iter()
-            .filter(|entry| matches!(entry.status, EntryStatus::OfflineFailed(_)))
+            .filter(|entry| matches!(entry.status, EntryStatus::AdviceRefused(_)))
             .map(|entry| entry.stan)
             .collect()
     }

@@ -4,7 +4,8 @@
 //!
 //! One file per concern: [`config`] (configuration and policies),
 //! [`persistent`] and [`volatile`] (what survives a power cut and what does
-//! not), [`journal`], [`reversal`], [`offline`], [`settlement`], [`printer`],
+//! not), [`journal`], [`reversal`], [`offline`] (the advice queue),
+//! [`refund`] (refunds as advices), [`settlement`], [`printer`],
 //! [`battery`], [`commands`], [`events`]. The state machine itself is
 //! `terminal.rs` (life cycle, the one-message-at-a-time driver, answers to
 //! trades); each concern's file also holds the `impl Terminal` block that
@@ -12,8 +13,8 @@
 //!
 //! The rules it keeps: a reversible trade's reversal is written before the
 //! request leaves and armed when no usable answer comes; an armed reversal
-//! goes before any other online message; offline trades are uploaded before
-//! any 0500 leaves; the journal is cleared only once the host has answered the
+//! goes before any other online message; advices (offline trades, refunds)
+//! are kept until acknowledged and all sent before any 0500 leaves; the journal is cleared only once the host has answered the
 //! settlement.
 //!
 //! ```
@@ -44,6 +45,7 @@ pub mod journal;
 pub mod offline;
 pub mod persistent;
 pub mod printer;
+pub mod refund;
 pub mod reversal;
 pub mod settlement;
 #[allow(clippy::module_inception)]

@@ -1,8 +1,12 @@
-//! The offline queue: offline sales and e-cash trades waiting for upload
-//! (0220, 60.1 = 30; 0320, 60.1 = 36). Each keeps the STAN it got when it was
-//! made, so a repeated upload is a duplicate (94) at the host, not a second
-//! debit. An entry leaves the queue once the host answered it; the journal
-//! keeps the verdict.
+//! The advice queue: what the terminal keeps in persistent storage and sends
+//! again, same STAN, until the host acknowledges it — offline sales and
+//! e-cash trades waiting for upload (0220, 60.1 = 30; 0320, 60.1 = 36) and
+//! refunds (0220, 60.1 = 25; DOMAIN.md, Transactions: "CUP carries it as an
+//! 0220 advice"). Each keeps the STAN it got when it was made, so a
+//! repeated send is a duplicate (94) at the host, not a second debit or
+//! credit. An entry leaves the queue once the host answered it with a
+//! verdict; the journal keeps the verdict. Every advice is sent before any
+//! 0500 leaves.
 //!
 //! ```
 //! use possim_models::terminal::offline::OfflineQueue;
@@ -16,7 +20,7 @@ use crate::iso8583::values::Stan;
 
 use crate::iso8583::mac::MacCheck;
 use crate::iso8583::response_code::{ResponseCode, TerminalAction};
-use crate::iso8583::trade::{CardRead, Trade, TradeResponse};
+use crate::iso8583::trade::{CardRead, Trade, TradeKind, TradeResponse};
 use crate::time::Instant;
 
 use super::events::TerminalEventKind as E;
@@ -36,12 +40,13 @@ impl OfflineQueue {
     }
 
     pub fn push(&mut self, request: FinancialRequest) {
+        assert!(request.kind().is_advice(), "{} is not an advice", request.kind().label());
         assert!(
-            request.kind().is_offline_upload(),
-            "{} is not an offline trade",
-            request.kind().label()
+            self.trades.iter().all(|queued| queued.stan != request.stan),
+            "stan {} queued twice",
+            request.stan
         );
-        self.trades.push_expect(request, "offline");
+        self.trades.push_expect(request, "advice");
     }
 
     pub fn is_full(&self) -> bool {
@@ -56,12 +61,12 @@ impl OfflineQueue {
         self.trades.len()
     }
 
-    /// The next trade to upload.
+    /// The next advice to send.
     pub fn front(&self) -> Option<&FinancialRequest> {
         self.trades.front()
     }
 
-    /// Removes the trade with `stan` once the host has answered it.
+    /// Removes the advice with `stan` once the host has answered it.
     pub fn remove(&mut self, stan: Stan) -> bool {
         let before = self.trades.len();
         self.trades.retain(|request| request.stan != stan);
@@ -95,7 +100,9 @@ impl Terminal {
         self.print(now, SlipKind::Approval, Some(stan), Vec::new());
     }
 
-    pub(super) fn on_upload_answer(
+    /// The host's answer to an advice: a verdict takes it off the queue, a
+    /// code that says nothing about it leaves it queued.
+    pub(super) fn on_advice_answer(
         &mut self,
         now: Instant,
         answer: TradeResponse,
@@ -103,39 +110,37 @@ impl Terminal {
     ) -> bool {
         // The whole correspondence, not the STAN alone: a host answering a
         // request that was damaged on the line (its merchant id flipped, say)
-        // answers what it read, and a refusal of that is not this upload's
-        // verdict. Unmatched, the upload stays queued and goes again.
-        let awaited = matches!(
-            &self.volatile.outstanding,
-            Some(Outstanding { awaiting: Awaiting::OfflineUpload { request }, .. })
-                if answer.answers(request)
-        );
-        if !awaited {
-            return self.stale(now, "upload answer", answer.stan);
-        }
+        // answers what it read, and a refusal of that is not this advice's
+        // verdict. Unmatched, the advice stays queued and goes again.
+        let request = match &self.volatile.outstanding {
+            Some(Outstanding { awaiting: Awaiting::Advice { request }, .. })
+                if answer.answers(request) =>
+            {
+                request.clone()
+            }
+            _ => return self.stale(now, "advice answer", answer.stan),
+        };
         let code = answer.response_code;
         let stan = answer.stan;
         let authentic = !matches!(mac, MacCheck::Wrong { .. })
             && (!code.is_approved() || mac == MacCheck::Valid);
         let session_lost = code.action() == TerminalAction::SignInAgain;
         if !authentic && !session_lost {
-            let why = format!("upload answer for stan {stan} fails its mac");
+            let why = format!("advice answer for stan {stan} fails its mac");
             self.emit(now, E::FrameDropped { why });
             return false;
         }
         self.volatile.outstanding = None;
-        // The host did not look at the trade (no session, or busy), or cannot
-        // say what became of it (98: the issuer did not answer the network,
-        // which may well have debited): keep it queued and upload it again —
-        // a copy the issuer already holds is answered 94, which counts as
-        // uploaded — rather than list a sale the cardholder did make as failed.
+        // The host did not look at the advice (no session, or busy), or
+        // cannot say what became of it (98: the issuer did not answer the
+        // network, which may well have booked it): keep it queued and send
+        // it again — a copy the issuer already holds is answered 94, which
+        // counts as taken — rather than list a trade that did happen as
+        // failed.
         if code.leaves_upload_pending() {
-            self.emit(now, E::OfflineUploadDeferred { stan, code: Some(code) });
-            if let Some((_, state)) = self.volatile.operation.as_mut() {
-                state.uploads_stalled = true;
-            }
+            self.advice_unanswered(now, &request, Some(code));
             if session_lost {
-                self.require_sign_in(now, format!("host answered {code} to an upload"));
+                self.require_sign_in(now, format!("host answered {code} to an advice"));
             }
             return true;
         }
@@ -143,8 +148,12 @@ impl Terminal {
         let duplicate_taken = self.checked.config.mutation
             != super::config::TerminalMutation::UploadDuplicateAsFailed;
         let taken = code.is_approved() || (code == ResponseCode::DUPLICATE && duplicate_taken);
+        if request.kind() == TradeKind::Refund {
+            self.refund_verdict(now, &request, &answer, taken);
+            return true;
+        }
         let status =
-            if taken { EntryStatus::OfflineUploaded } else { EntryStatus::OfflineFailed(code) };
+            if taken { EntryStatus::OfflineUploaded } else { EntryStatus::AdviceRefused(code) };
         if let Some(entry) = self.persistent.journal.find_mut(stan) {
             entry.status = status;
         }
@@ -154,5 +163,26 @@ impl Terminal {
             self.emit(now, E::OfflineUploadFailed { stan, code });
         }
         true
+    }
+
+    /// An advice got no verdict (`code` None: no answer in time): it stays
+    /// queued, and no more advices go in this operation.
+    pub(super) fn advice_unanswered(
+        &mut self,
+        now: Instant,
+        request: &FinancialRequest,
+        code: Option<ResponseCode>,
+    ) {
+        if request.kind() == TradeKind::Refund {
+            return self.refund_unanswered(now, request, code);
+        }
+        self.emit(now, E::OfflineUploadDeferred { stan: request.stan, code });
+        self.stall_advices();
+    }
+
+    pub(super) fn stall_advices(&mut self) {
+        if let Some((_, state)) = self.volatile.operation.as_mut() {
+            state.uploads_stalled = true;
+        }
     }
 }

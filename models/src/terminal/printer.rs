@@ -15,7 +15,6 @@ use crate::iso8583::values::Stan;
 use crate::time::Instant;
 
 use super::events::TerminalEventKind as E;
-use super::journal::EntryStatus;
 use super::terminal::Terminal;
 
 /// The mechanism, as the device-fault injector sets it.
@@ -85,9 +84,7 @@ impl Terminal {
             .persistent
             .journal
             .iter()
-            .filter(|entry| {
-                !entry.slip_printed && !matches!(entry.status, EntryStatus::OfflineFailed(_))
-            })
+            .filter(|entry| !entry.slip_printed && entry.status.stands())
             .map(|entry| entry.stan)
             .collect();
         let mut unprinted = Vec::new();

@@ -66,10 +66,7 @@ impl Terminal {
             == super::config::TerminalMutation::SettleBeforeOfflineUpload;
         if !self.persistent.offline.is_empty() && !settle_first {
             let count = self.persistent.offline.len();
-            self.fail_operation(
-                now,
-                format!("{count} offline trades not uploaded: the 0500 waits"),
-            );
+            self.fail_operation(now, format!("{count} advices not acknowledged: the 0500 waits"));
             return Step::Again;
         }
         let progress = *self
@@ -92,7 +89,7 @@ impl Terminal {
                 };
                 assert!(
                     self.persistent.offline.is_empty() || settle_first,
-                    "no 0500 while an offline trade is unsent"
+                    "no 0500 while an advice is unacknowledged"
                 );
                 self.emit(now, E::SettlementStarted { batch: progress.batch, totals });
                 self.send(now, &CupMessage::Settlement(request));

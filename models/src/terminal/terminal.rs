@@ -330,7 +330,7 @@ impl Terminal {
             if upload && !state.uploads_stalled {
                 if let Some(request) = self.persistent.offline.front().cloned() {
                     self.send(now, &CupMessage::Trade(request.clone()));
-                    self.await_answer(now, Awaiting::OfflineUpload { request });
+                    self.await_answer(now, Awaiting::Advice { request });
                     return Step::Sent;
                 }
             }
@@ -461,11 +461,14 @@ impl Terminal {
             now,
             E::TradeStarted { stan, kind, amount: request.trade.amount(), pan: request.card.pan },
         );
+        let reverse_all = self.checked.config.mutation == TerminalMutation::ReverseEveryTrade;
+        if kind.is_advice() && !reverse_all {
+            return self.send_refund_advice(now, request, command, state);
+        }
         let mut volatile_reversal = None;
         // The cashier's retry under the unsafe policy finds the store taken by
         // the first sale's reversal: the terminal holds one.
         let store_free = self.persistent.reversal.is_none();
-        let reverse_all = self.checked.config.mutation == TerminalMutation::ReverseEveryTrade;
         if (kind.is_reversible() || reverse_all) && store_free {
             let reversal = ReversalRequest::new_unchecked(&request, ReversalReason::Timeout.code());
             match self.checked.config.reversal_persist {
@@ -521,8 +524,12 @@ impl Terminal {
             CupMessage::TradeAnswer(answer) if answer.reversal => {
                 self.on_reversal_answer(now, answer, inbound.mac)
             }
-            CupMessage::TradeAnswer(answer) if answer.kind.is_offline_upload() => {
-                self.on_upload_answer(now, answer, inbound.mac)
+            // A refund under the `reverse_every_trade` mutation is sent as
+            // a plain trade; every other advice awaits its acknowledgement.
+            CupMessage::TradeAnswer(answer)
+                if answer.kind.is_advice() && !self.awaits_trade_answer() =>
+            {
+                self.on_advice_answer(now, answer, inbound.mac)
             }
             CupMessage::TradeAnswer(answer) => self.on_trade_answer(now, answer, inbound.mac),
             CupMessage::SettlementAnswer(answer) => self.on_settlement_answer(now, answer),
@@ -536,6 +543,13 @@ impl Terminal {
         if used && sign_in_again && self.persistent.signed_in {
             self.require_sign_in(now, "host header: processing requirement 3".into());
         }
+    }
+
+    fn awaits_trade_answer(&self) -> bool {
+        matches!(
+            self.volatile.outstanding,
+            Some(Outstanding { awaiting: Awaiting::Trade { .. }, .. })
+        )
     }
 
     pub(super) fn stale(&mut self, now: Instant, what: &str, stan: Stan) -> bool {
@@ -716,12 +730,7 @@ impl Terminal {
                 let attempt = self.persistent.reversal.as_ref().map_or(0, |r| r.tries);
                 self.emit(now, E::ReversalUnanswered { stan, attempt });
             }
-            Awaiting::OfflineUpload { request } => {
-                self.emit(now, E::OfflineUploadDeferred { stan: request.stan, code: None });
-                if let Some((_, state)) = self.volatile.operation.as_mut() {
-                    state.uploads_stalled = true;
-                }
-            }
+            Awaiting::Advice { request } => self.advice_unanswered(now, &request, None),
             Awaiting::Network { code, .. } => {
                 let why = "no answer in time".to_string();
                 let kind = match code {

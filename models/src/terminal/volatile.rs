@@ -71,7 +71,8 @@ pub enum Awaiting {
     Reversal {
         stan: Stan,
     },
-    OfflineUpload {
+    /// An advice (offline upload or refund), first sent or sent again.
+    Advice {
         request: FinancialRequest,
     },
     Settlement {

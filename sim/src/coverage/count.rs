@@ -95,6 +95,7 @@ pub fn phase_after(phase: &'static str, event: &E, queued_offline: bool) -> &'st
         | E::OfflineUploaded { .. }
         | E::OfflineUploadFailed { .. }
         | E::OfflineUploadDeferred { .. }
+        | E::AdviceDeferred { .. }
         | E::SettlementBalanced { .. }
         | E::SettlementCompleted { .. }
         | E::SettlementFailed { .. }

@@ -86,7 +86,7 @@ pub const SETTLEMENT_OUTCOMES: [&str; 6] = [
 
 /// Every `TerminalEventKind` (`models/src/terminal/events.rs`), as the
 /// trace names them.
-pub const TERMINAL_EVENTS: [&str; 41] = [
+pub const TERMINAL_EVENTS: [&str; 43] = [
     "operator_signed_in",
     "trade_started",
     "request_sent",
@@ -106,6 +106,8 @@ pub const TERMINAL_EVENTS: [&str; 41] = [
     "offline_uploaded",
     "offline_upload_failed",
     "offline_upload_deferred",
+    "advice_stored",
+    "advice_deferred",
     "settlement_started",
     "settlement_balanced",
     "settlement_not_balanced",

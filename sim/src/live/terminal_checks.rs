@@ -315,25 +315,21 @@ impl TerminalWatch {
 
         let batch = batch_of(message);
         match message {
-            CupMessage::Trade(request) if request.kind().is_offline_upload() => {
+            // Advices (offline uploads, refunds) are sent again until
+            // acknowledged, and all before their batch's 0500.
+            CupMessage::Trade(request) if request.kind().is_advice() => {
                 let key = (request.batch.value(), request.stan.value());
                 judged.push(CheckId::OfflineBeforeSettlement);
                 if watched.settled.contains(&key.0) {
                     found.push((
                         CheckId::OfflineBeforeSettlement,
-                        format!(
-                            "offline upload stan {} of batch {} after that batch's 0500",
-                            key.1, key.0
-                        ),
+                        format!("advice stan {} of batch {} after that batch's 0500", key.1, key.0),
                     ));
                 }
                 if watched.uploads_acknowledged.contains(&key) {
                     found.push((
                         CheckId::OfflineBeforeSettlement,
-                        format!(
-                            "offline upload stan {} uploaded again after its acknowledgement",
-                            key.1
-                        ),
+                        format!("advice stan {} sent again after its acknowledgement", key.1),
                     ));
                 }
             }
@@ -485,9 +481,7 @@ impl TerminalWatch {
                         Some(Owed { stan: answer.stan.value(), reason, since: now });
                 }
                 if fate == AnswerFate::Delivered {
-                    if answer.kind.is_offline_upload()
-                        && !answer.response_code.leaves_upload_pending()
-                    {
+                    if answer.kind.is_advice() && !answer.response_code.leaves_upload_pending() {
                         watched
                             .uploads_acknowledged
                             .insert((answer.batch.value(), answer.stan.value()));

@@ -85,6 +85,11 @@ pub struct TradeView {
     pub offline_queued: Option<u64>,
     pub offline_uploaded: Option<u64>,
     pub offline_failed: Option<u64>,
+    /// `AdviceStored`: a refund kept until the host acknowledges it, whose
+    /// verdict is its `TradeAnswered` (00 or 94 taken, anything else refused).
+    pub advice_stored: Option<u64>,
+    /// The first `AdviceDeferred`: a refund's first send got no verdict.
+    pub advice_deferred: Option<u64>,
     /// Readable approval or reprint slips naming the trade.
     pub slips: Vec<u64>,
     /// Slips for the trade that did not come out readable.
@@ -96,6 +101,36 @@ pub struct TradeView {
 }
 
 impl TradeView {
+    /// When the terminal began holding it as an advice to send: an offline
+    /// trade when made, a refund when stored.
+    pub fn advice_held(&self) -> Option<u64> {
+        self.offline_queued.or(self.advice_stored)
+    }
+
+    /// The host's verdict on an advice: taken (uploaded, refund approved)
+    /// or refused, whichever came.
+    pub fn advice_taken(&self) -> Option<u64> {
+        match self.advice_stored {
+            Some(_) => self.answered.filter(|(_, approved)| *approved).map(|(seq, _)| seq),
+            None => self.offline_uploaded,
+        }
+    }
+
+    /// Whether a refusal must be on the failures list: an offline trade's
+    /// always; a refund's only when it came on a later send (its first got
+    /// no verdict, or a power cut lost it) — refused at its first answer,
+    /// the cashier saw the decline at the counter.
+    pub fn refusal_owes_listing(&self) -> bool {
+        self.advice_stored.is_none() || self.advice_deferred.is_some() || self.power_lost.is_some()
+    }
+
+    pub fn advice_refused(&self) -> Option<u64> {
+        match self.advice_stored {
+            Some(_) => self.answered.filter(|(_, approved)| !*approved).map(|(seq, _)| seq),
+            None => self.offline_failed,
+        }
+    }
+
     /// Whether the terminal counts the trade as done: approved online, or
     /// offline and not refused by the host.
     pub fn approved(&self) -> bool {
@@ -282,7 +317,9 @@ impl<'a> TraceIndex<'a> {
             | E::ReversalAbandoned { stan, .. }
             | E::OfflineQueued { stan, .. }
             | E::OfflineUploaded { stan, .. }
-            | E::OfflineUploadFailed { stan, .. } => *stan,
+            | E::OfflineUploadFailed { stan, .. }
+            | E::AdviceStored { stan }
+            | E::AdviceDeferred { stan, .. } => *stan,
             E::SlipPrinted {
                 stan: Some(stan),
                 kind: SlipKind::Approval | SlipKind::Reprint,
@@ -330,6 +367,12 @@ impl<'a> TraceIndex<'a> {
             E::OfflineQueued { .. } => view.offline_queued = Some(seq),
             E::OfflineUploaded { .. } => view.offline_uploaded = Some(seq),
             E::OfflineUploadFailed { .. } => view.offline_failed = Some(seq),
+            E::AdviceStored { .. } => view.advice_stored = Some(seq),
+            // No verdict: the refund stays stored, and no answer is awaited.
+            E::AdviceDeferred { .. } => {
+                view.advice_deferred.get_or_insert(seq);
+                in_flight.remove(&terminal);
+            }
             E::SlipPrinted { .. } => view.slips.push(seq),
             E::SlipFailed { .. } => view.slips_failed.push(seq),
             _ => {}
@@ -565,6 +608,11 @@ pub fn describe(event: &TraceEvent) -> String {
                 }
                 E::OfflineUploadDeferred { stan, code } => format!(
                     "offline stan {stan} upload deferred{}",
+                    code.map_or(String::new(), |c| format!(" {c}"))
+                ),
+                E::AdviceStored { stan } => format!("refund stan {stan} stored as an advice"),
+                E::AdviceDeferred { stan, code } => format!(
+                    "refund advice stan {stan} deferred{}",
                     code.map_or(String::new(), |c| format!(" {c}"))
                 ),
                 E::SettlementStarted { batch, totals } => format!(

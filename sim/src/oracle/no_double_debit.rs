@@ -9,8 +9,10 @@
 //!   moved, and are excluded; an e-cash load moves money between the two
 //!   purses and nets to zero).
 //! - *The terminals' side*: every trade a terminal considers approved —
-//!   `TradeAnswered{approved: true}`, or `OfflineQueued` not later
-//!   `OfflineUploadFailed` — signed by `TradeKind::side()`: sales,
+//!   `TradeAnswered{approved: true}` (for a refund, its advice acknowledged
+//!   00 or 94, whichever copy got the verdict: credited once), or
+//!   `OfflineQueued` not later `OfflineUploadFailed` — signed by
+//!   `TradeKind::side()`: sales,
 //!   completions and offline uploads debit; voids and refunds credit;
 //!   pre-auths and inquiries move nothing. Amount, kind and card come from
 //!   the trade's `TradeStarted`.

@@ -1,25 +1,29 @@
 //! **offline-before-settlement**: no 0500 leaves a terminal while it holds an
-//! offline trade not yet acknowledged; none is lost or uploaded twice.
+//! advice not yet acknowledged — an offline trade, or a refund (DOMAIN.md,
+//! Transactions: "CUP carries it as an 0220 advice: the terminal keeps it
+//! (persistently) and re-sends it, same STAN, until the host acknowledges
+//! it"); none is lost or taken twice.
 //!
-//! What is compared:
+//! What is checked:
 //!
-//! - *No 0500 while one is held*: per terminal, the offline trades queued
-//!   (`OfflineQueued`) and not yet answered by the host (`OfflineUploaded` or
-//!   `OfflineUploadFailed`; a deferred upload is still held). A
-//!   `RequestSent{mti: "0500"}` of that terminal while any is held is a
-//!   violation. The terminal's `RequestSent` is used rather than the frame
-//!   record: both are logged for every frame a terminal sends, and the event
-//!   names the terminal without decoding.
-//! - *None lost*: by the end, every queued trade was uploaded, or refused
+//! - *No 0500 while one is held*: per terminal, the advices held —
+//!   offline trades queued (`OfflineQueued`) and refunds stored
+//!   (`AdviceStored`) — not yet answered with a verdict (`OfflineUploaded`
+//!   or `OfflineUploadFailed`; a refund's `TradeAnswered`; a deferred one
+//!   is still held, and a refund forgotten unanswered is still owed). A
+//!   `RequestSent` of an 0500 while any is held is a violation naming the
+//!   first.
+//! - *None lost*: by the end, every held advice was taken, or refused
 //!   and listed — on a readable offline-failures slip (`SlipPrinted` of kind
 //!   `OfflineFailures` listing its STAN) once its batch's journal was
-//!   cleared; while the journal still holds it, the list can still print.
-//! - *None uploaded twice*: the issuer took money for one offline trade key
-//!   more than once (two debiting `Moved` for a key the issuer approved as an
-//!   offline or e-cash upload). The issuer refuses a repeated key with 94, so
-//!   a second debit means the same trade reached it under two keys or the
-//!   duplicate check failed; the log shows the first case only if the
-//!   terminal logged two uploads with different STANs, which it never does.
+//!   cleared. A refund refused at its first answer is a decline the
+//!   cashier saw at the counter, and needs no listing.
+//! - *None taken twice*: the issuer approved one advice key more than once,
+//!   or moved money for it more than once (an offline trade debited twice,
+//!   a refund credited twice). The issuer answers a repeated key 94, so
+//!   this catches a host that does not, or an issuer policy that books
+//!   copies; a terminal resending an advice is what it must do, and never
+//!   changes its key.
 //!
 //! ```
 //! use possim_sim::oracle::{check_one, Invariant};
@@ -40,16 +44,18 @@ const INVARIANT: Invariant = Invariant::OfflineBeforeSettlement;
 pub fn check(index: &TraceIndex) -> Vec<Violation> {
     let mut violations = Vec::new();
     for (terminal, events) in &index.terminal_events {
-        // STAN -> (seq queued, the trade).
+        // STAN -> (seq held since, the trade).
         let mut held: BTreeMap<Stan, (u64, Option<TradeId>)> = BTreeMap::new();
         for event in events {
             match event.kind {
-                TerminalEventKind::OfflineQueued { stan, .. } => {
+                TerminalEventKind::OfflineQueued { stan, .. }
+                | TerminalEventKind::AdviceStored { stan } => {
                     let id = index.trade_of(*terminal, *stan).map(|(id, _)| id);
                     held.insert(*stan, (event.seq, id));
                 }
                 TerminalEventKind::OfflineUploaded { stan, .. }
-                | TerminalEventKind::OfflineUploadFailed { stan, .. } => {
+                | TerminalEventKind::OfflineUploadFailed { stan, .. }
+                | TerminalEventKind::TradeAnswered { stan, .. } => {
                     held.remove(stan);
                 }
                 TerminalEventKind::RequestSent { stan, mti }
@@ -63,7 +69,7 @@ pub fn check(index: &TraceIndex) -> Vec<Violation> {
                         }
                     };
                     let message = format!(
-                        "the 0500 (stan {stan}) left while {} offline trades were not acknowledged, among them stan {first_stan}",
+                        "the 0500 (stan {stan}) left while {} advices (offline trades, refunds) were not acknowledged, among them stan {first_stan}",
                         held.len()
                     );
                     let seqs = [*queued, event.seq];
@@ -79,42 +85,56 @@ pub fn check(index: &TraceIndex) -> Vec<Violation> {
         }
     }
     for (id, view) in &index.trades {
-        let Some(queued) = view.offline_queued else { continue };
+        let Some(queued) = view.advice_held() else { continue };
+        let what = if view.advice_stored.is_some() { "refund advice" } else { "offline trade" };
         let trade = Some(index.trade_ref(*id));
         let end = index.end().map(|(seq, _)| seq);
-        if view.offline_uploaded.is_none() && view.offline_failed.is_none() {
+        let refused = view.advice_refused();
+        if view.advice_taken().is_none() && refused.is_none() {
             let message = match view.journal_cleared {
-                Some(_) => "the offline trade was never uploaded and its journal was cleared: lost"
-                    .to_string(),
-                None => "the offline trade was never uploaded by the end".to_string(),
+                Some(_) => {
+                    format!("the {what} was never acknowledged and its journal was cleared: lost")
+                }
+                None => format!("the {what} was never acknowledged by the end"),
             };
-            let seqs = [Some(queued), view.journal_cleared, end].into_iter().flatten();
+            let seqs = [Some(queued), view.failed, view.journal_cleared, end].into_iter().flatten();
             violations.push(Violation::new(INVARIANT, trade, message, index.evidence_of(seqs)));
             continue;
         }
-        if let (Some(failed), Some(cleared), None) =
-            (view.offline_failed, view.journal_cleared, view.listed_as_failed)
+        if let (Some(refused), Some(cleared), None, true) =
+            (refused, view.journal_cleared, view.listed_as_failed, view.refusal_owes_listing())
         {
-            let message =
-                "the host refused the offline trade and its journal was cleared without it on a readable offline-failures list"
-                    .to_string();
+            let message = format!(
+                "the host refused the {what} and its journal was cleared without it on a readable offline-failures list"
+            );
             violations.push(Violation::new(
                 INVARIANT,
                 trade,
                 message,
-                index.evidence_of([queued, failed, cleared]),
+                index.evidence_of([queued, refused, cleared]),
             ));
         }
     }
     for (id, view) in &index.issuer {
-        let offline = view.kind.is_some_and(|kind| kind.is_offline_upload());
-        if offline && (view.debits.len() > 1 || view.approved.len() > 1) {
-            let message = format!(
-                "the issuer approved one offline trade {} times and debited it {} times",
-                view.approved.len(),
-                view.debits.len()
-            );
-            let seqs = view.approved.iter().chain(&view.debits).copied();
+        let Some(kind) = view.kind.filter(|kind| kind.is_advice()) else { continue };
+        let moved_twice =
+            if kind.is_offline_upload() { view.debits.len() > 1 } else { view.moves.len() > 1 };
+        if moved_twice || view.approved.len() > 1 {
+            let message = if kind.is_offline_upload() {
+                format!(
+                    "the issuer approved one offline trade {} times and debited it {} times",
+                    view.approved.len(),
+                    view.debits.len()
+                )
+            } else {
+                format!(
+                    "the issuer approved one {} {} times and moved its money {} times",
+                    kind.label(),
+                    view.approved.len(),
+                    view.moves.len()
+                )
+            };
+            let seqs = view.approved.iter().chain(&view.moves).copied();
             violations.push(Violation::new(
                 INVARIANT,
                 Some(index.trade_ref(*id)),

@@ -78,7 +78,9 @@ fn stan_of(kind: &TerminalEventKind) -> Option<u32> {
         | E::OfflineQueued { stan, .. }
         | E::OfflineUploaded { stan, .. }
         | E::OfflineUploadFailed { stan, .. }
-        | E::OfflineUploadDeferred { stan, .. } => stan,
+        | E::OfflineUploadDeferred { stan, .. }
+        | E::AdviceStored { stan }
+        | E::AdviceDeferred { stan, .. } => stan,
         E::SlipPrinted { stan: Some(stan), .. } | E::SlipFailed { stan: Some(stan), .. } => stan,
         _ => return None,
     };

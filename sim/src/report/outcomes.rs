@@ -15,6 +15,13 @@ pub(crate) fn classify(view: &TradeView) -> (&'static str, TradeMark) {
             (None, None) => ("offline, never uploaded", TradeMark::Unresolved),
         };
     }
+    if view.advice_stored.is_some() {
+        return match view.answered {
+            Some((_, true)) => ("refund, acknowledged", TradeMark::Approved),
+            Some((_, false)) => ("refund, refused", TradeMark::Declined),
+            None => ("refund, never acknowledged", TradeMark::Unresolved),
+        };
+    }
     let reversed = view.reversal_acknowledged.is_some();
     match view.answered {
         Some((_, true)) if reversed => return ("approved, then reversed", TradeMark::Reversed),

@@ -82,6 +82,10 @@ pub struct FrameHeader {
     /// Nth trade"): pre-auth, inquiry, sale, void, completion, refund; not
     /// the upload of an offline trade.
     pub online_trade: bool,
+    /// An advice (refund, offline upload): the terminal sends it again,
+    /// same STAN, until acknowledged; a refund sent again is the same
+    /// trade, not the next one.
+    pub advice: bool,
 }
 
 impl FrameHeader {
@@ -93,15 +97,16 @@ impl FrameHeader {
             .get(60)
             .and_then(|v| v.get(8..11))
             .and_then(|d| std::str::from_utf8(d).ok().and_then(|t| t.parse().ok()));
-        let online_trade = matches!(
-            CupMessage::parse(message),
-            Ok(CupMessage::Trade(request)) if !request.kind().is_offline_upload()
-        );
+        let kind = match CupMessage::parse(message) {
+            Ok(CupMessage::Trade(request)) => Some(request.kind()),
+            _ => None,
+        };
         FrameHeader {
             mti: Some(message.mti()),
             stan: message.get_number(11).map(|n| n as u32),
             network_code,
-            online_trade,
+            online_trade: kind.is_some_and(|kind| !kind.is_offline_upload()),
+            advice: kind.is_some_and(|kind| kind.is_advice()),
         }
     }
 }
@@ -294,7 +299,11 @@ impl Line {
     /// A frame the terminal sends.
     pub fn outbound(&mut self, now: Instant, header: FrameHeader, bytes: Vec<u8>) -> LineVerdict {
         let slot = self.next_slot(LineDirection::Up);
-        let FrameHeader { mti, stan, network_code, online_trade } = header;
+        let FrameHeader { mti, stan, network_code, online_trade, advice } = header;
+        // The Nth trade is the Nth the cashier made: a refund's advice sent
+        // again (its STAN already counted) lands no placed fault of its own.
+        let resent = advice && stan.is_some_and(|stan| self.sent_at.contains_key(&stan));
+        let online_trade = online_trade && !resent;
         let mut requests = Vec::new();
         let mut placed = None;
         let mut drop_placed = false;

@@ -8,6 +8,7 @@ mod device;
 mod offline;
 mod policies;
 mod power;
+mod refund;
 mod reversal;
 mod sale;
 mod settlement;

@@ -77,7 +77,7 @@ fn no_0500_leaves_while_an_upload_goes_unanswered() {
     rig.time_out();
     assert!(rig.saw(|e| matches!(e, E::OfflineUploadDeferred { code: None, .. })));
     assert!(
-        rig.saw(|e| matches!(e, E::SettlementFailed { reason, .. } if reason.contains("offline")))
+        rig.saw(|e| matches!(e, E::SettlementFailed { reason, .. } if reason.contains("advices")))
     );
     assert!(rig.nothing_sent(), "no 0500");
     rig.command(TerminalCommand::Settle);

@@ -69,7 +69,10 @@ fn inquiry_and_refund_never_reverse() {
     assert_eq!(rig.count(|e| matches!(e, E::TradeTimedOut { .. })), 2);
     assert!(!rig.saw(|e| matches!(e, E::ReversalStored { .. } | E::ReversalArmed { .. })));
     rig.command(sale(100));
-    assert_eq!(rig.mtis(), ["0800", "0200", "0220", "0200"], "no 0400 ever");
+    // The refund is an advice: it goes again, same STAN, before the sale.
+    let again = rig.next_trade();
+    assert_eq!((again.kind(), again.stan), (TradeKind::Refund, refund.stan));
+    assert_eq!(rig.mtis(), ["0800", "0200", "0220", "0220"], "no 0400 ever");
 }
 
 #[test]
