@@ -77,6 +77,13 @@ impl Terminal {
         let merchant = self.checked.config.merchant_id;
         match progress.stage {
             Stage::Totals => {
+                // A refund this settlement sent first is acknowledged, and its
+                // slip owed, after the check at "settle": the journal this
+                // 0500 closes must not take the slip with it.
+                if !self.print_owed_slips(now) {
+                    self.fail_operation(now, "slips owed: the 0500 waits for the printer".into());
+                    return Step::Again;
+                }
                 let stan = self.persistent.take_stan();
                 let totals = self.persistent.journal.totals();
                 let request = SettlementRequest {

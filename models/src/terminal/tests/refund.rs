@@ -181,3 +181,26 @@ fn the_mutation_drops_an_unanswered_refund_as_failed() {
     rig.command(TerminalCommand::SendPending);
     assert!(rig.nothing_sent(), "never sent again");
 }
+
+/// Regression (found by faults/protocol.yaml --swarm, seed 113): a refund
+/// whose answer was lost went first in the settlement, was acknowledged
+/// with the printer out of paper, and the 0500 then cleared the journal:
+/// the refund's slip could never be printed. The 0500 now waits for the
+/// printer, as "settle" does.
+#[test]
+fn a_refund_acknowledged_inside_a_settlement_keeps_its_slip_owed_until_printed() {
+    let mut rig = Rig::signed_in(TerminalConfig::default());
+    let request = refund_answer_lost(&mut rig, 700);
+    rig.command(TerminalCommand::SetPrinter(crate::terminal::printer::PrinterHardware::OutOfPaper));
+    rig.command(TerminalCommand::Settle);
+    let resent = rig.next_trade();
+    assert_eq!(resent.stan, request.stan, "the advice goes first");
+    let answer = rig.host.answer_trade(&resent, ResponseCode::DUPLICATE);
+    rig.deliver(&answer);
+    assert!(rig.nothing_sent(), "no 0500 while the refund's slip is owed");
+    assert!(rig.terminal.persistent().journal().find(request.stan).is_some(), "journal kept");
+    rig.command(TerminalCommand::SetPrinter(crate::terminal::printer::PrinterHardware::Ok));
+    rig.command(TerminalCommand::Settle);
+    assert!(rig.saw(|e| matches!(e, E::SlipPrinted { kind: SlipKind::Reprint, stan: Some(s), .. } if *s == request.stan)));
+    assert_eq!(mti(&rig.next_frame()), "0500");
+}
