@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use super::bounds::{self, TERMINAL_INPUTS_PER_TICK_MAX};
 use super::error::{CompileError, FieldPath};
-use super::model::{Fault, FaultPlan, Workload};
+use super::model::{FaultPlan, Workload};
 
 /// Refuses the first input that overfills a terminal's tick.
 pub(crate) fn check(
@@ -28,7 +28,10 @@ pub(crate) fn check(
     });
     let scheduled = faults.scheduled.iter().enumerate().filter_map(|(index, scheduled)| {
         let at = FieldPath::root().key("faults").key("scheduled").index(index);
-        terminal_of(&scheduled.fault).map(|terminal| (terminal, scheduled.at_ms, at))
+        scheduled
+            .fault
+            .terminal()
+            .map(|terminal| (terminal.trimmed().to_owned(), scheduled.at_ms, at))
     });
     let mut counts: BTreeMap<(String, u64), usize> = BTreeMap::new();
     for (terminal, at_ms, at) in script.chain(commands).chain(scheduled) {
@@ -50,32 +53,10 @@ pub(crate) fn check(
     Ok(())
 }
 
-fn terminal_of(fault: &Fault) -> Option<String> {
-    match fault {
-        Fault::PowerCut { terminal, .. }
-        | Fault::Printer { terminal, .. }
-        | Fault::Tamper { terminal, .. }
-        | Fault::Battery { terminal, .. }
-        | Fault::Blackhole { terminal, .. }
-        | Fault::Reset { terminal }
-        | Fault::Replace { terminal } => Some(terminal.trimmed().to_owned()),
-        Fault::Partition { .. }
-        | Fault::Hold { .. }
-        | Fault::Crash { .. }
-        | Fault::IssuerDown { .. }
-        | Fault::IssuerSilent { .. }
-        | Fault::Cutoff { .. } => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use crate::scenario::fixtures::ONE_TERMINAL as BASE;
     use crate::scenario::parse_and_compile;
-
-    const BASE: &str = "name: t\nmerchants: [{id: '898100000000001'}]\n\
-        issuers: [{index: 0, bins: ['622202']}]\n\
-        terminals: [{id: T0000001, merchant: '898100000000001', tmk: 0123456789ABCDEF}]\n\
-        cards: [{pan: '6222020000000001', balance_fen: 100000}]\n";
 
     fn repeated(section: &str, line: &str, times: usize) -> String {
         format!("{BASE}{section}{}", format!("    - {line}\n").repeat(times))

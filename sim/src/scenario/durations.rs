@@ -94,12 +94,8 @@ fn walk(
 
 #[cfg(test)]
 mod tests {
+    use crate::scenario::fixtures::ONE_TERMINAL as BASE;
     use crate::scenario::parse_and_compile;
-
-    const BASE: &str = "name: t\nmerchants: [{id: '898100000000001'}]\n\
-        issuers: [{index: 0, bins: ['622202']}]\n\
-        terminals: [{id: T0000001, merchant: '898100000000001', tmk: 0123456789ABCDEF}]\n\
-        cards: [{pan: '6222020000000001', balance_fen: 100000}]\n";
 
     /// Regression (found by the hostile-input corpus): a hold's `for_ms` of
     /// u64::MAX passed the loader and stopped the run with "simulated time

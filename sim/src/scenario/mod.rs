@@ -36,6 +36,8 @@ mod bursts;
 pub mod compile;
 mod durations;
 pub mod error;
+#[cfg(test)]
+mod fixtures;
 pub mod load;
 pub mod locate;
 pub mod model;

@@ -704,6 +704,27 @@ pub enum FrameAction {
     Delay,
 }
 
+impl Fault {
+    /// The terminal the fault hits, if it hits one (not a link or a host).
+    pub fn terminal(&self) -> Option<&TerminalId> {
+        match self {
+            Fault::PowerCut { terminal, .. }
+            | Fault::Printer { terminal, .. }
+            | Fault::Tamper { terminal, .. }
+            | Fault::Battery { terminal, .. }
+            | Fault::Blackhole { terminal, .. }
+            | Fault::Reset { terminal }
+            | Fault::Replace { terminal } => Some(terminal),
+            Fault::Partition { .. }
+            | Fault::Hold { .. }
+            | Fault::Crash { .. }
+            | Fault::IssuerDown { .. }
+            | Fault::IssuerSilent { .. }
+            | Fault::Cutoff { .. } => None,
+        }
+    }
+}
+
 impl ProtocolFault {
     /// The terminal the fault is placed on.
     pub fn terminal(&self) -> TerminalId {

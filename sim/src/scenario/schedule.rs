@@ -100,12 +100,8 @@ fn random_path(terminal_links: &[(&str, &LineProfile)], swarm_per_terminal: f64)
 
 #[cfg(test)]
 mod tests {
+    use crate::scenario::fixtures::ONE_TERMINAL as BASE;
     use crate::scenario::parse_and_compile;
-
-    const BASE: &str = "name: t\nmerchants: [{id: '898100000000001'}]\n\
-        issuers: [{index: 0, bins: ['622202']}]\n\
-        terminals: [{id: T0000001, merchant: '898100000000001', tmk: 0123456789ABCDEF}]\n\
-        cards: [{pan: '6222020000000001', balance_fen: 100000}]\n";
 
     /// Regression (found by the hostile-input corpus): `settle_every_ms: 1`
     /// passed the loader and stopped the run with "schedule over 1000000".

@@ -20,7 +20,7 @@ use std::collections::BTreeSet;
 
 use crate::execute::{execute, RunReport};
 use crate::scenario::load::parse_and_compile;
-use crate::scenario::model::{Fault, ProtocolFault, Scenario, ScheduledFault};
+use crate::scenario::model::{ProtocolFault, Scenario, ScheduledFault};
 use crate::world::RunOptions;
 
 use super::yaml::to_yaml;
@@ -100,20 +100,6 @@ impl Oracle {
     }
 }
 
-/// The terminal a fault hits, if it hits one.
-fn fault_terminal(fault: &Fault) -> Option<&str> {
-    match fault {
-        Fault::PowerCut { terminal, .. }
-        | Fault::Printer { terminal, .. }
-        | Fault::Tamper { terminal, .. }
-        | Fault::Battery { terminal, .. }
-        | Fault::Blackhole { terminal, .. }
-        | Fault::Reset { terminal }
-        | Fault::Replace { terminal } => Some(terminal.trimmed()),
-        _ => None,
-    }
-}
-
 fn protocol_terminal(fault: &ProtocolFault) -> String {
     fault.terminal().trimmed().to_owned()
 }
@@ -123,7 +109,7 @@ fn with_terminals(scenario: &Scenario, keep: &BTreeSet<String>) -> Scenario {
     let mut out = scenario.clone();
     out.terminals.retain(|t| keep.contains(t.id.trimmed()));
     out.workload.script.retain(|t| keep.contains(t.terminal.trimmed()));
-    out.faults.scheduled.retain(|f| fault_terminal(&f.fault).is_none_or(|t| keep.contains(t)));
+    out.faults.scheduled.retain(|f| f.fault.terminal().is_none_or(|t| keep.contains(t.trimmed())));
     out.faults.protocol.retain(|f| keep.contains(&protocol_terminal(f)));
     out
 }
