@@ -383,6 +383,7 @@ fn a_run_in_which_no_trade_reaches_an_issuer_fails_unless_declared() {
     assert_eq!(code, 1, "{out}{err}");
     assert!(out.contains("exercised nothing: no trade reached an issuer"), "{out}");
     assert!(out.contains("verdict   FAIL: exercised-nothing"), "{out}");
+    assert!(out.contains("conservation: judged nothing (no settlements)"), "{out}");
     let declared = path.with_file_name("declared.yaml");
     std::fs::write(&declared, format!("{text}expect: {{exercises_nothing: true}}\n")).unwrap();
     let (code, out, err) = possim(&["run", declared.to_str().unwrap()]);

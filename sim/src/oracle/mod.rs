@@ -42,6 +42,7 @@ pub mod numbering;
 pub mod offline_before_settlement;
 pub mod settlement_balances;
 pub mod slip_truth;
+mod subjects;
 
 use std::fmt;
 use std::str::FromStr;
@@ -249,6 +250,11 @@ pub struct Verdict {
     pub violations: Vec<Violation>,
     /// Violations found beyond [`VIOLATIONS_MAX`], not kept.
     pub more: usize,
+    /// How many things the invariant judged (`oracle/subjects.rs`): 0 is "judged
+    /// nothing", not a pass.
+    pub judged: usize,
+    /// What those things are ("settlements", "frames", ...).
+    pub subjects: &'static str,
 }
 
 impl Verdict {
@@ -273,8 +279,11 @@ impl Verdict {
 
 impl fmt::Display for Verdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.passed() && self.judged == 0 {
+            return write!(f, "{}: judged nothing (no {})", self.invariant, self.subjects);
+        }
         if self.passed() {
-            return write!(f, "{}: passed", self.invariant);
+            return write!(f, "{}: passed ({} {})", self.invariant, self.judged, self.subjects);
         }
         write!(f, "{}: {} violations", self.invariant, self.total())?;
         for violation in &self.violations {
@@ -303,5 +312,6 @@ fn judge(index: &TraceIndex, invariant: Invariant) -> Verdict {
     debug_assert!(violations.iter().all(|v| v.invariant == invariant));
     let more = violations.len().saturating_sub(VIOLATIONS_MAX);
     violations.truncate(VIOLATIONS_MAX);
-    Verdict { invariant, violations, more }
+    let (judged, subjects) = subjects::count(invariant, index);
+    Verdict { invariant, violations, more, judged, subjects }
 }
