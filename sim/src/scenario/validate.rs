@@ -364,6 +364,9 @@ pub(crate) fn check_faults(plan: &FaultPlan, targets: &Targets<'_>) -> Result<()
                 ),
             );
         }
+        if let Some(terminal) = scheduled.fault.terminal() {
+            targets.terminal(at.key("terminal"), terminal.trimmed())?;
+        }
         match &scheduled.fault {
             Fault::Partition { between, for_ms } | Fault::Hold { between, for_ms } => {
                 for (side, host) in between.iter().enumerate() {
@@ -388,20 +391,16 @@ pub(crate) fn check_faults(plan: &FaultPlan, targets: &Targets<'_>) -> Result<()
                     return fail(at.key("for_ms"), "for_ms must be at least 1");
                 }
             }
-            Fault::PowerCut { terminal, .. }
-            | Fault::Printer { terminal, .. }
-            | Fault::Tamper { terminal, .. }
-            | Fault::Blackhole { terminal, .. }
-            | Fault::Reset { terminal }
-            | Fault::Replace { terminal } => {
-                targets.terminal(at.key("terminal"), terminal.trimmed())?;
+            Fault::Battery { percent, .. } if *percent > 100 => {
+                return fail(at.key("percent"), format!("percent {percent} is over 100"));
             }
-            Fault::Battery { terminal, percent } => {
-                targets.terminal(at.key("terminal"), terminal.trimmed())?;
-                if *percent > 100 {
-                    return fail(at.key("percent"), format!("percent {percent} is over 100"));
-                }
-            }
+            Fault::PowerCut { .. }
+            | Fault::Printer { .. }
+            | Fault::Tamper { .. }
+            | Fault::Battery { .. }
+            | Fault::Blackhole { .. }
+            | Fault::Reset { .. }
+            | Fault::Replace { .. } => {}
         }
     }
     for (index, fault) in plan.protocol.iter().enumerate() {
