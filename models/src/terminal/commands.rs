@@ -214,6 +214,12 @@ impl Terminal {
                 return;
             }
             TerminalCommand::ReprintLast => {
+                // What "reprint last" finds first: a settlement's listing of
+                // refused advices that has not yet come out readable.
+                if !self.persistent.failures_unprinted.is_empty() {
+                    self.print_failures_unprinted(now);
+                    return;
+                }
                 let Some(stan) = self.persistent.last_approved else {
                     return self
                         .emit(now, E::Refused { why: "no slip to reprint in this batch".into() });

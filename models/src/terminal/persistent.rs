@@ -41,6 +41,11 @@ pub struct Persistent {
     pub(crate) tamper_locked: bool,
     /// The last approved trade: what "reprint last" prints.
     pub(crate) last_approved: Option<Stan>,
+    /// The last settlement's offline-failures listing, while it has not come
+    /// out readable: the journal it was drawn from is gone, so this is the
+    /// only record of the refused advices left (a real terminal keeps its
+    /// last settlement report for reprinting). At most `journal_max` STANs.
+    pub(crate) failures_unprinted: Vec<Stan>,
     pub(crate) battery: Battery,
     pub(crate) printer: PrinterHardware,
 }
@@ -59,6 +64,7 @@ impl Persistent {
             signed_in: false,
             tamper_locked: false,
             last_approved: None,
+            failures_unprinted: Vec::new(),
             battery: Battery::from_percent(config.battery_start_percent),
             printer: PrinterHardware::Ok,
         }

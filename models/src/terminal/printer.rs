@@ -80,6 +80,10 @@ impl Terminal {
     /// its slip. Returns false, refusing the settlement, while the printer
     /// still cannot print one (regression test in tests/device.rs).
     pub(super) fn print_owed_slips(&mut self, now: Instant) -> bool {
+        let mut unprinted = Vec::new();
+        if !self.print_failures_unprinted(now) {
+            unprinted.push("the last settlement's offline failures".to_owned());
+        }
         let owed: Vec<Stan> = self
             .persistent
             .journal
@@ -87,7 +91,6 @@ impl Terminal {
             .filter(|entry| !entry.slip_printed && entry.status.stands())
             .map(|entry| entry.stan)
             .collect();
-        let mut unprinted = Vec::new();
         for stan in owed {
             if !self.print(now, SlipKind::Reprint, Some(stan), Vec::new()) {
                 unprinted.push(stan.to_string());
@@ -100,6 +103,31 @@ impl Terminal {
             format!("slips owed for stan {}: fix the printer, then settle", unprinted.join(", "));
         self.emit(now, E::Refused { why });
         false
+    }
+
+    /// Keeps a settlement's offline-failures listing that did not come out
+    /// readable, to print again before the next 0500 or at "reprint last".
+    pub(super) fn keep_failures_unprinted(&mut self, failures: Vec<Stan>) {
+        let kept = &mut self.persistent.failures_unprinted;
+        kept.extend(failures);
+        // A settlement lists only its own journal's trades, and the 0500
+        // does not leave while an earlier listing is kept: never more than
+        // one journal's worth.
+        assert!(kept.len() <= self.checked.config.journal_max, "failures listing bounded");
+    }
+
+    /// Prints the kept offline-failures listing, if any; returns false while
+    /// it still does not come out readable.
+    pub(super) fn print_failures_unprinted(&mut self, now: Instant) -> bool {
+        if self.persistent.failures_unprinted.is_empty() {
+            return true;
+        }
+        let listed = self.persistent.failures_unprinted.clone();
+        if !self.print(now, SlipKind::OfflineFailures, None, listed) {
+            return false;
+        }
+        self.persistent.failures_unprinted.clear();
+        true
     }
 
     /// Prints a slip; returns whether it came out readable.

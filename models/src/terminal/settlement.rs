@@ -174,8 +174,13 @@ impl Terminal {
         let listed: Vec<Stan> = self.persistent.journal.iter().map(|entry| entry.stan).collect();
         self.print(now, SlipKind::Settlement, None, listed);
         let failures = self.persistent.journal.offline_failures();
-        if !failures.is_empty() {
-            self.print(now, SlipKind::OfflineFailures, None, failures);
+        if !failures.is_empty()
+            && !self.print(now, SlipKind::OfflineFailures, None, failures.clone())
+        {
+            // The journal is cleared next: keep the listing until it prints
+            // (regression: swarm seeds of faults/device.yaml and hosts.yaml
+            // lost a refused refund's listing to a faint printer).
+            self.keep_failures_unprinted(failures);
         }
         if !self.persistent.journal.is_empty() {
             self.clear_journal(now, progress.batch);

@@ -2,7 +2,7 @@
 //! with the same STAN, never reversed, all sent before the 0500.
 
 use crate::iso8583::trade::{FinancialRequest, TradeKind};
-use crate::iso8583::values::{MonthDay, Rrn};
+use crate::iso8583::values::{MonthDay, Rrn, Stan};
 use crate::iso8583::ResponseCode;
 use crate::terminal::journal::EntryStatus;
 use crate::terminal::printer::SlipKind;
@@ -203,4 +203,41 @@ fn a_refund_acknowledged_inside_a_settlement_keeps_its_slip_owed_until_printed()
     rig.command(TerminalCommand::Settle);
     assert!(rig.saw(|e| matches!(e, E::SlipPrinted { kind: SlipKind::Reprint, stan: Some(s), .. } if *s == request.stan)));
     assert_eq!(mti(&rig.next_frame()), "0500");
+}
+
+/// Regression (found by faults/device.yaml --swarm, seed 742, and
+/// faults/hosts.yaml --swarm, seed 823): a refund refused on a later send
+/// is listed on the offline-failures slip after the 0510; with the printer
+/// out of paper then, the journal was cleared and the listing lost for
+/// good. The listing is now kept until it prints: at "reprint last", or
+/// before the next 0500 leaves.
+#[test]
+fn a_failures_listing_that_did_not_print_is_kept_until_it_does() {
+    use crate::terminal::printer::PrinterHardware;
+    let listed_readable = |rig: &Rig, stan: Stan| {
+        rig.count(|e| matches!(e, E::SlipPrinted { kind: SlipKind::OfflineFailures, listed, .. } if listed == &vec![stan]))
+    };
+    let mut rig = Rig::signed_in(TerminalConfig::default());
+    let request = refund_answer_lost(&mut rig, 700);
+    rig.command(TerminalCommand::SendPending);
+    let again = rig.next_trade();
+    let refused = rig.host.answer_trade(&again, ResponseCode::ORIGINAL_NOT_FOUND);
+    rig.deliver(&refused);
+    rig.command(TerminalCommand::SetPrinter(PrinterHardware::OutOfPaper));
+    rig.command(TerminalCommand::Settle);
+    assert_eq!(rig.answer_all(), ["0500"]);
+    assert!(rig.saw(|e| matches!(e, E::SettlementCompleted { .. })));
+    assert!(rig.terminal.persistent().journal().find(request.stan).is_none(), "journal cleared");
+    assert!(rig.saw(|e| matches!(e, E::SlipFailed { kind: SlipKind::OfflineFailures, .. })));
+    assert_eq!(listed_readable(&rig, request.stan), 0);
+
+    rig.command(TerminalCommand::Settle);
+    assert!(rig.nothing_sent(), "no 0500 while the last listing is unprinted");
+    assert!(rig.saw(|e| matches!(e, E::Refused { why } if why.contains("offline failures"))));
+
+    rig.command(TerminalCommand::SetPrinter(PrinterHardware::Ok));
+    rig.command(TerminalCommand::ReprintLast);
+    assert_eq!(listed_readable(&rig, request.stan), 1, "reprinted once the printer works");
+    rig.command(TerminalCommand::ReprintLast);
+    assert_eq!(listed_readable(&rig, request.stan), 1, "and then never again");
 }
