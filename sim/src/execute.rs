@@ -6,6 +6,7 @@ use std::path::Path;
 use crate::oracle::{self, Verdict};
 use crate::placed::{self, PlacedFault};
 use crate::scenario::compile::CompiledScenario;
+use crate::scenario::model::ProtocolFault;
 use crate::summary::Summary;
 use crate::trace::{Trace, TraceEvent, VerdictRecord};
 use crate::world::{self, RunError, RunOptions};
@@ -32,8 +33,11 @@ pub struct RunReport {
     /// What healing still found pending when it did not converge.
     pub healing_pending: Vec<String>,
     pub summary: Summary,
-    /// The scenario's placed faults and how often each landed.
+    /// The scenario's placed faults, then those swarm mode drew, and how
+    /// often each landed.
     pub placed: Vec<PlacedFault>,
+    /// The faults swarm mode drew for this seed, as a scenario writes them.
+    pub drawn: Vec<ProtocolFault>,
     /// Whether a placed fault that never landed fails the run.
     pub placed_required: bool,
     /// Whether a run in which no trade reached an issuer fails.
@@ -60,7 +64,11 @@ impl RunReport {
         if !self.converged {
             failed.push(HEALING_CONVERGES.to_string());
         }
-        if self.placed_required && self.placed.iter().any(|placed| !placed.landed()) {
+        // A drawn placement may name a trade the seed never reaches: only
+        // the scenario's own must land.
+        if self.placed_required
+            && self.placed.iter().any(|placed| !placed.drawn && !placed.landed())
+        {
             failed.push(PLACED_FAULT_MISSED.to_string());
         }
         if self.exercised_nothing() && self.exercise_required {
@@ -98,7 +106,7 @@ pub fn execute(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunR
         }),
     );
     let summary = Summary::of(&trace);
-    let placed = placed::landed(&scenario.faults.protocol, &trace);
+    let placed = placed::landed(&scenario.faults.protocol, &outcome.drawn, &trace);
     Ok(RunReport {
         scenario: scenario.name.clone(),
         seed: options.seed,
@@ -109,6 +117,7 @@ pub fn execute(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunR
         healing_pending: outcome.healing_pending,
         summary,
         placed,
+        drawn: outcome.drawn,
         placed_required: !scenario.expect.placed_may_miss,
         exercise_required: !scenario.expect.exercises_nothing,
         simulated_ms: outcome.simulated_ms,

@@ -35,6 +35,8 @@ enum Command {
     Tally(cli::tally::TallyArgs),
     /// What the simulator costs, beside the bare models, as a ratio.
     Bench(cli::bench::BenchArgs),
+    /// The bug-finding benchmark: each certification guard switched on in a safe scenario, seeds to the first failure.
+    Hunt(cli::hunt::HuntArgs),
     /// The certification cases: steps and outcome of each; exit 0 all pass, 1 a case fails, 2 bad case file.
     Certify(cli::certify::CertifyArgs),
     /// Decode, encode and MAC-check CUP POS 8583 frames.
@@ -66,6 +68,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => cli::serve::run(args),
         Command::Drive(args) => cli::drive::run(args),
         Command::Certify(args) => cli::certify::run(args),
+        Command::Hunt(args) => cli::hunt::run(args),
         Command::Shrink(args) => cli::shrink::run(args),
         Command::Coverage(args) => cli::coverage::run(args),
     };

@@ -12,7 +12,7 @@
 //! use possim_sim::trace::Trace;
 //! let terminal = TerminalId::new("PR000001").unwrap();
 //! let plan = vec![ProtocolFault::DropAnswer { terminal, trade: 2 }];
-//! let placed = landed(&plan, &Trace::new());
+//! let placed = landed(&plan, &[], &Trace::new());
 //! assert_eq!(placed[0].times, 0);
 //! assert_eq!(placed[0].to_string(), "drop_answer on PR000001: drop the answer to trade 2");
 //! ```
@@ -35,6 +35,9 @@ pub struct PlacedFault {
     /// Fault records in the trace that it made (a fault such as "drop every
     /// reversal" lands more than once).
     pub times: u64,
+    /// Drawn by swarm mode rather than written in the scenario: it may name
+    /// a trade the seed never reaches, so missing it fails nothing.
+    pub drawn: bool,
 }
 
 impl PlacedFault {
@@ -45,6 +48,7 @@ impl PlacedFault {
             kind: fault.kind_name(),
             placement: fault.placement(),
             times: 0,
+            drawn: false,
         }
     }
 
@@ -59,9 +63,13 @@ impl fmt::Display for PlacedFault {
     }
 }
 
-/// Every fault of `plan`, in plan order, with the times it landed in `trace`.
-pub fn landed(plan: &[ProtocolFault], trace: &Trace) -> Vec<PlacedFault> {
+/// Every fault of `plan`, then of `drawn` (swarm mode's placements), in
+/// order, with the times it landed in `trace`.
+pub fn landed(plan: &[ProtocolFault], drawn: &[ProtocolFault], trace: &Trace) -> Vec<PlacedFault> {
     let mut placed: Vec<PlacedFault> = plan.iter().map(PlacedFault::planned).collect();
+    placed.extend(
+        drawn.iter().map(|fault| PlacedFault { drawn: true, ..PlacedFault::planned(fault) }),
+    );
     for record in trace.records() {
         let TraceEvent::Fault(fault) = &record.event else { continue };
         let FaultCause::Protocol(words) = &fault.cause else { continue };
@@ -76,17 +84,29 @@ pub fn landed(plan: &[ProtocolFault], trace: &Trace) -> Vec<PlacedFault> {
     placed
 }
 
-/// `placed    3 of 4 landed; never: ...`, or `None` when nothing was placed.
+/// `placed    3 of 4 landed; never: ...`, or `None` when nothing was
+/// placed; then, in swarm mode, `drawn     1 of 2 landed: ...` naming each.
 pub fn line(placed: &[PlacedFault]) -> Option<String> {
-    if placed.is_empty() {
-        return None;
+    let (drawn, written): (Vec<&PlacedFault>, Vec<&PlacedFault>) =
+        placed.iter().partition(|p| p.drawn);
+    let mut lines = Vec::new();
+    if !written.is_empty() {
+        let count = written.iter().filter(|p| p.landed()).count();
+        let mut text = format!("placed    {count} of {} landed", written.len());
+        let missed: Vec<String> =
+            written.iter().filter(|p| !p.landed()).map(ToString::to_string).collect();
+        if !missed.is_empty() {
+            text.push_str(&format!("; never: {}", missed.join("; ")));
+        }
+        lines.push(text);
     }
-    let count = placed.iter().filter(|p| p.landed()).count();
-    let mut text = format!("placed    {count} of {} landed", placed.len());
-    let missed: Vec<String> =
-        placed.iter().filter(|p| !p.landed()).map(ToString::to_string).collect();
-    if !missed.is_empty() {
-        text.push_str(&format!("; never: {}", missed.join("; ")));
+    if !drawn.is_empty() {
+        let count = drawn.iter().filter(|p| p.landed()).count();
+        let each: Vec<String> = drawn
+            .iter()
+            .map(|p| format!("{p} ({})", if p.landed() { "landed" } else { "never reached" }))
+            .collect();
+        lines.push(format!("drawn     {count} of {} landed: {}", drawn.len(), each.join("; ")));
     }
-    Some(text)
+    (!lines.is_empty()).then(|| lines.join("\n"))
 }

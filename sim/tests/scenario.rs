@@ -714,3 +714,58 @@ fn an_unknown_key_with_a_line_break_is_quoted_on_one_line() {
     );
     assert_eq!(error.headline().lines().count(), 1);
 }
+
+/// `BASE` with swarm mode's placements set by `placed` (lines 46 and 47).
+fn with_swarm_placed(per_seed: &str, weights: &str) -> String {
+    edit(
+        "      trade: 2\n",
+        &format!(
+            "      trade: 2\n  swarm:\n    placed:\n      per_seed: {per_seed}\n      weights: {weights}\n"
+        ),
+    )
+}
+
+#[test]
+fn swarm_placements_that_are_sound_compile() {
+    let text = with_swarm_placed("[1, 2]", "{drop_answer: 5, power_off_after_request_left: 1}");
+    let compiled = parse_and_compile(&text, "s.yaml").unwrap();
+    assert_eq!(compiled.faults.swarm.placed.weights.len(), 2);
+}
+
+#[test]
+fn a_swarm_placement_weight_out_of_range() {
+    assert_error(
+        &with_swarm_placed("[0, 2]", "{drop_answer: 1001, power_off_after_request_left: 1}"),
+        47,
+        30,
+        "expected a weight from 0 to 1000, not 1001",
+    );
+}
+
+#[test]
+fn too_many_swarm_placements_a_seed() {
+    assert_error(
+        &with_swarm_placed("[0, 17]", "{drop_answer: 1}"),
+        46,
+        21,
+        "at most 16 placements a seed, not 17",
+    );
+}
+
+#[test]
+fn swarm_placements_asked_for_with_every_weight_zero() {
+    assert_error(
+        &with_swarm_placed("[1, 2]", "{drop_answer: 0}"),
+        47,
+        16,
+        "per_seed asks for up to 2 placements but every weight is 0",
+    );
+}
+
+#[test]
+fn an_unknown_swarm_placement_kind() {
+    let error = error_of(&with_swarm_placed("[0, 2]", "{drop_everything: 1}"));
+    assert_eq!(error.line, 47, "{error}");
+    assert!(error.message.contains("drop_everything"), "{error}");
+    assert!(error.message.contains("drop_answer"), "names what was expected: {error}");
+}

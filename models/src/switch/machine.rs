@@ -629,12 +629,18 @@ impl Switch {
             // answer: a bare 94 tells it nothing about its money, so the
             // answer it missed is sent again, under today's MAC.
             let replay = record.answer.clone().filter(|_| self.config.replay_duplicates);
+            // Even a host that answers copies with a bare 94 must not give
+            // it to a copy of what was refused: 94 says "held, it stands",
+            // which a terminal that missed the refusal reads as taken (an
+            // advice the issuer refused would then count as paid).
+            let code = match record.outcome {
+                Outcome::Declined(code) => code,
+                _ => ResponseCode::DUPLICATE,
+            };
             self.event(now, SwitchEventKind::Duplicate { key });
             return match replay {
                 Some(answer) => self.replay_answer(now, to, tpdu, answer, &mac),
-                None => {
-                    self.answer_trade(now, to, tpdu, &request, ResponseCode::DUPLICATE, Some(&mac))
-                }
+                None => self.answer_trade(now, to, tpdu, &request, code, Some(&mac)),
             };
         }
         let batch_full = !state.current.trades.contains_key(&request.stan)

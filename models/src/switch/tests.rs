@@ -570,6 +570,28 @@ fn without_replay_a_repeated_sale_gets_a_bare_94_and_is_forwarded_once() {
     assert_eq!(world.switch.terminal(&pos.id).unwrap().current.totals().debit_amount, 5000);
 }
 
+/// Regression (found by `possim hunt` on faults/protocol.yaml with a bare-94
+/// host, seed 58): a refund advice the issuer refused 64, its answer late
+/// past the terminal's timer, was sent again; the bare 94 to the copy read
+/// as "taken", and the terminal settled a credit nobody made. A copy of
+/// what was refused gets the refusal again, even from a bare-94 host.
+#[test]
+fn without_replay_a_copy_of_a_declined_trade_gets_the_decline_again_not_94() {
+    let mut pos = Pos::new("10000001", TMK_SINGLE);
+    let mut config = config_for(&[&pos]);
+    config.replay_duplicates = false;
+    let mut world = World::with(config);
+    world.sign_in(at(0), &mut pos, KeyMode::Single);
+    let sale = pos.sale(3, 5000, None);
+    world.approved_sale(at(100), &pos, &sale, ResponseCode::INSUFFICIENT_FUNDS);
+    world.events();
+    let again = world.send(at(2000), pos.node(), &pos.trade(&sale));
+    assert_eq!(again.len(), 1, "nothing upstream");
+    assert_eq!(pos.read_trade_answer(&again[0]).response_code, ResponseCode::INSUFFICIENT_FUNDS);
+    assert!(world.events().contains(&SwitchEventKind::Duplicate { key: TradeKey::of(&sale) }));
+    assert_eq!(world.switch.terminal(&pos.id).unwrap().current.totals().debit_amount, 0);
+}
+
 #[test]
 fn with_duplicate_check_off_the_repeat_is_forwarded_again() {
     let mut pos = Pos::new("10000001", TMK_SINGLE);

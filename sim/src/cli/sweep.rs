@@ -52,7 +52,7 @@ pub struct SweepArgs {
     pub out: Option<PathBuf>,
 }
 
-fn parse_range(text: &str) -> Result<(u64, u64)> {
+pub(crate) fn parse_range(text: &str) -> Result<(u64, u64)> {
     let Some((a, b)) = text.split_once("..") else {
         bail!(InputError(format!("--seeds {text:?}: expected A..B")));
     };
@@ -164,7 +164,12 @@ pub fn run(args: SweepArgs) -> Result<u8> {
                         simulated_ms: report.simulated_ms,
                         error: None,
                         coverage: args.coverage.then(|| Coverage::of_run(&report)),
-                        placed: report.placed.iter().map(|p| p.landed()).collect(),
+                        placed: report
+                            .placed
+                            .iter()
+                            .filter(|p| !p.drawn)
+                            .map(|p| p.landed())
+                            .collect(),
                     },
                     Ok(Err(error)) => SeedResult {
                         seed,

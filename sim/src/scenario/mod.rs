@@ -37,7 +37,7 @@ pub mod compile;
 mod durations;
 pub mod error;
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 pub mod load;
 pub mod locate;
 pub mod model;

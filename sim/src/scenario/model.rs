@@ -820,6 +820,89 @@ pub struct SwarmBounds {
     pub printer_faults_per_hour: [f64; 2],
     pub partitions_per_hour: [f64; 2],
     pub switch_crashes_per_hour: [f64; 2],
+    /// Protocol-aware faults each seed places on drawn trades and phases.
+    pub placed: SwarmPlaced,
+}
+
+/// What swarm mode places on trades (the "buggify" of a protocol): a rate
+/// of line faults rarely lands a drop exactly on a reversal or a power cut
+/// exactly between a request and its answer, where money is lost; a placed
+/// fault does, by construction. Each seed draws `per_seed` placements,
+/// each a kind by `weights`, on a drawn terminal and trade number (at most
+/// `trade_max`); with `focus`, a placement lands on the same trade as the
+/// one before it, so two faults meet on one trade (a lost answer and a late
+/// copy of the request).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SwarmPlaced {
+    /// How many placements a seed draws: uniform in `[low, high]`.
+    pub per_seed: [u32; 2],
+    /// Placements land on the first `trade_max` online trades of a terminal.
+    pub trade_max: u32,
+    /// The chance that a placement lands on the previous one's trade.
+    pub focus: f64,
+    /// Relative weight of each kind (0 to 1,000; 0 never draws it).
+    pub weights: BTreeMap<SwarmPlacement, u32>,
+}
+
+/// The kinds swarm mode places (each becomes a [`ProtocolFault`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SwarmPlacement {
+    DropAnswer,
+    DropRequest,
+    /// The answer arrives just before or just after the terminal's timer.
+    DelayAnswerToTimerEdge,
+    CorruptAnswer,
+    /// A copy of the request arrives at once or seconds later.
+    DuplicateRequest,
+    PowerOffAfterRequestLeft,
+    PowerOffAfterIssuerApproved,
+    PowerOffMidBatchUpload,
+    DropSettlementAnswer,
+}
+
+impl SwarmPlacement {
+    pub const ALL: [SwarmPlacement; 9] = [
+        SwarmPlacement::DropAnswer,
+        SwarmPlacement::DropRequest,
+        SwarmPlacement::DelayAnswerToTimerEdge,
+        SwarmPlacement::CorruptAnswer,
+        SwarmPlacement::DuplicateRequest,
+        SwarmPlacement::PowerOffAfterRequestLeft,
+        SwarmPlacement::PowerOffAfterIssuerApproved,
+        SwarmPlacement::PowerOffMidBatchUpload,
+        SwarmPlacement::DropSettlementAnswer,
+    ];
+
+    /// The highest weight a scenario may give a kind.
+    pub const WEIGHT_MAX: u32 = 1_000;
+
+    /// The kind as the scenario writes it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            SwarmPlacement::DropAnswer => "drop_answer",
+            SwarmPlacement::DropRequest => "drop_request",
+            SwarmPlacement::DelayAnswerToTimerEdge => "delay_answer_to_timer_edge",
+            SwarmPlacement::CorruptAnswer => "corrupt_answer",
+            SwarmPlacement::DuplicateRequest => "duplicate_request",
+            SwarmPlacement::PowerOffAfterRequestLeft => "power_off_after_request_left",
+            SwarmPlacement::PowerOffAfterIssuerApproved => "power_off_after_issuer_approved",
+            SwarmPlacement::PowerOffMidBatchUpload => "power_off_mid_batch_upload",
+            SwarmPlacement::DropSettlementAnswer => "drop_settlement_answer",
+        }
+    }
+}
+
+impl Default for SwarmPlaced {
+    fn default() -> SwarmPlaced {
+        SwarmPlaced {
+            per_seed: [0, 3],
+            trade_max: 8,
+            focus: 0.5,
+            weights: SwarmPlacement::ALL.into_iter().map(|kind| (kind, 1)).collect(),
+        }
+    }
 }
 
 impl Default for SwarmBounds {
@@ -834,6 +917,7 @@ impl Default for SwarmBounds {
             printer_faults_per_hour: [0.0, 2.0],
             partitions_per_hour: [0.0, 2.0],
             switch_crashes_per_hour: [0.0, 1.0],
+            placed: SwarmPlaced::default(),
         }
     }
 }

@@ -25,7 +25,8 @@ use super::error::{CompileError, FieldPath, ScenarioError};
 use super::locate::Locations;
 use super::model::{
     CashierCommand, Expectations, Fault, FaultPlan, FrameAction, LineProfile, ProtocolFault,
-    RangeMs, RunSettings, Scenario, ScriptedCommand, ScriptedTrade, SwarmBounds, Workload,
+    RangeMs, RunSettings, Scenario, ScriptedCommand, ScriptedTrade, SwarmBounds, SwarmPlaced,
+    SwarmPlacement, Workload,
 };
 use possim_models::iso8583::values::Pan;
 
@@ -313,6 +314,53 @@ fn check_swarm(swarm: &SwarmBounds) -> Result<(), CompileError> {
                 format!("{name}: lower bound {low} is above upper bound {high}"),
             );
         }
+    }
+    check_swarm_placed(&swarm.placed, at.key("placed"))
+}
+
+/// The most placements one seed may draw: each is a fault on one trade,
+/// and a seed with dozens says less than several seeds with a few.
+pub const SWARM_PLACED_PER_SEED_MAX: u32 = 16;
+/// The highest trade number a placement may draw.
+pub const SWARM_PLACED_TRADE_MAX: u32 = 10_000;
+
+fn check_swarm_placed(placed: &SwarmPlaced, at: FieldPath) -> Result<(), CompileError> {
+    let [low, high] = placed.per_seed;
+    if high > SWARM_PLACED_PER_SEED_MAX {
+        return fail(
+            at.key("per_seed").index(1),
+            format!("at most {SWARM_PLACED_PER_SEED_MAX} placements a seed, not {high}"),
+        );
+    }
+    if low > high {
+        return fail(
+            at.key("per_seed").index(0),
+            format!("per_seed: lower bound {low} is above upper bound {high}"),
+        );
+    }
+    if !(1..=SWARM_PLACED_TRADE_MAX).contains(&placed.trade_max) {
+        return fail(
+            at.key("trade_max"),
+            format!(
+                "expected a trade number from 1 to {SWARM_PLACED_TRADE_MAX}, not {}",
+                placed.trade_max
+            ),
+        );
+    }
+    check_probability(at.key("focus"), placed.focus)?;
+    for (kind, weight) in &placed.weights {
+        if *weight > SwarmPlacement::WEIGHT_MAX {
+            return fail(
+                at.key("weights").key(kind.name()),
+                format!("expected a weight from 0 to {}, not {weight}", SwarmPlacement::WEIGHT_MAX),
+            );
+        }
+    }
+    if high > 0 && placed.weights.values().all(|weight| *weight == 0) {
+        return fail(
+            at.key("weights"),
+            format!("per_seed asks for up to {high} placements but every weight is 0"),
+        );
     }
     Ok(())
 }

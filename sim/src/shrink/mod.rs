@@ -172,6 +172,12 @@ pub fn shrink(text: &str, file: &str, options: &ShrinkOptions) -> Result<Shrunk,
     };
 
     let (mut written, converted) = explicit::explicitise(&original, &report.trace, options.seed);
+    // Swarm mode's placements that landed are written down with the rest
+    // (one that never landed placed nothing, and written down it would
+    // fail the repro as a placed fault missed).
+    let drawn_placed = report.placed.iter().filter(|placed| placed.drawn);
+    let landed = report.drawn.iter().zip(drawn_placed).filter(|(_, placed)| placed.landed());
+    written.faults.protocol.extend(landed.map(|(fault, _)| fault.clone()));
     written.expect = expectations(&original.expect, &invariant);
     written.name = format!("{}-shrunk", original.name);
     let explicit = oracle.fails(&written);

@@ -56,6 +56,8 @@ pub struct RunOutcome {
     pub simulated_ms: u64,
     /// Turmoil steps taken.
     pub steps: u64,
+    /// The faults swarm mode placed on drawn trades ([`crate::swarm_placed`]).
+    pub drawn: Vec<ProtocolFault>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -825,6 +827,8 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
     trace.push(start, TraceEvent::Phase { phase: Phase::Safety });
 
     let mut swarm = streams.stream("swarm");
+    let drawn =
+        if options.swarm { crate::swarm_placed::draw(scenario, options.seed) } else { Vec::new() };
     let mut terminals = BTreeMap::new();
     for compiled in &scenario.terminals {
         let id = compiled.config.terminal_id;
@@ -841,6 +845,7 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
             .faults
             .protocol
             .iter()
+            .chain(&drawn)
             .filter(|fault| protocol_terminal(fault) == id)
             .cloned()
             .collect();
@@ -1119,7 +1124,7 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
         .map_err(|_| RunError::Simulation("world still shared after the run".into()))?;
     let trace = world.into_inner().trace;
     let healing_pending = if converged_flag { Vec::new() } else { healing_pending };
-    Ok(RunOutcome { trace, converged: converged_flag, healing_pending, simulated_ms, steps })
+    Ok(RunOutcome { trace, converged: converged_flag, healing_pending, simulated_ms, steps, drawn })
 }
 
 /// How many ticks the next step may cover when no task is ready and the
