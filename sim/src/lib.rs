@@ -8,6 +8,8 @@
 //!   that runs it; [`oracle`]: the invariants judged on its trace;
 //!   [`execute`]: the three together; [`summary`]: what a run did, counted;
 //!   [`placed`]: which placed faults landed.
+//! - [`sweep_json`]: the lines `possim sweep --json` writes, read back by
+//!   `possim tally` and `possim merge`.
 //! - [`certify`]: the certification cases, their step matcher and matrix.
 
 #![forbid(unsafe_code)]
@@ -37,6 +39,7 @@ pub mod report;
 pub mod scenario;
 pub mod shrink;
 pub mod summary;
+pub mod sweep_json;
 pub mod tally;
 pub mod trace;
 pub mod world;
