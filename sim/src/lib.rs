@@ -9,7 +9,8 @@
 //!   [`execute`]: the three together; [`summary`]: what a run did, counted;
 //!   [`placed`]: which placed faults landed.
 //! - [`sweep_json`]: the lines `possim sweep --json` writes, read back by
-//!   `possim tally` and `possim merge`.
+//!   `possim tally` and `possim merge`; [`shards`]: shards of one sweep
+//!   checked and joined, for `possim merge`.
 //! - [`certify`]: the certification cases, their step matcher and matrix.
 
 #![forbid(unsafe_code)]
@@ -37,6 +38,7 @@ pub mod placed;
 pub mod refunds;
 pub mod report;
 pub mod scenario;
+pub mod shards;
 pub mod shrink;
 pub mod summary;
 pub mod sweep_json;

@@ -6,6 +6,7 @@ pub mod coverage;
 pub mod drive;
 pub mod frame;
 pub mod hashes;
+pub mod merge;
 pub mod run;
 pub mod serve;
 pub mod shrink;
