@@ -15,6 +15,7 @@ use possim_sim::coverage::{Coverage, Listing};
 use possim_sim::execute::execute;
 use possim_sim::placed::PlacedFault;
 use possim_sim::report::sweep::{SeedCase, SweepCollector};
+use possim_sim::scenario::compile::CompiledScenario;
 use possim_sim::scenario::model::ProtocolFault;
 use possim_sim::sweep_json::SweepLine;
 use possim_sim::world::RunOptions;
@@ -23,7 +24,6 @@ use rayon::prelude::*;
 use super::exit;
 use super::frame::InputError;
 use super::run::load;
-use possim_sim::scenario::compile::CompiledScenario;
 
 #[derive(Debug, Args)]
 pub struct SweepArgs {
@@ -55,7 +55,7 @@ pub struct SweepArgs {
     pub out: Option<PathBuf>,
 }
 
-pub(crate) fn parse_range(text: &str) -> Result<(u64, u64)> {
+fn parse_range(text: &str) -> Result<(u64, u64)> {
     let Some((a, b)) = text.split_once("..") else {
         bail!(InputError(format!("--seeds {text:?}: expected A..B")));
     };
