@@ -138,6 +138,9 @@ fn shards_that_are_not_one_sweep_are_refused_with_file_and_line() {
     shard(&dir, q, "0..5", &["--shard", "1/2"], "half.jsonl");
     shard(&dir, q, "0..5", &["--shard", "2/3", "--swarm"], "swarm.jsonl");
     shard(&dir, q, "0..6", &["--shard", "3/3"], "longer.jsonl");
+    std::fs::create_dir_all(dir.join("scenarios/variants")).unwrap();
+    std::fs::copy(root().join(VARIANT), dir.join(VARIANT)).unwrap();
+    shard(&dir, VARIANT, "0..5", &["--shard", "2/3"], "other.jsonl");
     let (code, _, err) = merge(&dir, &["s1.jsonl", "s2.jsonl", "s3.jsonl"], "ok");
     assert_eq!(code, 0, "the three shards merge: {err}");
     let s2 = std::fs::read_to_string(dir.join("s2.jsonl")).unwrap();
@@ -175,7 +178,12 @@ fn shards_that_are_not_one_sweep_are_refused_with_file_and_line() {
         &["s1.jsonl", "half.jsonl"],
         "half.jsonl:1: shards of different sweeps: shard count 2 here, 3 at s1.jsonl:1",
     );
-    // Of other sweeps: swarm, range, scenario hash.
+    // Of other sweeps: scenario, swarm, range, scenario hash.
+    refused(
+        &dir,
+        &["s1.jsonl", "other.jsonl", "s3.jsonl"],
+        "other.jsonl:1: shards of different sweeps: scenario variant-cashier-retry here, quickstart at s1.jsonl:1",
+    );
     refused(
         &dir,
         &["s1.jsonl", "swarm.jsonl", "s3.jsonl"],
