@@ -8,6 +8,9 @@
 //!   that runs it; [`oracle`]: the invariants judged on its trace;
 //!   [`execute`]: the three together; [`summary`]: what a run did, counted;
 //!   [`placed`]: which placed faults landed.
+//! - [`sweep_json`]: the lines `possim sweep --json` writes, read back by
+//!   `possim tally` and `possim merge`; [`shards`]: shards of one sweep
+//!   checked and joined, for `possim merge`.
 //! - [`certify`]: the certification cases, their step matcher and matrix.
 
 #![forbid(unsafe_code)]
@@ -36,9 +39,11 @@ pub mod placed;
 pub mod refunds;
 pub mod report;
 pub mod scenario;
+pub mod shards;
 pub mod shrink;
 pub mod summary;
 pub mod swarm_placed;
+pub mod sweep_json;
 pub mod tally;
 pub mod trace;
 pub mod world;

@@ -31,6 +31,8 @@ enum Command {
     Coverage(cli::coverage::CoverageArgs),
     /// Every pinned run's trace hash beside the committed manifest; --write rewrites it.
     Hashes(cli::hashes::HashesArgs),
+    /// Shards' outputs (`sweep --shard K/N --json` files) joined into the report directory one sweep of the whole range writes; exit 1 if a seed failed.
+    Merge(cli::merge::MergeArgs),
     /// Sweeps' seed lines (`sweep --json` files) counted into one table; exit 1 if a seed failed.
     Tally(cli::tally::TallyArgs),
     /// What the simulator costs, beside the bare models, as a ratio.
@@ -65,6 +67,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => cli::bench::run(args),
         Command::Hashes(args) => cli::hashes::run(args),
         Command::Tally(args) => cli::tally::run(args),
+        Command::Merge(args) => cli::merge::run(args),
         Command::Serve(args) => cli::serve::run(args),
         Command::Drive(args) => cli::drive::run(args),
         Command::Certify(args) => cli::certify::run(args),

@@ -16,9 +16,8 @@
 
 use std::collections::BTreeSet;
 
-use serde::Deserialize;
-
 pub use crate::coverage::merge::LINES_MAX;
+use crate::sweep_json::{classify, Line, LineError};
 /// Failing seeds named at most per file (the count is always whole).
 pub const FAILING_NAMED_MAX: usize = 20;
 
@@ -32,6 +31,8 @@ pub enum TallyError {
     Empty,
     #[error("more than {LINES_MAX} lines")]
     TooLong,
+    #[error("{0}")]
+    LineTooLong(LineError),
 }
 
 /// What one sweep's output says, counted.
@@ -47,18 +48,9 @@ pub struct Tally {
     pub last_seed: u64,
 }
 
-#[derive(Debug, Deserialize)]
-struct SeedLine {
-    seed: u64,
-    passed: bool,
-    #[serde(default)]
-    trades: u64,
-    #[serde(default)]
-    simulated_ms: u64,
-}
-
 impl Tally {
-    /// Counts the seed lines of `text`; the coverage line is skipped.
+    /// Counts the seed lines of `text` (read by [`classify`], the parser
+    /// `possim merge` uses too); the sweep and coverage lines are skipped.
     pub fn from_sweep_json(text: &str) -> Result<Tally, TallyError> {
         let mut tally = Tally { first_seed: u64::MAX, ..Tally::default() };
         let mut seen = BTreeSet::new();
@@ -67,12 +59,16 @@ impl Tally {
                 return Err(TallyError::TooLong);
             }
             let line_number = index + 1;
-            if line.trim().is_empty() || line.trim_start().starts_with("{\"coverage\"") {
-                continue;
-            }
-            let parsed: SeedLine = serde_json::from_str(line).map_err(|error| {
-                TallyError::NotSweep { line: line_number, message: error.to_string() }
-            })?;
+            let parsed = match classify(line_number, line) {
+                Ok(Line::Seed(parsed)) => parsed,
+                Ok(Line::Sweep(_) | Line::Coverage(_) | Line::Blank) => continue,
+                Err(LineError::NotSweep { line, message }) => {
+                    return Err(TallyError::NotSweep { line, message })
+                }
+                Err(error @ LineError::TooLong { .. }) => {
+                    return Err(TallyError::LineTooLong(error))
+                }
+            };
             if !seen.insert(parsed.seed) {
                 return Err(TallyError::Repeated { line: line_number, seed: parsed.seed });
             }

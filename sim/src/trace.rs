@@ -278,6 +278,12 @@ fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
     hash
 }
 
+/// FNV-1a (64 bit) of `bytes` as 16 hex digits, the trace hash's function:
+/// a sweep names its scenario file by it (`possim merge` compares them).
+pub fn fnv1a_hex(bytes: &[u8]) -> String {
+    format!("{:016x}", fnv1a(FNV_OFFSET, bytes))
+}
+
 impl Default for Trace {
     fn default() -> Trace {
         Trace::new()

@@ -105,7 +105,11 @@ fn sweep_hashes(extra: &[&str]) -> BTreeMap<u64, String> {
     args.extend_from_slice(extra);
     let (code, out, err) = possim(&args);
     assert!(code == 0 || code == 1, "{err}");
-    out.lines()
+    let mut lines = out.lines();
+    // First what was swept, then the seeds.
+    let sweep: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    assert_eq!(sweep["sweep"]["seeds"], "0..6", "{out}");
+    lines
         .map(|line| {
             let value: serde_json::Value = serde_json::from_str(line).unwrap();
             (value["seed"].as_u64().unwrap(), value["hash"].as_str().unwrap().to_string())

@@ -7,6 +7,7 @@ pub mod drive;
 pub mod frame;
 pub mod hashes;
 pub mod hunt;
+pub mod merge;
 pub mod run;
 pub mod serve;
 pub mod shrink;

@@ -14,8 +14,10 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use possim_sim::coverage::{Coverage, Listing};
 use possim_sim::execute::execute;
 use possim_sim::placed::PlacedFault;
-use possim_sim::report::sweep::SweepCollector;
+use possim_sim::report::sweep::{SeedCase, SweepCollector};
+use possim_sim::scenario::compile::CompiledScenario;
 use possim_sim::scenario::model::ProtocolFault;
+use possim_sim::sweep_json::SweepLine;
 use possim_sim::world::RunOptions;
 use rayon::prelude::*;
 
@@ -39,7 +41,8 @@ pub struct SweepArgs {
     /// shard ((s - A) mod N) + 1, so N shards together run every seed once.
     #[arg(long)]
     pub shard: Option<String>,
-    /// One JSON object per seed on stdout.
+    /// JSON Lines on stdout: what was swept (`{"sweep": ...}`), then one
+    /// object per seed; `possim merge` joins shards' outputs into one report.
     #[arg(long)]
     pub json: bool,
     /// Also list what the seeds reached together, and what none reached
@@ -123,13 +126,24 @@ struct SeedResult {
     trades: u64,
     simulated_ms: u64,
     error: Option<String>,
+    case: SeedCase,
     coverage: Option<Coverage>,
     /// For each placed fault of the plan, in order: whether it landed.
     placed: Vec<bool>,
 }
 
+/// The scenario file's identity: FNV-1a of its bytes, as the sweep line
+/// carries it and `possim merge` checks it.
+pub(crate) fn scenario_hash(path: &std::path::Path) -> Result<String> {
+    let text = possim_sim::scenario::load::read_text(path).map_err(|reason| {
+        InputError(format!("{}: cannot read the scenario: {reason}", path.display()))
+    })?;
+    Ok(possim_sim::trace::fnv1a_hex(text.as_bytes()))
+}
+
 pub fn run(args: SweepArgs) -> Result<u8> {
     let scenario = load(&args.scenario)?;
+    let identity = scenario_hash(&args.scenario)?;
     let (start, end) = parse_range(&args.seeds)?;
     let shard = args.shard.as_deref().map(parse_shard).transpose()?;
     let seeds = seeds_of(&args.seeds, start, end, shard)?;
@@ -152,18 +166,16 @@ pub fn run(args: SweepArgs) -> Result<u8> {
                     execute(&scenario, &options)
                 }));
                 let wall_ms = seed_started.elapsed().as_millis() as u64;
-                if let (Some(collector), Ok(Ok(report))) = (&collector, &outcome) {
-                    collector.run(seed, report, wall_ms);
-                }
-                let result = match outcome {
+                let result = match &outcome {
                     Ok(Ok(report)) => SeedResult {
+                        case: SeedCase::of_run(report, wall_ms),
                         seed,
                         failed: report.failed(),
                         hash: report.trace.hash(),
                         trades: report.summary.trades_started,
                         simulated_ms: report.simulated_ms,
                         error: None,
-                        coverage: args.coverage.then(|| Coverage::of_run(&report)),
+                        coverage: args.coverage.then(|| Coverage::of_run(report)),
                         placed: report
                             .placed
                             .iter()
@@ -178,6 +190,7 @@ pub fn run(args: SweepArgs) -> Result<u8> {
                         trades: 0,
                         simulated_ms: 0,
                         error: Some(error.to_string()),
+                        case: SeedCase::of_error("run-error", &error.to_string(), wall_ms),
                         coverage: None,
                         placed: Vec::new(),
                     },
@@ -193,14 +206,18 @@ pub fn run(args: SweepArgs) -> Result<u8> {
                             hash: String::new(),
                             trades: 0,
                             simulated_ms: 0,
+                            case: SeedCase::of_error("panic", &message, wall_ms),
                             error: Some(message),
                             coverage: None,
                             placed: Vec::new(),
                         }
                     }
                 };
-                if let (Some(collector), Some(error)) = (&collector, &result.error) {
-                    collector.error(seed, &result.failed[0], error, wall_ms);
+                if let Some(collector) = &collector {
+                    match &outcome {
+                        Ok(Ok(report)) => collector.run_case(seed, report, &result.case),
+                        _ => collector.case(seed, &result.case),
+                    }
                 }
                 if !result.failed.is_empty() {
                     failing.fetch_add(1, Ordering::Relaxed);
@@ -215,6 +232,16 @@ pub fn run(args: SweepArgs) -> Result<u8> {
     let wall = started.elapsed();
     let mut out = std::io::stdout().lock();
     if args.json {
+        let sweep = SweepLine {
+            scenario: scenario.name.clone(),
+            path: args.scenario.display().to_string(),
+            scenario_hash: identity.clone(),
+            seeds: format!("{start}..{end}"),
+            shard: shard.map(|(k, n)| format!("{k}/{n}")),
+            swarm: args.swarm,
+            coverage: args.coverage,
+        };
+        writeln!(out, "{}", serde_json::json!({ "sweep": sweep }))?;
         for result in &results {
             let line = serde_json::json!({
                 "seed": result.seed,
@@ -224,6 +251,10 @@ pub fn run(args: SweepArgs) -> Result<u8> {
                 "trades": result.trades,
                 "simulated_ms": result.simulated_ms,
                 "error": result.error,
+                "failure": result.case.failure,
+                "outcomes": result.case.outcomes,
+                "faults": result.case.faults,
+                "wall_ms": result.case.wall_ms,
             });
             writeln!(out, "{line}")?;
         }
@@ -261,59 +292,32 @@ pub fn run(args: SweepArgs) -> Result<u8> {
         }
     }
     report.extend(placed_lines(&scenario.faults.protocol, &results));
+    let failing_names: Vec<&str> = by_invariant.keys().copied().collect();
+    let (passed, verdict_lines) = verdict(&scenario, &failing_names);
+    report.extend(verdict_lines);
     let expected = &scenario.expect.violates;
-    let caught: Vec<&String> =
-        expected.iter().filter(|name| by_invariant.contains_key(name.as_str())).collect();
-    let also = &scenario.expect.also_violates;
-    let unexpected: Vec<&&str> = by_invariant
-        .keys()
-        .filter(|name| !expected.iter().chain(also).any(|e| e == *name))
-        .collect();
-    if !expected.is_empty() {
-        report.push(format!(
-            "expected violations: {}; caught: {}",
-            expected.join(", "),
-            if caught.is_empty() {
-                "none".to_string()
-            } else {
-                caught.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-            }
-        ));
-    }
-    if !expected.is_empty() && !unexpected.is_empty() {
-        let names: Vec<&str> = unexpected.iter().map(|name| **name).collect();
-        report.push(format!(
-            "unexpected violations: {} (a variant fails on what it does not list: what its \
-             policy breaks as well goes in expect.also_violates, a placed fault its seeds may \
-             not reach in expect.placed_may_miss)",
-            names.join(", ")
-        ));
-    }
+    let mut total = None;
     if args.coverage {
         // Merged in seed order: the same counts whatever the threads did.
-        let mut total = Coverage::default();
+        let mut merged = Coverage::default();
         for coverage in results.iter().filter_map(|r| r.coverage.as_ref()) {
-            total.merge(coverage);
+            merged.merge(coverage);
         }
         if args.json {
-            writeln!(out, "{}", serde_json::json!({ "coverage": total }))?;
+            writeln!(out, "{}", serde_json::json!({ "coverage": merged }))?;
         } else {
-            write!(out, "{}", Listing(&total))?;
+            write!(out, "{}", Listing(&merged))?;
         }
+        total = Some(merged);
     }
-    let passed = if expected.is_empty() {
-        by_invariant.is_empty()
-    } else {
-        caught.len() == expected.len() && unexpected.is_empty()
-    };
     if let (Some(dir), Some(collector)) = (&args.out, collector) {
         let seeds = match shard {
-            Some((k, n)) => format!("{} (shard {k}/{n})", args.seeds),
-            None => args.seeds.clone(),
+            Some((k, n)) => format!("{start}..{end} (shard {k}/{n})"),
+            None => format!("{start}..{end}"),
         };
         let wall_ms = wall.as_millis() as u64;
         let record = collector.finish(&seeds, passed, expected.clone(), wall_ms);
-        possim_reports::write_sweep(dir, &record)?;
+        write_report(dir, &record, total.as_ref())?;
         report.push(format!("report    {}", dir.join("report.html").display()));
     }
     let text = report.join("\n");
@@ -323,6 +327,58 @@ pub fn run(args: SweepArgs) -> Result<u8> {
         writeln!(out, "{text}")?;
     }
     Ok(if passed { exit::PASS } else { exit::FAIL })
+}
+
+/// The sweep's verdict from the names of the invariants some seed failed
+/// (`failing`, in order), and the lines that explain it: a scenario with
+/// `expect.violates` passes when it caught each expected invariant and
+/// nothing it does not list.
+pub(crate) fn verdict(scenario: &CompiledScenario, failing: &[&str]) -> (bool, Vec<String>) {
+    let mut lines = Vec::new();
+    let expected = &scenario.expect.violates;
+    let caught: Vec<&str> =
+        expected.iter().map(String::as_str).filter(|name| failing.contains(name)).collect();
+    let also = &scenario.expect.also_violates;
+    let unexpected: Vec<&str> = failing
+        .iter()
+        .copied()
+        .filter(|name| !expected.iter().chain(also).any(|e| e == name))
+        .collect();
+    if !expected.is_empty() {
+        lines.push(format!(
+            "expected violations: {}; caught: {}",
+            expected.join(", "),
+            if caught.is_empty() { "none".to_string() } else { caught.join(", ") }
+        ));
+    }
+    if !expected.is_empty() && !unexpected.is_empty() {
+        lines.push(format!(
+            "unexpected violations: {} (a variant fails on what it does not list: what its \
+             policy breaks as well goes in expect.also_violates, a placed fault its seeds may \
+             not reach in expect.placed_may_miss)",
+            unexpected.join(", ")
+        ));
+    }
+    let passed = if expected.is_empty() {
+        failing.is_empty()
+    } else {
+        caught.len() == expected.len() && unexpected.is_empty()
+    };
+    (passed, lines)
+}
+
+/// A sweep's report directory: the three pages, and with coverage its
+/// listing, `coverage.txt`.
+pub(crate) fn write_report(
+    dir: &std::path::Path,
+    record: &possim_reports::sweep::SweepRecord,
+    coverage: Option<&Coverage>,
+) -> Result<()> {
+    possim_reports::write_sweep(dir, record)?;
+    if let Some(coverage) = coverage {
+        possim_reports::write::file(dir, "coverage.txt", &Listing(coverage).to_string())?;
+    }
+    Ok(())
 }
 
 /// How many seeds each placed fault landed in: one line if every one landed

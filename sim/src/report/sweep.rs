@@ -22,6 +22,63 @@ use possim_reports::CaseResult;
 
 use crate::execute::RunReport;
 
+/// What one seed adds to a sweep's report, but for its whole run record:
+/// the seed's `sweep --json` line carries it, so shards merge into the
+/// report one machine would have written (`possim merge`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SeedCase {
+    /// The failed invariants (or `run-error`, `panic`); empty when it passed.
+    pub failed: Vec<String>,
+    /// The case's failure text, when it failed.
+    pub failure: Option<String>,
+    /// Trades by outcome and faults by kind, zero counts left out.
+    pub outcomes: BTreeMap<String, u64>,
+    pub faults: BTreeMap<String, u64>,
+    pub wall_ms: u64,
+}
+
+impl SeedCase {
+    /// A seed that ran to its verdicts: the first violation of each failing
+    /// invariant, and healing if it did not converge.
+    pub fn of_run(report: &RunReport, wall_ms: u64) -> SeedCase {
+        let failed = report.failed();
+        let failure = (!failed.is_empty()).then(|| {
+            let mut text: Vec<String> = report
+                .verdicts
+                .iter()
+                .filter_map(|v| v.violations.first().map(ToString::to_string))
+                .collect();
+            if !report.converged {
+                text.push(format!("{}: did not converge", crate::execute::HEALING_CONVERGES));
+            }
+            text.join("\n")
+        });
+        let summary = &report.summary;
+        let mut outcomes = BTreeMap::new();
+        add(&mut outcomes, "approved", summary.approved);
+        add(&mut outcomes, "declined", summary.declined.values().sum());
+        add(&mut outcomes, "timed out", summary.timed_out);
+        add(&mut outcomes, "unusable answer", summary.failed_unusable);
+        add(&mut outcomes, "refused at the terminal", summary.refused_locally);
+        add(&mut outcomes, "reversals acknowledged", summary.reversals_acknowledged);
+        let mut faults = BTreeMap::new();
+        for (kind, count) in &summary.faults {
+            add(&mut faults, kind, *count);
+        }
+        SeedCase { failed, failure, outcomes, faults, wall_ms }
+    }
+
+    /// A seed that did not reach its verdicts: a run error or a panic.
+    pub fn of_error(label: &str, message: &str, wall_ms: u64) -> SeedCase {
+        SeedCase {
+            failed: vec![label.to_string()],
+            failure: Some(format!("{label}: {message}")),
+            wall_ms,
+            ..SeedCase::default()
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Seen {
     cases: BTreeMap<u64, CaseResult>,
@@ -69,65 +126,60 @@ impl SweepCollector {
 
     /// One seed that ran to its verdicts.
     pub fn run(&self, seed: u64, report: &RunReport, wall_ms: u64) {
-        let title = self.scenario.clone();
-        let failed = report.failed();
-        let case = if failed.is_empty() {
-            CaseResult::pass(format!("seed {seed}"), title, wall_ms)
-        } else {
-            let mut text: Vec<String> = report
-                .verdicts
-                .iter()
-                .filter_map(|v| v.violations.first().map(ToString::to_string))
-                .collect();
-            if !report.converged {
-                text.push(format!("{}: did not converge", crate::execute::HEALING_CONVERGES));
-            }
-            CaseResult::fail(format!("seed {seed}"), title, text.join("\n"), wall_ms)
-                .with_repro(self.repro(seed))
-        };
+        self.run_case(seed, report, &SeedCase::of_run(report, wall_ms));
+    }
+
+    /// As [`SweepCollector::run`], with the seed's case already made.
+    pub fn run_case(&self, seed: u64, report: &RunReport, case: &SeedCase) {
         // Only a seed among the lowest failing ones pays for its record.
-        let keep = !failed.is_empty() && {
-            let seen = self.lock();
-            seen.runs.len() < SWEEP_RUNS_MAX
-                || seen.runs.keys().next_back().is_some_and(|&s| seed < s)
-        };
-        let record = keep.then(|| super::run_record(report, &self.scenario_path, &[]));
-        let summary = &report.summary;
-        let mut seen = self.lock();
-        seen.cases.insert(seed, case);
-        for name in &failed {
-            add(&mut seen.failing, name, 1);
+        if !case.failed.is_empty() && self.wants_run(seed) {
+            self.keep_run(seed, super::run_record(report, &self.scenario_path, &[]));
         }
-        add(&mut seen.outcomes, "approved", summary.approved);
-        let declined: u64 = summary.declined.values().sum();
-        add(&mut seen.outcomes, "declined", declined);
-        add(&mut seen.outcomes, "timed out", summary.timed_out);
-        add(&mut seen.outcomes, "unusable answer", summary.failed_unusable);
-        add(&mut seen.outcomes, "refused at the terminal", summary.refused_locally);
-        add(&mut seen.outcomes, "reversals acknowledged", summary.reversals_acknowledged);
-        for (kind, count) in &summary.faults {
-            add(&mut seen.faults, kind, *count);
-        }
-        if let Some(record) = record {
-            seen.runs.insert(seed, record);
-            while seen.runs.len() > SWEEP_RUNS_MAX {
-                seen.runs.pop_last();
-            }
-        }
+        self.case(seed, case);
     }
 
     /// One seed that did not reach its verdicts: a run error or a panic.
     pub fn error(&self, seed: u64, label: &str, message: &str, wall_ms: u64) {
-        let case = CaseResult::fail(
-            format!("seed {seed}"),
-            &self.scenario,
-            format!("{label}: {message}"),
-            wall_ms,
-        )
-        .with_repro(self.repro(seed));
+        self.case(seed, &SeedCase::of_error(label, message, wall_ms));
+    }
+
+    /// One seed's case, as it ran here or as a shard's `--json` line says.
+    pub fn case(&self, seed: u64, case: &SeedCase) {
+        let id = format!("seed {seed}");
+        let result = if case.failed.is_empty() {
+            CaseResult::pass(id, &self.scenario, case.wall_ms)
+        } else {
+            let text = case.failure.clone().unwrap_or_default();
+            CaseResult::fail(id, &self.scenario, text, case.wall_ms).with_repro(self.repro(seed))
+        };
         let mut seen = self.lock();
-        seen.cases.insert(seed, case);
-        add(&mut seen.failing, label, 1);
+        seen.cases.insert(seed, result);
+        for name in &case.failed {
+            add(&mut seen.failing, name, 1);
+        }
+        for (key, count) in &case.outcomes {
+            add(&mut seen.outcomes, key, *count);
+        }
+        for (kind, count) in &case.faults {
+            add(&mut seen.faults, kind, *count);
+        }
+    }
+
+    /// Whether a failing seed is among the lowest seen so far, whose whole
+    /// run record the page shows.
+    pub fn wants_run(&self, seed: u64) -> bool {
+        let seen = self.lock();
+        seen.runs.len() < SWEEP_RUNS_MAX || seen.runs.keys().next_back().is_some_and(|&s| seed < s)
+    }
+
+    /// A failing seed's whole run record; only the lowest
+    /// [`SWEEP_RUNS_MAX`] stay.
+    pub fn keep_run(&self, seed: u64, record: RunRecord) {
+        let mut seen = self.lock();
+        seen.runs.insert(seed, record);
+        while seen.runs.len() > SWEEP_RUNS_MAX {
+            seen.runs.pop_last();
+        }
     }
 
     /// The sweep's record, seeds in order.
