@@ -114,6 +114,10 @@ pub enum TerminalMutation {
     /// Only 00 completes a reversal; 12 and 25 are taken as refusals.
     #[serde(rename = "reversal_done_on_00_only")]
     ReversalDoneOn00Only,
+    /// Electronic cash is paid offline from the chip even when the chip's
+    /// offline balance does not cover it: the chip goes below zero instead
+    /// of the trade going online with a PIN.
+    EcashOverdraws,
 }
 
 /// The terminal's configuration (deserialised from the scenario).

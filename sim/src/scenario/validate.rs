@@ -30,7 +30,7 @@ use super::model::{
 use possim_models::iso8583::values::Pan;
 
 /// The invariants the oracle checks, by the names `expect.violates` uses.
-pub const INVARIANTS: [&str; 8] = [
+pub const INVARIANTS: [&str; 9] = [
     "every-unanswered-trade-reversed",
     "offline-before-settlement",
     "no-double-debit",
@@ -39,6 +39,7 @@ pub const INVARIANTS: [&str; 8] = [
     "settlement-balances",
     "authenticated-only",
     "numbering",
+    "ecash-balances",
 ];
 
 /// The line profile every scenario has, with [`LineProfile::default`].

@@ -802,6 +802,11 @@ fn setup_record(scenario: &CompiledScenario, seed: u64) -> Setup {
                 issuer: card.issuer,
                 balance_fen: card.balance_fen,
                 offline_balance_fen: card.offline_balance_fen,
+                ecash_load_max_fen: scenario
+                    .issuers
+                    .iter()
+                    .find(|issuer| issuer.index == card.issuer)
+                    .map_or(0, |issuer| issuer.limits.ecash_load_max_fen),
             })
             .collect(),
         terminals: scenario

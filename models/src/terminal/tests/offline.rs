@@ -196,3 +196,29 @@ fn an_answer_to_a_damaged_copy_of_an_upload_is_not_its_verdict() {
     rig.deliver(&answer);
     assert!(rig.saw(|e| matches!(e, E::OfflineUploaded { .. })));
 }
+
+/// The chip pays only what it holds: an e-cash sale above the chip's
+/// offline balance goes online with the PIN; the `ecash_overdraws`
+/// mutation pays it offline and takes the chip below zero.
+#[test]
+fn electronic_cash_never_takes_the_chip_below_zero_unless_the_mutation_overdraws() {
+    let ecash = |pin: Option<&str>| TerminalCommand::ECash {
+        card: card(),
+        amount: fen(1500),
+        offline_balance: fen(1000),
+        pin: pin.map(str::to_string),
+    };
+    let mut rig = Rig::signed_in(TerminalConfig::default());
+    rig.command(ecash(Some("123456")));
+    assert!(!rig.saw(|e| matches!(e, E::OfflineQueued { .. })));
+    assert_eq!(rig.next_trade().kind(), TradeKind::Sale);
+
+    let config = TerminalConfig {
+        mutation: crate::terminal::config::TerminalMutation::EcashOverdraws,
+        ..TerminalConfig::default()
+    };
+    let mut rig = Rig::signed_in(config);
+    rig.command(ecash(Some("123456")));
+    assert!(rig.nothing_sent());
+    assert!(rig.saw(|e| matches!(e, E::OfflineQueued { kind: TradeKind::ECashUpload, .. })));
+}
