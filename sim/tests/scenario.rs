@@ -714,3 +714,14 @@ fn an_unknown_key_with_a_line_break_is_quoted_on_one_line() {
     );
     assert_eq!(error.headline().lines().count(), 1);
 }
+
+#[test]
+fn a_scenario_whose_every_card_is_undrawn_but_draws_arrivals_is_refused_at_the_card() {
+    let text = edit(
+        "    balance_fen: 100000\ncard_groups:\n  - bin: '622202'\n    count: 5\n    balance_fen: 100000\n",
+        "    balance_fen: 100000\n    drawn: false\n",
+    );
+    let error = error_of(&text);
+    assert!(error.message.contains("every card says drawn: false"), "{error}");
+    assert_eq!(text.lines().nth(error.line as usize - 1).map(str::trim), Some("drawn: false"));
+}

@@ -118,6 +118,10 @@ pub enum TerminalMutation {
     /// offline balance does not cover it: the chip goes below zero instead
     /// of the trade going online with a PIN.
     EcashOverdraws,
+    /// A sign-off (0820, 60.3 = 002) leaves the terminal believing it is
+    /// still signed in: its next trade goes out on a session the host has
+    /// closed, instead of a sign-in first.
+    SignOffKeepsSession,
 }
 
 /// The terminal's configuration (deserialised from the scenario).

@@ -164,3 +164,30 @@ fn a_batch_upload_refused_by_the_host_stays_at_its_stage() {
     };
     assert_eq!(again.detail, upload.detail);
 }
+
+/// DOMAIN.md, Terminal life cycle, 5: after the automatic sign-off the next
+/// trade waits for a sign-in; the `sign_off_keeps_session` mutation sends it
+/// on the closed session.
+#[test]
+fn after_the_sign_off_that_follows_settlement_a_trade_needs_a_sign_in_first() {
+    let config = TerminalConfig { sign_off_after_settlement: true, ..TerminalConfig::default() };
+    let mut rig = Rig::signed_in(config.clone());
+    rig.approved_sale(1000);
+    rig.command(TerminalCommand::Settle);
+    assert_eq!(rig.answer_all(), ["0500", "0820"]);
+    rig.command(sale(1000));
+    assert!(rig.saw(|e| matches!(e, E::Refused { why } if why == "terminal not signed in")));
+    assert!(rig.nothing_sent());
+
+    let mutated = TerminalConfig {
+        mutation: crate::terminal::config::TerminalMutation::SignOffKeepsSession,
+        ..config
+    };
+    let mut rig = Rig::signed_in(mutated);
+    rig.approved_sale(1000);
+    rig.command(TerminalCommand::Settle);
+    assert_eq!(rig.answer_all(), ["0500", "0820"]);
+    assert!(rig.saw(|e| matches!(e, E::SignedOff)));
+    rig.command(sale(1000));
+    assert_eq!(rig.next_trade().kind(), crate::iso8583::trade::TradeKind::Sale);
+}
