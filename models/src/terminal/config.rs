@@ -122,6 +122,14 @@ pub enum TerminalMutation {
     /// still signed in: its next trade goes out on a session the host has
     /// closed, instead of a sign-in first.
     SignOffKeepsSession,
+    /// An upload answered 79 ("offline data did not reconcile") is kept
+    /// queued and sent again, for ever: the same data gets 79 again, and no
+    /// 0500 can leave while it waits.
+    ReuploadNotReconciledForever,
+    /// A 95 ("reconciliation error") to the batch upload's end message is
+    /// taken as its answer: the settlement completes and the journal is
+    /// cleared while the host never closed the batch.
+    ReconciliationErrorEndsSettlement,
 }
 
 /// The terminal's configuration (deserialised from the scenario).
