@@ -186,7 +186,8 @@ faults:
 
 /// The bundled protocol scenario reaches, on its default seed, every decline
 /// by card status and limit, a sign-off after settlement and an echo test
-/// (its terminal PR000005 and the cards of issuer 1, which the drawn
+/// (PR000001 signs off and echoes; PR000004's script uses the cards of
+/// issuer 1, which the drawn
 /// workload leaves alone).
 #[test]
 fn the_protocol_scenario_reaches_the_status_and_limit_declines_sign_off_and_echo() {
