@@ -198,6 +198,11 @@ pub struct CardSetup {
     pub issuer: u16,
     pub balance_fen: i64,
     pub offline_balance_fen: i64,
+    /// The card's issuer's `ecash_load_max_fen`: the most its chip holds.
+    /// Not written to the trace (the hashes of traces that do not use it
+    /// stay put); the ecash-balances invariant reads it.
+    #[serde(skip)]
+    pub ecash_load_max_fen: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

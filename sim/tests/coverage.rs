@@ -1,6 +1,7 @@
 //! Coverage: the counter on small hand-made traces, the listing of what was
 //! never reached, and a run whose placed faults show up with their phase.
 
+use possim_models::iso8583::trade::TradeKind;
 use possim_models::iso8583::values::{Stan, TerminalId};
 use possim_models::iso8583::ResponseCode;
 use possim_models::terminal::events::{TerminalEvent, TerminalEventKind as E};
@@ -181,4 +182,49 @@ faults:
     assert!(coverage.faults.contains_key("power_cut @ awaiting_answer"), "{:?}", coverage.faults);
     assert!(coverage.reversal_reasons.contains_key("timeout"));
     assert!(coverage.settlements.contains_key("balanced"), "{:?}", coverage.settlements);
+}
+
+/// The bundled protocol scenario reaches, on its default seed, every decline
+/// by card status and limit, a sign-off after settlement and an echo test
+/// (PR000001 signs off and echoes; PR000004's script uses the cards of
+/// issuer 1, which the drawn
+/// workload leaves alone).
+#[test]
+fn the_protocol_scenario_reaches_the_status_and_limit_declines_sign_off_and_echo() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/faults/protocol.yaml");
+    let text = std::fs::read_to_string(path).expect("the bundled scenario");
+    let compiled = parse_and_compile(&text, "protocol.yaml").expect("compiles");
+    let report = execute(&compiled, &RunOptions { seed: 0, swarm: false }).expect("runs");
+    let coverage = Coverage::of(&report.trace);
+    for code in [
+        ResponseCode::LOST_CARD,
+        ResponseCode::STOLEN_CARD,
+        ResponseCode::EXPIRED_CARD,
+        ResponseCode::WRONG_PIN,
+        ResponseCode::EXCEEDS_AMOUNT_LIMIT,
+        ResponseCode::EXCEEDS_FREQUENCY_LIMIT,
+        ResponseCode::PIN_TRIES_EXCEEDED,
+    ] {
+        let key = format!("{code} {}", code.meaning());
+        assert!(coverage.codes.contains_key(&key), "{key} never reached: {:?}", coverage.codes);
+    }
+    for event in ["signed_off", "echo_answered"] {
+        assert!(coverage.terminal_events.contains_key(event), "{event} never reached");
+    }
+    // The drawn workload never picked a card of issuer 1 (drawn: false):
+    // every sale on them is one of the script's eight (a drawn refund may
+    // still refund the one approved, as any earlier sale).
+    let scripted_cards = report
+        .trace
+        .records()
+        .iter()
+        .filter(|record| match &record.event {
+            TraceEvent::Terminal(TerminalEvent {
+                kind: E::TradeStarted { pan, kind: TradeKind::Sale, .. },
+                ..
+            }) => pan.to_string().starts_with("622848"),
+            _ => false,
+        })
+        .count();
+    assert_eq!(scripted_cards, 8);
 }

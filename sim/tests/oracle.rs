@@ -17,7 +17,7 @@ use possim_models::iso8583::{Mti, ResponseCode};
 use possim_models::issuer::{IssuerEvent, IssuerEventKind, Purse};
 use possim_models::switch::{SwitchEvent, SwitchEventKind};
 use possim_models::terminal::config::{
-    JournalClear, ReversalExhausted, ReversalPersist, UploadEndCode,
+    JournalClear, ReversalExhausted, ReversalPersist, TerminalMutation, UploadEndCode,
 };
 use possim_models::terminal::events::{TerminalEvent, TerminalEventKind};
 use possim_models::terminal::printer::{PrinterHardware, PrinterState, SlipKind};
@@ -50,6 +50,7 @@ fn setup_of(configs: &Configs) -> Setup {
                 issuer: issuer.index,
                 balance_fen: card.balance_fen,
                 offline_balance_fen: card.offline_balance_fen,
+                ecash_load_max_fen: issuer.limits.ecash_load_max_fen,
             })
         })
         .collect();
@@ -309,7 +310,8 @@ fn invariant_names_are_kebab_case_and_parse_back() {
             "slip-truth",
             "settlement-balances",
             "authenticated-only",
-            "numbering"
+            "numbering",
+            "ecash-balances"
         ]
     );
     for invariant in Invariant::ALL {
@@ -1567,4 +1569,75 @@ fn settlement_balances_passes_a_batch_the_upload_reconciled_synthetic() {
         short.push(record.at, event);
     }
     assert!(!judged(&short, Invariant::SettlementBalances).passed());
+}
+
+// ---- ecash-balances ----
+
+fn ecash(run: &mut Run, amount_fen: u64, offline_balance_fen: u64) {
+    let pan = run.pan;
+    command(
+        run,
+        TerminalCommand::ECash {
+            card: card(pan),
+            amount: AmountFen::new(amount_fen).unwrap(),
+            offline_balance: AmountFen::new(offline_balance_fen).unwrap(),
+            pin: Some(PIN.into()),
+        },
+    );
+    run.h.settle(Duration::from_secs(5));
+}
+
+/// The harness's cards open with 50,000 fen on the chip.
+const CHIP_FEN: u64 = 50_000;
+
+#[test]
+fn ecash_paid_from_the_chip_and_uploaded_agrees_with_the_issuer() {
+    let mut run = world(|_| {});
+    ecash(&mut run, 20_000, CHIP_FEN);
+    ecash(&mut run, 30_000, CHIP_FEN - 20_000);
+    settle(&mut run);
+    let trace = trace_of(&run);
+    let verdict = judged(&trace, Invariant::EcashBalances);
+    assert!(verdict.passed(), "{verdict}");
+    assert_eq!(verdict.judged, 1, "one card paid e-cash");
+    assert_eq!(stans_of(&run, TradeKind::ECashUpload).len(), 2);
+}
+
+#[test]
+fn ecash_that_overdraws_the_chip_is_caught() {
+    let mut run = world(|configs| configs.terminals[0].mutation = TerminalMutation::EcashOverdraws);
+    ecash(&mut run, 60_000, CHIP_FEN);
+    settle(&mut run);
+    let trace = trace_of(&run);
+    let stan = stans_of(&run, TradeKind::ECashUpload)[0];
+    let violation = violation_for(&trace, Invariant::EcashBalances, run.t, stan);
+    assert!(violation.message.contains("below zero"), "{violation}");
+    // The issuer took the upload as sent: the two agree, below zero.
+    assert_eq!(judged(&trace, Invariant::EcashBalances).total(), 1);
+}
+
+#[test]
+fn an_issuer_record_that_disagrees_with_the_chip_after_upload_is_caught() {
+    let mut run = world(|_| {});
+    ecash(&mut run, 20_000, CHIP_FEN);
+    settle(&mut run);
+    // The issuer books the upload at another amount (synthetic: the log
+    // edited, the way an issuer bug would write it).
+    let mut records = run.h.records.clone();
+    let mut edited = 0;
+    for record in &mut records {
+        if let Record::Issuer(_, event) = record {
+            if let IssuerEventKind::Moved { purse: Purse::Offline, delta_fen, .. } = &mut event.kind
+            {
+                *delta_fen = -2_000;
+                edited += 1;
+            }
+        }
+    }
+    assert_eq!(edited, 1);
+    let mut trace = Trace::from_harness(run.setup.clone(), &records);
+    trace.push(run.h.now, TraceEvent::Phase { phase: Phase::End });
+    let verdict = judged(&trace, Invariant::EcashBalances);
+    assert_eq!(verdict.total(), 1, "{verdict}");
+    assert!(verdict.violations[0].message.contains("after upload the issuer records"), "{verdict}");
 }

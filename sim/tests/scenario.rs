@@ -382,7 +382,7 @@ fn a_probability_over_one() {
 
 #[test]
 fn an_unknown_invariant() {
-    assert_error(&edit("[no-double-debit]", "[no-double-debit, no-tripple-debit]"), 45, 31, "unknown invariant \"no-tripple-debit\" (invariants: every-unanswered-trade-reversed, offline-before-settlement, no-double-debit, conservation, slip-truth, settlement-balances, authenticated-only, numbering)");
+    assert_error(&edit("[no-double-debit]", "[no-double-debit, no-tripple-debit]"), 45, 31, "unknown invariant \"no-tripple-debit\" (invariants: every-unanswered-trade-reversed, offline-before-settlement, no-double-debit, conservation, slip-truth, settlement-balances, authenticated-only, numbering, ecash-balances)");
 }
 
 #[test]
@@ -768,4 +768,15 @@ fn an_unknown_swarm_placement_kind() {
     assert_eq!(error.line, 47, "{error}");
     assert!(error.message.contains("drop_everything"), "{error}");
     assert!(error.message.contains("drop_answer"), "names what was expected: {error}");
+}
+
+#[test]
+fn a_scenario_whose_every_card_is_undrawn_but_draws_arrivals_is_refused_at_the_card() {
+    let text = edit(
+        "    balance_fen: 100000\ncard_groups:\n  - bin: '622202'\n    count: 5\n    balance_fen: 100000\n",
+        "    balance_fen: 100000\n    drawn: false\n",
+    );
+    let error = error_of(&text);
+    assert!(error.message.contains("every card says drawn: false"), "{error}");
+    assert_eq!(text.lines().nth(error.line as usize - 1).map(str::trim), Some("drawn: false"));
 }

@@ -405,9 +405,18 @@ impl Issuer {
         if kind.is_offline_upload() {
             // The card authorised it offline and the goods are gone: the host
             // must take it as sent, whatever the card's state or balance now.
-            let purse =
-                if kind == TradeKind::ECashUpload { Purse::Offline } else { Purse::Account };
-            return Ok(Booking::Debit { purse });
+            // Except that a chip pays electronic cash only from what it
+            // holds, and the issuer's record of the chip is never below the
+            // chip (it is debited at upload, after the chip): an e-cash
+            // upload for more than that record is data that does not
+            // reconcile (79), not a debit to book.
+            if kind == TradeKind::ECashUpload {
+                if amount_fen > account.offline_fen {
+                    return Err(ResponseCode::OFFLINE_NOT_RECONCILED);
+                }
+                return Ok(Booking::Debit { purse: Purse::Offline });
+            }
+            return Ok(Booking::Debit { purse: Purse::Account });
         }
         match account.status {
             CardStatus::Active => {}

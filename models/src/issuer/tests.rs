@@ -604,12 +604,33 @@ fn an_ecash_upload_debits_the_offline_balance_as_sent() {
         ResponseCode::DUPLICATE,
         "uploaded twice, debited once"
     );
-    assert_eq!(rig.code(&upload(2, 40_000)), ResponseCode::APPROVED);
-    assert_eq!(
-        rig.issuer.card(&pan()).unwrap().offline_balance_fen,
-        -10_000,
-        "accepted as sent, even past zero"
-    );
+    assert_eq!(rig.code(&upload(2, 30_000)), ResponseCode::APPROVED, "down to zero");
+    assert_eq!(rig.issuer.card(&pan()).unwrap().offline_balance_fen, 0);
+}
+
+/// DOMAIN.md, Response codes: "79 | offline data did not reconcile". A chip
+/// pays only what it holds and the issuer's record of it is debited after
+/// the chip, so an e-cash upload above that record cannot be true: it is
+/// answered 79, moves no money, and a copy of it gets 79 again.
+#[test]
+fn an_ecash_upload_past_the_issuers_record_of_the_chip_is_answered_79() {
+    let mut rig = Rig::new();
+    let upload = |stan, fen| {
+        request(
+            stan,
+            Trade::ECash {
+                amount: amount(fen),
+                time: TimeOfDay::new(10, 0, 0).unwrap(),
+                date: date(),
+                certificate: IccData::new(vec![0x9F, 0x26, 0x08, 1, 2, 3, 4, 5, 6, 7, 8]).unwrap(),
+            },
+        )
+    };
+    assert_eq!(rig.code(&upload(1, 50_001)), ResponseCode::OFFLINE_NOT_RECONCILED);
+    assert_eq!(rig.issuer.card(&pan()).unwrap().offline_balance_fen, 50_000, "nothing moved");
+    assert_eq!(rig.code(&upload(1, 50_001)), ResponseCode::OFFLINE_NOT_RECONCILED, "a copy");
+    assert_eq!(rig.code(&upload(2, 50_000)), ResponseCode::APPROVED);
+    assert_eq!(rig.issuer.card(&pan()).unwrap().offline_balance_fen, 0);
 }
 
 #[test]

@@ -916,9 +916,24 @@ impl Switch {
         let code = match self.gate_unmacd(&request.terminal, &request.merchant) {
             Err(code) => code,
             Ok(()) => {
+                let quirk = self
+                    .config
+                    .quirk(&request.terminal, request.stan.value())
+                    .and_then(|quirk| quirk.answer);
+                let trades_max = self.config.trades_per_batch_max;
                 let state =
                     self.state.terminals.get_mut(&request.terminal).expect("the gate found it");
-                if state.current.number == request.batch {
+                let held = state.current.uploaded.len();
+                // The end message counts the entries the terminal uploaded;
+                // fewer reached the switch (and the table had room for
+                // them): the upload does not reconcile, 95, and the batch
+                // stays open for the terminal to upload it again.
+                let short = usize::from(request.total_count) > held && held < trades_max;
+                if let Some(code) = quirk {
+                    code
+                } else if state.current.number == request.batch && short {
+                    ResponseCode::RECONCILIATION_ERROR
+                } else if state.current.number == request.batch {
                     let (batch, next) = state.close_batch();
                     self.event(
                         now,

@@ -981,6 +981,26 @@ fn an_unbalanced_settlement_then_batch_upload_and_its_end_close_the_batch() {
         "not added"
     );
 
+    // An end message counting more entries than reached the switch: 95,
+    // "reconciliation error | batch upload" (DOMAIN.md), and the batch stays
+    // open for the terminal to upload it again.
+    let short = BatchUploadEnd {
+        stan: Stan::new(5).unwrap(),
+        batch: pos.batch,
+        terminal: pos.id,
+        merchant: pos.merchant,
+        total_count: 3,
+        balanced: false,
+    };
+    let out = world.send(
+        at(250),
+        pos.node(),
+        &seal(&CupMessage::BatchUploadEnd(short), Tpdu::new(3, 0), None),
+    );
+    assert_eq!(read_upload_answer(&out[0]).response_code, ResponseCode::RECONCILIATION_ERROR);
+    assert_eq!(world.switch.terminal(&pos.id).unwrap().current.number.value(), 1, "still open");
+    world.events();
+
     let end = BatchUploadEnd {
         stan: Stan::new(4).unwrap(),
         batch: pos.batch,

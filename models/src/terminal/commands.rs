@@ -326,7 +326,8 @@ impl Terminal {
                 return None;
             }
             TerminalCommand::ECash { card, amount, offline_balance, pin } => {
-                if offline_balance >= amount {
+                let overdraws = self.checked.config.mutation == TerminalMutation::EcashOverdraws;
+                if offline_balance >= amount || overdraws {
                     let certificate = card.icc.clone().unwrap_or_else(|| {
                         let stan = self.persistent.next_stan;
                         IccData::new(format!("TC{stan}").into_bytes()).expect("short")

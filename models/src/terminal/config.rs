@@ -114,6 +114,22 @@ pub enum TerminalMutation {
     /// Only 00 completes a reversal; 12 and 25 are taken as refusals.
     #[serde(rename = "reversal_done_on_00_only")]
     ReversalDoneOn00Only,
+    /// Electronic cash is paid offline from the chip even when the chip's
+    /// offline balance does not cover it: the chip goes below zero instead
+    /// of the trade going online with a PIN.
+    EcashOverdraws,
+    /// A sign-off (0820, 60.3 = 002) leaves the terminal believing it is
+    /// still signed in: its next trade goes out on a session the host has
+    /// closed, instead of a sign-in first.
+    SignOffKeepsSession,
+    /// An upload answered 79 ("offline data did not reconcile") is kept
+    /// queued and sent again, for ever: the same data gets 79 again, and no
+    /// 0500 can leave while it waits.
+    ReuploadNotReconciledForever,
+    /// A 95 ("reconciliation error") to the batch upload's end message is
+    /// taken as its answer: the settlement completes and the journal is
+    /// cleared while the host never closed the batch.
+    ReconciliationErrorEndsSettlement,
 }
 
 /// The terminal's configuration (deserialised from the scenario).

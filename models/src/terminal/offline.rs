@@ -137,7 +137,10 @@ impl Terminal {
         // it again — a copy the issuer already holds is answered 94, which
         // counts as taken — rather than list a trade that did happen as
         // failed.
-        if code.leaves_upload_pending() {
+        let reupload = self.checked.config.mutation
+            == super::config::TerminalMutation::ReuploadNotReconciledForever
+            && code == ResponseCode::OFFLINE_NOT_RECONCILED;
+        if code.leaves_upload_pending() || reupload {
             self.advice_unanswered(now, &request, Some(code));
             if session_lost {
                 self.require_sign_in(now, format!("host answered {code} to an advice"));

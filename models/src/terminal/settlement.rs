@@ -18,7 +18,7 @@ use crate::iso8583::subfields::BatchDetail;
 use crate::iso8583::values::BatchNo;
 
 use crate::iso8583::cup::CupMessage;
-use crate::iso8583::response_code::TerminalAction;
+use crate::iso8583::response_code::{ResponseCode, TerminalAction};
 use crate::iso8583::settlement::{
     BatchUploadEnd, BatchUploadRequest, BatchUploadResponse, SettlementRequest, SettlementResponse,
 };
@@ -26,7 +26,7 @@ use crate::iso8583::subfields::SettlementResult;
 use crate::iso8583::values::Stan;
 use crate::time::Instant;
 
-use super::config::{JournalClear, UploadEndCode};
+use super::config::{JournalClear, TerminalMutation, UploadEndCode};
 use super::events::TerminalEventKind as E;
 use super::printer::SlipKind;
 use super::terminal::{Step, Terminal};
@@ -239,7 +239,31 @@ impl Terminal {
         if !ours || code.is_approved() {
             return false;
         }
+        let mutation = self.checked.config.mutation;
+        let end = matches!(
+            self.volatile.outstanding.as_ref().map(|o| &o.awaiting),
+            Some(Awaiting::BatchUploadEnd { .. })
+        );
+        if end
+            && code == ResponseCode::RECONCILIATION_ERROR
+            && mutation == TerminalMutation::ReconciliationErrorEndsSettlement
+        {
+            return false;
+        }
         self.volatile.outstanding = None;
+        // 95, "reconciliation error | batch upload": the host holds fewer
+        // entries than the end message counted. Upload the whole batch
+        // again (entries it holds count once) and end again, once per
+        // operation; a second 95 fails the operation, to be settled again.
+        let again =
+            self.volatile.operation.as_ref().is_some_and(|(_, state)| state.batch_uploaded_again);
+        if end && code == ResponseCode::RECONCILIATION_ERROR && !again {
+            if let Some((_, state)) = self.volatile.operation.as_mut() {
+                state.batch_uploaded_again = true;
+            }
+            self.set_stage(Stage::Upload { next: 0 });
+            return true;
+        }
         self.fail_operation(now, format!("host answered {code} to a batch upload"));
         if code.action() == TerminalAction::SignInAgain {
             self.require_sign_in(now, format!("host answered {code} to a batch upload"));

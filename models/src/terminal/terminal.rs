@@ -600,7 +600,9 @@ impl Terminal {
                 }
             }
             NetworkCode::SignOff => {
-                self.persistent.signed_in = false;
+                let keeps = self.checked.config.mutation
+                    == super::config::TerminalMutation::SignOffKeepsSession;
+                self.persistent.signed_in = keeps;
                 self.emit(now, E::SignedOff);
             }
             NetworkCode::Echo => self.emit(now, E::EchoAnswered),

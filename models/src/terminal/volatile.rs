@@ -54,6 +54,8 @@ pub struct OperationState {
     pub uploads_stalled: bool,
     /// The cashier's immediate retry skips the reversal (the unsafe policy).
     pub skip_reversal: bool,
+    /// The batch was uploaded again after a 95: once per operation.
+    pub batch_uploaded_again: bool,
 }
 
 /// What answer is awaited.

@@ -186,6 +186,8 @@ pub struct Fleet {
     workload: Workload,
     rngs: BTreeMap<TerminalId, Rng>,
     cards: Vec<(Pan, String, i64)>,
+    /// Indexes into `cards` of those the drawn workload picks.
+    drawn_cards: Vec<usize>,
     options: FleetOptions,
     start: Instant,
     workload_end: Instant,
@@ -275,6 +277,7 @@ impl Fleet {
                 .iter()
                 .map(|c| (c.pan, c.pin.clone(), c.offline_balance_fen))
                 .collect(),
+            drawn_cards: crate::world::runner::drawn_cards(&scenario.cards),
             start,
             workload_end,
             closing_end: workload_end + Duration::from_millis(options.closing_ms),
@@ -830,9 +833,11 @@ impl Fleet {
             }
             return;
         }
-        let cards = self.cards.len();
+        let drawn = &self.drawn_cards;
+        assert!(!drawn.is_empty(), "arrivals need a drawn card");
         let rng = self.rngs.get_mut(&id).expect("a stream per terminal");
-        let order = Order::draw(rng, &self.workload, cards);
+        let mut order = Order::draw(rng, &self.workload, drawn.len());
+        order.card_index = drawn[order.card_index];
         self.place(now, id, order);
         self.next_arrival(now, id);
     }

@@ -20,6 +20,7 @@
 //! | settlement-balances | [`settlement_balances`] |
 //! | authenticated-only | [`authenticated_only`] |
 //! | numbering | [`numbering`] |
+//! | ecash-balances | [`ecash_balances`] |
 //!
 //! ```
 //! use possim_sim::oracle::{check, Invariant};
@@ -35,6 +36,7 @@
 
 pub mod authenticated_only;
 pub mod conservation;
+pub mod ecash_balances;
 pub mod every_unanswered_trade_reversed;
 pub mod index;
 pub mod no_double_debit;
@@ -71,10 +73,11 @@ pub enum Invariant {
     SettlementBalances,
     AuthenticatedOnly,
     Numbering,
+    EcashBalances,
 }
 
 impl Invariant {
-    pub const ALL: [Invariant; 8] = [
+    pub const ALL: [Invariant; 9] = [
         Invariant::EveryUnansweredTradeReversed,
         Invariant::OfflineBeforeSettlement,
         Invariant::NoDoubleDebit,
@@ -83,6 +86,7 @@ impl Invariant {
         Invariant::SettlementBalances,
         Invariant::AuthenticatedOnly,
         Invariant::Numbering,
+        Invariant::EcashBalances,
     ];
 
     /// The kebab-case name used in reports, scenarios and the CLI.
@@ -96,6 +100,7 @@ impl Invariant {
             Invariant::SettlementBalances => "settlement-balances",
             Invariant::AuthenticatedOnly => "authenticated-only",
             Invariant::Numbering => "numbering",
+            Invariant::EcashBalances => "ecash-balances",
         }
     }
 
@@ -111,6 +116,7 @@ impl Invariant {
             Invariant::SettlementBalances => settlement_balances::check(index),
             Invariant::AuthenticatedOnly => authenticated_only::check(index),
             Invariant::Numbering => numbering::check(index),
+            Invariant::EcashBalances => ecash_balances::check(index),
         }
     }
 }
@@ -123,7 +129,7 @@ impl fmt::Display for Invariant {
 
 /// A name that is not an invariant's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown invariant {name:?}: expected one of every-unanswered-trade-reversed, offline-before-settlement, no-double-debit, conservation, slip-truth, settlement-balances, authenticated-only, numbering")]
+#[error("unknown invariant {name:?}: expected one of every-unanswered-trade-reversed, offline-before-settlement, no-double-debit, conservation, slip-truth, settlement-balances, authenticated-only, numbering, ecash-balances")]
 pub struct UnknownInvariant {
     pub name: String,
 }

@@ -64,5 +64,6 @@ pub(crate) fn count(invariant: Invariant, index: &TraceIndex) -> (usize, &'stati
                 .count(),
             "messages sent by terminals",
         ),
+        Invariant::EcashBalances => (super::ecash_balances::cards_judged(index), "e-cash cards"),
     }
 }

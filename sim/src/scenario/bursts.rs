@@ -33,6 +33,30 @@ pub(crate) fn check(
             .terminal()
             .map(|terminal| (terminal.trimmed().to_owned(), scheduled.at_ms, at))
     });
+    // Faults placed on one trade of one terminal all land in the step that
+    // trade reaches their phase: one tick, whatever the clock says.
+    let placed = faults.protocol.iter().enumerate().map(|(index, fault)| {
+        let at = FieldPath::root().key("faults").key("protocol").index(index);
+        let trade = fault.trade().map_or(u64::MAX, u64::from);
+        (fault.terminal().trimmed().to_owned(), trade, at)
+    });
+    let mut placed_counts: BTreeMap<(String, u64), usize> = BTreeMap::new();
+    for (terminal, trade, at) in placed {
+        let count = placed_counts.entry((terminal.clone(), trade)).or_default();
+        *count += 1;
+        if *count > TERMINAL_INPUTS_PER_TICK_MAX {
+            let what = format!("placed faults on one trade of terminal {terminal}");
+            return Err(CompileError::new(
+                at,
+                bounds::over(
+                    &what,
+                    *count as u64,
+                    "TERMINAL_INPUTS_PER_TICK_MAX",
+                    TERMINAL_INPUTS_PER_TICK_MAX as u64,
+                ),
+            ));
+        }
+    }
     let mut counts: BTreeMap<(String, u64), usize> = BTreeMap::new();
     for (terminal, at_ms, at) in script.chain(commands).chain(scheduled) {
         let count = counts.entry((terminal.clone(), at_ms / tick_ms)).or_default();
@@ -89,6 +113,20 @@ mod tests {
                 error.message
             );
         }
+    }
+
+    /// Regression (found by the hostile-input corpus): 10,000 copies of one
+    /// placed power cut stopped the run with "commands for terminal over
+    /// 4096"; they are refused at the first past the bound.
+    #[test]
+    fn one_placed_fault_repeated_on_one_trade_is_refused_at_the_first_past_the_bound() {
+        let line = "{kind: power_off, terminal: T0000001, trade: 2, phase: after_request_left, off_ms: 30000}";
+        let text = repeated("faults:\n  protocol:\n", line, 1_000);
+        let error = parse_and_compile(&text, "t.yaml").unwrap_err();
+        assert_eq!(error.line, 5 + 2 + 65, "{}", error.headline());
+        assert!(error.message.contains("placed faults on one trade"), "{}", error.message);
+        let text = repeated("faults:\n  protocol:\n", line, 64);
+        assert!(parse_and_compile(&text, "t.yaml").is_ok(), "64 is within the bound");
     }
 
     #[test]

@@ -89,6 +89,8 @@ pub struct CompiledCard {
     pub pin: String,
     pub balance_fen: i64,
     pub offline_balance_fen: i64,
+    /// Whether the drawn workload picks it (else only the script does).
+    pub drawn: bool,
 }
 
 /// Which key of which link a [`zone_key`] is.
@@ -268,6 +270,15 @@ impl Scenario {
         let issuer_indexes = self.check_issuers()?;
         let cards = self.compile_cards()?;
         validate::check_workload(&self.workload)?;
+        if self.workload.arrivals_per_terminal_per_hour > 0.0
+            && !cards.is_empty()
+            && cards.iter().all(|(card, _)| !card.drawn)
+        {
+            return fail(
+                root.key("cards").index(0).key("drawn"),
+                "every card says drawn: false, and the workload draws arrivals: expected at least one drawn card",
+            );
+        }
 
         let mut hosts: BTreeSet<String> = ["switch".to_owned(), "network".to_owned()].into();
         hosts.extend(issuer_indexes.iter().map(|index| format!("issuer-{index}")));
@@ -528,8 +539,14 @@ impl Scenario {
             if let Some((_, first)) = cards.get(&pan) {
                 return fail(at.clone(), format!("card {pan} is already listed at {}", first.path));
             }
-            let card =
-                CompiledCard { pan, issuer, pin: pin.to_owned(), balance_fen, offline_balance_fen };
+            let card = CompiledCard {
+                pan,
+                issuer,
+                pin: pin.to_owned(),
+                balance_fen,
+                offline_balance_fen,
+                drawn: extra.drawn,
+            };
             cards.insert(pan, (card, extra));
             Ok(())
         };
@@ -547,6 +564,7 @@ impl Scenario {
                 path: at.key("pan"),
                 status: spec.status,
                 expiry: spec.expiry.clone(),
+                drawn: spec.drawn,
             };
             add(spec.pan, spec.balance_fen, spec.offline_balance_fen, &spec.pin, extra)?;
         }
@@ -594,6 +612,7 @@ impl Scenario {
                     path: at.key("bin"),
                     status: possim_models::issuer::CardStatus::Active,
                     expiry: None,
+                    drawn: true,
                 };
                 add(pan, group.balance_fen, group.offline_balance_fen, &group.pin, extra)?;
             }
@@ -791,6 +810,7 @@ struct CardExtra {
     offline_path: FieldPath,
     status: possim_models::issuer::CardStatus,
     expiry: Option<String>,
+    drawn: bool,
 }
 
 #[cfg(test)]

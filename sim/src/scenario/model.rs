@@ -159,6 +159,16 @@ pub struct CardSpec {
     /// `YYMM`.
     #[serde(default)]
     pub expiry: Option<String>,
+    /// Whether the drawn workload picks this card (default). `false`: only
+    /// the script uses it — a lost card or one whose PIN gets locked, kept
+    /// for its scripted declines, which drawn trades would otherwise hit
+    /// at random and change the day around them.
+    #[serde(default = "default_drawn")]
+    pub drawn: bool,
+}
+
+fn default_drawn() -> bool {
+    true
 }
 
 /// `count` cards whose numbers start with `bin`, numbered from 1.
@@ -389,6 +399,11 @@ pub enum CashierCommand {
         stan: u32,
     },
     DetailList,
+    /// The echo test (0820, 60.3 = 301): is the host there?
+    Echo,
+    /// Sign off by hand (0820, 60.3 = 002); a terminal configured with
+    /// `sign_off_after_settlement` does it after every settlement.
+    SignOff,
     /// Voids the trade `stan` of batch `batch` (the terminal refuses one of
     /// another batch).
     Void {

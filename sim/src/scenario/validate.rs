@@ -31,7 +31,7 @@ use super::model::{
 use possim_models::iso8583::values::Pan;
 
 /// The invariants the oracle checks, by the names `expect.violates` uses.
-pub const INVARIANTS: [&str; 8] = [
+pub const INVARIANTS: [&str; 9] = [
     "every-unanswered-trade-reversed",
     "offline-before-settlement",
     "no-double-debit",
@@ -40,6 +40,7 @@ pub const INVARIANTS: [&str; 8] = [
     "settlement-balances",
     "authenticated-only",
     "numbering",
+    "ecash-balances",
 ];
 
 /// The line profile every scenario has, with [`LineProfile::default`].

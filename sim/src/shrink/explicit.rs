@@ -62,6 +62,7 @@ pub fn expand_groups(scenario: &Scenario) -> Scenario {
                 offline_balance_fen: group.offline_balance_fen,
                 status: CardStatus::Active,
                 expiry: None,
+                drawn: true,
             });
         }
     }

@@ -105,14 +105,21 @@ impl Rng {
     }
 
     /// Milliseconds to the next event of a Poisson process with
-    /// `per_hour` events per hour; `None` when the rate is zero.
+    /// `per_hour` events per hour; `None` when the rate is zero, or when the
+    /// next event falls past the longest run a scenario may ask for
+    /// (`RUN_MS_MAX`): it would come after every run's end anyway, and a
+    /// rate near zero (4.9e-324) would otherwise overflow the clock.
     pub fn exponential_ms(&mut self, per_hour: f64) -> Option<u64> {
         if per_hour <= 0.0 {
             return None;
         }
         let mean_ms = 3_600_000.0 / per_hour;
         let u = 1.0 - self.unit(); // in (0, 1]
-        Some((-ln(u) * mean_ms) as u64 + 1)
+        let gap_ms = -ln(u) * mean_ms;
+        if gap_ms >= crate::scenario::bounds::RUN_MS_MAX as f64 {
+            return None;
+        }
+        Some(gap_ms as u64 + 1)
     }
 
     /// Uniform in `[low, high]` for swarm bounds.
@@ -147,6 +154,15 @@ fn ln(mut x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (found by the hostile-input corpus, an arrival rate of
+    /// 4.9e-324 an hour): the gap overflowed a u64 and the run panicked.
+    #[test]
+    fn a_rate_near_zero_has_no_next_event_instead_of_overflowing() {
+        let mut rng = Streams::new(7).stream("arrivals");
+        assert_eq!(rng.exponential_ms(4.9e-324), None);
+        assert!(rng.exponential_ms(60.0).is_some_and(|gap| gap < 7 * 86_400_000));
+    }
 
     #[test]
     fn hand_written_ln_matches_the_library_closely() {

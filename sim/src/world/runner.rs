@@ -134,6 +134,8 @@ struct Runner<'a> {
     sequence: u64,
     workload: BTreeMap<TerminalId, Rng>,
     cards: Vec<(Pan, String, i64)>,
+    /// Indexes into `cards` of those the drawn workload picks.
+    drawn_cards: Vec<usize>,
     phase: Phase,
     safety_end: Instant,
     healing_end: Instant,
@@ -197,7 +199,11 @@ impl<'a> Runner<'a> {
             return;
         }
         let rng = self.workload.get_mut(&id).expect("a stream per terminal");
-        let order = Order::draw(rng, workload, self.cards.len());
+        let drawn = &self.drawn_cards;
+        // The scenario refuses arrivals with no drawn card.
+        assert!(!drawn.is_empty(), "arrivals need a drawn card");
+        let mut order = Order::draw(rng, workload, drawn.len());
+        order.card_index = drawn[order.card_index];
         self.place(now, id, order);
         self.next_arrival(now, id);
     }
@@ -791,6 +797,13 @@ impl<'a> Runner<'a> {
     }
 }
 
+/// Where in `cards` the drawn workload picks from: every card unless some
+/// say `drawn: false`. With every card drawn it is the identity, so a
+/// scenario without the setting draws as it always did.
+pub(crate) fn drawn_cards(cards: &[crate::scenario::compile::CompiledCard]) -> Vec<usize> {
+    cards.iter().enumerate().filter(|(_, card)| card.drawn).map(|(index, _)| index).collect()
+}
+
 fn setup_record(scenario: &CompiledScenario, seed: u64) -> Setup {
     Setup {
         schema_version: TRACE_SCHEMA_VERSION,
@@ -804,6 +817,11 @@ fn setup_record(scenario: &CompiledScenario, seed: u64) -> Setup {
                 issuer: card.issuer,
                 balance_fen: card.balance_fen,
                 offline_balance_fen: card.offline_balance_fen,
+                ecash_load_max_fen: scenario
+                    .issuers
+                    .iter()
+                    .find(|issuer| issuer.index == card.issuer)
+                    .map_or(0, |issuer| issuer.limits.ecash_load_max_fen),
             })
             .collect(),
         terminals: scenario
@@ -954,6 +972,7 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
             .iter()
             .map(|c| (c.pan, c.pin.clone(), c.offline_balance_fen))
             .collect(),
+        drawn_cards: drawn_cards(&scenario.cards),
         phase: Phase::Safety,
         safety_end,
         healing_end,
@@ -1163,6 +1182,8 @@ fn cashier_command(command: &CashierCommand) -> TerminalCommand {
             TerminalCommand::ReprintByStan { stan: stan(*value) }
         }
         CashierCommand::DetailList => TerminalCommand::PrintDetailList,
+        CashierCommand::Echo => TerminalCommand::Echo,
+        CashierCommand::SignOff => TerminalCommand::SignOff,
         CashierCommand::Void { batch, stan: value, amount_fen } => TerminalCommand::Void {
             original_batch: BatchNo::new(*batch).expect("a checked batch"),
             original_stan: stan(*value),

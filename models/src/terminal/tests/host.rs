@@ -160,14 +160,27 @@ impl Host {
         merchant: MerchantId,
         network_code: u16,
     ) -> Vec<u8> {
-        let answer = BatchUploadResponse {
+        self.answer_batch_with(
             stan,
             batch,
             terminal,
             merchant,
             network_code,
-            response_code: ResponseCode::APPROVED,
-        };
+            ResponseCode::APPROVED,
+        )
+    }
+
+    pub fn answer_batch_with(
+        &self,
+        stan: Stan,
+        batch: BatchNo,
+        terminal: TerminalId,
+        merchant: MerchantId,
+        network_code: u16,
+        response_code: ResponseCode,
+    ) -> Vec<u8> {
+        let answer =
+            BatchUploadResponse { stan, batch, terminal, merchant, network_code, response_code };
         seal(&CupMessage::BatchUploadAnswer(answer), reply_tpdu(), None)
     }
 }

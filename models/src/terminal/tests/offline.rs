@@ -196,3 +196,57 @@ fn an_answer_to_a_damaged_copy_of_an_upload_is_not_its_verdict() {
     rig.deliver(&answer);
     assert!(rig.saw(|e| matches!(e, E::OfflineUploaded { .. })));
 }
+
+/// The chip pays only what it holds: an e-cash sale above the chip's
+/// offline balance goes online with the PIN; the `ecash_overdraws`
+/// mutation pays it offline and takes the chip below zero.
+#[test]
+fn electronic_cash_never_takes_the_chip_below_zero_unless_the_mutation_overdraws() {
+    let ecash = |pin: Option<&str>| TerminalCommand::ECash {
+        card: card(),
+        amount: fen(1500),
+        offline_balance: fen(1000),
+        pin: pin.map(str::to_string),
+    };
+    let mut rig = Rig::signed_in(TerminalConfig::default());
+    rig.command(ecash(Some("123456")));
+    assert!(!rig.saw(|e| matches!(e, E::OfflineQueued { .. })));
+    assert_eq!(rig.next_trade().kind(), TradeKind::Sale);
+
+    let config = TerminalConfig {
+        mutation: crate::terminal::config::TerminalMutation::EcashOverdraws,
+        ..TerminalConfig::default()
+    };
+    let mut rig = Rig::signed_in(config);
+    rig.command(ecash(Some("123456")));
+    assert!(rig.nothing_sent());
+    assert!(rig.saw(|e| matches!(e, E::OfflineQueued { kind: TradeKind::ECashUpload, .. })));
+}
+
+/// DOMAIN.md, Response codes: "79 | offline data did not reconcile |
+/// re-upload, settle". 79 is the host's verdict on the trade (a copy gets 79
+/// again), so the terminal does not queue it again: it is not counted, the
+/// settlement goes ahead, and the failures slip after it lists the trade.
+#[test]
+fn an_ecash_upload_answered_79_is_listed_after_settlement_and_the_batch_settles() {
+    let mut rig = Rig::signed_in(TerminalConfig::default());
+    rig.command(TerminalCommand::ECash {
+        card: card(),
+        amount: fen(500),
+        offline_balance: fen(1000),
+        pin: None,
+    });
+    rig.command(TerminalCommand::Settle);
+    let upload = rig.next_trade();
+    assert_eq!(upload.kind(), TradeKind::ECashUpload);
+    let answer = rig.host.answer_trade(&upload, ResponseCode::OFFLINE_NOT_RECONCILED);
+    rig.deliver(&answer);
+    assert!(rig.saw(|e| matches!(e, E::OfflineUploadFailed { code, .. } if *code == ResponseCode::OFFLINE_NOT_RECONCILED)));
+    assert!(rig.terminal.persistent().offline().is_empty(), "not queued again");
+    assert_eq!(rig.answer_all(), ["0500"]);
+    let CupMessage::Settlement(totals) = rig.host.read(&rig.wire[2].clone()) else {
+        panic!("0500")
+    };
+    assert_eq!(totals.totals.debit_count, 0, "not counted");
+    assert!(rig.saw(|e| matches!(e, E::SlipPrinted { kind: SlipKind::OfflineFailures, listed, .. } if listed == &vec![upload.stan])));
+}

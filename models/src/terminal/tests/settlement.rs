@@ -164,3 +164,75 @@ fn a_batch_upload_refused_by_the_host_stays_at_its_stage() {
     };
     assert_eq!(again.detail, upload.detail);
 }
+
+/// DOMAIN.md, Terminal life cycle, 5: after the automatic sign-off the next
+/// trade waits for a sign-in; the `sign_off_keeps_session` mutation sends it
+/// on the closed session.
+#[test]
+fn after_the_sign_off_that_follows_settlement_a_trade_needs_a_sign_in_first() {
+    let config = TerminalConfig { sign_off_after_settlement: true, ..TerminalConfig::default() };
+    let mut rig = Rig::signed_in(config.clone());
+    rig.approved_sale(1000);
+    rig.command(TerminalCommand::Settle);
+    assert_eq!(rig.answer_all(), ["0500", "0820"]);
+    rig.command(sale(1000));
+    assert!(rig.saw(|e| matches!(e, E::Refused { why } if why == "terminal not signed in")));
+    assert!(rig.nothing_sent());
+
+    let mutated = TerminalConfig {
+        mutation: crate::terminal::config::TerminalMutation::SignOffKeepsSession,
+        ..config
+    };
+    let mut rig = Rig::signed_in(mutated);
+    rig.approved_sale(1000);
+    rig.command(TerminalCommand::Settle);
+    assert_eq!(rig.answer_all(), ["0500", "0820"]);
+    assert!(rig.saw(|e| matches!(e, E::SignedOff)));
+    rig.command(sale(1000));
+    assert_eq!(rig.next_trade().kind(), crate::iso8583::trade::TradeKind::Sale);
+}
+
+/// DOMAIN.md, Response codes: "95 | reconciliation error | batch upload".
+/// A 95 to the end message: the whole batch goes again, then the end again;
+/// the `reconciliation_error_ends_settlement` mutation takes the 95 as the
+/// end's answer and clears the journal.
+#[test]
+fn a_95_to_the_upload_end_uploads_the_batch_again_then_ends_again() {
+    let end_answered_95 = |config: TerminalConfig| {
+        let mut rig = unbalanced(config);
+        let CupMessage::BatchUpload(upload) = rig.next_message() else { panic!("0320/201") };
+        let answer =
+            rig.host.answer_batch(upload.stan, upload.batch, upload.terminal, upload.merchant, 201);
+        rig.deliver(&answer);
+        let CupMessage::BatchUploadEnd(end) = rig.next_message() else { panic!("0320/202") };
+        let answer = rig.host.answer_batch_with(
+            end.stan,
+            end.batch,
+            end.terminal,
+            end.merchant,
+            202,
+            crate::iso8583::ResponseCode::RECONCILIATION_ERROR,
+        );
+        rig.deliver(&answer);
+        rig
+    };
+    let mut rig = end_answered_95(TerminalConfig::default());
+    assert!(!rig.saw(|e| matches!(e, E::SettlementCompleted { .. })));
+    assert!(!rig.terminal.persistent().journal().is_empty(), "the batch is kept");
+    let CupMessage::BatchUpload(again) = rig.next_message() else { panic!("0320/201 again") };
+    assert_eq!(again.detail.entries.len(), 2, "from the first entry");
+    let answer =
+        rig.host.answer_batch(again.stan, again.batch, again.terminal, again.merchant, 201);
+    rig.deliver(&answer);
+    assert_eq!(rig.answer_all(), ["0320"], "the end again");
+    assert!(rig.saw(|e| matches!(e, E::SettlementCompleted { .. })));
+    assert!(rig.terminal.persistent().journal().is_empty());
+
+    let mutated = TerminalConfig {
+        mutation: crate::terminal::config::TerminalMutation::ReconciliationErrorEndsSettlement,
+        ..TerminalConfig::default()
+    };
+    let rig = end_answered_95(mutated);
+    assert!(rig.saw(|e| matches!(e, E::SettlementCompleted { .. })));
+    assert!(rig.terminal.persistent().journal().is_empty());
+}
