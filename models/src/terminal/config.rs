@@ -111,6 +111,12 @@ pub enum TerminalMutation {
     /// is listed as failed and forgotten, never sent again — the old
     /// online-refund behaviour, while the issuer may have credited it.
     RefundAdviceDroppedWhenUnanswered,
+    /// The void of a completion goes as a sale void (F25 00, 60.1 23): the
+    /// issuer finds no sale to void and the card stays debited.
+    CompletionVoidAsSaleVoid,
+    /// A completion is sent with no reversal stored: unanswered, it is
+    /// taken as failed while the issuer may have captured the hold.
+    CompletionNotReversed,
     /// Only 00 completes a reversal; 12 and 25 are taken as refusals.
     #[serde(rename = "reversal_done_on_00_only")]
     ReversalDoneOn00Only,
