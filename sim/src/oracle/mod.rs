@@ -20,6 +20,7 @@
 //! | settlement-balances | [`settlement_balances`] |
 //! | authenticated-only | [`authenticated_only`] |
 //! | numbering | [`numbering`] |
+//! | holds-accounted | [`holds_accounted`] |
 //!
 //! ```
 //! use possim_sim::oracle::{check, Invariant};
@@ -36,6 +37,7 @@
 pub mod authenticated_only;
 pub mod conservation;
 pub mod every_unanswered_trade_reversed;
+pub mod holds_accounted;
 pub mod index;
 pub mod no_double_debit;
 pub mod numbering;
@@ -71,10 +73,11 @@ pub enum Invariant {
     SettlementBalances,
     AuthenticatedOnly,
     Numbering,
+    HoldsAccounted,
 }
 
 impl Invariant {
-    pub const ALL: [Invariant; 8] = [
+    pub const ALL: [Invariant; 9] = [
         Invariant::EveryUnansweredTradeReversed,
         Invariant::OfflineBeforeSettlement,
         Invariant::NoDoubleDebit,
@@ -83,6 +86,7 @@ impl Invariant {
         Invariant::SettlementBalances,
         Invariant::AuthenticatedOnly,
         Invariant::Numbering,
+        Invariant::HoldsAccounted,
     ];
 
     /// The kebab-case name used in reports, scenarios and the CLI.
@@ -96,6 +100,7 @@ impl Invariant {
             Invariant::SettlementBalances => "settlement-balances",
             Invariant::AuthenticatedOnly => "authenticated-only",
             Invariant::Numbering => "numbering",
+            Invariant::HoldsAccounted => "holds-accounted",
         }
     }
 
@@ -111,6 +116,7 @@ impl Invariant {
             Invariant::SettlementBalances => settlement_balances::check(index),
             Invariant::AuthenticatedOnly => authenticated_only::check(index),
             Invariant::Numbering => numbering::check(index),
+            Invariant::HoldsAccounted => holds_accounted::check(index),
         }
     }
 }
@@ -123,7 +129,7 @@ impl fmt::Display for Invariant {
 
 /// A name that is not an invariant's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown invariant {name:?}: expected one of every-unanswered-trade-reversed, offline-before-settlement, no-double-debit, conservation, slip-truth, settlement-balances, authenticated-only, numbering")]
+#[error("unknown invariant {name:?}: expected one of every-unanswered-trade-reversed, offline-before-settlement, no-double-debit, conservation, slip-truth, settlement-balances, authenticated-only, numbering, holds-accounted")]
 pub struct UnknownInvariant {
     pub name: String,
 }
