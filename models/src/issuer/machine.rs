@@ -106,7 +106,8 @@ impl TradeRecord {
     fn rollback_delta(&self, fen: i64) -> i64 {
         match self.kind {
             TradeKind::Void | TradeKind::Refund | TradeKind::CompletionVoid => -fen,
-            TradeKind::PreAuth => -fen, // the hold shrinks
+            // The hold shrinks: on the hold purse a positive delta releases.
+            TradeKind::PreAuth => fen,
             _ => fen,
         }
     }

@@ -976,3 +976,19 @@ fn a_reversed_completion_sets_the_hold_again_until_its_original_expiry() {
     assert_eq!((rig.balance(), held(&rig)), (100_000, 10_000));
     assert_eq!(rig.issuer.poll_timeout(), Some(expires_at), "from the pre-auth's approval");
 }
+
+/// Regression: the reversal of a pre-auth held its amount a second time
+/// (the rollback's sign was the account's, not the hold purse's), found by
+/// holds-accounted on quickstart seed 16.
+#[test]
+fn regression_a_reversed_pre_auth_releases_its_hold() {
+    let mut rig = Rig::new();
+    let (pre_auth, _) = held_pre_auth(&mut rig, 10_000);
+    rig.events();
+    assert_eq!(rig.reverse(&pre_auth).response_code, ResponseCode::APPROVED);
+    assert_eq!((rig.balance(), held(&rig)), (100_000, 0));
+    let events = rig.events();
+    assert_eq!(moved(&events), [10_000]);
+    assert_eq!(hold_closed(&events), [(HoldClosedWhy::Reversed, 10_000, 0)]);
+    assert_eq!(rig.issuer.poll_timeout(), None, "a reversed hold does not lapse later");
+}
