@@ -90,11 +90,16 @@ pub struct IssuerPolicy {
     /// `true`: a repeated reversal answers 00 and changes nothing. `false`
     /// (unsafe, a real field bug): every repeat credits the card again.
     pub reversal_idempotent: bool,
+    /// `true`: a completion releases its pre-auth's hold as it debits.
+    /// `false` (unsafe, a real field bug): the capture is booked and the
+    /// hold stays until it lapses, so the cardholder is held and debited
+    /// for the same stay.
+    pub completion_releases_hold: bool,
 }
 
 impl Default for IssuerPolicy {
     fn default() -> IssuerPolicy {
-        IssuerPolicy { reversal_idempotent: true }
+        IssuerPolicy { reversal_idempotent: true, completion_releases_hold: true }
     }
 }
 

@@ -586,6 +586,24 @@ impl Issuer {
                 self.move_money(now, Some(key), pan, Purse::Hold, -amount);
                 self.place_hold(now, key, record.approved_at, pan, amount);
             }
+            Booking::Completion { pre_auth } if !self.config.policy.completion_releases_hold => {
+                // The unsafe policy: captured, and the hold left to lapse.
+                let held = {
+                    let original = self.trades.get_mut(&pre_auth).expect("checked in authorise");
+                    original.completed_by = Some(key);
+                    original.standing_fen
+                };
+                record.original = Some(pre_auth);
+                record.standing_fen = amount;
+                self.move_money(now, Some(key), pan, Purse::Account, -amount);
+                let why = HoldClosedWhy::Completed;
+                let (by, released_fen, captured_fen) = (Some(key), 0, amount);
+                self.emit(
+                    now,
+                    IssuerEventKind::HoldClosed { pre_auth, pan, by, why, released_fen, captured_fen },
+                );
+                assert!(held > 0, "a completion finds its hold open");
+            }
             Booking::Completion { pre_auth } => {
                 let held = {
                     let original = self.trades.get_mut(&pre_auth).expect("checked in authorise");
