@@ -600,7 +600,14 @@ impl Issuer {
                 let (by, released_fen, captured_fen) = (Some(key), 0, amount);
                 self.emit(
                     now,
-                    IssuerEventKind::HoldClosed { pre_auth, pan, by, why, released_fen, captured_fen },
+                    IssuerEventKind::HoldClosed {
+                        pre_auth,
+                        pan,
+                        by,
+                        why,
+                        released_fen,
+                        captured_fen,
+                    },
                 );
                 assert!(held > 0, "a completion finds its hold open");
             }
