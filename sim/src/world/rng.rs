@@ -105,14 +105,17 @@ impl Rng {
     }
 
     /// Milliseconds to the next event of a Poisson process with
-    /// `per_hour` events per hour; `None` when the rate is zero.
+    /// `per_hour` events per hour; `None` when the rate is zero. At most
+    /// [`GAP_MS_MAX`]: a rate so small that its mean is past any run (a
+    /// subnormal rate makes it infinite) must still add to an instant.
     pub fn exponential_ms(&mut self, per_hour: f64) -> Option<u64> {
         if per_hour <= 0.0 {
             return None;
         }
         let mean_ms = 3_600_000.0 / per_hour;
         let u = 1.0 - self.unit(); // in (0, 1]
-        Some((-ln(u) * mean_ms) as u64 + 1)
+        let gap_ms = (-ln(u) * mean_ms).min(GAP_MS_MAX as f64) as u64;
+        Some(gap_ms.saturating_add(1).min(GAP_MS_MAX))
     }
 
     /// Uniform in `[low, high]` for swarm bounds.
@@ -144,9 +147,26 @@ fn ln(mut x: f64) -> f64 {
     2.0 * sum + f64::from(exponent) * LN_2
 }
 
+/// The longest gap [`Rng::exponential_ms`] draws: far past any run (a
+/// run is at most a week), and far below `u64::MAX` ms, so that an instant
+/// plus it never overflows.
+pub const GAP_MS_MAX: u64 = 1 << 50;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: a subnormal rate (4.9e-324 per hour, from the hostile
+    /// corpus) made the mean infinite and the gap overflow `u64`.
+    #[test]
+    fn regression_a_vanishing_rate_draws_a_gap_past_the_run_not_an_overflow() {
+        let mut rng = Streams::new(7).stream("gaps");
+        for per_hour in [4.9e-324, 1e-300, f64::MIN_POSITIVE] {
+            let gap_ms = rng.exponential_ms(per_hour).unwrap();
+            assert!(gap_ms > crate::scenario::bounds::RUN_MS_MAX, "{per_hour}");
+            assert!(gap_ms <= GAP_MS_MAX);
+        }
+    }
 
     #[test]
     fn hand_written_ln_matches_the_library_closely() {
