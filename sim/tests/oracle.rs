@@ -309,7 +309,8 @@ fn invariant_names_are_kebab_case_and_parse_back() {
             "slip-truth",
             "settlement-balances",
             "authenticated-only",
-            "numbering"
+            "numbering",
+            "holds-accounted"
         ]
     );
     for invariant in Invariant::ALL {
