@@ -182,3 +182,113 @@ fn label(why: HoldClosedWhy) -> &'static str {
         HoldClosedWhy::Reversed => "reversal",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use possim_models::iso8583::values::{BatchNo, MerchantId, Pan, Stan, TerminalId};
+    use possim_models::issuer::IssuerEvent;
+
+    use super::*;
+    use crate::oracle::check_one;
+    use crate::trace::{Phase, Trace};
+
+    fn key(stan: u32) -> TradeKey {
+        TradeKey {
+            terminal: TerminalId::new("T0000001").unwrap(),
+            merchant: MerchantId::new("898100000000001").unwrap(),
+            batch: BatchNo::new(1).unwrap(),
+            stan: Stan::new(stan).unwrap(),
+        }
+    }
+
+    fn pan() -> Pan {
+        Pan::new("6222020000000001").unwrap()
+    }
+
+    fn at(ms: u64) -> Instant {
+        Instant::from_millis(ms)
+    }
+
+    fn push(trace: &mut Trace, ms: u64, kind: IssuerEventKind) {
+        trace.push(
+            at(ms),
+            TraceEvent::Issuer { issuer: 0, event: IssuerEvent { at: at(ms), kind } },
+        );
+    }
+
+    fn hold_moved(trace: &mut Trace, ms: u64, delta_fen: i64) {
+        let kind = IssuerEventKind::Moved {
+            key: Some(key(1)),
+            pan: pan(),
+            purse: Purse::Hold,
+            delta_fen,
+            balance_after_fen: 0,
+        };
+        push(trace, ms, kind);
+    }
+
+    /// A pre-auth of 100.00 placed at 1 s, lapsing at 61 s, completed at
+    /// `closed_ms` for `captured_fen`, releasing `released_fen`.
+    fn completed(closed_ms: u64, released_fen: i64, captured_fen: i64) -> Trace {
+        let mut trace = Trace::new();
+        hold_moved(&mut trace, 1_000, -10_000);
+        let placed = IssuerEventKind::HoldPlaced {
+            pre_auth: key(1),
+            pan: pan(),
+            held_fen: 10_000,
+            expires_at: at(61_000),
+        };
+        push(&mut trace, 1_000, placed);
+        if released_fen != 0 {
+            hold_moved(&mut trace, closed_ms, released_fen);
+        }
+        let closed = IssuerEventKind::HoldClosed {
+            pre_auth: key(1),
+            pan: pan(),
+            by: Some(key(2)),
+            why: HoldClosedWhy::Completed,
+            released_fen,
+            captured_fen,
+        };
+        push(&mut trace, closed_ms, closed);
+        trace.push(at(closed_ms + 1), TraceEvent::Phase { phase: Phase::End });
+        trace
+    }
+
+    #[test]
+    fn a_completion_that_releases_its_hold_within_the_allowance_passes() {
+        let verdict = check_one(&completed(30_000, 10_000, 11_500), INVARIANT);
+        assert!(verdict.passed(), "{verdict}");
+        assert_eq!(verdict.to_string(), "holds-accounted: passed (1 holds)");
+    }
+
+    #[test]
+    fn a_completion_that_leaves_the_hold_standing_fails() {
+        let verdict = check_one(&completed(30_000, 0, 10_000), INVARIANT);
+        assert!(verdict.to_string().contains("outlives its completion"), "{verdict}");
+    }
+
+    #[test]
+    fn a_completion_past_the_allowance_fails() {
+        let verdict = check_one(&completed(30_000, 10_000, 11_501), INVARIANT);
+        assert!(verdict.to_string().contains("exceeds 115 % of the hold"), "{verdict}");
+    }
+
+    #[test]
+    fn a_hold_closed_late_or_still_open_past_its_expiry_fails() {
+        let verdict = check_one(&completed(62_001, 10_000, 10_000), INVARIANT);
+        assert!(verdict.to_string().contains("outlives its expiry"), "{verdict}");
+        let mut open = Trace::new();
+        hold_moved(&mut open, 1_000, -10_000);
+        let placed = IssuerEventKind::HoldPlaced {
+            pre_auth: key(1),
+            pan: pan(),
+            held_fen: 10_000,
+            expires_at: at(61_000),
+        };
+        push(&mut open, 1_000, placed);
+        open.push(at(62_001), TraceEvent::Phase { phase: Phase::End });
+        let verdict = check_one(&open, INVARIANT);
+        assert!(verdict.to_string().contains("still open at"), "{verdict}");
+    }
+}
