@@ -202,6 +202,30 @@ fn completion() -> BoxedStrategy<Trade> {
         .boxed()
 }
 
+fn pre_auth_cancel() -> BoxedStrategy<Trade> {
+    (amount(), auth_code(), month_day())
+        .prop_map(|(amount, original_auth, original_date)| Trade::PreAuthCancel {
+            amount,
+            original_auth,
+            original_date,
+        })
+        .boxed()
+}
+
+fn completion_void() -> BoxedStrategy<Trade> {
+    (amount(), rrn(), option::of(auth_code()), batch(), stan())
+        .prop_map(|(amount, original_rrn, original_auth, original_batch, original_stan)| {
+            Trade::CompletionVoid {
+                amount,
+                original_rrn,
+                original_auth,
+                original_batch,
+                original_stan,
+            }
+        })
+        .boxed()
+}
+
 /// Every trade of the catalogue, equally often.
 fn trade() -> BoxedStrategy<Trade> {
     prop_oneof![
@@ -212,7 +236,12 @@ fn trade() -> BoxedStrategy<Trade> {
             Trade::Refund { amount, original_rrn, original_date }
         }),
         pre_auth(),
+        pre_auth_cancel(),
         completion(),
+        completion_void(),
+        (amount(), auth_code(), month_day()).prop_map(|(amount, original_auth, original_date)| {
+            Trade::CompletionAdvice { amount, original_auth, original_date }
+        }),
         (amount(), time_of_day(), month_day())
             .prop_map(|(amount, time, date)| Trade::OfflineSale { amount, time, date }),
         (amount(), time_of_day(), month_day(), icc()).prop_map(
@@ -224,10 +253,11 @@ fn trade() -> BoxedStrategy<Trade> {
     .boxed()
 }
 
-/// The four trades that are reversed when unanswered (no filter: rejects
+/// The six trades that are reversed when unanswered (no filter: rejects
 /// would count against proptest's limit at 100000 cases).
 fn reversible_trade() -> BoxedStrategy<Trade> {
-    prop_oneof![sale(), void(), pre_auth(), completion()].boxed()
+    prop_oneof![sale(), void(), pre_auth(), pre_auth_cancel(), completion(), completion_void()]
+        .boxed()
 }
 
 fn financial_request(
@@ -1016,7 +1046,7 @@ fn the_typed_strategy_covers_every_kind() {
     assert_eq!(variants.len(), 10, "{variants:?}");
     assert_eq!(trades.len(), TradeKind::ALL.len(), "{trades:?}");
     assert_eq!(answers.len(), TradeKind::ALL.len(), "{answers:?}");
-    assert_eq!(reversals.len(), 4, "{reversals:?}");
+    assert_eq!(reversals.len(), 6, "{reversals:?}");
     assert!(reversal_answers > 0 && balances > 0);
     for code in [
         NetworkCode::SignIn(KeyMode::Single),

@@ -36,6 +36,7 @@ pub mod oracle;
 pub mod order;
 pub mod pinned;
 pub mod placed;
+pub mod pre_auths;
 pub mod refunds;
 pub mod report;
 pub mod scenario;

@@ -311,7 +311,8 @@ fn invariant_names_are_kebab_case_and_parse_back() {
             "settlement-balances",
             "authenticated-only",
             "numbering",
-            "ecash-balances"
+            "ecash-balances",
+            "holds-accounted"
         ]
     );
     for invariant in Invariant::ALL {

@@ -382,7 +382,7 @@ fn a_probability_over_one() {
 
 #[test]
 fn an_unknown_invariant() {
-    assert_error(&edit("[no-double-debit]", "[no-double-debit, no-tripple-debit]"), 45, 31, "unknown invariant \"no-tripple-debit\" (invariants: every-unanswered-trade-reversed, offline-before-settlement, no-double-debit, conservation, slip-truth, settlement-balances, authenticated-only, numbering, ecash-balances)");
+    assert_error(&edit("[no-double-debit]", "[no-double-debit, no-tripple-debit]"), 45, 31, "unknown invariant \"no-tripple-debit\" (invariants: every-unanswered-trade-reversed, offline-before-settlement, no-double-debit, conservation, slip-truth, settlement-balances, authenticated-only, numbering, ecash-balances, holds-accounted)");
 }
 
 #[test]
@@ -659,9 +659,14 @@ fn each_variant_sets_its_unsafe_policy_and_names_what_it_breaks() {
             .policy
             .reversal_idempotent
     );
+    assert!(
+        !bundled("variants/issuer_completion_keeps_hold.yaml").issuers[0]
+            .policy
+            .completion_releases_hold
+    );
     let mut files = Vec::new();
     yaml_files(&scenarios_dir().join("variants"), &mut files);
-    assert_eq!(files.len(), 8);
+    assert_eq!(files.len(), 9);
     for path in files {
         let compiled = load_and_compile(&path).unwrap();
         let name = path.file_name().unwrap().to_str().unwrap();

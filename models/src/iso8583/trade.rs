@@ -10,7 +10,10 @@
 //! | void | 0200 | 200000 | 00 | 23 | yes |
 //! | refund | 0220 | 200000 | 00 | 25 | no |
 //! | pre-auth | 0100 | 030000 | 06 | 10 | yes |
+//! | pre-auth cancel | 0100 | 200000 | 06 | 11 | yes |
 //! | completion | 0200 | 000000 | 06 | 20 | yes |
+//! | completion void | 0200 | 200000 | 06 | 21 | yes |
+//! | completion advice | 0220 | 000000 | 06 | 24 | no |
 //! | offline sale upload | 0220 | 000000 | 00 | 30 | no |
 //! | e-cash upload | 0320 | 000000 | 00 | 36 | no |
 //!
@@ -53,7 +56,10 @@ pub enum TradeKind {
     Void,
     Refund,
     PreAuth,
+    PreAuthCancel,
     Completion,
+    CompletionVoid,
+    CompletionAdvice,
     OfflineSaleUpload,
     ECashUpload,
 }
@@ -68,13 +74,16 @@ pub enum Side {
 }
 
 impl TradeKind {
-    pub const ALL: [TradeKind; 8] = [
+    pub const ALL: [TradeKind; 11] = [
         TradeKind::BalanceInquiry,
         TradeKind::Sale,
         TradeKind::Void,
         TradeKind::Refund,
         TradeKind::PreAuth,
+        TradeKind::PreAuthCancel,
         TradeKind::Completion,
+        TradeKind::CompletionVoid,
+        TradeKind::CompletionAdvice,
         TradeKind::OfflineSaleUpload,
         TradeKind::ECashUpload,
     ];
@@ -87,7 +96,10 @@ impl TradeKind {
             TradeKind::Void => (Mti::FINANCIAL, 200000, 0, 23),
             TradeKind::Refund => (Mti::ADVICE, 200000, 0, 25),
             TradeKind::PreAuth => (Mti::AUTHORIZATION, 30000, 6, 10),
+            TradeKind::PreAuthCancel => (Mti::AUTHORIZATION, 200000, 6, 11),
             TradeKind::Completion => (Mti::FINANCIAL, 0, 6, 20),
+            TradeKind::CompletionVoid => (Mti::FINANCIAL, 200000, 6, 21),
+            TradeKind::CompletionAdvice => (Mti::ADVICE, 0, 6, 24),
             TradeKind::OfflineSaleUpload => (Mti::ADVICE, 0, 0, 30),
             TradeKind::ECashUpload => (Mti::BATCH, 0, 0, 36),
         }
@@ -113,7 +125,39 @@ impl TradeKind {
     pub const fn is_reversible(self) -> bool {
         matches!(
             self,
-            TradeKind::Sale | TradeKind::Void | TradeKind::PreAuth | TradeKind::Completion
+            TradeKind::Sale
+                | TradeKind::Void
+                | TradeKind::PreAuth
+                | TradeKind::PreAuthCancel
+                | TradeKind::Completion
+                | TradeKind::CompletionVoid
+        )
+    }
+
+    /// The reversible kind a reversal (0400) or its answer (0410) carries:
+    /// the original's MTI is not on the wire, and F3, F25 and 60.1 together
+    /// tell every reversible trade apart (a cancel and a completion void
+    /// share F3 200000 with the sale void, but not F25 and 60.1).
+    pub fn identify_reversed(
+        processing_code: u64,
+        condition: u64,
+        message_type: u8,
+    ) -> Option<TradeKind> {
+        TradeKind::ALL.into_iter().filter(|kind| kind.is_reversible()).find(|kind| {
+            let (_, p, c, t) = kind.row();
+            u64::from(p) == processing_code && u64::from(c) == condition && t == message_type
+        })
+    }
+
+    /// The pre-authorisation family (F25 06): hold, cancel, capture, void.
+    pub const fn is_pre_auth_family(self) -> bool {
+        matches!(
+            self,
+            TradeKind::PreAuth
+                | TradeKind::PreAuthCancel
+                | TradeKind::Completion
+                | TradeKind::CompletionVoid
+                | TradeKind::CompletionAdvice
         )
     }
 
@@ -122,10 +166,11 @@ impl TradeKind {
         match self {
             TradeKind::Sale
             | TradeKind::Completion
+            | TradeKind::CompletionAdvice
             | TradeKind::OfflineSaleUpload
             | TradeKind::ECashUpload => Side::Debit,
-            TradeKind::Void | TradeKind::Refund => Side::Credit,
-            TradeKind::BalanceInquiry | TradeKind::PreAuth => Side::None,
+            TradeKind::Void | TradeKind::Refund | TradeKind::CompletionVoid => Side::Credit,
+            TradeKind::BalanceInquiry | TradeKind::PreAuth | TradeKind::PreAuthCancel => Side::None,
         }
     }
 
@@ -137,9 +182,23 @@ impl TradeKind {
     /// Advices: the terminal keeps them in persistent storage and sends
     /// them again, same STAN, until the host acknowledges them (00, or 94
     /// "already taken"); they are never reversed. The offline uploads and
-    /// the refund, which CUP carries as an 0220 (DOMAIN.md, Transactions).
+    /// the refund and the completion advice, which CUP carries as 0220s
+    /// (DOMAIN.md, Transactions).
     pub const fn is_advice(self) -> bool {
-        matches!(self, TradeKind::OfflineSaleUpload | TradeKind::ECashUpload | TradeKind::Refund)
+        matches!(
+            self,
+            TradeKind::OfflineSaleUpload
+                | TradeKind::ECashUpload
+                | TradeKind::Refund
+                | TradeKind::CompletionAdvice
+        )
+    }
+
+    /// Advices the cashier makes at the counter (refund, completion
+    /// advice): sent at once, journaled pending, acknowledged later; the
+    /// offline uploads are the other advices.
+    pub const fn is_online_advice(self) -> bool {
+        matches!(self, TradeKind::Refund | TradeKind::CompletionAdvice)
     }
 
     /// Recognises a request (or, with the MTI minus 10, its answer).
@@ -165,7 +224,10 @@ impl TradeKind {
             TradeKind::Void => "void",
             TradeKind::Refund => "refund",
             TradeKind::PreAuth => "pre-authorisation",
+            TradeKind::PreAuthCancel => "pre-authorisation cancel",
             TradeKind::Completion => "pre-authorisation completion",
+            TradeKind::CompletionVoid => "pre-authorisation completion void",
+            TradeKind::CompletionAdvice => "pre-authorisation completion advice",
             TradeKind::OfflineSaleUpload => "offline sale upload",
             TradeKind::ECashUpload => "electronic cash upload",
         }
@@ -280,7 +342,28 @@ pub enum Trade {
     PreAuth {
         amount: AmountFen,
     },
+    /// Releases a pre-auth's hold; the amount is the hold's.
+    PreAuthCancel {
+        amount: AmountFen,
+        original_auth: AuthCode,
+        original_date: MonthDay,
+    },
     Completion {
+        amount: AmountFen,
+        original_auth: AuthCode,
+        original_date: MonthDay,
+    },
+    /// Cancels a completion of the current batch (not a sale void: its own
+    /// F25 and 60.1).
+    CompletionVoid {
+        amount: AmountFen,
+        original_rrn: Rrn,
+        original_auth: Option<AuthCode>,
+        original_batch: BatchNo,
+        original_stan: Stan,
+    },
+    /// A completion sent as an advice: kept and re-sent until acknowledged.
+    CompletionAdvice {
         amount: AmountFen,
         original_auth: AuthCode,
         original_date: MonthDay,
@@ -308,7 +391,10 @@ impl Trade {
             Trade::Void { .. } => TradeKind::Void,
             Trade::Refund { .. } => TradeKind::Refund,
             Trade::PreAuth { .. } => TradeKind::PreAuth,
+            Trade::PreAuthCancel { .. } => TradeKind::PreAuthCancel,
             Trade::Completion { .. } => TradeKind::Completion,
+            Trade::CompletionVoid { .. } => TradeKind::CompletionVoid,
+            Trade::CompletionAdvice { .. } => TradeKind::CompletionAdvice,
             Trade::OfflineSale { .. } => TradeKind::OfflineSaleUpload,
             Trade::ECash { .. } => TradeKind::ECashUpload,
         }
@@ -321,7 +407,10 @@ impl Trade {
             | Trade::Void { amount, .. }
             | Trade::Refund { amount, .. }
             | Trade::PreAuth { amount }
+            | Trade::PreAuthCancel { amount, .. }
             | Trade::Completion { amount, .. }
+            | Trade::CompletionVoid { amount, .. }
+            | Trade::CompletionAdvice { amount, .. }
             | Trade::OfflineSale { amount, .. }
             | Trade::ECash { amount, .. } => Some(*amount),
         }
@@ -399,14 +488,19 @@ impl FinancialRequest {
             }
         }
         match &self.trade {
-            Trade::Void { original_rrn, original_auth, .. } => {
+            Trade::Void { original_rrn, original_auth, .. }
+            | Trade::CompletionVoid { original_rrn, original_auth, .. } => {
                 put(message, 37, original_rrn.as_bytes());
                 if let Some(auth) = original_auth {
                     put(message, 38, auth.as_bytes());
                 }
             }
             Trade::Refund { original_rrn, .. } => put(message, 37, original_rrn.as_bytes()),
-            Trade::Completion { original_auth, .. } => put(message, 38, original_auth.as_bytes()),
+            Trade::Completion { original_auth, .. }
+            | Trade::PreAuthCancel { original_auth, .. }
+            | Trade::CompletionAdvice { original_auth, .. } => {
+                put(message, 38, original_auth.as_bytes())
+            }
             _ => {}
         }
         put_ids(message, &self.terminal, &self.merchant);
@@ -426,12 +520,16 @@ impl FinancialRequest {
         }
         put_60(message, &self.field_60());
         let original = match &self.trade {
-            Trade::Void { original_batch, original_stan, .. } => Some(Field61 {
+            Trade::Void { original_batch, original_stan, .. }
+            | Trade::CompletionVoid { original_batch, original_stan, .. } => Some(Field61 {
                 batch: original_batch.value(),
                 stan: original_stan.value(),
                 date: None,
             }),
-            Trade::Refund { original_date, .. } | Trade::Completion { original_date, .. } => {
+            Trade::Refund { original_date, .. }
+            | Trade::Completion { original_date, .. }
+            | Trade::PreAuthCancel { original_date, .. }
+            | Trade::CompletionAdvice { original_date, .. } => {
                 Some(Field61 { batch: 0, stan: 0, date: Some(*original_date) })
             }
             _ => None,
@@ -481,15 +579,30 @@ impl FinancialRequest {
         let trade = match kind {
             TradeKind::BalanceInquiry => Trade::BalanceInquiry,
             TradeKind::Sale => Trade::Sale { amount: amount()? },
-            TradeKind::Void => {
+            TradeKind::Void | TradeKind::CompletionVoid => {
                 let original = field_61()?;
-                Trade::Void {
-                    amount: amount()?,
-                    original_rrn: rrn()?,
-                    original_auth: reader.auth_code()?,
-                    original_batch: BatchNo::new(original.batch).expect("six digits"),
-                    original_stan: Stan::new(original.stan)
-                        .ok_or_else(|| invalid(61, "61.2, the original trace number, is 000000"))?,
+                let amount = amount()?;
+                let original_rrn = rrn()?;
+                let original_auth = reader.auth_code()?;
+                let original_batch = BatchNo::new(original.batch).expect("six digits");
+                let original_stan = Stan::new(original.stan)
+                    .ok_or_else(|| invalid(61, "61.2, the original trace number, is 000000"))?;
+                if kind == TradeKind::Void {
+                    Trade::Void {
+                        amount,
+                        original_rrn,
+                        original_auth,
+                        original_batch,
+                        original_stan,
+                    }
+                } else {
+                    Trade::CompletionVoid {
+                        amount,
+                        original_rrn,
+                        original_auth,
+                        original_batch,
+                        original_stan,
+                    }
                 }
             }
             TradeKind::Refund => Trade::Refund {
@@ -498,13 +611,22 @@ impl FinancialRequest {
                 original_date: original_date()?,
             },
             TradeKind::PreAuth => Trade::PreAuth { amount: amount()? },
-            TradeKind::Completion => Trade::Completion {
-                amount: amount()?,
-                original_auth: reader
+            TradeKind::Completion | TradeKind::PreAuthCancel | TradeKind::CompletionAdvice => {
+                let amount = amount()?;
+                let original_auth = reader
                     .auth_code()?
-                    .ok_or(MessageError::Missing { message: name, field: 38 })?,
-                original_date: original_date()?,
-            },
+                    .ok_or(MessageError::Missing { message: name, field: 38 })?;
+                let original_date = original_date()?;
+                match kind {
+                    TradeKind::Completion => {
+                        Trade::Completion { amount, original_auth, original_date }
+                    }
+                    TradeKind::PreAuthCancel => {
+                        Trade::PreAuthCancel { amount, original_auth, original_date }
+                    }
+                    _ => Trade::CompletionAdvice { amount, original_auth, original_date },
+                }
+            }
             TradeKind::OfflineSaleUpload => {
                 Trade::OfflineSale { amount: amount()?, time: reader.time()?, date: reader.date()? }
             }
@@ -598,13 +720,16 @@ impl ReversalRequest {
         }
         let reader = Reader::new(message, "a reversal");
         let reason = reader.response_code()?;
-        // The original's MTI is not on the wire; every reversible trade but the
-        // pre-auth is an 0200, and only the pre-auth has F3 030000.
-        let original_mti = if reader.number(3)? == u64::from(TradeKind::PreAuth.processing_code()) {
-            Mti::AUTHORIZATION
-        } else {
-            Mti::FINANCIAL
-        };
+        // The original's MTI is not on the wire: F3, F25 and 60.1 name the
+        // reversible kind, and so its MTI; anything else reads as an 0200
+        // and is refused below or by the catalogue.
+        let (field_60, _) = batch_of(&reader)?;
+        let original_mti = TradeKind::identify_reversed(
+            reader.number(3)?,
+            reader.number(25)?,
+            field_60.message_type,
+        )
+        .map_or(Mti::FINANCIAL, TradeKind::mti);
         let original = FinancialRequest::read(message, original_mti, "a reversal")?;
         if !original.kind().is_reversible() {
             return Err(MessageError::WrongKind {
@@ -735,11 +860,8 @@ impl TradeResponse {
         let processing = reader.number(3)?;
         let condition = reader.number(25)?;
         let (reversal, request_mti) = if message.mti() == Mti::REVERSAL_RESPONSE {
-            let mti = if processing == u64::from(TradeKind::PreAuth.processing_code()) {
-                Mti::AUTHORIZATION
-            } else {
-                Mti::FINANCIAL
-            };
+            let mti = TradeKind::identify_reversed(processing, condition, field_60.message_type)
+                .map_or(Mti::FINANCIAL, TradeKind::mti);
             (true, mti)
         } else if message.mti().is_response() && message.mti().value() >= 10 {
             (false, Mti::new(message.mti().value() - 10).expect("smaller"))
@@ -814,24 +936,118 @@ mod tests {
     }
 
     #[test]
-    fn only_the_four_reversible_kinds_reverse() {
+    fn only_the_six_reversible_kinds_reverse() {
         let reversible: Vec<_> = TradeKind::ALL.into_iter().filter(|k| k.is_reversible()).collect();
         assert_eq!(
             reversible,
-            [TradeKind::Sale, TradeKind::Void, TradeKind::PreAuth, TradeKind::Completion]
+            [
+                TradeKind::Sale,
+                TradeKind::Void,
+                TradeKind::PreAuth,
+                TradeKind::PreAuthCancel,
+                TradeKind::Completion,
+                TradeKind::CompletionVoid
+            ]
         );
+        for kind in reversible {
+            let found = TradeKind::identify_reversed(
+                u64::from(kind.processing_code()),
+                u64::from(kind.condition_code()),
+                kind.message_type(),
+            );
+            assert_eq!(found, Some(kind), "a 0400 names {}", kind.label());
+        }
     }
 
     #[test]
-    fn advices_are_the_uploads_and_the_refund_and_none_is_reversible() {
+    fn advices_are_the_uploads_the_refund_and_the_completion_advice_and_none_is_reversible() {
         let advices: Vec<_> = TradeKind::ALL.into_iter().filter(|k| k.is_advice()).collect();
         assert_eq!(
             advices,
-            [TradeKind::Refund, TradeKind::OfflineSaleUpload, TradeKind::ECashUpload]
+            [
+                TradeKind::Refund,
+                TradeKind::CompletionAdvice,
+                TradeKind::OfflineSaleUpload,
+                TradeKind::ECashUpload
+            ]
         );
         assert!(advices.iter().all(|kind| !kind.is_reversible()));
         assert_eq!(TradeKind::Refund.mti(), Mti::ADVICE);
         assert_eq!(TradeKind::Refund.message_type(), 25);
+    }
+
+    /// The three pre-auth members added with their CUP codes: each request,
+    /// its reversal (where reversible) and its answer read back as written,
+    /// with the F3, F25 and 60.1 of the catalogue on the wire.
+    #[test]
+    fn pre_auth_family_round_trips_with_its_codes() {
+        let amount = AmountFen::new(12_345).unwrap();
+        let auth = AuthCode::new("A1B2C3").unwrap();
+        let date = MonthDay::new(12, 7).unwrap();
+        let cases = [
+            (
+                Trade::PreAuthCancel { amount, original_auth: auth, original_date: date },
+                "0100",
+                "200000",
+                11,
+            ),
+            (
+                Trade::CompletionVoid {
+                    amount,
+                    original_rrn: Rrn::new("000000000042").unwrap(),
+                    original_auth: Some(auth),
+                    original_batch: BatchNo::new(3).unwrap(),
+                    original_stan: Stan::new(17).unwrap(),
+                },
+                "0200",
+                "200000",
+                21,
+            ),
+            (
+                Trade::CompletionAdvice { amount, original_auth: auth, original_date: date },
+                "0220",
+                "000000",
+                24,
+            ),
+        ];
+        for (trade, mti, processing, message_type) in cases {
+            let request = FinancialRequest {
+                trade,
+                card: CardRead::swiped(Pan::new("6222021234567890123").unwrap()),
+                pin_block: None,
+                stan: Stan::new(5).unwrap(),
+                batch: BatchNo::new(3).unwrap(),
+                terminal: TerminalId::new("12345678").unwrap(),
+                merchant: MerchantId::new("123456789012345").unwrap(),
+            };
+            let kind = request.kind();
+            let message = request.to_message();
+            assert_eq!(message.mti().to_string(), mti, "{}", kind.label());
+            assert_eq!(message.get_str(3), Some(processing), "{}", kind.label());
+            assert_eq!(message.get_str(25), Some("06"), "{}", kind.label());
+            assert_eq!(kind.message_type(), message_type);
+            assert_eq!(FinancialRequest::from_message(&message).unwrap(), request);
+            let answer = TradeResponse::answering(
+                &request,
+                ResponseCode::APPROVED,
+                TimeOfDay::new(10, 0, 0).unwrap(),
+                date,
+            );
+            assert_eq!(TradeResponse::from_message(&answer.to_message()).unwrap(), answer);
+            if kind.is_reversible() {
+                let reversal = ReversalRequest::new(&request, ResponseCode::new(*b"98"));
+                let read = ReversalRequest::from_message(&reversal.to_message()).unwrap();
+                assert_eq!(read, reversal, "{}", kind.label());
+                let reversed = TradeResponse::answering_reversal(
+                    &reversal,
+                    ResponseCode::APPROVED,
+                    TimeOfDay::new(10, 0, 0).unwrap(),
+                    date,
+                );
+                let read = TradeResponse::from_message(&reversed.to_message()).unwrap();
+                assert_eq!(read, reversed, "{}", kind.label());
+            }
+        }
     }
 
     #[test]

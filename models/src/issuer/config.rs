@@ -63,6 +63,10 @@ pub struct IssuerLimits {
     pub pin_lock_ms: u64,
     /// The most one electronic-cash load may put on a chip.
     pub ecash_load_max_fen: i64,
+    /// How long a pre-auth holds its amount before the issuer releases it
+    /// on its own (a completion after that is answered 25); CUP's is 30
+    /// days, at most `HOLD_EXPIRY_MS_MAX`.
+    pub hold_expiry_ms: u64,
 }
 
 impl Default for IssuerLimits {
@@ -74,6 +78,7 @@ impl Default for IssuerLimits {
             pin_tries_max: 3,
             pin_lock_ms: 24 * 3600 * 1000,
             ecash_load_max_fen: 100_000,
+            hold_expiry_ms: HOLD_EXPIRY_MS_MAX,
         }
     }
 }
@@ -85,11 +90,16 @@ pub struct IssuerPolicy {
     /// `true`: a repeated reversal answers 00 and changes nothing. `false`
     /// (unsafe, a real field bug): every repeat credits the card again.
     pub reversal_idempotent: bool,
+    /// `true`: a completion releases its pre-auth's hold as it debits.
+    /// `false` (unsafe, a real field bug): the capture is booked and the
+    /// hold stays until it lapses, so the cardholder is held and debited
+    /// for the same stay.
+    pub completion_releases_hold: bool,
 }
 
 impl Default for IssuerPolicy {
     fn default() -> IssuerPolicy {
-        IssuerPolicy { reversal_idempotent: true }
+        IssuerPolicy { reversal_idempotent: true, completion_releases_hold: true }
     }
 }
 
@@ -138,6 +148,24 @@ fn default_transmits_max() -> usize {
 fn default_events_max() -> usize {
     2 * default_trades_max() + EVENTS_PER_INPUT_MAX
 }
+
+/// The longest a hold may last: CUP's 30 days.
+pub const HOLD_EXPIRY_MS_MAX: u64 = 30 * 86_400_000;
+
+/// A completion may capture up to this percentage of its hold (CUP's
+/// allowance for tips and incidentals over the authorised amount, 15 %);
+/// above it the issuer answers 64.
+pub const COMPLETION_ALLOWANCE_PERCENT: i64 = 115;
+
+/// Whether a completion of `completion_fen` is within the allowance over a
+/// hold of `hold_fen`.
+pub fn within_allowance(completion_fen: i64, hold_fen: i64) -> bool {
+    completion_fen.saturating_mul(100) <= hold_fen.saturating_mul(COMPLETION_ALLOWANCE_PERCENT)
+}
+
+/// Holds released per `handle_timeout` (two events each, within
+/// `EVENTS_PER_INPUT_MAX`); the rest are due at once on the next call.
+pub(crate) const HOLDS_EXPIRED_PER_TIMEOUT_MAX: usize = 3;
 
 /// Auth codes are six digits and must not repeat among remembered trades.
 const TRADES_MAX_LIMIT: usize = 999_999;
@@ -188,6 +216,11 @@ impl IssuerConfig {
         }
         if self.limits.pin_tries_max == 0 {
             return Err(IssuerConfigError::ZeroPinTries);
+        }
+        if !(1..=HOLD_EXPIRY_MS_MAX).contains(&self.limits.hold_expiry_ms) {
+            return Err(IssuerConfigError::HoldExpiry {
+                hold_expiry_ms: self.limits.hold_expiry_ms,
+            });
         }
         let mut seen = BTreeSet::new();
         let mut expiries = Vec::with_capacity(self.cards.len());
@@ -241,6 +274,8 @@ pub enum IssuerConfigError {
     EventsMaxTooSmall { events_max: usize, trades_max: usize },
     #[error("pin_tries_max must be at least 1")]
     ZeroPinTries,
+    #[error("hold_expiry_ms {hold_expiry_ms} is outside 1..=2592000000 (30 days)")]
+    HoldExpiry { hold_expiry_ms: u64 },
     #[error("card {pan} is configured twice")]
     DuplicateCard { pan: Pan },
     #[error("card {pan}: a pin is 4 to 12 digits")]

@@ -47,6 +47,20 @@ pub enum ReversalIgnoredWhy {
     NotReversible,
 }
 
+/// Why a pre-auth's hold ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldClosedWhy {
+    /// Captured by a completion (request or advice).
+    Completed,
+    /// Released by a pre-auth cancel.
+    Cancelled,
+    /// Lapsed at `hold_expiry_ms`.
+    Expired,
+    /// The pre-auth itself was reversed.
+    Reversed,
+}
+
 /// An event with the instant it happened.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct IssuerEvent {
@@ -89,6 +103,24 @@ pub enum IssuerEventKind {
         purse: Purse,
         delta_fen: i64,
         balance_after_fen: i64,
+    },
+    /// A pre-auth's hold is set (approved, or open again after its
+    /// completion or cancel was reversed); it lapses at `expires_at`.
+    HoldPlaced {
+        pre_auth: TradeKey,
+        pan: Pan,
+        held_fen: i64,
+        expires_at: Instant,
+    },
+    /// A pre-auth's hold ended: `released_fen` went back to the available
+    /// balance, and a completion (`by`) debited `captured_fen`.
+    HoldClosed {
+        pre_auth: TradeKey,
+        pan: Pan,
+        by: Option<TradeKey>,
+        why: HoldClosedWhy,
+        released_fen: i64,
+        captured_fen: i64,
     },
     /// A reversal rolled back `amount_fen` of its original (`repeat`: the
     /// unsafe policy rolled it back again).

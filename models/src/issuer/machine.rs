@@ -3,9 +3,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use super::config::{CardStatus, IssuerConfig, IssuerConfigError, EVENTS_PER_INPUT_MAX};
+use super::config::{
+    within_allowance, CardStatus, IssuerConfig, IssuerConfigError, EVENTS_PER_INPUT_MAX,
+    HOLDS_EXPIRED_PER_TIMEOUT_MAX,
+};
 use super::events::{
-    CardLedger, IssuerCommand, IssuerEvent, IssuerEventKind, Purse, ReversalIgnoredWhy,
+    CardLedger, HoldClosedWhy, IssuerCommand, IssuerEvent, IssuerEventKind, Purse,
+    ReversalIgnoredWhy,
 };
 use super::reply::echo_answer;
 use crate::actor::{Actor, LinkKeys, Node, TradeKey, Transmit};
@@ -79,7 +83,13 @@ struct TradeRecord {
     voided_by: Option<TradeKey>,
     refunded_fen: i64,
     completed_by: Option<TradeKey>,
-    /// A void's original, a completion's pre-auth.
+    /// A pre-auth released by its cancel.
+    cancelled_by: Option<TradeKey>,
+    /// A pre-auth whose hold lapsed at `hold_expiry_ms`.
+    expired: bool,
+    /// When the trade was decided: a pre-auth's hold lapses from here.
+    approved_at: Instant,
+    /// A void's original, a completion's or cancel's pre-auth.
     original: Option<TradeKey>,
 }
 
@@ -95,8 +105,9 @@ impl TradeRecord {
     /// Signed effect on the cardholder of undoing `fen` of this trade.
     fn rollback_delta(&self, fen: i64) -> i64 {
         match self.kind {
-            TradeKind::Void | TradeKind::Refund => -fen,
-            TradeKind::PreAuth => -fen, // the hold shrinks
+            TradeKind::Void | TradeKind::Refund | TradeKind::CompletionVoid => -fen,
+            // The hold shrinks: on the hold purse a positive delta releases.
+            TradeKind::PreAuth => fen,
             _ => fen,
         }
     }
@@ -109,6 +120,7 @@ enum Booking {
     Debit { purse: Purse },
     Hold,
     Completion { pre_auth: TradeKey },
+    Cancel { pre_auth: TradeKey },
     Void { original: TradeKey },
     Refund { original: TradeKey },
 }
@@ -125,6 +137,8 @@ pub struct Issuer {
     by_auth: BTreeMap<AuthCode, TradeKey>,
     /// Approved sales and pre-auths per (card, merchant, business day).
     daily_counts: BTreeMap<(Pan, MerchantId, u64), u32>,
+    /// Open holds by the instant they lapse; at most one entry per pre-auth.
+    hold_expiries: BTreeSet<(Instant, TradeKey)>,
     /// Assigns both the RRN and the authorisation code of each approval.
     approvals: u64,
     transmits: BoundedQueue<Transmit>,
@@ -161,6 +175,7 @@ impl Issuer {
             by_rrn: BTreeMap::new(),
             by_auth: BTreeMap::new(),
             daily_counts: BTreeMap::new(),
+            hold_expiries: BTreeSet::new(),
             approvals: 0,
             transmits: BoundedQueue::new(config.transmits_max),
             events: BoundedQueue::new(config.events_max),
@@ -327,6 +342,9 @@ impl Issuer {
             voided_by: None,
             refunded_fen: 0,
             completed_by: None,
+            cancelled_by: None,
+            expired: false,
+            approved_at: now,
             original: None,
         };
         match self.authorise(now, &request, amount_fen) {
@@ -478,26 +496,29 @@ impl Issuer {
                     Booking::Debit { purse: Purse::Account }
                 })
             }
-            Trade::Completion { original_auth, .. } => {
-                let pre_auth = self
-                    .by_auth
-                    .get(original_auth)
-                    .copied()
-                    .ok_or(ResponseCode::ORIGINAL_NOT_FOUND)?;
+            Trade::Completion { original_auth, .. }
+            | Trade::CompletionAdvice { original_auth, .. } => {
+                let pre_auth = self.open_hold(original_auth, pan)?;
                 let record = &self.trades[&pre_auth];
-                let open = record.outcome == Outcome::Approved
-                    && record.completed_by.is_none()
-                    && record.reversals == 0
-                    && record.standing_fen > 0;
-                if record.pan != pan || !open {
-                    return Err(ResponseCode::ORIGINAL_NOT_FOUND);
-                }
-                if amount_fen > record.amount_fen {
+                if !within_allowance(amount_fen, record.amount_fen) {
                     return Err(ResponseCode::ORIGINAL_AMOUNT_INCORRECT);
+                }
+                // The hold is released as the completion is debited: what
+                // it held counts toward the funds.
+                if available + record.standing_fen < amount_fen {
+                    return Err(ResponseCode::INSUFFICIENT_FUNDS);
                 }
                 Ok(Booking::Completion { pre_auth })
             }
-            Trade::Void { original_batch, original_stan, .. } => {
+            Trade::PreAuthCancel { original_auth, .. } => {
+                let pre_auth = self.open_hold(original_auth, pan)?;
+                if amount_fen != self.trades[&pre_auth].amount_fen {
+                    return Err(ResponseCode::ORIGINAL_AMOUNT_INCORRECT);
+                }
+                Ok(Booking::Cancel { pre_auth })
+            }
+            Trade::Void { original_batch, original_stan, .. }
+            | Trade::CompletionVoid { original_batch, original_stan, .. } => {
                 let original = TradeKey {
                     terminal: request.terminal,
                     merchant: request.merchant,
@@ -505,9 +526,15 @@ impl Issuer {
                     stan: *original_stan,
                 };
                 let record = self.trades.get(&original).ok_or(ResponseCode::ORIGINAL_NOT_FOUND)?;
-                if record.pan != pan
-                    || !matches!(record.kind, TradeKind::Sale | TradeKind::Completion)
-                {
+                // A sale void cancels a sale, a completion void a completion:
+                // each names its original's family (F25, 60.1), and the
+                // other's original is not found.
+                let voidable = if kind == TradeKind::Void {
+                    record.kind == TradeKind::Sale
+                } else {
+                    matches!(record.kind, TradeKind::Completion | TradeKind::CompletionAdvice)
+                };
+                if record.pan != pan || !voidable {
                     return Err(ResponseCode::ORIGINAL_NOT_FOUND);
                 }
                 let intact = record.outcome == Outcome::Approved
@@ -566,6 +593,32 @@ impl Issuer {
                 record.standing_fen = amount;
                 *self.daily_counts.entry((pan, record.merchant, record.day)).or_insert(0) += 1;
                 self.move_money(now, Some(key), pan, Purse::Hold, -amount);
+                self.place_hold(now, key, record.approved_at, pan, amount);
+            }
+            Booking::Completion { pre_auth } if !self.config.policy.completion_releases_hold => {
+                // The unsafe policy: captured, and the hold left to lapse.
+                let held = {
+                    let original = self.trades.get_mut(&pre_auth).expect("checked in authorise");
+                    original.completed_by = Some(key);
+                    original.standing_fen
+                };
+                record.original = Some(pre_auth);
+                record.standing_fen = amount;
+                self.move_money(now, Some(key), pan, Purse::Account, -amount);
+                let why = HoldClosedWhy::Completed;
+                let (by, released_fen, captured_fen) = (Some(key), 0, amount);
+                self.emit(
+                    now,
+                    IssuerEventKind::HoldClosed {
+                        pre_auth,
+                        pan,
+                        by,
+                        why,
+                        released_fen,
+                        captured_fen,
+                    },
+                );
+                assert!(held > 0, "a completion finds its hold open");
             }
             Booking::Completion { pre_auth } => {
                 let held = {
@@ -577,6 +630,19 @@ impl Issuer {
                 record.standing_fen = amount;
                 self.move_money(now, Some(pre_auth), pan, Purse::Hold, held);
                 self.move_money(now, Some(key), pan, Purse::Account, -amount);
+                let why = HoldClosedWhy::Completed;
+                self.close_hold(now, pre_auth, pan, Some(key), why, held, amount);
+            }
+            Booking::Cancel { pre_auth } => {
+                let held = {
+                    let original = self.trades.get_mut(&pre_auth).expect("checked in authorise");
+                    original.cancelled_by = Some(key);
+                    std::mem::take(&mut original.standing_fen)
+                };
+                record.original = Some(pre_auth);
+                record.standing_fen = held;
+                self.move_money(now, Some(pre_auth), pan, Purse::Hold, held);
+                self.close_hold(now, pre_auth, pan, Some(key), HoldClosedWhy::Cancelled, held, 0);
             }
             Booking::Void { original } => {
                 let target = self.trades.get_mut(&original).expect("checked in authorise");
@@ -597,6 +663,80 @@ impl Issuer {
             }
         }
         assert!(self.daily_counts.len() <= self.config.trades_max);
+    }
+
+    /// The open pre-auth `auth` names for `pan`: approved, neither
+    /// completed, cancelled, reversed nor lapsed; else 25 (no such hold).
+    fn open_hold(&self, auth: &AuthCode, pan: Pan) -> Result<TradeKey, ResponseCode> {
+        let pre_auth = self.by_auth.get(auth).copied().ok_or(ResponseCode::ORIGINAL_NOT_FOUND)?;
+        let record = &self.trades[&pre_auth];
+        let open = record.kind == TradeKind::PreAuth
+            && record.outcome == Outcome::Approved
+            && record.completed_by.is_none()
+            && record.cancelled_by.is_none()
+            && !record.expired
+            && record.reversals == 0
+            && record.standing_fen > 0;
+        if record.pan != pan || !open {
+            return Err(ResponseCode::ORIGINAL_NOT_FOUND);
+        }
+        Ok(pre_auth)
+    }
+
+    /// A hold set (a pre-auth approved, or open again after its completion
+    /// or cancel was reversed): it lapses `hold_expiry_ms` after the
+    /// pre-auth was approved, not after it reopened.
+    fn place_hold(
+        &mut self,
+        now: Instant,
+        pre_auth: TradeKey,
+        approved_at: Instant,
+        pan: Pan,
+        held_fen: i64,
+    ) {
+        let expires_at = approved_at + Duration::from_millis(self.config.limits.hold_expiry_ms);
+        self.hold_expiries.retain(|(_, key)| *key != pre_auth);
+        self.hold_expiries.insert((expires_at, pre_auth));
+        assert!(self.hold_expiries.len() <= self.config.trades_max);
+        self.emit(now, IssuerEventKind::HoldPlaced { pre_auth, pan, held_fen, expires_at });
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn close_hold(
+        &mut self,
+        now: Instant,
+        pre_auth: TradeKey,
+        pan: Pan,
+        by: Option<TradeKey>,
+        why: HoldClosedWhy,
+        released_fen: i64,
+        captured_fen: i64,
+    ) {
+        self.hold_expiries.retain(|(_, key)| *key != pre_auth);
+        self.emit(
+            now,
+            IssuerEventKind::HoldClosed { pre_auth, pan, by, why, released_fen, captured_fen },
+        );
+    }
+
+    /// Releases the holds whose time has come, a few per call (the event
+    /// queue has room for one input's worth); `poll_timeout` asks again at
+    /// once for the rest.
+    fn expire_holds(&mut self, now: Instant) {
+        for _ in 0..HOLDS_EXPIRED_PER_TIMEOUT_MAX {
+            let Some(&(at, pre_auth)) = self.hold_expiries.first() else { return };
+            if at > now {
+                return;
+            }
+            self.hold_expiries.pop_first();
+            let (pan, held) = {
+                let record = self.trades.get_mut(&pre_auth).expect("an expiry names a pre-auth");
+                record.expired = true;
+                (record.pan, std::mem::take(&mut record.standing_fen))
+            };
+            self.move_money(now, Some(pre_auth), pan, Purse::Hold, held);
+            self.close_hold(now, pre_auth, pan, None, HoldClosedWhy::Expired, held, 0);
+        }
     }
 
     // ---- reversals ----
@@ -629,6 +769,9 @@ impl Issuer {
                         voided_by: None,
                         refunded_fen: 0,
                         completed_by: None,
+                        cancelled_by: None,
+                        expired: false,
+                        approved_at: now,
                         original: None,
                     };
                     self.insert_trade(key, record);
@@ -682,7 +825,9 @@ impl Issuer {
             self.emit(now, IssuerEventKind::Reversed { key, amount_fen: fen, repeat: true });
             return ResponseCode::APPROVED;
         }
-        if record.kind == TradeKind::PreAuth && record.completed_by.is_some() {
+        if record.kind == TradeKind::PreAuth
+            && (record.completed_by.is_some() || record.cancelled_by.is_some())
+        {
             return self.ignored(
                 now,
                 key,
@@ -704,20 +849,35 @@ impl Issuer {
                 *count = count.saturating_sub(1);
             }
         }
-        self.move_money(now, Some(key), record.pan, record.purse(), record.rollback_delta(fen));
+        // A cancel moved nothing of its own: what it released was the
+        // pre-auth's hold, which comes back below.
+        if record.kind != TradeKind::PreAuthCancel {
+            let delta = record.rollback_delta(fen);
+            self.move_money(now, Some(key), record.pan, record.purse(), delta);
+        }
+        if record.kind == TradeKind::PreAuth && fen > 0 {
+            let why = HoldClosedWhy::Reversed;
+            self.close_hold(now, key, record.pan, Some(key), why, fen, 0);
+        }
         match (record.kind, record.original) {
-            // The pre-auth is open again: its hold comes back.
-            (TradeKind::Completion, Some(pre_auth)) => {
-                let hold = {
+            // The pre-auth is open again: its hold comes back (and lapses at
+            // once if its time is past).
+            (
+                TradeKind::Completion | TradeKind::CompletionAdvice | TradeKind::PreAuthCancel,
+                Some(pre_auth),
+            ) => {
+                let (hold, approved_at) = {
                     let original =
-                        self.trades.get_mut(&pre_auth).expect("completion points at its pre-auth");
+                        self.trades.get_mut(&pre_auth).expect("a member points at its pre-auth");
                     original.completed_by = None;
+                    original.cancelled_by = None;
                     original.standing_fen = original.amount_fen;
-                    original.amount_fen
+                    (original.amount_fen, original.approved_at)
                 };
                 self.move_money(now, Some(pre_auth), record.pan, Purse::Hold, -hold);
+                self.place_hold(now, pre_auth, approved_at, record.pan, hold);
             }
-            (TradeKind::Void, Some(original)) => {
+            (TradeKind::Void | TradeKind::CompletionVoid, Some(original)) => {
                 let target = self.trades.get_mut(&original).expect("void points at its original");
                 target.voided_by = None;
                 if target.reversals == 0 {
@@ -855,8 +1015,11 @@ impl Actor for Issuer {
         }
     }
 
-    fn handle_timeout(&mut self, _now: Instant) {
-        // Nothing waits on time: PIN locks are checked lazily against `now`.
+    fn handle_timeout(&mut self, now: Instant) {
+        // PIN locks are checked lazily against `now`; holds lapse on time,
+        // so that the money is free again without waiting for a trade.
+        self.room_for_one_input();
+        self.expire_holds(now);
     }
 
     fn handle_command(&mut self, now: Instant, command: IssuerCommand) {
@@ -872,7 +1035,7 @@ impl Actor for Issuer {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        None
+        self.hold_expiries.first().map(|(at, _)| *at)
     }
 
     fn poll_event(&mut self) -> Option<IssuerEvent> {

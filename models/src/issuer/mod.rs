@@ -87,10 +87,11 @@ pub(crate) mod reply;
 mod tests;
 
 pub use config::{
-    CardAccount, CardStatus, IssuerConfig, IssuerConfigError, IssuerLimits, IssuerPolicy,
-    LinkKeysConfig, ValidConfig,
+    within_allowance, CardAccount, CardStatus, IssuerConfig, IssuerConfigError, IssuerLimits,
+    IssuerPolicy, LinkKeysConfig, ValidConfig, COMPLETION_ALLOWANCE_PERCENT, HOLD_EXPIRY_MS_MAX,
 };
 pub use events::{
-    CardLedger, IssuerCommand, IssuerEvent, IssuerEventKind, Purse, ReversalIgnoredWhy,
+    CardLedger, HoldClosedWhy, IssuerCommand, IssuerEvent, IssuerEventKind, Purse,
+    ReversalIgnoredWhy,
 };
 pub use machine::Issuer;

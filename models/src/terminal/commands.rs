@@ -15,7 +15,7 @@
 //! assert!(sale.is_trade());
 //! ```
 
-use super::journal::JournalEntry;
+use super::journal::{EntryStatus, JournalEntry};
 use crate::iso8583::trade::CardRead;
 use crate::iso8583::values::{AmountFen, AuthCode, BatchNo, MonthDay, Rrn, Stan};
 
@@ -82,6 +82,21 @@ pub enum TerminalCommand {
         original_date: MonthDay,
         pin: Option<String>,
     },
+    /// Releases a pre-auth's hold; the amount is the pre-auth's.
+    PreAuthCancel {
+        card: CardRead,
+        amount: AmountFen,
+        original_auth: AuthCode,
+        original_date: MonthDay,
+        pin: Option<String>,
+    },
+    /// A completion sent as an advice: kept until the host acknowledges it.
+    CompletionAdvice {
+        card: CardRead,
+        amount: AmountFen,
+        original_auth: AuthCode,
+        original_date: MonthDay,
+    },
     /// Kept and uploaded later; no message now.
     OfflineSale {
         card: CardRead,
@@ -147,6 +162,8 @@ impl TerminalCommand {
             | TerminalCommand::Refund { amount, .. }
             | TerminalCommand::PreAuth { amount, .. }
             | TerminalCommand::Completion { amount, .. }
+            | TerminalCommand::PreAuthCancel { amount, .. }
+            | TerminalCommand::CompletionAdvice { amount, .. }
             | TerminalCommand::OfflineSale { amount, .. }
             | TerminalCommand::ECash { amount, .. } => Some(*amount),
             _ => None,
@@ -163,6 +180,8 @@ impl TerminalCommand {
                 | TerminalCommand::Refund { .. }
                 | TerminalCommand::PreAuth { .. }
                 | TerminalCommand::Completion { .. }
+                | TerminalCommand::PreAuthCancel { .. }
+                | TerminalCommand::CompletionAdvice { .. }
                 | TerminalCommand::OfflineSale { .. }
                 | TerminalCommand::ECash { .. }
         )
@@ -365,9 +384,11 @@ impl Terminal {
                         format!("no trade with stan {original_stan} in this batch"),
                     );
                 };
-                if !matches!(original.kind, TradeKind::Sale | TradeKind::Completion)
-                    || original.voided
-                {
+                let voidable = matches!(
+                    original.kind,
+                    TradeKind::Sale | TradeKind::Completion | TradeKind::CompletionAdvice
+                );
+                if !voidable || original.voided || original.status != EntryStatus::Approved {
                     return refuse(
                         self,
                         format!("stan {original_stan} is not a sale that can be voided"),
@@ -380,6 +401,11 @@ impl Terminal {
                     );
                 }
                 TerminalCommand::Void { original_batch, original_stan, amount, pin }
+            }
+            TerminalCommand::CompletionAdvice { .. } if self.persistent.offline.is_full() => {
+                // Kept until acknowledged, like a refund: it needs its place.
+                self.emit(now, E::StorageFull);
+                return refuse(self, "advice queue full: send pending first".into());
             }
             TerminalCommand::Refund { card, amount, original_rrn, original_date } => {
                 if self.persistent.journal.iter().any(|entry| entry.rrn == Some(original_rrn)) {

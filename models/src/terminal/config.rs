@@ -107,10 +107,17 @@ pub enum TerminalMutation {
     /// A 94 to a sale still awaiting its answer is taken as a final
     /// decline: the stored reversal is deleted while the original may stand.
     TakeDuplicateAsVerdict,
-    /// A refund whose advice gets no verdict (its answer lost, 98, 96, ...)
-    /// is listed as failed and forgotten, never sent again — the old
-    /// online-refund behaviour, while the issuer may have credited it.
+    /// A refund (or completion advice) whose advice gets no verdict (its
+    /// answer lost, 98, 96, ...) is listed as failed and forgotten, never
+    /// sent again — the old online behaviour, while the issuer may have
+    /// booked it.
     RefundAdviceDroppedWhenUnanswered,
+    /// The void of a completion goes as a sale void (F25 00, 60.1 23): the
+    /// issuer finds no sale to void and the card stays debited.
+    CompletionVoidAsSaleVoid,
+    /// A completion is sent with no reversal stored: unanswered, it is
+    /// taken as failed while the issuer may have captured the hold.
+    CompletionNotReversed,
     /// Only 00 completes a reversal; 12 and 25 are taken as refusals.
     #[serde(rename = "reversal_done_on_00_only")]
     ReversalDoneOn00Only,

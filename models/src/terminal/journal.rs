@@ -175,6 +175,23 @@ impl Journal {
             .last()
     }
 
+    /// The trade a drawn void cancels: the latest approved sale or
+    /// completion of `batch` not voided yet (a completion by a completion
+    /// void).
+    pub fn last_voidable(&self, batch: BatchNo) -> Option<&JournalEntry> {
+        self.entries
+            .iter()
+            .filter(|entry| {
+                matches!(
+                    entry.kind,
+                    TradeKind::Sale | TradeKind::Completion | TradeKind::CompletionAdvice
+                ) && !entry.voided
+                    && entry.batch == batch
+                    && entry.status == EntryStatus::Approved
+            })
+            .last()
+    }
+
     pub fn totals(&self) -> BatchTotals {
         let mut totals = BatchTotals::default();
         for entry in self.entries.iter().filter(|entry| entry.counts()) {

@@ -20,7 +20,7 @@ use crate::iso8583::values::Stan;
 
 use crate::iso8583::mac::MacCheck;
 use crate::iso8583::response_code::{ResponseCode, TerminalAction};
-use crate::iso8583::trade::{CardRead, Trade, TradeKind, TradeResponse};
+use crate::iso8583::trade::{CardRead, Trade, TradeResponse};
 use crate::time::Instant;
 
 use super::events::TerminalEventKind as E;
@@ -151,7 +151,7 @@ impl Terminal {
         let duplicate_taken = self.checked.config.mutation
             != super::config::TerminalMutation::UploadDuplicateAsFailed;
         let taken = code.is_approved() || (code == ResponseCode::DUPLICATE && duplicate_taken);
-        if request.kind() == TradeKind::Refund {
+        if request.kind().is_online_advice() {
             self.refund_verdict(now, &request, &answer, taken);
             return true;
         }
@@ -176,7 +176,7 @@ impl Terminal {
         request: &FinancialRequest,
         code: Option<ResponseCode>,
     ) {
-        if request.kind() == TradeKind::Refund {
+        if request.kind().is_online_advice() {
             return self.refund_unanswered(now, request, code);
         }
         self.emit(now, E::OfflineUploadDeferred { stan: request.stan, code });

@@ -28,7 +28,7 @@
 
 use crate::iso8583::cup::CupMessage;
 use crate::iso8583::response_code::ResponseCode;
-use crate::iso8583::trade::{FinancialRequest, TradeKind, TradeResponse};
+use crate::iso8583::trade::{FinancialRequest, TradeResponse};
 use crate::time::Instant;
 
 use super::commands::TerminalCommand;
@@ -49,17 +49,12 @@ impl Terminal {
         command: TerminalCommand,
         state: OperationState,
     ) -> Step {
-        assert_eq!(request.kind(), TradeKind::Refund, "only a refund is sent as its own advice");
+        let kind = request.kind();
+        assert!(kind.is_online_advice(), "{} is not sent as its own advice", kind.label());
         assert!(!self.persistent.offline.is_full(), "admission keeps room for the advice");
         let stan = request.stan;
         let amount = request.trade.amount().expect("a refund carries an amount");
-        let mut entry = JournalEntry::approved(
-            TradeKind::Refund,
-            stan,
-            request.batch,
-            amount,
-            request.card.pan,
-        );
+        let mut entry = JournalEntry::approved(kind, stan, request.batch, amount, request.card.pan);
         entry.status = EntryStatus::AdvicePending;
         self.persistent.journal.push(entry);
         self.persistent.offline.push(request.clone());
@@ -103,7 +98,8 @@ impl Terminal {
                 entry.status = EntryStatus::AdviceRefused(code);
             }
         }
-        self.emit(now, E::TradeAnswered { stan, kind: TradeKind::Refund, code, approved: taken });
+        let kind = request.kind();
+        self.emit(now, E::TradeAnswered { stan, kind, code, approved: taken });
         if own {
             self.end_operation();
         }

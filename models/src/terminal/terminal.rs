@@ -407,6 +407,12 @@ impl Terminal {
             TerminalCommand::Completion { card, amount, original_auth, original_date, pin } => {
                 (Trade::Completion { amount, original_auth, original_date }, card, pin)
             }
+            TerminalCommand::PreAuthCancel { card, amount, original_auth, original_date, pin } => {
+                (Trade::PreAuthCancel { amount, original_auth, original_date }, card, pin)
+            }
+            TerminalCommand::CompletionAdvice { card, amount, original_auth, original_date } => {
+                (Trade::CompletionAdvice { amount, original_auth, original_date }, card, None)
+            }
             TerminalCommand::Refund { card, amount, original_rrn, original_date } => {
                 (Trade::Refund { amount, original_rrn, original_date }, card, None)
             }
@@ -415,15 +421,32 @@ impl Terminal {
                     self.persistent.journal.find(original_stan).ok_or_else(|| {
                         format!("no trade with stan {original_stan} in this batch")
                     })?;
-                let trade = Trade::Void {
-                    amount,
-                    // A host that sent no RRN gets zeros: the STAN in field 61 identifies the original.
-                    original_rrn: original
-                        .rrn
-                        .unwrap_or_else(|| Rrn::new("000000000000").expect("valid")),
-                    original_auth: original.auth_code,
-                    original_batch,
-                    original_stan,
+                // A host that sent no RRN gets zeros: the STAN in field 61 identifies the original.
+                let original_rrn =
+                    original.rrn.unwrap_or_else(|| Rrn::new("000000000000").expect("valid"));
+                let original_auth = original.auth_code;
+                // A completion is voided by a completion void (F25 06, 60.1
+                // 21), which the issuer looks for among completions only.
+                let completion =
+                    matches!(original.kind, TradeKind::Completion | TradeKind::CompletionAdvice)
+                        && self.checked.config.mutation
+                            != TerminalMutation::CompletionVoidAsSaleVoid;
+                let trade = if completion {
+                    Trade::CompletionVoid {
+                        amount,
+                        original_rrn,
+                        original_auth,
+                        original_batch,
+                        original_stan,
+                    }
+                } else {
+                    Trade::Void {
+                        amount,
+                        original_rrn,
+                        original_auth,
+                        original_batch,
+                        original_stan,
+                    }
                 };
                 (trade, CardRead::swiped(original.pan), pin)
             }
@@ -469,7 +492,9 @@ impl Terminal {
         // The cashier's retry under the unsafe policy finds the store taken by
         // the first sale's reversal: the terminal holds one.
         let store_free = self.persistent.reversal.is_none();
-        if (kind.is_reversible() || reverse_all) && store_free {
+        let forgets = kind == TradeKind::Completion
+            && self.checked.config.mutation == TerminalMutation::CompletionNotReversed;
+        if (kind.is_reversible() || reverse_all) && store_free && !forgets {
             let reversal = ReversalRequest::new_unchecked(&request, ReversalReason::Timeout.code());
             match self.checked.config.reversal_persist {
                 ReversalPersist::BeforeSend => {
@@ -712,7 +737,9 @@ impl Terminal {
             self.persistent.journal.drop_oldest();
         }
         self.persistent.journal.push(entry);
-        if let Trade::Void { original_stan, .. } = request.trade {
+        if let Trade::Void { original_stan, .. } | Trade::CompletionVoid { original_stan, .. } =
+            request.trade
+        {
             if let Some(original) = self.persistent.journal.find_mut(original_stan) {
                 original.voided = true;
             }

@@ -38,6 +38,9 @@ pub struct Coverage {
     /// fault's end is not counted).
     pub faults: BTreeMap<String, u64>,
     pub settlements: BTreeMap<String, u64>,
+    /// The kinds of trade an issuer approved (`pre_auth`, `completion_void`,
+    /// ...): which members of the catalogue a workload exercised.
+    pub trade_kinds: BTreeMap<String, u64>,
     /// The scenario's placed faults ([`crate::placed`]): every one planned,
     /// and the runs each landed in.
     pub placed_planned: BTreeSet<String>,
@@ -168,6 +171,13 @@ impl Coverage {
                         _ => {}
                     }
                 }
+                TraceEvent::Issuer { event, .. } => {
+                    if let possim_models::issuer::IssuerEventKind::Approved { kind, .. } =
+                        &event.kind
+                    {
+                        bump(&mut coverage.trade_kinds, tag(kind, ""));
+                    }
+                }
                 TraceEvent::Fault(fault) => {
                     let name = fault_name(fault.kind);
                     if TERMINAL_FAULTS.contains(&fault.kind) {
@@ -212,6 +222,7 @@ impl Coverage {
             (&mut self.reversal_reasons, &other.reversal_reasons),
             (&mut self.faults, &other.faults),
             (&mut self.settlements, &other.settlements),
+            (&mut self.trade_kinds, &other.trade_kinds),
             (&mut self.placed, &other.placed),
         ];
         for (mine, theirs) in pairs {

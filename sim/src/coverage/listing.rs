@@ -13,7 +13,7 @@ use std::fmt;
 
 use super::count::Coverage;
 use super::universe::{
-    fault_name, response_codes, FAULT_PHASES, HOST_FAULTS, PHASES, REVERSAL_REASONS,
+    fault_name, response_codes, trade_kinds, FAULT_PHASES, HOST_FAULTS, PHASES, REVERSAL_REASONS,
     SETTLEMENT_OUTCOMES, TERMINAL_EVENTS, TERMINAL_FAULTS,
 };
 
@@ -36,6 +36,7 @@ fn categories(coverage: &Coverage) -> Vec<(&'static str, &BTreeMap<String, u64>,
         ("reversal reasons", &coverage.reversal_reasons, own(&REVERSAL_REASONS)),
         ("faults by phase", &coverage.faults, faults),
         ("settlements", &coverage.settlements, own(&SETTLEMENT_OUTCOMES)),
+        ("trade kinds approved", &coverage.trade_kinds, trade_kinds()),
         (PLACED, &coverage.placed, coverage.placed_planned.iter().cloned().collect()),
         ("phase transitions", &coverage.transitions, Vec::new()),
     ]

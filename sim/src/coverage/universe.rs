@@ -32,6 +32,15 @@ pub const FAULT_PHASES: [&str; 7] = [
     "batch_upload",
 ];
 
+/// Every kind of the CUP catalogue (`TradeKind::ALL`), by its serde name.
+pub fn trade_kinds() -> Vec<String> {
+    possim_models::iso8583::trade::TradeKind::ALL
+        .iter()
+        .map(|kind| serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(String::from)))
+        .map(|name| name.expect("a trade kind serialises as its name"))
+        .collect()
+}
+
 /// The answer codes the switch, the network and the issuers give
 /// (`models/src/{switch,network,issuer}`), as terminals receive them.
 pub fn response_codes() -> Vec<String> {

@@ -887,6 +887,12 @@ impl Fleet {
                 persistent.journal().last_voidable_sale(batch).map(TerminalCommand::void_of)
             }
             TradeChoice::PreAuth => Some(TerminalCommand::PreAuth { card, amount, pin: Some(pin) }),
+            // The live fleet does not follow pre-auths up (the simulator's
+            // `pre_auths` book is not wired here): a scripted completion or
+            // cancel finds nothing to complete, and the hold lapses.
+            TradeChoice::Completion
+            | TradeChoice::CompletionAdvice
+            | TradeChoice::PreAuthCancel => None,
             TradeChoice::OfflineSale => Some(TerminalCommand::OfflineSale { card, amount }),
             TradeChoice::Ecash => {
                 let offline_balance = AmountFen::new(offline.max(0) as u64).unwrap_or(amount);

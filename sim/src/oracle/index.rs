@@ -759,6 +759,18 @@ fn issuer_kind(kind: &IssuerEventKind) -> String {
             format!("returned {} at clearing {}", fen(*amount_fen), short_key(key))
         }
         I::Cleared { key } => format!("cleared {}", short_key(key)),
+        I::HoldPlaced { pre_auth, held_fen, expires_at, .. } => format!(
+            "hold of {} placed for {} until {expires_at}",
+            fen(*held_fen),
+            short_key(pre_auth)
+        ),
+        I::HoldClosed { pre_auth, why, released_fen, captured_fen, .. } => format!(
+            "hold of {} ended ({why:?}): released {}, captured {}",
+            short_key(pre_auth),
+            fen(*released_fen),
+            fen(*captured_fen)
+        )
+        .to_lowercase(),
         I::ECashLoaded { pan, amount_fen } => {
             format!("e-cash loaded {} on card {}", fen(*amount_fen), short_pan(pan))
         }

@@ -21,6 +21,7 @@
 //! | authenticated-only | [`authenticated_only`] |
 //! | numbering | [`numbering`] |
 //! | ecash-balances | [`ecash_balances`] |
+//! | holds-accounted | [`holds_accounted`] |
 //!
 //! ```
 //! use possim_sim::oracle::{check, Invariant};
@@ -38,6 +39,7 @@ pub mod authenticated_only;
 pub mod conservation;
 pub mod ecash_balances;
 pub mod every_unanswered_trade_reversed;
+pub mod holds_accounted;
 pub mod index;
 pub mod no_double_debit;
 pub mod numbering;
@@ -74,10 +76,11 @@ pub enum Invariant {
     AuthenticatedOnly,
     Numbering,
     EcashBalances,
+    HoldsAccounted,
 }
 
 impl Invariant {
-    pub const ALL: [Invariant; 9] = [
+    pub const ALL: [Invariant; 10] = [
         Invariant::EveryUnansweredTradeReversed,
         Invariant::OfflineBeforeSettlement,
         Invariant::NoDoubleDebit,
@@ -87,6 +90,7 @@ impl Invariant {
         Invariant::AuthenticatedOnly,
         Invariant::Numbering,
         Invariant::EcashBalances,
+        Invariant::HoldsAccounted,
     ];
 
     /// The kebab-case name used in reports, scenarios and the CLI.
@@ -101,6 +105,7 @@ impl Invariant {
             Invariant::AuthenticatedOnly => "authenticated-only",
             Invariant::Numbering => "numbering",
             Invariant::EcashBalances => "ecash-balances",
+            Invariant::HoldsAccounted => "holds-accounted",
         }
     }
 
@@ -117,6 +122,7 @@ impl Invariant {
             Invariant::AuthenticatedOnly => authenticated_only::check(index),
             Invariant::Numbering => numbering::check(index),
             Invariant::EcashBalances => ecash_balances::check(index),
+            Invariant::HoldsAccounted => holds_accounted::check(index),
         }
     }
 }
@@ -129,7 +135,7 @@ impl fmt::Display for Invariant {
 
 /// A name that is not an invariant's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown invariant {name:?}: expected one of every-unanswered-trade-reversed, offline-before-settlement, no-double-debit, conservation, slip-truth, settlement-balances, authenticated-only, numbering, ecash-balances")]
+#[error("unknown invariant {name:?}: expected one of every-unanswered-trade-reversed, offline-before-settlement, no-double-debit, conservation, slip-truth, settlement-balances, authenticated-only, numbering, ecash-balances, holds-accounted")]
 pub struct UnknownInvariant {
     pub name: String,
 }

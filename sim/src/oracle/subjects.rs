@@ -58,6 +58,7 @@ pub(crate) fn count(invariant: Invariant, index: &TraceIndex) -> (usize, &'stati
                 .count(),
             "frames",
         ),
+        Invariant::HoldsAccounted => (super::holds_accounted::holds(index), "holds"),
         Invariant::Numbering => (
             terminal_events()
                 .filter(|event| matches!(event.kind, TerminalEventKind::RequestSent { .. }))

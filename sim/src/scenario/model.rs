@@ -352,6 +352,35 @@ pub struct Workload {
     /// The cashier's commands placed exactly (settle, reprint, a void of a
     /// given trade, ...): what the certification cases script beside trades.
     pub commands: Vec<ScriptedCommand>,
+    /// What follows a drawn pre-auth.
+    pub pre_auth_follow_up: PreAuthFollowUp,
+}
+
+/// What the merchant does after a drawn pre-auth (the hotel guest leaves,
+/// the car comes back): relative weights of completing it (online or as
+/// an advice), cancelling it, or doing nothing (the issuer lets the hold
+/// lapse), after a delay drawn in `after_ms`. A completion's amount is
+/// drawn from 85 % to 115 % of the hold (CUP's allowance over it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PreAuthFollowUp {
+    pub completion: u32,
+    pub completion_advice: u32,
+    pub cancel: u32,
+    pub nothing: u32,
+    pub after_ms: RangeMs,
+}
+
+impl Default for PreAuthFollowUp {
+    fn default() -> PreAuthFollowUp {
+        PreAuthFollowUp {
+            completion: 6,
+            completion_advice: 1,
+            cancel: 2,
+            nothing: 1,
+            after_ms: RangeMs { min: 30_000, max: 300_000 },
+        }
+    }
 }
 
 /// A cashier's command at one terminal at a given time of the safety phase.
@@ -419,17 +448,28 @@ pub enum CashierCommand {
 pub enum TradeChoice {
     Sale,
     Inquiry,
-    /// Voids the terminal's latest approved, not voided sale of its batch.
+    /// Voids the terminal's latest approved, not voided sale or completion
+    /// of its batch (a completion by a completion void).
     Void,
     /// Refunds the card's latest sale of an earlier batch.
     Refund,
+    /// A drawn pre-auth is followed, after a drawn delay, by its
+    /// completion, completion advice, cancel or nothing
+    /// ([`PreAuthFollowUp`]); a scripted one by what the script says.
     PreAuth,
     OfflineSale,
     Ecash,
+    /// Scripted only: completes the terminal's oldest open pre-auth for
+    /// `amount_fen`.
+    Completion,
+    /// Scripted only: the same as an advice (0220).
+    CompletionAdvice,
+    /// Scripted only: cancels the terminal's oldest open pre-auth.
+    PreAuthCancel,
 }
 
 impl TradeChoice {
-    /// In the order of [`TradeMix`]'s weights.
+    /// The drawn choices, in the order of [`TradeMix`]'s weights.
     pub const ALL: [TradeChoice; 7] = [
         TradeChoice::Sale,
         TradeChoice::Inquiry,
@@ -472,6 +512,7 @@ impl Default for Workload {
             cashier: Cashier::default(),
             script: Vec::new(),
             commands: Vec::new(),
+            pre_auth_follow_up: PreAuthFollowUp::default(),
         }
     }
 }

@@ -31,7 +31,7 @@ use super::model::{
 use possim_models::iso8583::values::Pan;
 
 /// The invariants the oracle checks, by the names `expect.violates` uses.
-pub const INVARIANTS: [&str; 9] = [
+pub const INVARIANTS: [&str; 10] = [
     "every-unanswered-trade-reversed",
     "offline-before-settlement",
     "no-double-debit",
@@ -41,6 +41,7 @@ pub const INVARIANTS: [&str; 9] = [
     "authenticated-only",
     "numbering",
     "ecash-balances",
+    "holds-accounted",
 ];
 
 /// The line profile every scenario has, with [`LineProfile::default`].
@@ -208,6 +209,20 @@ pub(crate) fn check_workload(workload: &Workload) -> Result<(), CompileError> {
     }
     if weights.iter().map(|weight| u64::from(*weight)).sum::<u64>() > u64::from(u32::MAX) {
         return fail(at.key("mix"), "the trade mix weights add up to more than 4294967295");
+    }
+    let follow = &workload.pre_auth_follow_up;
+    let at_follow = at.key("pre_auth_follow_up");
+    let follow_weights =
+        [follow.completion, follow.completion_advice, follow.cancel, follow.nothing];
+    if follow_weights.iter().all(|weight| *weight == 0) {
+        return fail(at_follow, "the pre-auth follow-up weights are all zero");
+    }
+    if follow_weights.iter().map(|weight| u64::from(*weight)).sum::<u64>() > u64::from(u32::MAX) {
+        return fail(at_follow, "the pre-auth follow-up weights add up to more than 4294967295");
+    }
+    check_range(&at_follow.key("after_ms"), follow.after_ms)?;
+    if follow.after_ms.max > crate::scenario::bounds::RUN_MS_MAX {
+        return fail(at_follow.key("after_ms").key("max"), "a follow-up comes within a week");
     }
     let amount = RangeMs { min: workload.amount_fen.min, max: workload.amount_fen.max };
     check_range(&at.key("amount_fen"), amount)?;

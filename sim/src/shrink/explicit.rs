@@ -79,8 +79,12 @@ fn choice(kind: TradeKind) -> Option<TradeChoice> {
         TradeKind::PreAuth => Some(TradeChoice::PreAuth),
         TradeKind::OfflineSaleUpload => Some(TradeChoice::OfflineSale),
         TradeKind::ECashUpload => Some(TradeChoice::Ecash),
-        // The cashier never asks for a completion on its own.
-        TradeKind::Completion => None,
+        // A completion or cancel of the oldest open pre-auth, as the
+        // follow-up did; a completion void is the drawn void of a completion.
+        TradeKind::Completion => Some(TradeChoice::Completion),
+        TradeKind::CompletionAdvice => Some(TradeChoice::CompletionAdvice),
+        TradeKind::PreAuthCancel => Some(TradeChoice::PreAuthCancel),
+        TradeKind::CompletionVoid => Some(TradeChoice::Void),
     }
 }
 

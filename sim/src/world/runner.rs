@@ -27,6 +27,7 @@ use super::shells;
 use super::simulation::simulation;
 use super::state::{pair, Command, PowerCut, Shared, TerminalSlot, World};
 use crate::order::Order;
+use crate::pre_auths::{FollowUp, PreAuthBook};
 use crate::refunds::RefundHistory;
 use crate::scenario::compile::CompiledScenario;
 use crate::scenario::model::{CashierCommand, Fault, PrinterFault, ProtocolFault, TradeChoice};
@@ -101,6 +102,12 @@ enum Action {
         index: usize,
         waits: u32,
     },
+    /// What follows a drawn pre-auth, chosen by `pick` ([`FollowUp::draw`]).
+    PreAuthFollowUp {
+        terminal: TerminalId,
+        pick: u64,
+        waits: u32,
+    },
     Fault(Fault, FaultCause),
     Undo(Undo, FaultCause),
     Healing,
@@ -146,6 +153,7 @@ struct Runner<'a> {
     /// Terminals whose last online trade failed: the cashier presses "send pending".
     crashed_switch: bool,
     refund_history: RefundHistory,
+    pre_auth_book: PreAuthBook,
     signing_in: std::collections::BTreeSet<TerminalId>,
 }
 
@@ -205,7 +213,74 @@ impl<'a> Runner<'a> {
         let mut order = Order::draw(rng, workload, drawn.len());
         order.card_index = drawn[order.card_index];
         self.place(now, id, order);
+        if order.choice == TradeChoice::PreAuth {
+            let pick = order.refund_pick;
+            let (_, after_ms) = FollowUp::draw(pick, &workload.pre_auth_follow_up);
+            let when = now + Duration::from_millis(after_ms);
+            if when < self.safety_end {
+                self.at(when, Action::PreAuthFollowUp { terminal: id, pick, waits: 0 });
+            }
+        }
         self.next_arrival(now, id);
+    }
+
+    /// The merchant comes back to a drawn pre-auth: completes it, cancels
+    /// it or leaves it to lapse ([`crate::pre_auths`]).
+    fn pre_auth_follow_up(&mut self, now: Instant, id: TerminalId, pick: u64, waits: u32) {
+        if self.phase != Phase::Safety {
+            return;
+        }
+        if self.is_busy(id) {
+            if waits < BUSY_WAITS_MAX {
+                let when = now + Duration::from_millis(BUSY_WAIT_MS);
+                self.at(when, Action::PreAuthFollowUp { terminal: id, pick, waits: waits + 1 });
+            }
+            return;
+        }
+        let (follow_up, _) = FollowUp::draw(pick, &self.scenario.workload.pre_auth_follow_up);
+        self.remember_pre_auths(id);
+        let Some(open) = self.pre_auth_book.take_oldest(id) else { return };
+        let today = self.scenario.calendar.month_day(now);
+        if let Some(command) = open.command(follow_up, self.card_read(open.pan), today) {
+            self.command(id, command);
+        }
+    }
+
+    fn remember_pre_auths(&mut self, id: TerminalId) {
+        let world = self.world.borrow();
+        self.pre_auth_book.remember(id, world.terminals[&id].terminal.persistent().journal());
+    }
+
+    /// A scripted follow-up of the terminal's oldest open pre-auth: a
+    /// completion of `amount_fen`, or the cancel of the whole hold.
+    fn scripted_follow_up(
+        &mut self,
+        now: Instant,
+        id: TerminalId,
+        choice: TradeChoice,
+        amount_fen: u64,
+    ) -> Option<TerminalCommand> {
+        self.remember_pre_auths(id);
+        let open = self.pre_auth_book.take_oldest(id)?;
+        let card = self.card_read(open.pan);
+        let original_date = self.scenario.calendar.month_day(now);
+        let amount = AmountFen::new(amount_fen).expect("scenario amounts fit 12 digits");
+        Some(match choice {
+            TradeChoice::Completion => TerminalCommand::Completion {
+                card,
+                amount,
+                original_auth: open.auth,
+                original_date,
+                pin: None,
+            },
+            TradeChoice::CompletionAdvice => TerminalCommand::CompletionAdvice {
+                card,
+                amount,
+                original_auth: open.auth,
+                original_date,
+            },
+            _ => open.command(FollowUp::Cancel, card, original_date)?,
+        })
     }
 
     /// Whether the terminal cannot take a cardholder now.
@@ -253,7 +328,7 @@ impl<'a> Runner<'a> {
                 let world = self.world.borrow();
                 let persistent = world.terminals[&id].terminal.persistent();
                 let batch = persistent.batch();
-                persistent.journal().last_voidable_sale(batch).map(TerminalCommand::void_of)
+                persistent.journal().last_voidable(batch).map(TerminalCommand::void_of)
             }
             TradeChoice::Refund => self.refund_history.pick(id, refund_pick).map(|sale| {
                 sale.command(
@@ -263,6 +338,9 @@ impl<'a> Runner<'a> {
                 )
             }),
             TradeChoice::PreAuth => Some(TerminalCommand::PreAuth { card, amount, pin: Some(pin) }),
+            TradeChoice::Completion
+            | TradeChoice::CompletionAdvice
+            | TradeChoice::PreAuthCancel => self.scripted_follow_up(now, id, choice, amount_fen),
             TradeChoice::OfflineSale => Some(TerminalCommand::OfflineSale { card, amount }),
             TradeChoice::Ecash => {
                 let offline = AmountFen::new(self.cards[card_index].2.max(0) as u64).expect("fits");
@@ -637,6 +715,7 @@ impl<'a> Runner<'a> {
                     | Action::Fault(..)
                     | Action::Arrival { .. }
                     | Action::Scripted { .. }
+                    | Action::PreAuthFollowUp { .. }
             )
         });
         for (undo, cause) in undos {
@@ -792,8 +871,12 @@ impl<'a> Runner<'a> {
 
     /// The refundable sales of `id`'s batch, taken as it settles.
     fn remember_refundable(&mut self, id: TerminalId) {
-        let world = self.world.borrow();
-        self.refund_history.remember(id, world.terminals[&id].terminal.persistent().journal());
+        {
+            let world = self.world.borrow();
+            self.refund_history.remember(id, world.terminals[&id].terminal.persistent().journal());
+        }
+        // Pre-auths outlive the batch: taken before the journal is cleared.
+        self.remember_pre_auths(id);
     }
 }
 
@@ -981,6 +1064,7 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
         cursor: 0,
         crashed_switch: false,
         refund_history: RefundHistory::default(),
+        pre_auth_book: PreAuthBook::default(),
         signing_in: Default::default(),
     };
     if runner.cards.is_empty() {
@@ -1103,6 +1187,9 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
                     runner.arrival(now, terminal, waits, &mut sim)
                 }
                 Action::Scripted { index, waits } => runner.scripted(now, index, waits),
+                Action::PreAuthFollowUp { terminal, pick, waits } => {
+                    runner.pre_auth_follow_up(now, terminal, pick, waits)
+                }
                 Action::Fault(fault, cause) => runner.apply_fault(now, fault, cause, &mut sim)?,
                 Action::Undo(undo, cause) => runner.undo(now, undo, cause, &mut sim),
                 Action::Command(id, command) => runner.command(id, command),

@@ -8,6 +8,7 @@ mod device;
 mod offline;
 mod policies;
 mod power;
+mod pre_auth;
 mod refund;
 mod reversal;
 mod sale;
