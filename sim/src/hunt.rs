@@ -61,11 +61,12 @@ pub struct HuntRow {
 }
 
 /// Every distinct bug the suite's cases guard against, in the order first
-/// named (the fault-adding guards left out).
+/// named: the fault-adding guards and the switch's scripted quirks (each
+/// bound to one case's terminal and trade) left out.
 pub fn guards_of(cases: &[LoadedCase]) -> Vec<Guard> {
     crate::certify::matrix::columns(cases)
         .into_iter()
-        .filter(|guard| !matches!(guard.key.as_str(), "protocol" | "scheduled"))
+        .filter(|guard| !matches!(guard.key.as_str(), "protocol" | "scheduled" | "switch.quirks"))
         .collect()
 }
 
@@ -80,7 +81,11 @@ pub fn hunt(scenario: &Scenario, guard: &Guard, seeds: Range<u64>, cpu_ms_max: u
         error: None,
         safe_failures: Vec::new(),
     };
+    let unguarded = Scenario { case: None, ..scenario.clone() };
     let compiled = match guard::apply(scenario, guard).and_then(|guarded| {
+        if guarded == unguarded {
+            return Err("already so in this scenario".to_string());
+        }
         guarded.compile().map_err(|error| format!("{}: {}", error.path, error.message))
     }) {
         Ok(compiled) => compiled,

@@ -285,3 +285,38 @@ fn a_tamper_unlock_that_finds_the_terminal_off_waits_for_it() {
     assert!(report.converged, "{:?}", report.healing_pending);
     assert!(report.passed(), "{:?}", report.failed());
 }
+
+/// Regression (swarm seeds faults/backbone.yaml 114, faults/protocol.yaml
+/// 113, faults/line.yaml 126): a bit flipped in an 0810, which carries no
+/// MAC, handed a terminal a batch number the host never gave it. A line's
+/// random corruption now hits only frames a MAC protects; on a line that
+/// corrupts every frame, sign-in and settlement frames arrive intact while
+/// every trade's frames arrive corrupted.
+#[test]
+fn random_corruption_never_touches_a_frame_without_a_mac() {
+    let text = BASE
+        .replace("tmk: 0123456789ABCDEF}", "tmk: 0123456789ABCDEF, link: flipping}")
+        .replace("issuers:", "links: {flipping: {corrupt_per_frame: 1.0}}\nissuers:");
+    let scenario = parse_and_compile(&text, "flipping.yaml").expect("a valid scenario");
+    let report = execute(&scenario, &RunOptions { seed: 1, swarm: false }).expect("runs");
+    let mut corrupted_mtis = std::collections::BTreeSet::new();
+    let mut intact_sign_ins = 0;
+    for record in report.trace.records() {
+        let TraceEvent::Frame(frame) = &record.event else { continue };
+        if frame.terminal.map(|t| t.trimmed().to_string()).as_deref() != Some("T0000001") {
+            continue;
+        }
+        match (frame.fate == Fate::Corrupted, frame.mti.as_deref()) {
+            (true, Some(mti)) => {
+                corrupted_mtis.insert(mti.to_string());
+            }
+            (false, Some("0810")) => intact_sign_ins += 1,
+            _ => {}
+        }
+    }
+    assert!(intact_sign_ins >= 1, "the 0810 arrives intact");
+    assert!(corrupted_mtis.contains("0200"), "MAC'd frames are flipped: {corrupted_mtis:?}");
+    for mti in ["0800", "0810", "0500", "0510", "0320", "0330"] {
+        assert!(!corrupted_mtis.contains(mti), "{mti} carries no MAC: {corrupted_mtis:?}");
+    }
+}

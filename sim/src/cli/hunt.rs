@@ -57,6 +57,9 @@ pub fn run(args: HuntArgs) -> Result<u8> {
             bail!(InputError(format!("no guard matches {:?}", args.guards)));
         }
     }
+    // A guard may make a model panic (an assertion of its own); that seed
+    // fails and the table says so, and a thousand backtraces say nothing.
+    std::panic::set_hook(Box::new(|_| {}));
     let pool = rayon::ThreadPoolBuilder::new().num_threads(args.jobs.unwrap_or(0)).build()?;
     let mut rows = Vec::new();
     for guard in &guards {

@@ -86,6 +86,13 @@ pub struct FrameHeader {
     /// same STAN, until acknowledged; a refund sent again is the same
     /// trade, not the next one.
     pub advice: bool,
+    /// A decoded frame with no MAC (sign-in, settlement, batch upload):
+    /// the line never flips a bit in it at random. A flipped bit stands
+    /// for the corruption that gets past the link's own checksum, which in
+    /// the field only a MAC catches; flipping the batch number of an 0810,
+    /// which nothing can check, made a terminal trade in a batch the host
+    /// never gave it (swarm seeds backbone 114, protocol 113, line 126).
+    pub unauthenticated: bool,
 }
 
 impl FrameHeader {
@@ -107,6 +114,7 @@ impl FrameHeader {
             network_code,
             online_trade: kind.is_some_and(|kind| !kind.is_offline_upload()),
             advice: kind.is_some_and(|kind| kind.is_advice()),
+            unauthenticated: !message.has(possim_models::iso8583::message::MAC_FIELD),
         }
     }
 }
@@ -259,10 +267,13 @@ impl Line {
         &mut self,
         now: Instant,
         mut bytes: Vec<u8>,
+        unauthenticated: bool,
         placed: Option<FaultRecord>,
         slot: FrameSlot,
     ) -> LineVerdict {
+        // The draws are made whatever the frame, so the stream stays in step.
         let (latency, drop, duplicate, corrupt) = self.draws();
+        let corrupt = corrupt && !unauthenticated;
         let mut faults: Vec<FaultRecord> = placed.into_iter().collect();
         if now < self.blackhole_until {
             return LineVerdict {
@@ -299,7 +310,7 @@ impl Line {
     /// A frame the terminal sends.
     pub fn outbound(&mut self, now: Instant, header: FrameHeader, bytes: Vec<u8>) -> LineVerdict {
         let slot = self.next_slot(LineDirection::Up);
-        let FrameHeader { mti, stan, network_code, online_trade, advice } = header;
+        let FrameHeader { mti, stan, network_code, online_trade, advice, unauthenticated } = header;
         // The Nth trade is the Nth the cashier made: a refund's advice sent
         // again (its STAN already counted) lands no placed fault of its own.
         let resent = advice && stan.is_some_and(|stan| self.sent_at.contains_key(&stan));
@@ -414,7 +425,7 @@ impl Line {
                 }
             }
         }
-        let mut verdict = self.verdict(now, bytes, placed, slot);
+        let mut verdict = self.verdict(now, bytes, unauthenticated, placed, slot);
         verdict.faults.extend(extra_faults);
         if drop_placed {
             verdict.copies.clear();
@@ -432,7 +443,7 @@ impl Line {
     /// A frame sent to the terminal.
     pub fn inbound(&mut self, now: Instant, header: FrameHeader, bytes: Vec<u8>) -> LineVerdict {
         let slot = self.next_slot(LineDirection::Down);
-        let FrameHeader { mti, stan, .. } = header;
+        let FrameHeader { mti, stan, unauthenticated, .. } = header;
         let mut action = None;
         if !self.healed {
             if let (Some(mti), Some(stan)) = (mti, stan) {
@@ -452,7 +463,7 @@ impl Line {
                     self.settlement_answer_dropped = true;
                     let cause = FaultCause::Protocol(fault.placement());
                     let record = self.record(FaultKind::LineDropFrame, cause);
-                    let mut verdict = self.verdict(now, bytes, Some(record), slot);
+                    let mut verdict = self.verdict(now, bytes, unauthenticated, Some(record), slot);
                     verdict.copies.clear();
                     verdict.fate = Fate::Dropped;
                     return verdict;
@@ -460,10 +471,10 @@ impl Line {
             }
         }
         let mut verdict = match action {
-            None => self.verdict(now, bytes, None, slot),
+            None => self.verdict(now, bytes, unauthenticated, None, slot),
             Some((AnswerFault::Drop, words)) => {
                 let record = self.record(FaultKind::LineDropFrame, FaultCause::Protocol(words));
-                let mut verdict = self.verdict(now, bytes, Some(record), slot);
+                let mut verdict = self.verdict(now, bytes, unauthenticated, Some(record), slot);
                 verdict.copies.clear();
                 verdict.fate = Fate::Dropped;
                 verdict
@@ -475,7 +486,7 @@ impl Line {
                     *last ^= 0x01;
                 }
                 let record = self.record(FaultKind::LineCorrupt, FaultCause::Protocol(words));
-                let mut verdict = self.verdict(now, bytes, Some(record), slot);
+                let mut verdict = self.verdict(now, bytes, unauthenticated, Some(record), slot);
                 if !verdict.copies.is_empty() {
                     verdict.fate = Fate::Corrupted;
                 }
@@ -486,7 +497,7 @@ impl Line {
                 let target = (sent.as_millis() + self.response_timeout_ms) as i64 + offset_ms;
                 let delay = (target - now.as_millis() as i64).max(0) as u64;
                 let record = self.record(FaultKind::LineDelay, FaultCause::Protocol(words));
-                let mut verdict = self.verdict(now, bytes, Some(record), slot);
+                let mut verdict = self.verdict(now, bytes, unauthenticated, Some(record), slot);
                 for copy in &mut verdict.copies {
                     copy.0 = delay;
                 }
