@@ -24,8 +24,10 @@ use possim_models::terminal::printer::{PrinterHardware, PrinterState, SlipKind};
 use possim_models::terminal::TerminalCommand;
 use possim_models::time::Instant;
 use possim_sim::oracle::{check, check_one, Invariant, Verdict, Violation, EVIDENCE_MAX};
+use possim_sim::scenario::model::LineDirection;
 use possim_sim::trace::{
-    CardSetup, Phase, Setup, TerminalSetup, Trace, TraceEvent, TRACE_SCHEMA_VERSION,
+    CardSetup, Fate, FaultCause, FaultKind, FaultRecord, FrameRecord, FrameSlot, Phase, Setup,
+    TerminalSetup, Trace, TraceEvent, TRACE_SCHEMA_VERSION,
 };
 
 const OPENING_FEN: i64 = 1_000_000;
@@ -1080,17 +1082,145 @@ fn moved(trace: &mut Trace, ms: u64, key: TradeKey, pan: Pan) {
     );
 }
 
-/// The switch and issuer check MACs before anything moves, so no run of the
-/// models breaks this; the three shapes of the breach are hand-made.
+/// One frame on the wire, naming `t`, batch 1 and `stan` (fields 41, 60.2,
+/// 11) as the recorder lists them.
+#[allow(clippy::too_many_arguments)]
+fn wire(
+    trace: &mut Trace,
+    ms: u64,
+    from: Node,
+    to: Node,
+    mti: &str,
+    t: TerminalId,
+    stan: Stan,
+    code: Option<[u8; 2]>,
+    fate: Fate,
+) {
+    let record = FrameRecord {
+        from,
+        to,
+        mti: Some(mti.into()),
+        stan: Some(stan.value()),
+        terminal: Some(t),
+        amount_fen: Some(SALE_FEN),
+        code: code.map(ResponseCode::new),
+        bytes: 100,
+        fields: "3=000000 60=22000001000 64=3030303030303030".into(),
+        fate,
+    };
+    trace.push(Instant::from_millis(ms), TraceEvent::Frame(Box::new(record)));
+}
+
+/// A sale of `t` forwarded and approved, whose 0210 the line then drops.
+fn sale_answer_lost(trace: &mut Trace, t: TerminalId, stan: Stan) {
+    let term = Node::Terminal(t);
+    wire(trace, 10, term, Node::Switch, "0200", t, stan, None, Fate::Delivered);
+    wire(trace, 20, Node::Switch, Node::Network, "0200", t, stan, None, Fate::Delivered);
+    wire(trace, 30, Node::Network, Node::Issuer(0), "0200", t, stan, None, Fate::Delivered);
+    moved(trace, 40, key(t, stan), card_pan(1));
+    wire(trace, 50, Node::Network, Node::Switch, "0210", t, stan, Some(*b"00"), Fate::Delivered);
+    wire(trace, 60, Node::Switch, term, "0210", t, stan, Some(*b"00"), Fate::Dropped);
+}
+
+/// A line fault on the next frame: one bit of byte `byte` (of the frame as
+/// sent) flipped.
+fn flipped(trace: &mut Trace, ms: u64, t: TerminalId, byte: u32) {
+    let record = FaultRecord {
+        kind: FaultKind::LineCorrupt,
+        target: t.to_string(),
+        cause: FaultCause::Scheduled,
+        frame: Some(FrameSlot { direction: LineDirection::Up, index: 3, flipped: Some((byte, 0)) }),
+    };
+    trace.push(Instant::from_millis(ms), TraceEvent::Fault(record));
+}
+
+/// The switch policy `mac_checked_on_0200_only`, seen on the wire: the
+/// reversal's only copy arrived garbled (a bit flipped in field 64) and the
+/// switch passed it upstream anyway.
 #[test]
-fn authenticated_only_fails_on_money_moved_for_a_trade_never_forwarded_synthetic() {
+fn authenticated_only_fails_on_a_garbled_reversal_passed_upstream_synthetic() {
     let t = TerminalId::new("T0000009").unwrap();
     let stan = Stan::new(5).unwrap();
     let mut trace = synthetic();
+    sale_answer_lost(&mut trace, t, stan);
+    flipped(&mut trace, 70, t, 95);
+    wire(&mut trace, 70, Node::Terminal(t), Node::Switch, "0400", t, stan, None, Fate::Corrupted);
+    wire(&mut trace, 80, Node::Switch, Node::Network, "0400", t, stan, None, Fate::Delivered);
+    end(&mut trace, 90);
+    let violation = violation_for(&trace, Invariant::AuthenticatedOnly, t, stan);
+    assert!(violation.message.contains("garbled"), "{violation}");
+    assert!(evidence_mentions(&violation, "corrupted"), "{violation}");
+}
+
+/// The same frames pass when the flipped bit lies in the header, which the
+/// MAC does not cover (the switch rightly serves the copy), and when the
+/// garbled copy is refused and an intact one follows.
+#[test]
+fn authenticated_only_passes_a_header_flip_and_a_garbled_copy_sent_again_intact_synthetic() {
+    let t = TerminalId::new("T0000009").unwrap();
+    let stan = Stan::new(5).unwrap();
+    let mut trace = synthetic();
+    sale_answer_lost(&mut trace, t, stan);
+    flipped(&mut trace, 70, t, 9);
+    wire(&mut trace, 70, Node::Terminal(t), Node::Switch, "0400", t, stan, None, Fate::Corrupted);
+    wire(&mut trace, 80, Node::Switch, Node::Network, "0400", t, stan, None, Fate::Delivered);
+    end(&mut trace, 90);
+    assert_passes(&trace, Invariant::AuthenticatedOnly);
+
+    let mut trace = synthetic();
+    sale_answer_lost(&mut trace, t, stan);
+    flipped(&mut trace, 70, t, 95);
+    let term = Node::Terminal(t);
+    wire(&mut trace, 70, term, Node::Switch, "0400", t, stan, None, Fate::Corrupted);
+    wire(&mut trace, 75, Node::Switch, term, "0410", t, stan, Some(*b"A0"), Fate::Delivered);
+    wire(&mut trace, 80, term, Node::Switch, "0400", t, stan, None, Fate::Delivered);
+    wire(&mut trace, 85, Node::Switch, Node::Network, "0400", t, stan, None, Fate::Delivered);
+    end(&mut trace, 90);
+    assert_passes(&trace, Invariant::AuthenticatedOnly);
+}
+
+/// A reversal the switch makes itself, for a trade it gave up on before it
+/// answered the terminal, needs no copy from the terminal.
+#[test]
+fn authenticated_only_passes_the_switchs_own_reversal_synthetic() {
+    let t = TerminalId::new("T0000009").unwrap();
+    let stan = Stan::new(5).unwrap();
+    let mut trace = synthetic();
+    let term = Node::Terminal(t);
+    wire(&mut trace, 10, term, Node::Switch, "0200", t, stan, None, Fate::Delivered);
+    wire(&mut trace, 20, Node::Switch, Node::Network, "0200", t, stan, None, Fate::Delivered);
+    wire(&mut trace, 30, Node::Network, Node::Issuer(0), "0200", t, stan, None, Fate::Delivered);
+    moved(&mut trace, 40, key(t, stan), card_pan(1));
+    wire(&mut trace, 50, Node::Network, Node::Switch, "0210", t, stan, Some(*b"00"), Fate::Dropped);
+    wire(&mut trace, 60, Node::Switch, Node::Network, "0400", t, stan, None, Fate::Delivered);
+    wire(&mut trace, 60, Node::Switch, term, "0210", t, stan, Some(*b"98"), Fate::Delivered);
+    end(&mut trace, 90);
+    assert_passes(&trace, Invariant::AuthenticatedOnly);
+}
+
+/// A request upstream that no terminal sent at all (a garbled STAN served).
+#[test]
+fn authenticated_only_fails_on_a_request_upstream_no_terminal_sent_synthetic() {
+    let t = TerminalId::new("T0000009").unwrap();
+    let stan = Stan::new(5).unwrap();
+    let mut trace = synthetic();
+    wire(&mut trace, 20, Node::Switch, Node::Network, "0220", t, stan, None, Fate::Delivered);
+    end(&mut trace, 90);
+    let violation = violation_for(&trace, Invariant::AuthenticatedOnly, t, stan);
+    assert!(violation.message.contains("no terminal sent intact"), "{violation}");
+}
+
+#[test]
+fn authenticated_only_fails_on_money_moved_for_a_trade_no_frame_brought_synthetic() {
+    let t = TerminalId::new("T0000009").unwrap();
+    let stan = Stan::new(5).unwrap();
+    let mut trace = synthetic();
+    // The switch's word that it forwarded counts for nothing.
+    switch(&mut trace, 5, SwitchEventKind::Forwarded { key: key(t, stan), kind: TradeKind::Sale });
     moved(&mut trace, 10, key(t, stan), card_pan(1));
     end(&mut trace, 20);
     let violation = violation_for(&trace, Invariant::AuthenticatedOnly, t, stan);
-    assert!(violation.message.contains("never forwarded"), "{violation}");
+    assert!(violation.message.contains("no frame brought"), "{violation}");
 }
 
 #[test]
@@ -1098,7 +1228,10 @@ fn authenticated_only_fails_on_money_moved_after_the_issuer_rejected_the_mac_syn
     let t = TerminalId::new("T0000009").unwrap();
     let stan = Stan::new(5).unwrap();
     let mut trace = synthetic();
-    switch(&mut trace, 10, SwitchEventKind::Forwarded { key: key(t, stan), kind: TradeKind::Sale });
+    let term = Node::Terminal(t);
+    wire(&mut trace, 10, term, Node::Switch, "0200", t, stan, None, Fate::Delivered);
+    wire(&mut trace, 12, Node::Switch, Node::Network, "0200", t, stan, None, Fate::Delivered);
+    wire(&mut trace, 14, Node::Network, Node::Issuer(0), "0200", t, stan, None, Fate::Delivered);
     issuer(&mut trace, 20, IssuerEventKind::MacRejected { key: Some(key(t, stan)) });
     moved(&mut trace, 20, key(t, stan), card_pan(1));
     end(&mut trace, 30);
@@ -1107,26 +1240,14 @@ fn authenticated_only_fails_on_money_moved_after_the_issuer_rejected_the_mac_syn
 }
 
 #[test]
-fn authenticated_only_fails_on_money_moved_after_the_switch_refused_an_unsigned_terminal_synthetic()
-{
+fn authenticated_only_fails_on_a_request_passed_upstream_after_the_switch_refused_it_synthetic() {
     let t = TerminalId::new("T0000009").unwrap();
     let stan = Stan::new(5).unwrap();
     let mut trace = synthetic();
-    // Forwarded once in an earlier batch, then refused 77 in this one.
-    let mut earlier = key(t, stan);
-    earlier.batch = BatchNo::new(0).unwrap();
-    switch(&mut trace, 5, SwitchEventKind::Forwarded { key: earlier, kind: TradeKind::Sale });
-    switch(&mut trace, 10, SwitchEventKind::Forwarded { key: key(t, stan), kind: TradeKind::Sale });
-    switch(
-        &mut trace,
-        15,
-        SwitchEventKind::Rejected {
-            terminal: t,
-            stan: Some(stan),
-            code: ResponseCode::new(*b"77"),
-        },
-    );
-    moved(&mut trace, 20, key(t, stan), card_pan(1));
+    let term = Node::Terminal(t);
+    wire(&mut trace, 10, term, Node::Switch, "0200", t, stan, None, Fate::Delivered);
+    wire(&mut trace, 15, Node::Switch, term, "0210", t, stan, Some(*b"77"), Fate::Delivered);
+    wire(&mut trace, 20, Node::Switch, Node::Network, "0200", t, stan, None, Fate::Delivered);
     end(&mut trace, 30);
     let violation = violation_for(&trace, Invariant::AuthenticatedOnly, t, stan);
     assert!(violation.message.contains("switch refused"), "{violation}");

@@ -655,13 +655,16 @@ fn each_variant_sets_its_unsafe_policy_and_names_what_it_breaks() {
     assert!(terminal("variants/cashier_retry.yaml").cashier_retry_after_failure);
     assert!(!bundled("variants/switch_no_duplicate_check.yaml").switch.duplicate_check);
     assert!(
+        bundled("variants/switch_mac_checked_on_0200_only.yaml").switch.mac_checked_on_0200_only
+    );
+    assert!(
         !bundled("variants/issuer_reversal_not_idempotent.yaml").issuers[0]
             .policy
             .reversal_idempotent
     );
     let mut files = Vec::new();
     yaml_files(&scenarios_dir().join("variants"), &mut files);
-    assert_eq!(files.len(), 8);
+    assert_eq!(files.len(), 9);
     for path in files {
         let compiled = load_and_compile(&path).unwrap();
         let name = path.file_name().unwrap().to_str().unwrap();
