@@ -1261,32 +1261,62 @@ fn numbering_passes_reversals_uploads_and_two_settlements() {
     assert_passes(&trace_of(&run), Invariant::Numbering);
 }
 
+/// A frame terminal `t` sent, with the listing the recorder writes: `fields`
+/// are field 3, 25 and 60 (60.1, 60.2 the batch, 60.3).
+fn sent(trace: &mut Trace, ms: u64, t: TerminalId, mti: &str, stan: u32, fen: u64, fields: &str) {
+    let record = FrameRecord {
+        from: Node::Terminal(t),
+        to: Node::Switch,
+        mti: Some(mti.into()),
+        stan: Some(stan),
+        terminal: Some(t),
+        amount_fen: (fen > 0).then_some(fen),
+        code: None,
+        bytes: 100,
+        fields: fields.into(),
+        fate: Fate::Delivered,
+    };
+    trace.push(Instant::from_millis(ms), TraceEvent::Frame(Box::new(record)));
+}
+
+/// A frame the switch sent terminal `t`, with its listing.
+fn told(trace: &mut Trace, ms: u64, t: TerminalId, mti: &str, stan: u32, fields: &str) {
+    let record = FrameRecord {
+        from: Node::Switch,
+        to: Node::Terminal(t),
+        mti: Some(mti.into()),
+        stan: Some(stan),
+        terminal: Some(t),
+        amount_fen: None,
+        code: Some(ResponseCode::new(*b"00")),
+        bytes: 100,
+        fields: fields.into(),
+        fate: Fate::Delivered,
+    };
+    trace.push(Instant::from_millis(ms), TraceEvent::Frame(Box::new(record)));
+}
+
+const SALE_IN_1: &str = "3=000000 25=00 60=22000001000";
+const INQUIRY_IN_1: &str = "3=310000 25=00 60=01000001000";
+
 /// The terminal's STAN counter and batch number are correct by
-/// construction, so the breaches are hand-made.
+/// construction, so the breaches are hand-made, from fields 11 and 60.2 of
+/// the frames alone: the terminal's own events say nothing here.
 #[test]
 fn numbering_fails_on_a_stan_taken_twice_in_one_batch_synthetic() {
     let t = TerminalId::new("T0000009").unwrap();
-    let pan = card_pan(1);
     let stan = Stan::new(12).unwrap();
     let mut trace = synthetic();
-    terminal(&mut trace, 10, t, TerminalEventKind::SignedIn { batch: BatchNo::new(1).unwrap() });
-    for ms in [20, 30] {
-        terminal(
-            &mut trace,
-            ms,
-            t,
-            TerminalEventKind::TradeStarted {
-                stan,
-                kind: TradeKind::Sale,
-                amount: AmountFen::new(100),
-                pan,
-            },
-        );
-        terminal(&mut trace, ms, t, TerminalEventKind::RequestSent { stan, mti: "0200".into() });
-    }
-    // A reversal reusing its original's STAN is not a repeat.
-    terminal(&mut trace, 40, t, TerminalEventKind::RequestSent { stan, mti: "0400".into() });
-    end(&mut trace, 50);
+    sent(&mut trace, 20, t, "0200", 12, 100, SALE_IN_1);
+    // The same request again (a copy) and its reversal are not repeats.
+    sent(&mut trace, 25, t, "0200", 12, 100, SALE_IN_1);
+    sent(&mut trace, 30, t, "0400", 12, 100, SALE_IN_1);
+    // Another trade with the same STAN in the same batch is.
+    sent(&mut trace, 40, t, "0200", 12, 250, SALE_IN_1);
+    // The same STAN in the next batch is not.
+    sent(&mut trace, 45, t, "0500", 13, 0, "60=00000001201");
+    sent(&mut trace, 50, t, "0200", 12, 300, "3=000000 25=00 60=22000002000");
+    end(&mut trace, 60);
     let verdict = judged(&trace, Invariant::Numbering);
     assert_eq!(verdict.violations.len(), 1, "{verdict}");
     let violation = violation_for(&trace, Invariant::Numbering, t, stan);
@@ -1294,31 +1324,53 @@ fn numbering_fails_on_a_stan_taken_twice_in_one_batch_synthetic() {
 }
 
 #[test]
-fn numbering_fails_on_a_reversal_that_names_no_trade_synthetic() {
+fn numbering_fails_on_a_reversal_that_names_no_reversible_trade_synthetic() {
     let t = TerminalId::new("T0000009").unwrap();
-    let stan = Stan::new(44).unwrap();
     let mut trace = synthetic();
-    terminal(&mut trace, 10, t, TerminalEventKind::SignedIn { batch: BatchNo::new(1).unwrap() });
-    terminal(&mut trace, 20, t, TerminalEventKind::RequestSent { stan, mti: "0400".into() });
-    end(&mut trace, 30);
-    let violation = violation_for(&trace, Invariant::Numbering, t, stan);
-    assert!(violation.message.contains("names no reversible trade"), "{violation}");
+    sent(&mut trace, 20, t, "0400", 44, 100, SALE_IN_1);
+    // An inquiry is never reversed: an 0400 with its STAN names no trade.
+    sent(&mut trace, 30, t, "0200", 45, 0, INQUIRY_IN_1);
+    sent(&mut trace, 40, t, "0400", 45, 0, INQUIRY_IN_1);
+    end(&mut trace, 50);
+    for stan in [44, 45] {
+        let violation = violation_for(&trace, Invariant::Numbering, t, Stan::new(stan).unwrap());
+        assert!(violation.message.contains("no reversible request"), "{violation}");
+    }
 }
 
 #[test]
 fn numbering_fails_when_the_batch_does_not_move_after_settlement_synthetic() {
     let t = TerminalId::new("T0000009").unwrap();
-    let one = BatchNo::new(1).unwrap();
     let mut trace = synthetic();
-    terminal(&mut trace, 10, t, TerminalEventKind::SignedIn { batch: one });
-    terminal(&mut trace, 20, t, TerminalEventKind::SettlementCompleted { batch: one });
-    terminal(&mut trace, 30, t, TerminalEventKind::SignedIn { batch: one });
-    terminal(&mut trace, 40, t, TerminalEventKind::SettlementCompleted { batch: one });
-    end(&mut trace, 50);
-    let violation = violation_for_batch(&trace, Invariant::Numbering, t, one);
-    assert!(violation.message.contains("not 000002"), "{violation}");
-    let verdict = judged(&trace, Invariant::Numbering);
-    assert!(verdict.violations.iter().any(|v| v.message.contains("settled twice")), "{verdict}");
+    sent(&mut trace, 10, t, "0200", 1, 100, SALE_IN_1);
+    sent(&mut trace, 20, t, "0500", 2, 0, "60=00000001201");
+    // 0510: totals (30 digits), then result flag 1, balanced.
+    told(&mut trace, 25, t, "0510", 2, "48=0000000001000010000000000000001 60=00000001201");
+    sent(&mut trace, 30, t, "0200", 3, 100, SALE_IN_1);
+    end(&mut trace, 40);
+    let violation = violation_for(&trace, Invariant::Numbering, t, Stan::new(3).unwrap());
+    assert!(violation.message.contains("did not move"), "{violation}");
+}
+
+#[test]
+fn numbering_fails_on_a_batch_skipped_or_gone_back_to_and_passes_the_hosts_batch_synthetic() {
+    let t = TerminalId::new("T0000009").unwrap();
+    let mut trace = synthetic();
+    sent(&mut trace, 10, t, "0200", 1, 100, SALE_IN_1);
+    sent(&mut trace, 20, t, "0500", 2, 0, "60=00000001201");
+    // Settled batch 1: batch 3 is not its next.
+    sent(&mut trace, 30, t, "0200", 3, 100, "3=000000 25=00 60=22000003000");
+    // Back to 1.
+    sent(&mut trace, 40, t, "0200", 4, 100, SALE_IN_1);
+    // The host names batch 7 at sign-in: the terminal follows it.
+    told(&mut trace, 50, t, "0810", 5, "60=00000007001");
+    sent(&mut trace, 60, t, "0200", 6, 100, "3=000000 25=00 60=22000007000");
+    end(&mut trace, 70);
+    let skipped = violation_for(&trace, Invariant::Numbering, t, Stan::new(3).unwrap());
+    assert!(skipped.message.contains("not its next batch"), "{skipped}");
+    let back = violation_for(&trace, Invariant::Numbering, t, Stan::new(4).unwrap());
+    assert!(back.message.contains("went back to batch 000001"), "{back}");
+    assert_eq!(judged(&trace, Invariant::Numbering).violations.len(), 2);
 }
 
 // ---- bounds and format ----

@@ -23,7 +23,9 @@
 
 use possim_models::actor::Node;
 use possim_models::iso8583::response_code::ResponseCode;
+use possim_models::iso8583::trade::TradeKind;
 use possim_models::iso8583::values::{BatchNo, Stan, TerminalId};
+use possim_models::iso8583::Mti;
 
 use crate::trace::{Fate, FaultKind, FrameRecord, TraceEvent, TraceRecord};
 
@@ -51,10 +53,15 @@ pub struct WireFrame<'a> {
     pub amount_fen: Option<u64>,
     /// Field 3.
     pub processing_code: Option<&'a str>,
+    /// The trade kind fields MTI, 3, 25 and 60.1 name (requests only).
+    pub kind: Option<TradeKind>,
     pub fate: Fate,
     /// A bit flipped inside what the MAC covers: whatever arrived is not
     /// what the sender signed.
     pub garbled: bool,
+    /// Any bit flipped, the MAC's span or not: a frame without a MAC (0510,
+    /// 0330) may be refused for a flip in its header.
+    pub flipped: bool,
     pub record: &'a FrameRecord,
 }
 
@@ -137,12 +144,21 @@ pub fn batch_of(field_60: &str) -> Option<BatchNo> {
     BatchNo::new(digits.parse().ok()?)
 }
 
+/// The trade kind a request frame names, by [`TradeKind::identify`].
+fn kind_of(frame: &FrameRecord) -> Option<TradeKind> {
+    let mti: Mti = frame.mti.as_deref()?.parse().ok()?;
+    let processing_code = field(&frame.fields, 3)?.parse().ok()?;
+    let condition = field(&frame.fields, 25)?.parse().ok()?;
+    let message_type = field(&frame.fields, 60)?.get(..2)?.parse().ok()?;
+    TradeKind::identify(mti, processing_code, condition, message_type)
+}
+
 /// Every frame of `records`, in log order.
 pub fn frames(records: &[TraceRecord]) -> Vec<WireFrame<'_>> {
     let mut frames = Vec::new();
     for (position, record) in records.iter().enumerate() {
         let TraceEvent::Frame(frame) = &record.event else { continue };
-        let garbled = garbled(records, position, frame);
+        let (garbled, flipped) = garbled(records, position, frame);
         frames.push(WireFrame {
             seq: record.seq,
             from: frame.from,
@@ -154,8 +170,10 @@ pub fn frames(records: &[TraceRecord]) -> Vec<WireFrame<'_>> {
             code: frame.code,
             amount_fen: frame.amount_fen,
             processing_code: field(&frame.fields, 3),
+            kind: kind_of(frame),
             fate: frame.fate,
             garbled,
+            flipped,
             record: frame,
         });
     }
@@ -165,7 +183,8 @@ pub fn frames(records: &[TraceRecord]) -> Vec<WireFrame<'_>> {
 /// Whether the frame at `position` had a bit flipped inside its MAC span:
 /// its fate says corrupted, or a corruption fault was written for it (a
 /// corrupted frame that was also duplicated is recorded as duplicated).
-fn garbled(records: &[TraceRecord], position: usize, frame: &FrameRecord) -> bool {
+/// Also returns whether any bit was flipped.
+fn garbled(records: &[TraceRecord], position: usize, frame: &FrameRecord) -> (bool, bool) {
     let mut flips = Vec::new();
     let mut unknown = false;
     for record in records[..position].iter().rev().take(FAULTS_PER_FRAME_MAX) {
@@ -179,7 +198,7 @@ fn garbled(records: &[TraceRecord], position: usize, frame: &FrameRecord) -> boo
         }
     }
     if frame.fate != Fate::Corrupted && flips.is_empty() && !unknown {
-        return false;
+        return (false, false);
     }
-    unknown || flips.is_empty() || flips.iter().any(|&byte| byte >= MAC_SPAN_START_BYTE)
+    (unknown || flips.is_empty() || flips.iter().any(|&byte| byte >= MAC_SPAN_START_BYTE), true)
 }
