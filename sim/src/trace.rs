@@ -386,7 +386,7 @@ impl Trace {
         trace.push(Instant::ZERO, TraceEvent::Setup(setup));
         for record in records {
             let (at, event) = match record {
-                harness::Record::Frame { at, from, to, mti, stan, fate } => {
+                harness::Record::Frame { at, from, to, mti, stan, fate, bytes } => {
                     let fate = match fate {
                         harness::Fate::Delivered => Fate::Delivered,
                         harness::Fate::Dropped => Fate::Dropped,
@@ -395,11 +395,10 @@ impl Trace {
                         harness::Fate::Corrupted => Fate::Corrupted,
                         harness::Fate::Lost => Fate::Lost,
                     };
-                    let facts = FrameFacts {
-                        mti: mti.map(|m| m.to_string()),
-                        stan: *stan,
-                        ..FrameFacts::default()
-                    };
+                    let mut facts = FrameFacts::of(bytes);
+                    // What the harness peeked, if the bytes do not decode.
+                    facts.mti = facts.mti.or_else(|| mti.map(|m| m.to_string()));
+                    facts.stan = facts.stan.or(*stan);
                     let frame = FrameRecord::new(*from, *to, facts, fate);
                     (*at, TraceEvent::Frame(Box::new(frame)))
                 }

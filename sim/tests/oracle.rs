@@ -24,8 +24,10 @@ use possim_models::terminal::printer::{PrinterHardware, PrinterState, SlipKind};
 use possim_models::terminal::TerminalCommand;
 use possim_models::time::Instant;
 use possim_sim::oracle::{check, check_one, Invariant, Verdict, Violation, EVIDENCE_MAX};
+use possim_sim::scenario::model::LineDirection;
 use possim_sim::trace::{
-    CardSetup, Phase, Setup, TerminalSetup, Trace, TraceEvent, TRACE_SCHEMA_VERSION,
+    CardSetup, Fate, FaultCause, FaultKind, FaultRecord, FrameRecord, FrameSlot, Phase, Setup,
+    TerminalSetup, Trace, TraceEvent, TRACE_SCHEMA_VERSION,
 };
 
 const OPENING_FEN: i64 = 1_000_000;
@@ -1083,17 +1085,145 @@ fn moved(trace: &mut Trace, ms: u64, key: TradeKey, pan: Pan) {
     );
 }
 
-/// The switch and issuer check MACs before anything moves, so no run of the
-/// models breaks this; the three shapes of the breach are hand-made.
+/// One frame on the wire, naming `t`, batch 1 and `stan` (fields 41, 60.2,
+/// 11) as the recorder lists them.
+#[allow(clippy::too_many_arguments)]
+fn wire(
+    trace: &mut Trace,
+    ms: u64,
+    from: Node,
+    to: Node,
+    mti: &str,
+    t: TerminalId,
+    stan: Stan,
+    code: Option<[u8; 2]>,
+    fate: Fate,
+) {
+    let record = FrameRecord {
+        from,
+        to,
+        mti: Some(mti.into()),
+        stan: Some(stan.value()),
+        terminal: Some(t),
+        amount_fen: Some(SALE_FEN),
+        code: code.map(ResponseCode::new),
+        bytes: 100,
+        fields: "3=000000 60=22000001000 64=3030303030303030".into(),
+        fate,
+    };
+    trace.push(Instant::from_millis(ms), TraceEvent::Frame(Box::new(record)));
+}
+
+/// A sale of `t` forwarded and approved, whose 0210 the line then drops.
+fn sale_answer_lost(trace: &mut Trace, t: TerminalId, stan: Stan) {
+    let term = Node::Terminal(t);
+    wire(trace, 10, term, Node::Switch, "0200", t, stan, None, Fate::Delivered);
+    wire(trace, 20, Node::Switch, Node::Network, "0200", t, stan, None, Fate::Delivered);
+    wire(trace, 30, Node::Network, Node::Issuer(0), "0200", t, stan, None, Fate::Delivered);
+    moved(trace, 40, key(t, stan), card_pan(1));
+    wire(trace, 50, Node::Network, Node::Switch, "0210", t, stan, Some(*b"00"), Fate::Delivered);
+    wire(trace, 60, Node::Switch, term, "0210", t, stan, Some(*b"00"), Fate::Dropped);
+}
+
+/// A line fault on the next frame: one bit of byte `byte` (of the frame as
+/// sent) flipped.
+fn flipped(trace: &mut Trace, ms: u64, t: TerminalId, byte: u32) {
+    let record = FaultRecord {
+        kind: FaultKind::LineCorrupt,
+        target: t.to_string(),
+        cause: FaultCause::Scheduled,
+        frame: Some(FrameSlot { direction: LineDirection::Up, index: 3, flipped: Some((byte, 0)) }),
+    };
+    trace.push(Instant::from_millis(ms), TraceEvent::Fault(record));
+}
+
+/// The switch policy `mac_checked_on_0200_only`, seen on the wire: the
+/// reversal's only copy arrived garbled (a bit flipped in field 64) and the
+/// switch passed it upstream anyway.
 #[test]
-fn authenticated_only_fails_on_money_moved_for_a_trade_never_forwarded_synthetic() {
+fn authenticated_only_fails_on_a_garbled_reversal_passed_upstream_synthetic() {
     let t = TerminalId::new("T0000009").unwrap();
     let stan = Stan::new(5).unwrap();
     let mut trace = synthetic();
+    sale_answer_lost(&mut trace, t, stan);
+    flipped(&mut trace, 70, t, 95);
+    wire(&mut trace, 70, Node::Terminal(t), Node::Switch, "0400", t, stan, None, Fate::Corrupted);
+    wire(&mut trace, 80, Node::Switch, Node::Network, "0400", t, stan, None, Fate::Delivered);
+    end(&mut trace, 90);
+    let violation = violation_for(&trace, Invariant::AuthenticatedOnly, t, stan);
+    assert!(violation.message.contains("garbled"), "{violation}");
+    assert!(evidence_mentions(&violation, "corrupted"), "{violation}");
+}
+
+/// The same frames pass when the flipped bit lies in the header, which the
+/// MAC does not cover (the switch rightly serves the copy), and when the
+/// garbled copy is refused and an intact one follows.
+#[test]
+fn authenticated_only_passes_a_header_flip_and_a_garbled_copy_sent_again_intact_synthetic() {
+    let t = TerminalId::new("T0000009").unwrap();
+    let stan = Stan::new(5).unwrap();
+    let mut trace = synthetic();
+    sale_answer_lost(&mut trace, t, stan);
+    flipped(&mut trace, 70, t, 9);
+    wire(&mut trace, 70, Node::Terminal(t), Node::Switch, "0400", t, stan, None, Fate::Corrupted);
+    wire(&mut trace, 80, Node::Switch, Node::Network, "0400", t, stan, None, Fate::Delivered);
+    end(&mut trace, 90);
+    assert_passes(&trace, Invariant::AuthenticatedOnly);
+
+    let mut trace = synthetic();
+    sale_answer_lost(&mut trace, t, stan);
+    flipped(&mut trace, 70, t, 95);
+    let term = Node::Terminal(t);
+    wire(&mut trace, 70, term, Node::Switch, "0400", t, stan, None, Fate::Corrupted);
+    wire(&mut trace, 75, Node::Switch, term, "0410", t, stan, Some(*b"A0"), Fate::Delivered);
+    wire(&mut trace, 80, term, Node::Switch, "0400", t, stan, None, Fate::Delivered);
+    wire(&mut trace, 85, Node::Switch, Node::Network, "0400", t, stan, None, Fate::Delivered);
+    end(&mut trace, 90);
+    assert_passes(&trace, Invariant::AuthenticatedOnly);
+}
+
+/// A reversal the switch makes itself, for a trade it gave up on before it
+/// answered the terminal, needs no copy from the terminal.
+#[test]
+fn authenticated_only_passes_the_switchs_own_reversal_synthetic() {
+    let t = TerminalId::new("T0000009").unwrap();
+    let stan = Stan::new(5).unwrap();
+    let mut trace = synthetic();
+    let term = Node::Terminal(t);
+    wire(&mut trace, 10, term, Node::Switch, "0200", t, stan, None, Fate::Delivered);
+    wire(&mut trace, 20, Node::Switch, Node::Network, "0200", t, stan, None, Fate::Delivered);
+    wire(&mut trace, 30, Node::Network, Node::Issuer(0), "0200", t, stan, None, Fate::Delivered);
+    moved(&mut trace, 40, key(t, stan), card_pan(1));
+    wire(&mut trace, 50, Node::Network, Node::Switch, "0210", t, stan, Some(*b"00"), Fate::Dropped);
+    wire(&mut trace, 60, Node::Switch, Node::Network, "0400", t, stan, None, Fate::Delivered);
+    wire(&mut trace, 60, Node::Switch, term, "0210", t, stan, Some(*b"98"), Fate::Delivered);
+    end(&mut trace, 90);
+    assert_passes(&trace, Invariant::AuthenticatedOnly);
+}
+
+/// A request upstream that no terminal sent at all (a garbled STAN served).
+#[test]
+fn authenticated_only_fails_on_a_request_upstream_no_terminal_sent_synthetic() {
+    let t = TerminalId::new("T0000009").unwrap();
+    let stan = Stan::new(5).unwrap();
+    let mut trace = synthetic();
+    wire(&mut trace, 20, Node::Switch, Node::Network, "0220", t, stan, None, Fate::Delivered);
+    end(&mut trace, 90);
+    let violation = violation_for(&trace, Invariant::AuthenticatedOnly, t, stan);
+    assert!(violation.message.contains("no terminal sent intact"), "{violation}");
+}
+
+#[test]
+fn authenticated_only_fails_on_money_moved_for_a_trade_no_frame_brought_synthetic() {
+    let t = TerminalId::new("T0000009").unwrap();
+    let stan = Stan::new(5).unwrap();
+    let mut trace = synthetic();
+    // The switch's word that it forwarded counts for nothing.
+    switch(&mut trace, 5, SwitchEventKind::Forwarded { key: key(t, stan), kind: TradeKind::Sale });
     moved(&mut trace, 10, key(t, stan), card_pan(1));
     end(&mut trace, 20);
     let violation = violation_for(&trace, Invariant::AuthenticatedOnly, t, stan);
-    assert!(violation.message.contains("never forwarded"), "{violation}");
+    assert!(violation.message.contains("no frame brought"), "{violation}");
 }
 
 #[test]
@@ -1101,7 +1231,10 @@ fn authenticated_only_fails_on_money_moved_after_the_issuer_rejected_the_mac_syn
     let t = TerminalId::new("T0000009").unwrap();
     let stan = Stan::new(5).unwrap();
     let mut trace = synthetic();
-    switch(&mut trace, 10, SwitchEventKind::Forwarded { key: key(t, stan), kind: TradeKind::Sale });
+    let term = Node::Terminal(t);
+    wire(&mut trace, 10, term, Node::Switch, "0200", t, stan, None, Fate::Delivered);
+    wire(&mut trace, 12, Node::Switch, Node::Network, "0200", t, stan, None, Fate::Delivered);
+    wire(&mut trace, 14, Node::Network, Node::Issuer(0), "0200", t, stan, None, Fate::Delivered);
     issuer(&mut trace, 20, IssuerEventKind::MacRejected { key: Some(key(t, stan)) });
     moved(&mut trace, 20, key(t, stan), card_pan(1));
     end(&mut trace, 30);
@@ -1110,26 +1243,14 @@ fn authenticated_only_fails_on_money_moved_after_the_issuer_rejected_the_mac_syn
 }
 
 #[test]
-fn authenticated_only_fails_on_money_moved_after_the_switch_refused_an_unsigned_terminal_synthetic()
-{
+fn authenticated_only_fails_on_a_request_passed_upstream_after_the_switch_refused_it_synthetic() {
     let t = TerminalId::new("T0000009").unwrap();
     let stan = Stan::new(5).unwrap();
     let mut trace = synthetic();
-    // Forwarded once in an earlier batch, then refused 77 in this one.
-    let mut earlier = key(t, stan);
-    earlier.batch = BatchNo::new(0).unwrap();
-    switch(&mut trace, 5, SwitchEventKind::Forwarded { key: earlier, kind: TradeKind::Sale });
-    switch(&mut trace, 10, SwitchEventKind::Forwarded { key: key(t, stan), kind: TradeKind::Sale });
-    switch(
-        &mut trace,
-        15,
-        SwitchEventKind::Rejected {
-            terminal: t,
-            stan: Some(stan),
-            code: ResponseCode::new(*b"77"),
-        },
-    );
-    moved(&mut trace, 20, key(t, stan), card_pan(1));
+    let term = Node::Terminal(t);
+    wire(&mut trace, 10, term, Node::Switch, "0200", t, stan, None, Fate::Delivered);
+    wire(&mut trace, 15, Node::Switch, term, "0210", t, stan, Some(*b"77"), Fate::Delivered);
+    wire(&mut trace, 20, Node::Switch, Node::Network, "0200", t, stan, None, Fate::Delivered);
     end(&mut trace, 30);
     let violation = violation_for(&trace, Invariant::AuthenticatedOnly, t, stan);
     assert!(violation.message.contains("switch refused"), "{violation}");
@@ -1143,32 +1264,62 @@ fn numbering_passes_reversals_uploads_and_two_settlements() {
     assert_passes(&trace_of(&run), Invariant::Numbering);
 }
 
+/// A frame terminal `t` sent, with the listing the recorder writes: `fields`
+/// are field 3, 25 and 60 (60.1, 60.2 the batch, 60.3).
+fn sent(trace: &mut Trace, ms: u64, t: TerminalId, mti: &str, stan: u32, fen: u64, fields: &str) {
+    let record = FrameRecord {
+        from: Node::Terminal(t),
+        to: Node::Switch,
+        mti: Some(mti.into()),
+        stan: Some(stan),
+        terminal: Some(t),
+        amount_fen: (fen > 0).then_some(fen),
+        code: None,
+        bytes: 100,
+        fields: fields.into(),
+        fate: Fate::Delivered,
+    };
+    trace.push(Instant::from_millis(ms), TraceEvent::Frame(Box::new(record)));
+}
+
+/// A frame the switch sent terminal `t`, with its listing.
+fn told(trace: &mut Trace, ms: u64, t: TerminalId, mti: &str, stan: u32, fields: &str) {
+    let record = FrameRecord {
+        from: Node::Switch,
+        to: Node::Terminal(t),
+        mti: Some(mti.into()),
+        stan: Some(stan),
+        terminal: Some(t),
+        amount_fen: None,
+        code: Some(ResponseCode::new(*b"00")),
+        bytes: 100,
+        fields: fields.into(),
+        fate: Fate::Delivered,
+    };
+    trace.push(Instant::from_millis(ms), TraceEvent::Frame(Box::new(record)));
+}
+
+const SALE_IN_1: &str = "3=000000 25=00 60=22000001000";
+const INQUIRY_IN_1: &str = "3=310000 25=00 60=01000001000";
+
 /// The terminal's STAN counter and batch number are correct by
-/// construction, so the breaches are hand-made.
+/// construction, so the breaches are hand-made, from fields 11 and 60.2 of
+/// the frames alone: the terminal's own events say nothing here.
 #[test]
 fn numbering_fails_on_a_stan_taken_twice_in_one_batch_synthetic() {
     let t = TerminalId::new("T0000009").unwrap();
-    let pan = card_pan(1);
     let stan = Stan::new(12).unwrap();
     let mut trace = synthetic();
-    terminal(&mut trace, 10, t, TerminalEventKind::SignedIn { batch: BatchNo::new(1).unwrap() });
-    for ms in [20, 30] {
-        terminal(
-            &mut trace,
-            ms,
-            t,
-            TerminalEventKind::TradeStarted {
-                stan,
-                kind: TradeKind::Sale,
-                amount: AmountFen::new(100),
-                pan,
-            },
-        );
-        terminal(&mut trace, ms, t, TerminalEventKind::RequestSent { stan, mti: "0200".into() });
-    }
-    // A reversal reusing its original's STAN is not a repeat.
-    terminal(&mut trace, 40, t, TerminalEventKind::RequestSent { stan, mti: "0400".into() });
-    end(&mut trace, 50);
+    sent(&mut trace, 20, t, "0200", 12, 100, SALE_IN_1);
+    // The same request again (a copy) and its reversal are not repeats.
+    sent(&mut trace, 25, t, "0200", 12, 100, SALE_IN_1);
+    sent(&mut trace, 30, t, "0400", 12, 100, SALE_IN_1);
+    // Another trade with the same STAN in the same batch is.
+    sent(&mut trace, 40, t, "0200", 12, 250, SALE_IN_1);
+    // The same STAN in the next batch is not.
+    sent(&mut trace, 45, t, "0500", 13, 0, "60=00000001201");
+    sent(&mut trace, 50, t, "0200", 12, 300, "3=000000 25=00 60=22000002000");
+    end(&mut trace, 60);
     let verdict = judged(&trace, Invariant::Numbering);
     assert_eq!(verdict.violations.len(), 1, "{verdict}");
     let violation = violation_for(&trace, Invariant::Numbering, t, stan);
@@ -1176,31 +1327,53 @@ fn numbering_fails_on_a_stan_taken_twice_in_one_batch_synthetic() {
 }
 
 #[test]
-fn numbering_fails_on_a_reversal_that_names_no_trade_synthetic() {
+fn numbering_fails_on_a_reversal_that_names_no_reversible_trade_synthetic() {
     let t = TerminalId::new("T0000009").unwrap();
-    let stan = Stan::new(44).unwrap();
     let mut trace = synthetic();
-    terminal(&mut trace, 10, t, TerminalEventKind::SignedIn { batch: BatchNo::new(1).unwrap() });
-    terminal(&mut trace, 20, t, TerminalEventKind::RequestSent { stan, mti: "0400".into() });
-    end(&mut trace, 30);
-    let violation = violation_for(&trace, Invariant::Numbering, t, stan);
-    assert!(violation.message.contains("names no reversible trade"), "{violation}");
+    sent(&mut trace, 20, t, "0400", 44, 100, SALE_IN_1);
+    // An inquiry is never reversed: an 0400 with its STAN names no trade.
+    sent(&mut trace, 30, t, "0200", 45, 0, INQUIRY_IN_1);
+    sent(&mut trace, 40, t, "0400", 45, 0, INQUIRY_IN_1);
+    end(&mut trace, 50);
+    for stan in [44, 45] {
+        let violation = violation_for(&trace, Invariant::Numbering, t, Stan::new(stan).unwrap());
+        assert!(violation.message.contains("no reversible request"), "{violation}");
+    }
 }
 
 #[test]
 fn numbering_fails_when_the_batch_does_not_move_after_settlement_synthetic() {
     let t = TerminalId::new("T0000009").unwrap();
-    let one = BatchNo::new(1).unwrap();
     let mut trace = synthetic();
-    terminal(&mut trace, 10, t, TerminalEventKind::SignedIn { batch: one });
-    terminal(&mut trace, 20, t, TerminalEventKind::SettlementCompleted { batch: one });
-    terminal(&mut trace, 30, t, TerminalEventKind::SignedIn { batch: one });
-    terminal(&mut trace, 40, t, TerminalEventKind::SettlementCompleted { batch: one });
-    end(&mut trace, 50);
-    let violation = violation_for_batch(&trace, Invariant::Numbering, t, one);
-    assert!(violation.message.contains("not 000002"), "{violation}");
-    let verdict = judged(&trace, Invariant::Numbering);
-    assert!(verdict.violations.iter().any(|v| v.message.contains("settled twice")), "{verdict}");
+    sent(&mut trace, 10, t, "0200", 1, 100, SALE_IN_1);
+    sent(&mut trace, 20, t, "0500", 2, 0, "60=00000001201");
+    // 0510: totals (30 digits), then result flag 1, balanced.
+    told(&mut trace, 25, t, "0510", 2, "48=0000000001000010000000000000001 60=00000001201");
+    sent(&mut trace, 30, t, "0200", 3, 100, SALE_IN_1);
+    end(&mut trace, 40);
+    let violation = violation_for(&trace, Invariant::Numbering, t, Stan::new(3).unwrap());
+    assert!(violation.message.contains("did not move"), "{violation}");
+}
+
+#[test]
+fn numbering_fails_on_a_batch_skipped_or_gone_back_to_and_passes_the_hosts_batch_synthetic() {
+    let t = TerminalId::new("T0000009").unwrap();
+    let mut trace = synthetic();
+    sent(&mut trace, 10, t, "0200", 1, 100, SALE_IN_1);
+    sent(&mut trace, 20, t, "0500", 2, 0, "60=00000001201");
+    // Settled batch 1: batch 3 is not its next.
+    sent(&mut trace, 30, t, "0200", 3, 100, "3=000000 25=00 60=22000003000");
+    // Back to 1.
+    sent(&mut trace, 40, t, "0200", 4, 100, SALE_IN_1);
+    // The host names batch 7 at sign-in: the terminal follows it.
+    told(&mut trace, 50, t, "0810", 5, "60=00000007001");
+    sent(&mut trace, 60, t, "0200", 6, 100, "3=000000 25=00 60=22000007000");
+    end(&mut trace, 70);
+    let skipped = violation_for(&trace, Invariant::Numbering, t, Stan::new(3).unwrap());
+    assert!(skipped.message.contains("not its next batch"), "{skipped}");
+    let back = violation_for(&trace, Invariant::Numbering, t, Stan::new(4).unwrap());
+    assert!(back.message.contains("went back to batch 000001"), "{back}");
+    assert_eq!(judged(&trace, Invariant::Numbering).violations.len(), 2);
 }
 
 // ---- bounds and format ----

@@ -655,6 +655,9 @@ fn each_variant_sets_its_unsafe_policy_and_names_what_it_breaks() {
     assert!(terminal("variants/cashier_retry.yaml").cashier_retry_after_failure);
     assert!(!bundled("variants/switch_no_duplicate_check.yaml").switch.duplicate_check);
     assert!(
+        bundled("variants/switch_mac_checked_on_0200_only.yaml").switch.mac_checked_on_0200_only
+    );
+    assert!(
         !bundled("variants/issuer_reversal_not_idempotent.yaml").issuers[0]
             .policy
             .reversal_idempotent

@@ -250,13 +250,15 @@ impl Harness {
             },
         };
         if !delivered {
-            self.record(Record::Frame { at: now, from, to, mti, stan, fate: Fate::Lost });
+            let bytes = bytes.to_vec();
+            self.record(Record::Frame { at: now, from, to, mti, stan, fate: Fate::Lost, bytes });
         }
     }
 
     fn send(&mut self, from: Node, transmit: Transmit) {
         let Transmit { to, mut bytes } = transmit;
         let (mti, stan) = peek(&bytes);
+        let sent = bytes.clone();
         let mut action = None;
         for rule in &mut self.faults {
             if rule.matching.matches(from, to, mti, stan) {
@@ -288,7 +290,7 @@ impl Harness {
                 Fate::Corrupted
             }
         };
-        self.record(Record::Frame { at: self.now, from, to, mti, stan, fate });
+        self.record(Record::Frame { at: self.now, from, to, mti, stan, fate, bytes: sent });
         for _ in 0..copies {
             self.sequence += 1;
             self.flights.insert((due, self.sequence), Flight { from, to, bytes: bytes.clone() });

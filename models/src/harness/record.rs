@@ -23,7 +23,17 @@ pub enum Fate {
 
 #[derive(Debug, Clone)]
 pub enum Record {
-    Frame { at: Instant, from: Node, to: Node, mti: Option<Mti>, stan: Option<u32>, fate: Fate },
+    /// `bytes`: the frame as sent, before any fault, so the oracle reads
+    /// the trade it names (fields 41, 60.2, 11) as a line tap would.
+    Frame {
+        at: Instant,
+        from: Node,
+        to: Node,
+        mti: Option<Mti>,
+        stan: Option<u32>,
+        fate: Fate,
+        bytes: Vec<u8>,
+    },
     Terminal(TerminalEvent),
     Switch(SwitchEvent),
     Network(NetworkEvent),

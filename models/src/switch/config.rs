@@ -18,6 +18,7 @@
 //! assert!(config.validate().is_ok());
 //! assert_eq!(config.upstream_timeout_ms, 40_000);
 //! assert!(config.duplicate_check);
+//! assert!(!config.mac_checked_on_0200_only);
 //! ```
 
 use std::collections::BTreeSet;
@@ -117,6 +118,13 @@ pub struct SwitchConfig {
     /// waiting must not take as its trade's verdict.
     #[serde(default = "defaults::replay_duplicates")]
     pub replay_duplicates: bool,
+    /// Policy. `false` (safe): every MAC'd message from a terminal (0100,
+    /// 0200, 0220, 0320, 0400) passes the MAC check before it is served.
+    /// `true` reproduces hosts that check the MAC on financial requests
+    /// (0200) only and take reversals and advices on the terminal's word: a
+    /// garbled 0400 or 0220 is forwarded upstream and moves money.
+    #[serde(default)]
+    pub mac_checked_on_0200_only: bool,
     /// The business calendar for fields 12, 13 and 15 of the answers.
     #[serde(default)]
     pub calendar: Calendar,
@@ -205,6 +213,7 @@ impl SwitchConfig {
             events_max: defaults::events_max(),
             duplicate_check: defaults::duplicate_check(),
             replay_duplicates: defaults::replay_duplicates(),
+            mac_checked_on_0200_only: false,
             calendar: Calendar::default(),
             quirks: Vec::new(),
         }

@@ -446,6 +446,49 @@ fn a_bad_mac_gets_a0_and_nothing_is_forwarded() {
     assert_eq!(out[0].to, Node::Network);
 }
 
+/// The unsafe policy `mac_checked_on_0200_only`: a garbled reversal (one
+/// bit of its MAC flipped on the line) is taken on and sent upstream, where
+/// the safe switch refuses it A0 and sends nothing; the 0200 is still checked.
+#[test]
+fn mac_checked_on_0200_only_forwards_a_garbled_reversal_the_safe_switch_refuses() {
+    let garbled_reversal = |pos: &Pos, sale: &FinancialRequest| {
+        let mut bytes = pos.reversal(sale);
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0x01; // one bit of field 64
+        bytes
+    };
+    // Safe: refused A0, nothing queued, nothing upstream.
+    let (mut world, pos) = signed_in_world();
+    let sale = pos.sale(6, 2500, None);
+    world.approved_sale(at(10), &pos, &sale, ResponseCode::APPROVED);
+    world.events();
+    let out = world.send(at(500), pos.node(), &garbled_reversal(&pos, &sale));
+    assert_eq!(out.len(), 1);
+    assert!(out.iter().all(|t| t.to == pos.node()), "nothing upstream");
+    assert_eq!(pos.read_trade_answer(&out[0]).response_code, ResponseCode::MAC_ERROR);
+    assert!(world.switch.store_forward().is_empty());
+
+    // Unsafe: the same garbled reversal is acknowledged and goes upstream.
+    let mut pos = Pos::new("10000001", TMK_SINGLE);
+    let mut config = config_for(&[&pos]);
+    config.mac_checked_on_0200_only = true;
+    let mut world = World::with(config);
+    assert!(world.sign_in(at(0), &mut pos, KeyMode::Single).response_code.is_approved());
+    world.approved_sale(at(10), &pos, &sale, ResponseCode::APPROVED);
+    world.events();
+    let out = world.send(at(500), pos.node(), &garbled_reversal(&pos, &sale));
+    let upstream = out.iter().find(|t| t.to == Node::Network).expect("forwarded upstream");
+    assert_eq!(TradeKey::of(read_upstream_reversal(upstream).original()), TradeKey::of(&sale));
+    assert_eq!(world.switch.store_forward().len(), 1);
+    // The 0200 is still checked under the policy.
+    let mut bytes = pos.trade(&pos.sale(7, 1000, None));
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    let out = world.send(at(900), pos.node(), &bytes);
+    assert_eq!(out.len(), 1);
+    assert_eq!(pos.read_trade_answer(&out[0]).response_code, ResponseCode::MAC_ERROR);
+}
+
 /// The front end's question is the gate's own answer, asked without acting.
 #[test]
 fn authenticate_gives_the_gates_verdict_and_changes_nothing() {

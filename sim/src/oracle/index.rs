@@ -36,6 +36,7 @@ use possim_models::time::Instant;
 
 use crate::trace::{Phase, Trace, TraceEvent, TraceRecord};
 
+use super::wire::{self, WireFrame};
 use super::{Evidence, TradeRef};
 
 /// A trade's identity from the terminal to the issuer.
@@ -201,6 +202,8 @@ pub struct TraceIndex<'a> {
     /// Each card's net debit at the issuers, from `Moved` on the account and
     /// offline purses (e-cash loads net to zero across the two).
     pub card_net_debit: BTreeMap<Pan, i64>,
+    /// Every judged frame as it travelled, in log order.
+    pub frames: Vec<WireFrame<'a>>,
     /// The seq of `records[0]`: seqs are consecutive, so a record is found
     /// by subtraction.
     first_seq: u64,
@@ -223,6 +226,7 @@ impl<'a> TraceIndex<'a> {
             latest: BTreeMap::new(),
             issuer: BTreeMap::new(),
             card_net_debit: BTreeMap::new(),
+            frames: wire::frames(records),
             first_seq: records.first().map_or(0, |r| r.seq),
         };
         index.build();

@@ -47,6 +47,7 @@ pub mod offline_before_settlement;
 pub mod settlement_balances;
 pub mod slip_truth;
 mod subjects;
+pub mod wire;
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,25 +1,33 @@
 //! **numbering**: STAN unique within a batch, a reversal reuses its
 //! original's STAN, the batch number increases after each settlement.
 //!
-//! What is compared, per terminal (the batch of each terminal event is
-//! derived by [`super::index`] from `SignedIn` and `SettlementCompleted`,
-//! since terminal events do not carry it):
+//! Judged from fields 11 (STAN) and 60.2 (batch) of the frames each
+//! terminal sent, as they left it ([`super::wire`]; whatever the line then
+//! did with them), not from the terminal's word about its own counters:
 //!
-//! - *STAN unique within a batch*: each STAN is taken once per batch — by a
-//!   trade (`TradeStarted`, online or offline) or by a message of its own
-//!   (`RequestSent` of an 0800, 0820, 0500, batch upload 0320, ...). A second
-//!   taking of a STAN in the same batch is a violation. Not a repeat: the
-//!   0400 of a reversible trade (a reversal reuses its original's STAN), the
-//!   upload (0220 / 0320) of an offline trade (every upload reuses the STAN
-//!   the trade got when it was made), and the trade's own request sent again.
-//! - *A reversal reuses its original's STAN*: an 0400 whose STAN belongs to
-//!   no reversible trade of the terminal is a violation.
-//! - *The batch number increases after each settlement*: after
-//!   `SettlementCompleted{batch}`, the next batch the terminal names
-//!   (`SignedIn{batch}` from the host, or `SettlementStarted{batch}`) is
-//!   `batch.next()` (999999 wraps to 1); a batch completed twice did not
-//!   move; and the switch's `BatchClosed{batch, next}` has `next =
-//!   batch.next()`.
+//! - *STAN unique within a batch*: the first frame with a (batch, STAN)
+//!   claims it for its message (MTI, trade kind from fields 3, 25 and 60.1,
+//!   amount). A later frame with the same (batch, STAN) is the same message
+//!   sent again (an advice until acknowledged, a copy), or the 0400 of a
+//!   reversible trade (`TradeKind::is_reversible`) for the same amount;
+//!   anything else took the STAN twice.
+//! - *A reversal reuses its original's STAN*: an 0400 whose (batch, STAN) no
+//!   earlier reversible request of the terminal carried, for the same
+//!   amount, is a violation.
+//! - *The batch number increases after each settlement*: the batch a
+//!   terminal's messages name (its reversals aside: one may reverse a trade
+//!   of a batch it has left; its 0800s aside: a sign-in asks, the 0810
+//!   answers) moves only to `batch.next()`, 999999 wrapping
+//!   to 000001, once it sent an 0500 for the batch, or to the batch an 0810
+//!   it received named (the host's word on the batch is the one the
+//!   terminal must follow); it never returns to a batch it left, unless an
+//!   0810 names it again; and once it was told a batch is settled (an 0510
+//!   whose field 48 result flag says balanced, or the 0330 to its batch
+//!   upload's end, 60.3 202 or 207, arrived with no bit flipped: neither
+//!   carries a MAC) it starts no new
+//!   message in that batch.
+//! - Kept from the switch's own events, since no frame shows it: the
+//!   switch's `BatchClosed{batch, next}` has `next = batch.next()`.
 //!
 //! ```
 //! use possim_sim::oracle::{check_one, Invariant};
@@ -32,25 +40,122 @@ use std::collections::{BTreeMap, BTreeSet};
 use possim_models::iso8583::trade::TradeKind;
 use possim_models::iso8583::values::{BatchNo, Stan, TerminalId};
 use possim_models::switch::SwitchEventKind;
-use possim_models::terminal::events::TerminalEventKind;
 
-use super::index::{TermEvent, TraceIndex};
+use super::index::TraceIndex;
+use super::wire::{field, WireFrame};
 use super::{Invariant, TradeRef, Violation};
+use crate::trace::Fate;
 
 const INVARIANT: Invariant = Invariant::Numbering;
 
-/// Who took a STAN first in a batch.
+/// The message that first took a (terminal, batch, STAN).
 #[derive(Debug, Clone, Copy)]
-enum Owner<'a> {
-    Trade { kind: TradeKind },
-    Message { mti: &'a str },
+struct Claim<'a> {
+    seq: u64,
+    mti: &'a str,
+    kind: Option<TradeKind>,
+    amount_fen: Option<u64>,
+}
+
+impl Claim<'_> {
+    fn describe(&self) -> String {
+        match self.kind {
+            Some(kind) => format!("{} ({})", self.mti, kind.label()),
+            None => self.mti.to_string(),
+        }
+    }
+}
+
+/// Where one terminal's batch number stands.
+#[derive(Debug, Default)]
+struct BatchState {
+    /// The batch its messages name now, and the frame that first named it.
+    current: Option<(BatchNo, u64)>,
+    /// Batches it sent an 0500 for.
+    settling: BTreeSet<BatchNo>,
+    /// Batches it moved on from.
+    left: BTreeSet<BatchNo>,
+    /// The batch the latest 0810 it received named.
+    host_said: Option<(BatchNo, u64)>,
+    /// Batches whose settlement it was told is done: an 0510 saying
+    /// balanced, or the 0330 to its batch upload's last message.
+    closed: BTreeMap<BatchNo, u64>,
+}
+
+/// Whether `frame` tells a terminal its batch is settled: an 0510 whose
+/// field 48 result flag (after the 30 digits of totals) is 1, balanced; or
+/// the 0330 to a batch upload end (60.3 202 or 207) that took it (00: a
+/// 95, reconciliation error, keeps the batch open for its upload again).
+fn closes_batch(frame: &WireFrame) -> bool {
+    let field_60 = field(&frame.record.fields, 60).unwrap_or("");
+    match frame.mti {
+        Some("0510") => field(&frame.record.fields, 48)
+            .and_then(|totals| totals.as_bytes().get(30).copied())
+            .is_some_and(|flag| flag == b'1'),
+        Some("0330") => {
+            matches!(field_60.get(8..11), Some("202" | "207"))
+                && frame.record.code.is_none_or(|code| code.is_approved())
+        }
+        _ => false,
+    }
 }
 
 pub fn check(index: &TraceIndex) -> Vec<Violation> {
     let mut violations = Vec::new();
-    for (terminal, events) in &index.terminal_events {
-        stans(index, *terminal, events, &mut violations);
-        batches(index, *terminal, events, &mut violations);
+    let mut claims: BTreeMap<(TerminalId, BatchNo, Stan), Claim> = BTreeMap::new();
+    let mut batches: BTreeMap<TerminalId, BatchState> = BTreeMap::new();
+    let mut reported: BTreeSet<(TerminalId, Option<BatchNo>, Stan)> = BTreeSet::new();
+    for frame in &index.frames {
+        if frame.to_terminal() {
+            if let (Some(terminal), Some(batch)) = (frame.terminal, frame.batch) {
+                let state = batches.entry(terminal).or_default();
+                if frame.mti == Some("0810") && frame.intact() {
+                    state.host_said = Some((batch, frame.seq));
+                }
+                // An answer naming no request the terminal sent (a garbled
+                // 0500 served: the 0500 carries no MAC) is one it discards.
+                let answers_own = frame.stan.is_some_and(|stan| {
+                    claims.get(&(terminal, batch, stan)).is_some_and(|claim| {
+                        frame.request_mti().is_some_and(|mti| mti == claim.mti)
+                    })
+                });
+                if answers_own && closes_batch(frame) {
+                    // A later record of the same answer as lost (the
+                    // terminal was off when it came) takes it back.
+                    if frame.arrived() && !frame.flipped {
+                        state.closed.insert(batch, frame.seq);
+                    } else if frame.fate == Fate::Lost {
+                        state.closed.remove(&batch);
+                    }
+                }
+            }
+            continue;
+        }
+        if !(frame.from_terminal() && frame.is_request()) {
+            continue;
+        }
+        let (Some(terminal), Some(stan), Some(batch), Some(mti)) =
+            (frame.terminal, frame.stan, frame.batch, frame.mti)
+        else {
+            continue;
+        };
+        let new_stan = !claims.contains_key(&(terminal, batch, stan));
+        let mut finding = stan_finding(&mut claims, frame, terminal, batch, stan, mti);
+        // A sign-in asks for the batch (the 0810 answers it: a swapped
+        // device may name any), and a reversal may name a batch left behind.
+        if mti != "0400" && mti != "0800" {
+            let state = batches.entry(terminal).or_default();
+            if let Some(batch_finding) = batch_finding(state, frame, batch, mti, new_stan) {
+                finding = finding.or(Some(batch_finding));
+            }
+        }
+        let Some((message, seqs)) = finding else { continue };
+        if !reported.insert((terminal, Some(batch), stan)) {
+            continue;
+        }
+        let trade =
+            TradeRef { batch: Some(batch), stan: Some(stan), ..TradeRef::terminal(terminal) };
+        violations.push(Violation::new(INVARIANT, Some(trade), message, index.evidence_of(seqs)));
     }
     for (seq, kind) in index.switch_events() {
         if let SwitchEventKind::BatchClosed { terminal, batch, next, .. } = kind {
@@ -72,146 +177,113 @@ pub fn check(index: &TraceIndex) -> Vec<Violation> {
     violations
 }
 
-fn reference(terminal: TerminalId, batch: Option<BatchNo>, stan: Stan) -> TradeRef {
-    TradeRef { batch, stan: Some(stan), ..TradeRef::terminal(terminal) }
-}
-
-fn stans<'a>(
-    index: &TraceIndex,
+/// The STAN rules for one frame a terminal sent.
+fn stan_finding<'a>(
+    claims: &mut BTreeMap<(TerminalId, BatchNo, Stan), Claim<'a>>,
+    frame: &WireFrame<'a>,
     terminal: TerminalId,
-    events: &[TermEvent<'a>],
-    violations: &mut Vec<Violation>,
-) {
-    let mut used: BTreeMap<(Option<BatchNo>, Stan), (u64, Owner<'a>)> = BTreeMap::new();
-    let mut reported: BTreeSet<(Option<BatchNo>, Stan)> = BTreeSet::new();
-    let mut repeat = |violations: &mut Vec<Violation>,
-                      batch: Option<BatchNo>,
-                      stan: Stan,
-                      first: u64,
-                      now: u64,
-                      what: String| {
-        if reported.insert((batch, stan)) {
-            let message = format!("stan {stan} taken twice in one batch: {what}");
-            violations.push(Violation::new(
-                INVARIANT,
-                Some(reference(terminal, batch, stan)),
-                message,
-                index.evidence_of([first, now]),
+    batch: BatchNo,
+    stan: Stan,
+    mti: &'a str,
+) -> Option<(String, Vec<u64>)> {
+    let key = (terminal, batch, stan);
+    let this = Claim { seq: frame.seq, mti, kind: frame.kind, amount_fen: frame.amount_fen };
+    let Some(first) = claims.get(&key).copied() else {
+        if mti == "0400" {
+            return Some((
+                format!("an 0400 with stan {stan} in batch {batch}, which no reversible request of this terminal carried"),
+                vec![frame.seq],
             ));
         }
+        claims.insert(key, this);
+        return None;
     };
-    for event in events {
-        match event.kind {
-            TerminalEventKind::TradeStarted { stan, kind, .. } => {
-                let key = (event.batch, *stan);
-                match used.get(&key) {
-                    Some(&(first, _)) => repeat(
-                        violations,
-                        event.batch,
-                        *stan,
-                        first,
-                        event.seq,
-                        format!("by a new {}", kind.label()),
-                    ),
-                    None => {
-                        used.insert(key, (event.seq, Owner::Trade { kind: *kind }));
-                    }
-                }
-            }
-            TerminalEventKind::RequestSent { stan, mti } => {
-                let key = (event.batch, *stan);
-                match used.get(&key) {
-                    Some(&(_, Owner::Trade { kind })) => {
-                        let own = *mti == kind.mti().to_string();
-                        let reversal = mti == "0400" && kind.is_reversible();
-                        if !own && !reversal {
-                            let first = used[&key].0;
-                            repeat(
-                                violations,
-                                event.batch,
-                                *stan,
-                                first,
-                                event.seq,
-                                format!("{mti} reused the stan of a {}", kind.label()),
-                            );
-                        }
-                    }
-                    Some(&(first, Owner::Message { mti: earlier })) => {
-                        repeat(
-                            violations,
-                            event.batch,
-                            *stan,
-                            first,
-                            event.seq,
-                            format!("{mti} after {earlier}"),
-                        );
-                    }
-                    None if mti == "0400" => {
-                        // The original may lie in a batch the terminal left
-                        // by signing in; it still must be a reversible trade.
-                        let original =
-                            index.trade_of(terminal, *stan).and_then(|(_, view)| view.kind);
-                        if !original.is_some_and(TradeKind::is_reversible) {
-                            let message = format!("an 0400 with stan {stan}, which names no reversible trade of this terminal");
-                            violations.push(Violation::new(
-                                INVARIANT,
-                                Some(reference(terminal, event.batch, *stan)),
-                                message,
-                                index.evidence_of([event.seq]),
-                            ));
-                        }
-                    }
-                    None => {
-                        used.insert(key, (event.seq, Owner::Message { mti: mti.as_str() }));
-                    }
-                }
-            }
-            _ => {}
-        }
+    let same_message =
+        first.mti == mti && first.kind == this.kind && first.amount_fen == this.amount_fen;
+    let reversal_of_first = mti == "0400"
+        && first.kind.is_some_and(TradeKind::is_reversible)
+        && first.amount_fen == this.amount_fen;
+    let reversal_again = mti == "0400" && first.mti == "0400";
+    if same_message || reversal_of_first || reversal_again {
+        return None;
     }
+    if mti == "0400" {
+        return Some((
+            format!(
+                "an 0400 with stan {stan} in batch {batch}, which {} carried first: no reversible request of this terminal for that amount",
+                first.describe()
+            ),
+            vec![first.seq, frame.seq],
+        ));
+    }
+    Some((
+        format!(
+            "stan {stan} taken twice in one batch: {} after {}",
+            this.describe(),
+            first.describe()
+        ),
+        vec![first.seq, frame.seq],
+    ))
 }
 
-fn batches(
-    index: &TraceIndex,
-    terminal: TerminalId,
-    events: &[TermEvent<'_>],
-    violations: &mut Vec<Violation>,
-) {
-    let mut completed: BTreeMap<BatchNo, u64> = BTreeMap::new();
-    // After a settlement: the batch that must come next, and the completion.
-    let mut expected: Option<(BatchNo, BatchNo, u64)> = None;
-    let batch_ref =
-        |batch: BatchNo| Some(TradeRef { batch: Some(batch), ..TradeRef::terminal(terminal) });
-    for event in events {
-        let named = match event.kind {
-            TerminalEventKind::SettlementCompleted { batch } => {
-                if let Some(&first) = completed.get(batch) {
-                    let message = format!("batch {batch} settled twice: its number did not move after the first settlement");
-                    violations.push(Violation::new(
-                        INVARIANT,
-                        batch_ref(*batch),
-                        message,
-                        index.evidence_of([first, event.seq]),
-                    ));
-                }
-                completed.insert(*batch, event.seq);
-                expected = Some((*batch, batch.next(), event.seq));
-                continue;
-            }
-            TerminalEventKind::SignedIn { batch }
-            | TerminalEventKind::SettlementStarted { batch, .. } => *batch,
-            _ => continue,
-        };
-        if let Some((settled, next, at)) = expected.take() {
-            if named != next {
-                let message = format!("after settling batch {settled} the terminal went on in batch {named}, not {next}");
-                violations.push(Violation::new(
-                    INVARIANT,
-                    batch_ref(named),
-                    message,
-                    index.evidence_of([at, event.seq]),
-                ));
+/// The batch rules for one frame a terminal sent (not a reversal).
+fn batch_finding(
+    state: &mut BatchState,
+    frame: &WireFrame,
+    batch: BatchNo,
+    mti: &str,
+    new_stan: bool,
+) -> Option<(String, Vec<u64>)> {
+    let host_named = state.host_said.is_some_and(|(said, _)| said == batch);
+    let reopened = state
+        .closed
+        .get(&batch)
+        .copied()
+        .filter(|&closed| new_stan && state.host_said.is_none_or(|(_, said)| said < closed));
+    if let Some(closed) = reopened {
+        return Some((
+            format!("a new message in batch {batch} after its settlement was answered: the batch number did not move"),
+            vec![closed, frame.seq],
+        ));
+    }
+    let finding = match state.current {
+        None => None,
+        Some((current, _)) if current == batch => None,
+        Some((current, since)) => {
+            let settled_on = current.next() == batch && state.settling.contains(&current);
+            if host_named {
+                None
+            } else if state.left.contains(&batch) {
+                Some((
+                    format!("the terminal went back to batch {batch}, which it had left for batch {current}"),
+                    vec![since, frame.seq],
+                ))
+            } else if !settled_on {
+                let why = if current.next() == batch {
+                    "without an 0500 for it"
+                } else {
+                    "not its next batch, and no 0810 named it"
+                };
+                Some((
+                    format!("the terminal went from batch {current} to batch {batch}, {why}"),
+                    vec![since, frame.seq],
+                ))
+            } else {
+                None
             }
         }
+    };
+    if let Some((current, _)) = state.current.filter(|(current, _)| *current != batch) {
+        state.left.insert(current);
     }
+    if host_named {
+        state.left.remove(&batch);
+    }
+    if state.current.is_none_or(|(current, _)| current != batch) {
+        state.current = Some((batch, frame.seq));
+    }
+    if mti == "0500" {
+        state.settling.insert(batch);
+    }
+    finding
 }

@@ -60,8 +60,15 @@ pub(crate) fn count(invariant: Invariant, index: &TraceIndex) -> (usize, &'stati
         ),
         Invariant::HoldsAccounted => (super::holds_accounted::holds(index), "holds"),
         Invariant::Numbering => (
-            terminal_events()
-                .filter(|event| matches!(event.kind, TerminalEventKind::RequestSent { .. }))
+            index
+                .frames
+                .iter()
+                .filter(|frame| {
+                    frame.from_terminal()
+                        && frame.is_request()
+                        && frame.stan.is_some()
+                        && frame.batch.is_some()
+                })
                 .count(),
             "messages sent by terminals",
         ),

@@ -661,6 +661,9 @@ impl Scenario {
         if let Some(value) = spec.replay_duplicates {
             switch.replay_duplicates = value;
         }
+        if let Some(value) = spec.mac_checked_on_0200_only {
+            switch.mac_checked_on_0200_only = value;
+        }
         switch.quirks = spec.quirks.clone();
         // The output queues must hold what one call can produce (the
         // switch's validate() states the same sums).

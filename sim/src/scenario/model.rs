@@ -201,6 +201,9 @@ pub struct SwitchSpec {
     /// A copy of an answered request gets the original's answer again
     /// (default) or, `false`, a bare 94 as many hosts send.
     pub replay_duplicates: Option<bool>,
+    /// Policy: check the MAC of every MAC'd message (default, safe) or,
+    /// `true`, of 0200s only: reversals and advices taken unchecked.
+    pub mac_checked_on_0200_only: Option<bool>,
     /// Scripted misbehaviours toward single requests (certification):
     /// `{terminal, stan, answer: "77"}`, `sign_in_again_header: true`,
     /// `bad_key_check: true`.

@@ -70,6 +70,10 @@ pub fn make_safe(scenario: &mut Scenario) -> Vec<String> {
         changed.push("switch duplicate_check: false".into());
         scenario.switch.duplicate_check = None;
     }
+    if scenario.switch.mac_checked_on_0200_only == Some(true) {
+        changed.push("switch mac_checked_on_0200_only: true".into());
+        scenario.switch.mac_checked_on_0200_only = None;
+    }
     for issuer in &mut scenario.issuers {
         if issuer.policy.as_ref().is_some_and(|p| *p != IssuerPolicy::default()) {
             changed.push(format!("issuer {} reversal_idempotent: false", issuer.index));

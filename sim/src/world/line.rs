@@ -217,13 +217,21 @@ impl Line {
                     verdict.faults.push(self.record(FaultKind::LineDuplicate, cause));
                 }
                 FrameAction::Corrupt => {
+                    let mut flipped = None;
                     for (_, bytes) in &mut verdict.copies {
                         let Some(last) = bytes.len().checked_sub(1) else { continue };
                         let index = byte.map_or(last, |b| (b as usize).clamp(2.min(last), last));
-                        bytes[index] ^= 1 << bit.unwrap_or(0).min(7);
+                        let bit = bit.unwrap_or(0).min(7);
+                        bytes[index] ^= 1 << bit;
+                        flipped = Some((index as u32, bit));
                     }
                     verdict.fate = Fate::Corrupted;
-                    verdict.faults.push(self.record(FaultKind::LineCorrupt, cause));
+                    // Which byte: the oracle asks whether the MAC covers it.
+                    let slot = FrameSlot { flipped, ..slot };
+                    verdict.faults.push(FaultRecord {
+                        frame: Some(slot),
+                        ..self.record(FaultKind::LineCorrupt, cause)
+                    });
                 }
                 FrameAction::Delay => {
                     let by_ms = delay_ms.unwrap_or(0);
