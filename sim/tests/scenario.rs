@@ -669,7 +669,7 @@ fn each_variant_sets_its_unsafe_policy_and_names_what_it_breaks() {
     );
     let mut files = Vec::new();
     yaml_files(&scenarios_dir().join("variants"), &mut files);
-    assert_eq!(files.len(), 9);
+    assert_eq!(files.len(), 10);
     for path in files {
         let compiled = load_and_compile(&path).unwrap();
         let name = path.file_name().unwrap().to_str().unwrap();
