@@ -180,10 +180,18 @@ fn sale() -> BoxedStrategy<Trade> {
     amount().prop_map(|amount| Trade::Sale { amount }).boxed()
 }
 
-fn void() -> BoxedStrategy<Trade> {
+/// A sale void, or with `completion` a completion void: the same fields.
+fn void_of(completion: bool) -> BoxedStrategy<Trade> {
     (amount(), rrn(), option::of(auth_code()), batch(), stan())
-        .prop_map(|(amount, original_rrn, original_auth, original_batch, original_stan)| {
-            Trade::Void { amount, original_rrn, original_auth, original_batch, original_stan }
+        .prop_map(move |(amount, original_rrn, original_auth, original_batch, original_stan)| {
+            Trade::void_of(
+                completion,
+                amount,
+                original_rrn,
+                original_auth,
+                original_batch,
+                original_stan,
+            )
         })
         .boxed()
 }
@@ -212,33 +220,19 @@ fn pre_auth_cancel() -> BoxedStrategy<Trade> {
         .boxed()
 }
 
-fn completion_void() -> BoxedStrategy<Trade> {
-    (amount(), rrn(), option::of(auth_code()), batch(), stan())
-        .prop_map(|(amount, original_rrn, original_auth, original_batch, original_stan)| {
-            Trade::CompletionVoid {
-                amount,
-                original_rrn,
-                original_auth,
-                original_batch,
-                original_stan,
-            }
-        })
-        .boxed()
-}
-
 /// Every trade of the catalogue, equally often.
 fn trade() -> BoxedStrategy<Trade> {
     prop_oneof![
         Just(Trade::BalanceInquiry),
         sale(),
-        void(),
+        void_of(false),
         (amount(), rrn(), month_day()).prop_map(|(amount, original_rrn, original_date)| {
             Trade::Refund { amount, original_rrn, original_date }
         }),
         pre_auth(),
         pre_auth_cancel(),
         completion(),
-        completion_void(),
+        void_of(true),
         (amount(), auth_code(), month_day()).prop_map(|(amount, original_auth, original_date)| {
             Trade::CompletionAdvice { amount, original_auth, original_date }
         }),
@@ -256,7 +250,7 @@ fn trade() -> BoxedStrategy<Trade> {
 /// The six trades that are reversed when unanswered (no filter: rejects
 /// would count against proptest's limit at 100000 cases).
 fn reversible_trade() -> BoxedStrategy<Trade> {
-    prop_oneof![sale(), void(), pre_auth(), pre_auth_cancel(), completion(), completion_void()]
+    prop_oneof![sale(), void_of(false), pre_auth(), pre_auth_cancel(), completion(), void_of(true)]
         .boxed()
 }
 

@@ -415,6 +415,29 @@ impl Trade {
             | Trade::ECash { amount, .. } => Some(*amount),
         }
     }
+
+    /// The void of a trade of the current batch: a completion void (F25
+    /// 06, 60.1 21) when the original was a completion, else a sale void.
+    pub fn void_of(
+        completion: bool,
+        amount: AmountFen,
+        original_rrn: Rrn,
+        original_auth: Option<AuthCode>,
+        original_batch: BatchNo,
+        original_stan: Stan,
+    ) -> Trade {
+        if completion {
+            Trade::CompletionVoid {
+                amount,
+                original_rrn,
+                original_auth,
+                original_batch,
+                original_stan,
+            }
+        } else {
+            Trade::Void { amount, original_rrn, original_auth, original_batch, original_stan }
+        }
+    }
 }
 
 /// Security control (field 53) sent with a PIN: ANSI X9.8 format, double-length key.
@@ -587,23 +610,14 @@ impl FinancialRequest {
                 let original_batch = BatchNo::new(original.batch).expect("six digits");
                 let original_stan = Stan::new(original.stan)
                     .ok_or_else(|| invalid(61, "61.2, the original trace number, is 000000"))?;
-                if kind == TradeKind::Void {
-                    Trade::Void {
-                        amount,
-                        original_rrn,
-                        original_auth,
-                        original_batch,
-                        original_stan,
-                    }
-                } else {
-                    Trade::CompletionVoid {
-                        amount,
-                        original_rrn,
-                        original_auth,
-                        original_batch,
-                        original_stan,
-                    }
-                }
+                Trade::void_of(
+                    kind == TradeKind::CompletionVoid,
+                    amount,
+                    original_rrn,
+                    original_auth,
+                    original_batch,
+                    original_stan,
+                )
             }
             TradeKind::Refund => Trade::Refund {
                 amount: amount()?,

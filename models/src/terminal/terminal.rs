@@ -431,23 +431,14 @@ impl Terminal {
                     matches!(original.kind, TradeKind::Completion | TradeKind::CompletionAdvice)
                         && self.checked.config.mutation
                             != TerminalMutation::CompletionVoidAsSaleVoid;
-                let trade = if completion {
-                    Trade::CompletionVoid {
-                        amount,
-                        original_rrn,
-                        original_auth,
-                        original_batch,
-                        original_stan,
-                    }
-                } else {
-                    Trade::Void {
-                        amount,
-                        original_rrn,
-                        original_auth,
-                        original_batch,
-                        original_stan,
-                    }
-                };
+                let trade = Trade::void_of(
+                    completion,
+                    amount,
+                    original_rrn,
+                    original_auth,
+                    original_batch,
+                    original_stan,
+                );
                 (trade, CardRead::swiped(original.pan), pin)
             }
             other => unreachable!("not an online trade: {other:?}"),
