@@ -48,6 +48,10 @@ pub const BALANCE_FEN_MAX: i64 = AmountFen::MAX as i64;
 /// (1,024) and command queue (4,096) must hold what they produce. A busy
 /// day's cashier asks a terminal one thing at a time.
 pub const TERMINAL_INPUTS_PER_TICK_MAX: usize = 64;
+/// The most scheduled faults aimed at hosts (switch, network, issuers,
+/// links between them) within one tick: each is a command the host's queue
+/// must hold in one step.
+pub const HOST_FAULTS_PER_TICK_MAX: usize = 64;
 
 /// Entries the run's schedule holds at once: everything planned at the
 /// start (scripted, periodic, random episodes) and what the day adds.

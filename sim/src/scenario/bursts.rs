@@ -3,11 +3,13 @@
 //! reach it in one step, each producing events and frames its queues must
 //! hold. A scenario repeating one line thousands of times at one instant
 //! stopped the run with a queue's assertion; it is refused at the first
-//! line past [`TERMINAL_INPUTS_PER_TICK_MAX`](super::bounds::TERMINAL_INPUTS_PER_TICK_MAX).
+//! line past [`TERMINAL_INPUTS_PER_TICK_MAX`](super::bounds::TERMINAL_INPUTS_PER_TICK_MAX);
+//! faults aimed at hosts, past
+//! [`HOST_FAULTS_PER_TICK_MAX`](super::bounds::HOST_FAULTS_PER_TICK_MAX).
 
 use std::collections::BTreeMap;
 
-use super::bounds::{self, TERMINAL_INPUTS_PER_TICK_MAX};
+use super::bounds::{self, HOST_FAULTS_PER_TICK_MAX, TERMINAL_INPUTS_PER_TICK_MAX};
 use super::error::{CompileError, FieldPath};
 use super::model::{FaultPlan, Workload};
 
@@ -53,6 +55,29 @@ pub(crate) fn check(
                     *count as u64,
                     "TERMINAL_INPUTS_PER_TICK_MAX",
                     TERMINAL_INPUTS_PER_TICK_MAX as u64,
+                ),
+            ));
+        }
+    }
+    // Faults aimed at hosts, all in one bucket per tick: no real day has
+    // dozens of crashes, cutoffs or outages in 10 ms.
+    let mut host_counts: BTreeMap<u64, usize> = BTreeMap::new();
+    for (index, scheduled) in faults.scheduled.iter().enumerate() {
+        if scheduled.fault.terminal().is_some() {
+            continue;
+        }
+        let count = host_counts.entry(scheduled.at_ms / tick_ms).or_default();
+        *count += 1;
+        if *count > HOST_FAULTS_PER_TICK_MAX {
+            let at = FieldPath::root().key("faults").key("scheduled").index(index);
+            let what = format!("scheduled faults for hosts within one tick ({tick_ms} ms)");
+            return Err(CompileError::new(
+                at,
+                bounds::over(
+                    &what,
+                    *count as u64,
+                    "HOST_FAULTS_PER_TICK_MAX",
+                    HOST_FAULTS_PER_TICK_MAX as u64,
                 ),
             ));
         }
@@ -126,6 +151,20 @@ mod tests {
         assert_eq!(error.line, 5 + 2 + 65, "{}", error.headline());
         assert!(error.message.contains("placed faults on one trade"), "{}", error.message);
         let text = repeated("faults:\n  protocol:\n", line, 64);
+        assert!(parse_and_compile(&text, "t.yaml").is_ok(), "64 is within the bound");
+    }
+
+    /// Regression (found by the hostile-input corpus, case 9294, from
+    /// faults/hosts.yaml with its items repeated): thousands of cutoffs at
+    /// one instant stopped the run with "commands for network over 4096".
+    #[test]
+    fn one_host_fault_repeated_at_one_instant_is_refused_at_the_first_past_the_bound() {
+        let line = "{at_ms: 20000, kind: cutoff, for_ms: 30000}";
+        let error = parse_and_compile(&repeated("faults:\n  scheduled:\n", line, 1_000), "t.yaml")
+            .unwrap_err();
+        assert_eq!(error.line, 5 + 2 + 65, "{}", error.headline());
+        assert!(error.message.contains("HOST_FAULTS_PER_TICK_MAX = 64"), "{}", error.message);
+        let text = repeated("faults:\n  scheduled:\n", line, 64);
         assert!(parse_and_compile(&text, "t.yaml").is_ok(), "64 is within the bound");
     }
 
