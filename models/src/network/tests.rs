@@ -11,7 +11,7 @@ use crate::iso8583::response_code::ResponseCode;
 use crate::iso8583::trade::*;
 use crate::iso8583::values::*;
 use crate::iso8583::Tpdu;
-use crate::issuer::{CardAccount, CardStatus, Issuer, IssuerConfig};
+use crate::issuer::{CardAccount, CardStatus, Issuer, IssuerCommand, IssuerConfig};
 use crate::time::Instant;
 use crate::wire::{receive, seal};
 
@@ -685,4 +685,439 @@ fn a_copy_of_a_refund_still_at_the_issuer_is_dropped_and_the_first_answer_serves
     let out = rig.answer(2, &refund, ResponseCode::ORIGINAL_NOT_FOUND);
     assert_eq!(rig.switch_code(&out[0]), (ResponseCode::ORIGINAL_NOT_FOUND, false));
     assert_eq!(rig.network.custody_count(), 0, "a refund is never reversed");
+}
+
+// ---- the pre-authorisation family ---------------------------------------------------
+
+/// The five kinds of the family, in the order a merchant meets them.
+const PRE_AUTH_FAMILY: [TradeKind; 5] = [
+    TradeKind::PreAuth,
+    TradeKind::PreAuthCancel,
+    TradeKind::Completion,
+    TradeKind::CompletionVoid,
+    TradeKind::CompletionAdvice,
+];
+
+/// A trade of the family on issuer 2's card: the cancel, the completion and
+/// its advice name their pre-auth by `auth` and `date`, the completion void
+/// its completion by `rrn` and the STAN before its own (1 for the first).
+fn pre_auth_kind_with(
+    kind: TradeKind,
+    stan: u32,
+    fen: u64,
+    auth: AuthCode,
+    date: MonthDay,
+    rrn: Rrn,
+) -> FinancialRequest {
+    let amount = AmountFen::new(fen).unwrap();
+    let (original_auth, original_date) = (auth, date);
+    let trade = match kind {
+        TradeKind::PreAuth => Trade::PreAuth { amount },
+        TradeKind::PreAuthCancel => Trade::PreAuthCancel { amount, original_auth, original_date },
+        TradeKind::Completion => Trade::Completion { amount, original_auth, original_date },
+        TradeKind::CompletionVoid => Trade::void_of(
+            true,
+            amount,
+            rrn,
+            Some(original_auth),
+            BatchNo::new(1).unwrap(),
+            Stan::new(stan.max(2) - 1).unwrap(),
+        ),
+        TradeKind::CompletionAdvice => {
+            Trade::CompletionAdvice { amount, original_auth, original_date }
+        }
+        other => panic!("{} is not of the pre-auth family", other.label()),
+    };
+    FinancialRequest { trade, ..sale_on(PAN_ISSUER_2, stan, fen) }
+}
+
+fn pre_auth_kind(kind: TradeKind, stan: u32) -> FinancialRequest {
+    pre_auth_kind_with(
+        kind,
+        stan,
+        10_000,
+        AuthCode::new("A00001").unwrap(),
+        MonthDay::new(11, 21).unwrap(),
+        Rrn::new("020000000001").unwrap(),
+    )
+}
+
+/// The kind, code and reversal flag of an answer the network sent the switch.
+fn switch_answer(rig: &Rig, transmit: &Transmit) -> (TradeKind, ResponseCode, bool) {
+    assert_eq!(transmit.to, Node::Switch);
+    match rig.open(transmit) {
+        CupMessage::TradeAnswer(response) => {
+            (response.kind, response.response_code, response.reversal)
+        }
+        other => panic!("not an answer: {other:?}"),
+    }
+}
+
+fn clearing_lists(events: Vec<NetworkEventKind>) -> Vec<NetworkEventKind> {
+    events.into_iter().filter(|e| matches!(e, NetworkEventKind::ClearingList { .. })).collect()
+}
+
+/// Each kind of the family goes to the issuer its card's BIN names, as the
+/// switch sent it, and the issuer's answer is relayed as that kind.
+#[test]
+fn each_pre_auth_kind_is_routed_to_its_cards_issuer_and_the_answer_relayed_as_that_kind() {
+    let mut rig = Rig::new();
+    for (index, kind) in PRE_AUTH_FAMILY.into_iter().enumerate() {
+        let request = pre_auth_kind(kind, 1 + index as u32);
+        let key = TradeKey::of(&request);
+        let out = rig.request(&request);
+        assert_eq!(out.iter().map(|t| t.to).collect::<Vec<_>>(), [Node::Issuer(2)]);
+        assert_eq!(rig.open(&out[0]), CupMessage::Trade(request.clone()), "{}", kind.label());
+        assert_eq!(rig.events(), [NetworkEventKind::Routed { key, kind, issuer: 2 }]);
+        let out = rig.answer(2, &request, ResponseCode::APPROVED);
+        assert_eq!(out.len(), 1);
+        assert_eq!(switch_answer(&rig, &out[0]), (kind, ResponseCode::APPROVED, false));
+        assert_eq!(
+            rig.events(),
+            [NetworkEventKind::AnswerRelayed {
+                key,
+                kind,
+                issuer: 2,
+                code: ResponseCode::APPROVED,
+                reversal: false
+            }]
+        );
+        assert_eq!(rig.network.pending_count(), 0, "{}", kind.label());
+    }
+}
+
+/// Where the network answers a sale itself it answers each kind of the
+/// family the same way, with that kind's answer: 90 in the date cutoff, 91
+/// for an issuer marked down, 15 for a card no issuer holds; nothing goes
+/// to an issuer and nothing is put on the clearing list.
+#[test]
+fn the_network_answers_each_pre_auth_kind_itself_90_in_the_cutoff_91_issuer_down_15_no_route() {
+    let mut rig = Rig::new();
+    let cases = [
+        (NetworkCommand::CutoffStart, NetworkCommand::CutoffEnd, ResponseCode::CUTOFF_IN_PROGRESS),
+        (
+            NetworkCommand::IssuerDown(2),
+            NetworkCommand::IssuerUp(2),
+            ResponseCode::ISSUER_INOPERATIVE,
+        ),
+    ];
+    let mut stan = 0;
+    for (start, end, code) in cases {
+        rig.network.handle_command(rig.now, start);
+        for kind in PRE_AUTH_FAMILY {
+            stan += 1;
+            let request = pre_auth_kind(kind, stan);
+            let out = rig.request(&request);
+            assert_eq!(out.len(), 1, "{}: nothing to the issuer", kind.label());
+            assert_eq!(switch_answer(&rig, &out[0]), (kind, code, false));
+        }
+        rig.network.handle_command(rig.now, end);
+    }
+    for kind in PRE_AUTH_FAMILY {
+        stan += 1;
+        let request = FinancialRequest {
+            card: CardRead::swiped(Pan::new("4111111111111111").unwrap()),
+            ..pre_auth_kind(kind, stan)
+        };
+        let out = rig.request(&request);
+        assert_eq!(out.len(), 1);
+        assert_eq!(switch_answer(&rig, &out[0]), (kind, ResponseCode::NO_SUCH_ISSUER, false));
+    }
+    let on_behalf = rig
+        .events()
+        .into_iter()
+        .filter(|e| matches!(e, NetworkEventKind::AnsweredOnBehalf { reversal: false, .. }))
+        .count();
+    assert_eq!(on_behalf, 15);
+    assert_eq!(rig.network.pending_count(), 0);
+    rig.network.handle_command(rig.now, NetworkCommand::Clear);
+    assert_eq!(
+        clearing_lists(rig.events()),
+        [
+            NetworkEventKind::ClearingList { issuer: 1, keys: vec![] },
+            NetworkEventKind::ClearingList { issuer: 2, keys: vec![] },
+        ]
+    );
+}
+
+/// A copy of a reversible kind still at the issuer is answered 94, as a
+/// sale's; a copy of a completion advice is dropped, as a refund's: 94 to
+/// an advice reads as "taken", and the issuer may yet refuse the first.
+#[test]
+fn a_copy_of_a_reversible_pre_auth_kind_still_at_the_issuer_is_94_and_a_completion_advice_copy_is_dropped(
+) {
+    let mut rig = Rig::new();
+    for (index, kind) in PRE_AUTH_FAMILY.into_iter().enumerate() {
+        let request = pre_auth_kind(kind, 1 + index as u32);
+        assert_eq!(rig.request(&request).len(), 1, "{}: to the issuer", kind.label());
+        rig.events();
+        let copy = rig.request(&request);
+        if kind.is_reversible() {
+            assert_eq!(copy.len(), 1, "{}", kind.label());
+            assert_eq!(switch_answer(&rig, &copy[0]), (kind, ResponseCode::DUPLICATE, false));
+        } else {
+            assert!(copy.is_empty(), "{}: nothing sent, no 94", kind.label());
+            assert!(matches!(
+                rig.events()[..],
+                [NetworkEventKind::FrameDropped { from: Node::Switch, .. }]
+            ));
+        }
+        let out = rig.answer(2, &request, ResponseCode::ORIGINAL_NOT_FOUND);
+        assert_eq!(
+            switch_answer(&rig, &out[0]),
+            (kind, ResponseCode::ORIGINAL_NOT_FOUND, false),
+            "the first copy's answer serves"
+        );
+    }
+}
+
+/// The issuer silent: a pre-auth, a cancel, a completion and a completion
+/// void get 98 and the network's own reversal, kept in custody and retried
+/// until acknowledged; a late approval is dropped and none is cleared. A
+/// completion advice gets 98 and no reversal, and its late approval is
+/// cleared (nothing will take it back).
+#[test]
+fn each_reversible_pre_auth_kind_the_issuer_leaves_unanswered_gets_98_and_its_reversal_in_custody()
+{
+    for kind in PRE_AUTH_FAMILY {
+        let mut rig = Rig::new();
+        let request = pre_auth_kind(kind, 1);
+        let key = TradeKey::of(&request);
+        rig.request(&request);
+        rig.events();
+        let out = rig.advance_to(30_000);
+        assert_eq!(switch_answer(&rig, &out[0]), (kind, ResponseCode::ISSUER_TIMEOUT, false));
+        if kind.is_reversible() {
+            assert_eq!(out.len(), 2, "{}: the 98 and the reversal", kind.label());
+            assert_eq!(out[1].to, Node::Issuer(2));
+            let CupMessage::Reversal(reversal) = rig.open(&out[1]) else { panic!("a reversal") };
+            assert_eq!(reversal, ReversalRequest::new(&request, ResponseCode::ISSUER_TIMEOUT));
+            assert_eq!(reversal.original().kind(), kind);
+            assert!(rig.events().contains(&NetworkEventKind::ReversalQueued {
+                key,
+                issuer: 2,
+                origin: ReversalOrigin::IssuerTimeout
+            }));
+            assert_eq!(rig.network.custody_count(), 1);
+        } else {
+            assert_eq!(out.len(), 1, "{}: never reversed", kind.label());
+            assert_eq!(rig.network.custody_count(), 0);
+        }
+        assert!(rig.answer(2, &request, ResponseCode::APPROVED).is_empty(), "late: dropped");
+        if kind.is_reversible() {
+            let retry = rig.advance_to(40_000);
+            assert!(is_reversal_of(&rig.open(&retry[0]), &request, ResponseCode::ISSUER_TIMEOUT));
+            rig.answer_reversal(2, &request, ResponseCode::APPROVED);
+            assert_eq!(rig.network.custody_count(), 0, "{}", kind.label());
+        }
+        rig.events();
+        rig.network.handle_command(rig.now, NetworkCommand::Clear);
+        let expected = if kind.is_reversible() { vec![] } else { vec![key] };
+        assert_eq!(
+            clearing_lists(rig.events())[1],
+            NetworkEventKind::ClearingList { issuer: 2, keys: expected },
+            "{}",
+            kind.label()
+        );
+    }
+}
+
+/// The switch's reversal of an approved pre-auth, cancel, completion or
+/// completion void is forwarded at once and taken in custody like a
+/// sale's: with the issuer slow the switch gets 00 at the issuer timeout,
+/// the network keeps trying, and the reversed trade is off the clearing list.
+#[test]
+fn a_switch_reversal_of_each_reversible_pre_auth_kind_is_kept_in_custody_until_the_issuer_takes_it()
+{
+    for kind in PRE_AUTH_FAMILY.into_iter().filter(|kind| kind.is_reversible()) {
+        let mut rig = Rig::new();
+        let request = pre_auth_kind(kind, 1);
+        let key = TradeKey::of(&request);
+        rig.request(&request);
+        rig.answer(2, &request, ResponseCode::APPROVED);
+        rig.events();
+        let out = rig.reversal(&request);
+        assert_eq!(out.iter().map(|t| t.to).collect::<Vec<_>>(), [Node::Issuer(2)]);
+        let CupMessage::Reversal(sent) = rig.open(&out[0]) else { panic!("a reversal") };
+        assert_eq!(sent.original().kind(), kind);
+        assert!(rig.events().contains(&NetworkEventKind::ReversalQueued {
+            key,
+            issuer: 2,
+            origin: ReversalOrigin::Switch
+        }));
+        let out = rig.advance_to(30_000);
+        let to_switch: Vec<_> = out.iter().filter(|t| t.to == Node::Switch).collect();
+        assert_eq!(to_switch.len(), 1, "{}", kind.label());
+        assert_eq!(switch_answer(&rig, to_switch[0]), (kind, ResponseCode::APPROVED, true));
+        assert!(out.iter().any(|t| t.to == Node::Issuer(2)), "{}: retried", kind.label());
+        assert_eq!(rig.network.custody_count(), 1, "{}: still the network's", kind.label());
+        rig.answer_reversal(2, &request, ResponseCode::APPROVED);
+        assert_eq!(rig.network.custody_count(), 0);
+        rig.events();
+        rig.network.handle_command(rig.now, NetworkCommand::Clear);
+        assert_eq!(
+            clearing_lists(rig.events())[1],
+            NetworkEventKind::ClearingList { issuer: 2, keys: vec![] },
+            "{}: reversed, not complete",
+            kind.label()
+        );
+    }
+}
+
+/// A real issuer behind the network, for the end-of-day story.
+struct Behind {
+    issuer: Issuer,
+    events: Vec<crate::issuer::IssuerEventKind>,
+}
+
+impl Behind {
+    fn new(balance_fen: i64) -> Behind {
+        let mut config = IssuerConfig::new(2, issuer_link(2));
+        config.cards.push(CardAccount {
+            pan: Pan::new(PAN_ISSUER_2).unwrap(),
+            balance_fen,
+            pin: "246810".into(),
+            offline_balance_fen: 0,
+            status: CardStatus::Active,
+            expiry: None,
+        });
+        Behind { issuer: Issuer::new(config).unwrap(), events: Vec::new() }
+    }
+
+    /// Hands the issuer what the network sent it and the network what the
+    /// issuer answered; returns what the network sent the switch.
+    fn serve(&mut self, rig: &mut Rig, to_issuer: Vec<Transmit>) -> Vec<Transmit> {
+        let mut to_switch = Vec::new();
+        for transmit in to_issuer {
+            assert_eq!(transmit.to, Node::Issuer(2));
+            self.issuer.handle_message(rig.now, Node::Network, &transmit.bytes);
+            self.drain_events();
+            while let Some(answer) = self.issuer.poll_transmit() {
+                rig.network.handle_message(rig.now, Node::Issuer(2), &answer.bytes);
+                to_switch.extend(rig.drain());
+            }
+        }
+        to_switch
+    }
+
+    fn drain_events(&mut self) {
+        self.events.extend(std::iter::from_fn(|| self.issuer.poll_event()).map(|e| e.kind));
+    }
+
+    fn ledger(&self) -> (i64, i64) {
+        let card = self.issuer.card(&Pan::new(PAN_ISSUER_2).unwrap()).unwrap();
+        (card.balance_fen, card.held_fen)
+    }
+}
+
+/// The end of day of the whole family through the network and a real
+/// issuer. The network's clearing list names the trades it considers
+/// complete — approved and not reversed, of every kind — so the completion
+/// and the completion advice are on it, and a completion reversed by the
+/// switch is not. The issuer clears from it only debits (DESIGN.md, the
+/// issuer, Clearing: "voids, refunds and holds are not touched"): the
+/// completion and the advice are cleared and stand; no pre-auth hold,
+/// cancel or completion void is cleared or returned, an open hold stays
+/// held, and no money moves at clearing.
+#[test]
+fn clearing_lists_an_approved_completion_and_the_issuer_clears_only_the_debits_of_the_family() {
+    let mut rig = Rig::new();
+    let mut behind = Behind::new(100_000);
+    let approve = |rig: &mut Rig, behind: &mut Behind, request: &FinancialRequest| {
+        let out = rig.request(request);
+        let back = behind.serve(rig, out);
+        assert_eq!(back.len(), 1);
+        match rig.open(&back[0]) {
+            CupMessage::TradeAnswer(answer) => {
+                assert_eq!(answer.response_code, ResponseCode::APPROVED, "{}", answer.kind.label());
+                answer
+            }
+            other => panic!("not an answer: {other:?}"),
+        }
+    };
+    let none = Rrn::new("000000000000").unwrap();
+    let family = |kind, stan, fen, answer: &TradeResponse| {
+        pre_auth_kind_with(
+            kind,
+            stan,
+            fen,
+            answer.auth_code.expect("an approval carries an auth code"),
+            answer.date,
+            answer.rrn.unwrap_or(none),
+        )
+    };
+    let pre_auth = |stan, fen| FinancialRequest {
+        trade: Trade::PreAuth { amount: AmountFen::new(fen).unwrap() },
+        ..sale_on(PAN_ISSUER_2, stan, fen)
+    };
+    // Held, then captured at 110 %.
+    let pre_auth_1 = pre_auth(1, 30_000);
+    let held_1 = approve(&mut rig, &mut behind, &pre_auth_1);
+    let completion = family(TradeKind::Completion, 2, 33_000, &held_1);
+    approve(&mut rig, &mut behind, &completion);
+    // Held, then cancelled.
+    let pre_auth_3 = pre_auth(3, 20_000);
+    let held_3 = approve(&mut rig, &mut behind, &pre_auth_3);
+    let cancel = family(TradeKind::PreAuthCancel, 4, 20_000, &held_3);
+    approve(&mut rig, &mut behind, &cancel);
+    // Held, captured, the capture voided.
+    let pre_auth_5 = pre_auth(5, 10_000);
+    let held_5 = approve(&mut rig, &mut behind, &pre_auth_5);
+    let voided = family(TradeKind::Completion, 6, 10_000, &held_5);
+    let captured_6 = approve(&mut rig, &mut behind, &voided);
+    let completion_void = family(TradeKind::CompletionVoid, 7, 10_000, &captured_6);
+    approve(&mut rig, &mut behind, &completion_void);
+    // Held, captured by an advice.
+    let pre_auth_8 = pre_auth(8, 5_000);
+    let held_8 = approve(&mut rig, &mut behind, &pre_auth_8);
+    let advice = family(TradeKind::CompletionAdvice, 9, 4_000, &held_8);
+    approve(&mut rig, &mut behind, &advice);
+    // Held and left open.
+    let open = pre_auth(10, 8_000);
+    approve(&mut rig, &mut behind, &open);
+    // Held, captured, the capture reversed by the switch: held again.
+    let pre_auth_11 = pre_auth(11, 6_000);
+    let held_11 = approve(&mut rig, &mut behind, &pre_auth_11);
+    let reversed = family(TradeKind::Completion, 12, 6_000, &held_11);
+    approve(&mut rig, &mut behind, &reversed);
+    let out = rig.reversal(&reversed);
+    let back = behind.serve(&mut rig, out);
+    assert_eq!(
+        switch_answer(&rig, &back[0]),
+        (TradeKind::Completion, ResponseCode::APPROVED, true)
+    );
+    assert_eq!(behind.ledger(), (100_000 - 33_000 - 4_000, 8_000 + 6_000));
+
+    rig.events();
+    rig.network.handle_command(rig.now, NetworkCommand::Clear);
+    let lists = clearing_lists(rig.events());
+    let NetworkEventKind::ClearingList { issuer: 2, keys } = &lists[1] else {
+        panic!("issuer 2's list second: {lists:?}")
+    };
+    let listed: Vec<u32> = keys.iter().map(|key| key.stan.value()).collect();
+    assert_eq!(listed, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], "all approved, the reversed 12 not");
+    assert!(keys.contains(&TradeKey::of(&completion)) && keys.contains(&TradeKey::of(&advice)));
+
+    behind.events.clear();
+    behind.issuer.handle_command(rig.now, IssuerCommand::Reconcile { complete: keys.clone() });
+    behind.drain_events();
+    let cleared: Vec<u32> = behind
+        .events
+        .iter()
+        .filter_map(|event| match event {
+            crate::issuer::IssuerEventKind::Cleared { key } => Some(key.stan.value()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(cleared, [2, 6, 9], "the debits of the family: the completions and the advice");
+    assert!(
+        !behind.events.iter().any(|e| matches!(
+            e,
+            crate::issuer::IssuerEventKind::ReturnedAtClearing { .. }
+                | crate::issuer::IssuerEventKind::Moved { .. }
+        )),
+        "no money moves at clearing: {:?}",
+        behind.events
+    );
+    assert_eq!(behind.ledger(), (63_000, 14_000), "the captures stand, the open holds stay held");
 }

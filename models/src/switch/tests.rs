@@ -16,7 +16,7 @@ use crate::iso8583::settlement::{
 };
 use crate::iso8583::subfields::{BatchDetail, BatchDetailEntry, BatchTotals, SettlementResult};
 use crate::iso8583::trade::{
-    CardRead, EntryMode, FinancialRequest, ReversalRequest, Trade, TradeResponse,
+    CardRead, EntryMode, FinancialRequest, ReversalRequest, Trade, TradeKind, TradeResponse,
 };
 use crate::iso8583::values::*;
 use crate::iso8583::{Frame, Header, Tpdu};
@@ -1347,4 +1347,367 @@ fn a_quirk_set_by_command_makes_that_settlement_unbalanced_and_only_that_one() {
     // The same totals under another STAN agree: the quirk named one request.
     let out = world.send(at(200), pos.node(), &pos.settlement(3, totals));
     assert_eq!(read_settlement_answer(&out[0]).result, SettlementResult::Balanced);
+}
+
+// ---- the pre-authorisation family ---------------------------------------------------
+
+/// The five kinds of the family, in the order a merchant meets them.
+const PRE_AUTH_FAMILY: [TradeKind; 5] = [
+    TradeKind::PreAuth,
+    TradeKind::PreAuthCancel,
+    TradeKind::Completion,
+    TradeKind::CompletionVoid,
+    TradeKind::CompletionAdvice,
+];
+
+/// A trade of the pre-auth family as the terminal builds it: the cancel,
+/// the completion and its advice name their pre-auth by auth code and date,
+/// the completion void names its completion (the STAN before its own).
+fn pre_auth_kind(pos: &Pos, kind: TradeKind, stan: u32, fen: u64) -> FinancialRequest {
+    let amount = AmountFen::new(fen).unwrap();
+    let original_auth = AuthCode::new("A00001").unwrap();
+    let original_date = MonthDay::new(11, 21).unwrap();
+    let trade = match kind {
+        TradeKind::PreAuth => Trade::PreAuth { amount },
+        TradeKind::PreAuthCancel => Trade::PreAuthCancel { amount, original_auth, original_date },
+        TradeKind::Completion => Trade::Completion { amount, original_auth, original_date },
+        TradeKind::CompletionVoid => Trade::void_of(
+            true,
+            amount,
+            Rrn::new("010000000001").unwrap(),
+            Some(original_auth),
+            pos.batch,
+            Stan::new(stan - 1).unwrap(),
+        ),
+        TradeKind::CompletionAdvice => {
+            Trade::CompletionAdvice { amount, original_auth, original_date }
+        }
+        other => panic!("{} is not of the pre-auth family", other.label()),
+    };
+    FinancialRequest { trade, ..pos.sale(stan, fen, None) }
+}
+
+/// Each kind of the family (0100 pre-auth and cancel, 0200 completion and
+/// completion void, 0220 completion advice) goes upstream as the terminal
+/// sent it and its answer comes back under the answering MTI of its kind,
+/// with its own F3, F25 and 60.1, so the terminal matches it.
+#[test]
+fn each_pre_auth_kind_goes_upstream_unchanged_and_its_answer_comes_back_as_that_kind() {
+    let (mut world, pos) = signed_in_world();
+    let answer_mtis = ["0110", "0110", "0210", "0210", "0230"];
+    for (index, (kind, mti)) in PRE_AUTH_FAMILY.into_iter().zip(answer_mtis).enumerate() {
+        let stan = 21 + index as u32;
+        let request = pre_auth_kind(&pos, kind, stan, 10_000);
+        let out = world.send(at(1_000 * u64::from(stan)), pos.node(), &pos.trade(&request));
+        assert_eq!(out.len(), 1, "{}", kind.label());
+        let forwarded = read_upstream_trade(&out[0]);
+        assert_eq!(forwarded, request, "{} travels unchanged", kind.label());
+        let back = world.send(
+            at(1_000 * u64::from(stan) + 300),
+            Node::Network,
+            &network_answer(&forwarded, ResponseCode::APPROVED),
+        );
+        assert_eq!(back.len(), 1, "{}", kind.label());
+        let answer = pos.read_trade_answer(&back[0]);
+        assert_eq!(
+            (answer.kind, answer.mti().to_string(), answer.response_code),
+            (kind, mti.to_string(), ResponseCode::APPROVED)
+        );
+        assert!(answer.answers(&request), "{}: the terminal takes it as its answer", kind.label());
+        let key = TradeKey::of(&request);
+        assert_eq!(
+            world.events(),
+            [
+                SwitchEventKind::Forwarded { key, kind },
+                SwitchEventKind::Answered { key, code: ResponseCode::APPROVED, reversal: false },
+            ]
+        );
+    }
+    assert_eq!(world.switch.pending_count(), 0);
+}
+
+/// Settlement totals (DOMAIN.md, Terminal life cycle, 4) as the terminal
+/// keeps them: a completion and a completion advice are debits, a
+/// completion void a credit, a pre-auth and its cancel move no money; a
+/// declined completion counts nowhere. The terminal's totals balance.
+#[test]
+fn the_batch_counts_a_completion_and_its_advice_as_debits_a_completion_void_as_a_credit_and_no_pre_auth_or_cancel(
+) {
+    let (mut world, pos) = signed_in_world();
+    let approved = [
+        (TradeKind::PreAuth, 1, 30_000),
+        (TradeKind::PreAuthCancel, 2, 30_000),
+        (TradeKind::PreAuth, 3, 20_000),
+        (TradeKind::Completion, 4, 23_000),
+        (TradeKind::CompletionVoid, 5, 23_000),
+        (TradeKind::PreAuth, 6, 5_000),
+        (TradeKind::CompletionAdvice, 7, 4_000),
+        (TradeKind::PreAuth, 8, 9_000),
+        (TradeKind::Completion, 9, 8_000),
+    ];
+    for (kind, stan, fen) in approved {
+        let request = pre_auth_kind(&pos, kind, stan, fen);
+        let answer =
+            world.approved_sale(at(100 * u64::from(stan)), &pos, &request, ResponseCode::APPROVED);
+        assert!(answer.response_code.is_approved());
+    }
+    let declined = pre_auth_kind(&pos, TradeKind::Completion, 10, 50_000);
+    world.approved_sale(at(1_000), &pos, &declined, ResponseCode::INSUFFICIENT_FUNDS);
+    world.events();
+    let expected = BatchTotals {
+        debit_amount: 23_000 + 4_000 + 8_000,
+        debit_count: 3,
+        credit_amount: 23_000,
+        credit_count: 1,
+    };
+    assert_eq!(world.switch.terminal(&pos.id).unwrap().current.totals(), expected);
+    let out = world.send(at(2_000), pos.node(), &pos.settlement(11, expected));
+    assert_eq!(read_settlement_answer(&out[0]).result, SettlementResult::Balanced);
+}
+
+/// A copy of a request of the family still upstream is dropped (its answer
+/// is on the way); a copy of one answered gets the original's answer again,
+/// same RRN and auth code, and is not forwarded; each counts once.
+#[test]
+fn a_copy_of_each_pre_auth_kind_in_flight_is_dropped_and_once_answered_gets_its_answer_again() {
+    let (mut world, pos) = signed_in_world();
+    for (index, kind) in PRE_AUTH_FAMILY.into_iter().enumerate() {
+        let stan = 31 + index as u32;
+        let ms = 10_000 * u64::from(stan);
+        let request = pre_auth_kind(&pos, kind, stan, 6_000);
+        let key = TradeKey::of(&request);
+        let forwarded =
+            read_upstream_trade(&world.send(at(ms), pos.node(), &pos.trade(&request))[0]);
+        world.events();
+        assert!(world.send(at(ms + 100), pos.node(), &pos.trade(&request)).is_empty());
+        assert_eq!(
+            world.events(),
+            [SwitchEventKind::DuplicateInFlight { key }],
+            "{}",
+            kind.label()
+        );
+        let back = world.send(
+            at(ms + 200),
+            Node::Network,
+            &network_answer(&forwarded, ResponseCode::APPROVED),
+        );
+        let first = pos.read_trade_answer(&back[0]);
+        world.events();
+        let again = world.send(at(ms + 5_000), pos.node(), &pos.trade(&request));
+        assert_eq!(again.len(), 1, "{}: nothing upstream", kind.label());
+        let replayed = pos.read_trade_answer(&again[0]);
+        assert_eq!(replayed, first, "{}: the original's answer again", kind.label());
+        assert_eq!(
+            world.events(),
+            [
+                SwitchEventKind::Duplicate { key },
+                SwitchEventKind::Answered { key, code: ResponseCode::APPROVED, reversal: false },
+            ]
+        );
+    }
+    let totals = world.switch.terminal(&pos.id).unwrap().current.totals();
+    assert_eq!(
+        (totals.debit_count, totals.debit_amount, totals.credit_count, totals.credit_amount),
+        (2, 12_000, 1, 6_000),
+        "the completion and its advice once each, the completion void once"
+    );
+}
+
+/// A host that answers copies with a bare 94 does so for every kind of the
+/// family taken, and gives a refused one its refusal again.
+#[test]
+fn without_replay_a_copy_of_each_pre_auth_kind_gets_94_when_taken_and_its_refusal_when_refused() {
+    let mut pos = Pos::new("10000001", TMK_SINGLE);
+    let mut config = config_for(&[&pos]);
+    config.replay_duplicates = false;
+    let mut world = World::with(config);
+    world.sign_in(at(0), &mut pos, KeyMode::Single);
+    for (index, kind) in PRE_AUTH_FAMILY.into_iter().enumerate() {
+        let stan = 2 * index as u32 + 2;
+        let taken = pre_auth_kind(&pos, kind, stan, 1_000);
+        let refused = pre_auth_kind(&pos, kind, stan + 1, 1_000);
+        world.approved_sale(at(100), &pos, &taken, ResponseCode::APPROVED);
+        world.approved_sale(at(200), &pos, &refused, ResponseCode::ORIGINAL_NOT_FOUND);
+        let again = world.send(at(300), pos.node(), &pos.trade(&taken));
+        assert_eq!(again.len(), 1, "{}: nothing upstream", kind.label());
+        assert_eq!(pos.read_trade_answer(&again[0]).response_code, ResponseCode::DUPLICATE);
+        let again = world.send(at(400), pos.node(), &pos.trade(&refused));
+        assert_eq!(again.len(), 1, "{}: nothing upstream", kind.label());
+        assert_eq!(
+            pos.read_trade_answer(&again[0]).response_code,
+            ResponseCode::ORIGINAL_NOT_FOUND,
+            "{}: never 94 to a copy of a refusal",
+            kind.label()
+        );
+    }
+}
+
+/// A pre-auth, a cancel, a completion and a completion void whose answer
+/// does not come in time get 98, and the switch queues its own reversal
+/// (reason 98) naming the kind by F3, F25 and 60.1, retried until the
+/// network acknowledges it; a late approval is not relayed and nothing
+/// counts in the batch.
+#[test]
+fn each_reversible_pre_auth_kind_unanswered_upstream_gets_98_and_the_switch_queues_its_reversal() {
+    for kind in PRE_AUTH_FAMILY.into_iter().filter(|kind| kind.is_reversible()) {
+        let (mut world, pos) = signed_in_world();
+        let request = pre_auth_kind(&pos, kind, 41, 7_000);
+        let key = TradeKey::of(&request);
+        world.send(at(1_000), pos.node(), &pos.trade(&request));
+        world.events();
+        let out = world.tick(at(41_000));
+        assert_eq!(out.len(), 2, "{}: the 98 and the reversal", kind.label());
+        let answer = pos.read_trade_answer(&out[0]);
+        assert_eq!((answer.kind, answer.response_code), (kind, ResponseCode::ISSUER_TIMEOUT));
+        let reversal = read_upstream_reversal(&out[1]);
+        assert_eq!(reversal, ReversalRequest::new(&request, ResponseCode::ISSUER_TIMEOUT));
+        assert_eq!(reversal.original().kind(), kind);
+        assert_eq!(
+            world.events(),
+            [
+                SwitchEventKind::UpstreamTimeout { key },
+                SwitchEventKind::ReversalQueued { key, reason: ResponseCode::ISSUER_TIMEOUT },
+                SwitchEventKind::Answered {
+                    key,
+                    code: ResponseCode::ISSUER_TIMEOUT,
+                    reversal: false
+                },
+                SwitchEventKind::ReversalSent { key, attempt: 1 },
+            ],
+            "{}",
+            kind.label()
+        );
+        let late = world.send(
+            at(41_500),
+            Node::Network,
+            &network_answer(&request, ResponseCode::APPROVED),
+        );
+        assert!(late.is_empty(), "{}: no approval for a trade being reversed", kind.label());
+        let retry = world.tick(at(51_000));
+        assert_eq!(read_upstream_reversal(&retry[0]), reversal, "{}: tried again", kind.label());
+        world.send(
+            at(51_200),
+            Node::Network,
+            &network_reversal_answer(&reversal, ResponseCode::APPROVED),
+        );
+        assert!(world.switch.store_forward().is_empty(), "{}", kind.label());
+        assert_eq!(
+            world.switch.terminal(&pos.id).unwrap().current.totals(),
+            BatchTotals::default(),
+            "{}",
+            kind.label()
+        );
+    }
+}
+
+/// A completion advice is an advice (DOMAIN.md, Transactions): timed out
+/// upstream it gets 98 and no reversal; its copy goes upstream again, and so
+/// does the next after the network's own 98; the issuer's 94 to a copy
+/// ("already taken") counts it once as a debit, and a later copy is
+/// answered here with that 94.
+#[test]
+fn a_completion_advice_unanswered_upstream_is_never_reversed_and_its_copies_go_upstream_until_taken(
+) {
+    let (mut world, pos) = signed_in_world();
+    let advice = pre_auth_kind(&pos, TradeKind::CompletionAdvice, 12, 4_500);
+    world.send(at(1_000), pos.node(), &pos.trade(&advice));
+    let out = world.tick(at(41_000));
+    assert_eq!(out.len(), 1, "the 98 only: nothing to reverse");
+    assert_eq!(pos.read_trade_answer(&out[0]).response_code, ResponseCode::ISSUER_TIMEOUT);
+    assert!(world.switch.store_forward().is_empty());
+    assert!(!world.events().iter().any(|e| matches!(e, SwitchEventKind::ReversalQueued { .. })));
+
+    let again = world.send(at(60_000), pos.node(), &pos.trade(&advice));
+    assert_eq!(read_upstream_trade(&again[0]), advice, "the copy goes upstream again");
+    let back = world.send(
+        at(90_000),
+        Node::Network,
+        &network_answer(&advice, ResponseCode::ISSUER_TIMEOUT),
+    );
+    assert_eq!(pos.read_trade_answer(&back[0]).response_code, ResponseCode::ISSUER_TIMEOUT);
+    let third = world.send(at(120_000), pos.node(), &pos.trade(&advice));
+    assert_eq!(read_upstream_trade(&third[0]), advice, "98 said nothing: upstream again");
+    let back =
+        world.send(at(120_100), Node::Network, &network_answer(&advice, ResponseCode::DUPLICATE));
+    assert_eq!(pos.read_trade_answer(&back[0]).response_code, ResponseCode::DUPLICATE);
+    let fourth = world.send(at(150_000), pos.node(), &pos.trade(&advice));
+    assert_eq!(fourth.len(), 1, "answered here, not forwarded");
+    assert_eq!(pos.read_trade_answer(&fourth[0]).response_code, ResponseCode::DUPLICATE);
+    let totals = world.switch.terminal(&pos.id).unwrap().current.totals();
+    assert_eq!((totals.debit_amount, totals.debit_count), (4_500, 1));
+    assert!(world.switch.store_forward().is_empty(), "a completion advice is never reversed");
+}
+
+/// The terminal's own reversal of an approved kind of the family is
+/// acknowledged 00 at once and goes upstream once, as that kind; the trade
+/// leaves the batch totals (the completion its debit, the void its credit).
+#[test]
+fn a_terminal_reversal_of_each_approved_reversible_pre_auth_kind_is_acknowledged_and_goes_upstream_once(
+) {
+    for kind in PRE_AUTH_FAMILY.into_iter().filter(|kind| kind.is_reversible()) {
+        let (mut world, pos) = signed_in_world();
+        let request = pre_auth_kind(&pos, kind, 51, 3_000);
+        world.approved_sale(at(10), &pos, &request, ResponseCode::APPROVED);
+        let out = world.send(at(500), pos.node(), &pos.reversal(&request));
+        assert_eq!(out.len(), 2, "{}", kind.label());
+        let upstream = read_upstream_reversal(out.iter().find(|t| t.to == Node::Network).unwrap());
+        assert_eq!(upstream.original().kind(), kind);
+        let answer = pos.read_trade_answer(out.iter().find(|t| t.to == pos.node()).unwrap());
+        assert!(answer.reversal && answer.response_code.is_approved(), "{}", kind.label());
+        assert_eq!(answer.kind, kind);
+        let again = world.send(at(600), pos.node(), &pos.reversal(&request));
+        assert_eq!(again.len(), 1, "{}: nothing new upstream", kind.label());
+        assert_eq!(world.switch.store_forward().len(), 1);
+        assert_eq!(
+            world.switch.terminal(&pos.id).unwrap().current.totals(),
+            BatchTotals::default(),
+            "{}",
+            kind.label()
+        );
+    }
+}
+
+/// A crash with the family in flight: the reversible kinds (pre-auth,
+/// cancel, completion, completion void) may have been approved upstream,
+/// so the restarted switch reverses each itself (98); the completion
+/// advice is forgotten, so the terminal's copy goes upstream again rather
+/// than getting 94 from a record of it.
+#[test]
+fn a_restart_reverses_every_reversible_pre_auth_kind_in_flight_and_lets_a_completion_advice_go_again(
+) {
+    let (mut world, pos) = signed_in_world();
+    let requests: Vec<FinancialRequest> = PRE_AUTH_FAMILY
+        .into_iter()
+        .enumerate()
+        .map(|(index, kind)| pre_auth_kind(&pos, kind, 61 + index as u32, 2_000))
+        .collect();
+    for request in &requests {
+        assert_eq!(world.send(at(10), pos.node(), &pos.trade(request)).len(), 1);
+    }
+    let persistent = world.switch.persistent();
+    let mut world = World {
+        switch: Switch::recover(world.config.clone(), persistent, at(5_000)).unwrap(),
+        config: world.config,
+    };
+    assert_eq!(
+        world.events(),
+        [SwitchEventKind::Recovered { reversals_queued: 4, store_forward: 4 }]
+    );
+    let reversed: Vec<TradeKind> = world
+        .tick(at(5_000))
+        .iter()
+        .map(|transmit| read_upstream_reversal(transmit).original().kind())
+        .collect();
+    assert_eq!(
+        reversed,
+        [
+            TradeKind::PreAuth,
+            TradeKind::PreAuthCancel,
+            TradeKind::Completion,
+            TradeKind::CompletionVoid
+        ]
+    );
+    let advice = &requests[4];
+    let again = world.send(at(6_000), pos.node(), &pos.trade(advice));
+    assert_eq!(read_upstream_trade(&again[0]), *advice, "the advice goes upstream again");
 }
