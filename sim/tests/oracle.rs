@@ -371,8 +371,8 @@ fn every_unanswered_trade_reversed_fails_when_the_reversal_is_stored_after_send_
     let stan = stans_of(&run, TradeKind::Sale)[0];
     let trace = trace_of(&run);
     let violation = violation_for(&trace, Invariant::EveryUnansweredTradeReversed, run.t, stan);
-    assert!(violation.message.contains("no reversal was ever stored or sent"), "{violation}");
-    assert!(evidence_mentions(&violation, &format!("sent 0200 stan {stan}")), "{violation}");
+    assert!(violation.message.contains("no reversal was ever sent"), "{violation}");
+    assert!(evidence_mentions(&violation, &format!("-> switch 0200 stan {stan}")), "{violation}");
     assert!(evidence_mentions(&violation, "powerlost"), "{violation}");
     assert!(!trace.records().iter().any(|r| matches!(
         &r.event,
@@ -403,8 +403,10 @@ fn every_unanswered_trade_reversed_fails_when_an_exhausted_reversal_is_deleted()
     let stan = stans_of(&run, TradeKind::Sale)[0];
     let trace = trace_of(&run);
     let violation = violation_for(&trace, Invariant::EveryUnansweredTradeReversed, t, stan);
-    assert!(violation.message.contains("abandoned"), "{violation}");
-    assert!(evidence_mentions(&violation, "abandoned"), "{violation}");
+    // Judged from the line: three 0400s left, none came back, and the
+    // terminal went on; nothing upstream or at clearing returned the money.
+    assert!(violation.message.contains("sent 3 times, never acknowledged"), "{violation}");
+    assert!(evidence_mentions(&violation, &format!("0400 stan {stan} dropped")), "{violation}");
     // The debit stands: no-double-debit names the same trade.
     let debit = violation_for(&trace, Invariant::NoDoubleDebit, t, stan);
     assert!(
@@ -428,7 +430,11 @@ fn every_unanswered_trade_reversed_fails_when_the_cashier_retries_before_the_rev
     let trace = trace_of(&run);
     let violation = violation_for(&trace, Invariant::EveryUnansweredTradeReversed, t, stans[0]);
     assert!(violation.message.contains(&format!("0200 stan {} left", stans[1])), "{violation}");
-    assert!(evidence_mentions(&violation, &format!("sent 0200 stan {}", stans[1])), "{violation}");
+    assert!(violation.message.contains("before any try of the reversal"), "{violation}");
+    assert!(
+        evidence_mentions(&violation, &format!("-> switch 0200 stan {}", stans[1])),
+        "{violation}"
+    );
 }
 
 /// The network keeps its reversal a day's worth of tries; abandoning it is
@@ -729,6 +735,73 @@ fn no_double_debit_fails_when_the_power_goes_after_the_request_left_and_nothing_
     assert!(evidence_mentions(&violation, "moved -123.45 on account"), "{violation}");
 }
 
+/// The trace of `run` with the first answer that reached the terminal
+/// rewritten as dropped on its line: the terminal's own events still say it
+/// was answered, the wire no longer does.
+fn trace_with_first_answer_dropped(run: &Run) -> Trace {
+    let original = trace_of(run);
+    let mut trace = Trace::new();
+    let mut rewritten = false;
+    for record in original.records() {
+        let mut event = record.event.clone();
+        if let TraceEvent::Frame(frame) = &mut event {
+            if !rewritten
+                && frame.to == Node::Terminal(run.t)
+                && frame.mti.as_deref() == Some("0210")
+            {
+                frame.fate = Fate::Dropped;
+                rewritten = true;
+            }
+        }
+        trace.push(record.at, event);
+    }
+    assert!(rewritten, "the run had an answer to rewrite");
+    trace
+}
+
+/// Two approved sales; the first's 0210 rewritten as lost on the line. The
+/// terminal's events claim the first approved, and it went on to the second
+/// sale without reversing: judged from the wire, the first got no usable
+/// answer, was never reversed, and its debit stands for a trade the terminal
+/// was never told was approved.
+#[test]
+fn every_unanswered_trade_reversed_and_no_double_debit_read_the_answer_from_the_wire_not_the_terminals_word(
+) {
+    let mut run = world(|_| {});
+    sell(&mut run, SALE_FEN);
+    run.h.settle(Duration::from_secs(5));
+    sell(&mut run, SALE_FEN);
+    run.h.settle(Duration::from_secs(5));
+    let stans = stans_of(&run, TradeKind::Sale);
+    let honest = trace_of(&run);
+    assert_passes(&honest, Invariant::EveryUnansweredTradeReversed);
+    assert_passes(&honest, Invariant::NoDoubleDebit);
+    let trace = trace_with_first_answer_dropped(&run);
+    assert!(trace.records().iter().any(|r| matches!(
+        &r.event,
+        TraceEvent::Terminal(TerminalEvent {
+            kind: TerminalEventKind::TradeAnswered { approved: true, stan, .. },
+            ..
+        }) if *stan == stans[0]
+    )));
+    let unreversed =
+        violation_for(&trace, Invariant::EveryUnansweredTradeReversed, run.t, stans[0]);
+    assert!(unreversed.message.contains("no usable answer"), "{unreversed}");
+    assert!(
+        evidence_mentions(&unreversed, &format!("-> switch 0200 stan {}", stans[1])),
+        "{unreversed}"
+    );
+    let debit = violation_for(&trace, Invariant::NoDoubleDebit, run.t, stans[0]);
+    assert!(
+        debit.message.contains(&format!(
+            "issuer holds {} fen, the terminal approved {}",
+            2 * SALE_FEN,
+            SALE_FEN
+        )),
+        "{debit}"
+    );
+}
+
 #[test]
 fn no_double_debit_fails_when_a_duplicated_reversal_credits_twice() {
     let mut run = world(|c| c.issuers[0].policy.reversal_idempotent = false);
@@ -790,7 +863,7 @@ fn no_double_debit_fails_when_the_switch_forwards_a_repeated_request() {
     // switch, holding the sale declined, acknowledges that reversal 12
     // without sending it on: the debit stands.
     assert!(violation.message.contains("the terminal approved 0"), "{violation}");
-    assert!(evidence_mentions(&violation, "no answer in time"), "{violation}");
+    assert!(evidence_mentions(&violation, &format!("0410 stan {stan} delivered")), "{violation}");
 }
 
 // ---- conservation ----

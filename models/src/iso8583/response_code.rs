@@ -151,6 +151,19 @@ impl ResponseCode {
         self == ResponseCode::APPROVED
     }
 
+    /// Whether this answer to a reversal (0410) completes it: 00 (done), 12
+    /// (nothing to reverse: the issuer does not support the original) or 25
+    /// (original not found). Either way the issuer holds nothing of the
+    /// original any more, which is all the reversal was for.
+    pub fn completes_reversal(self) -> bool {
+        matches!(
+            self,
+            ResponseCode::APPROVED
+                | ResponseCode::UNSUPPORTED_BY_ISSUER
+                | ResponseCode::ORIGINAL_NOT_FOUND
+        )
+    }
+
     /// Whether this answer to an offline upload leaves the upload pending:
     /// the host did not look at the trade (no session, busy, cutoff: sign in
     /// again or retry later) or cannot say what became of it (98: the issuer

@@ -26,7 +26,7 @@ use crate::wire::{receive, seal, seal_with_header, InboundError, SOFTWARE_VERSIO
 use super::config::{ConfigError, SwitchConfig};
 use super::events::{CloseReason, DropReason, SwitchCommand, SwitchEvent, SwitchEventKind};
 use super::registry::{KeyGenerator, Outcome, Session, TerminalState, TradeRecord};
-use super::store_forward::{acknowledges, StoreForward};
+use super::store_forward::StoreForward;
 
 /// The switch's address in TPDUs: terminals send to it at 0003.
 pub const SWITCH_ADDRESS: u16 = 0x0003;
@@ -1084,7 +1084,7 @@ impl Switch {
     fn reversal_answer(&mut self, now: Instant, answer: &TradeResponse) {
         let key = TradeKey::of_answer(answer);
         let code = answer.response_code;
-        if !acknowledges(code) {
+        if !code.completes_reversal() {
             // Anything else (96, 91...) is "try again": the retry timer does.
             return;
         }

@@ -17,7 +17,6 @@
 
 use crate::actor::TradeKey;
 use crate::bounded::BoundedQueue;
-use crate::iso8583::response_code::ResponseCode;
 use crate::iso8583::trade::ReversalRequest;
 use crate::time::Instant;
 
@@ -30,17 +29,6 @@ pub struct QueuedReversal {
     pub attempts: u32,
     /// When to send next; `Instant::ZERO` after a restart means at once.
     pub due: Instant,
-}
-
-/// The codes by which the network says a reversal is done: 00 reversed,
-/// 12 the original was declined, 25 the original never arrived.
-pub fn acknowledges(code: ResponseCode) -> bool {
-    matches!(
-        code,
-        ResponseCode::APPROVED
-            | ResponseCode::UNSUPPORTED_BY_ISSUER
-            | ResponseCode::ORIGINAL_NOT_FOUND
-    )
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

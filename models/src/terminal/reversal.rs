@@ -8,10 +8,9 @@
 //! found") all mean the reversal is done.
 //!
 //! ```
-//! use possim_models::terminal::reversal::acknowledges;
 //! use possim_models::iso8583::ResponseCode;
-//! assert!(acknowledges(ResponseCode::new(*b"25")));
-//! assert!(!acknowledges(ResponseCode::new(*b"96")));
+//! assert!(ResponseCode::new(*b"25").completes_reversal());
+//! assert!(!ResponseCode::new(*b"96").completes_reversal());
 //! ```
 
 use crate::iso8583::response_code::ResponseCode;
@@ -29,13 +28,6 @@ use super::config::ReversalExhausted;
 use super::events::TerminalEventKind as E;
 use super::terminal::{Step, Terminal};
 use super::volatile::{Awaiting, Operation, OperationState, Outstanding};
-
-/// Whether a reversal answer with `code` completes the reversal.
-pub fn acknowledges(code: ResponseCode) -> bool {
-    code == ResponseCode::APPROVED
-        || code == ResponseCode::UNSUPPORTED_BY_ISSUER
-        || code == ResponseCode::ORIGINAL_NOT_FOUND
-}
 
 /// Why a trade is reversed: the code that travels in field 39 of the 0400.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -210,7 +202,7 @@ impl Terminal {
         let only_00 = self.checked.config.mutation
             == super::config::TerminalMutation::ReversalDoneOn00Only
             && code != ResponseCode::APPROVED;
-        if matches!(mac, MacCheck::Wrong { .. }) || !acknowledges(code) || only_00 {
+        if matches!(mac, MacCheck::Wrong { .. }) || !code.completes_reversal() || only_00 {
             self.emit(now, E::ReversalUnanswered { stan: answer.stan, attempt });
             if code.action() == TerminalAction::SignInAgain {
                 self.require_sign_in(now, format!("host answered {code} to a reversal"));

@@ -3,26 +3,31 @@
 //! answer is reversed before its terminal's next online message, and the
 //! reversal is acknowledged by the end of healing.
 //!
-//! What is compared, from the log alone:
+//! What is compared, from the terminal's line and the issuer's money
+//! ([`super::wire_trades`] reads the line), never the terminal's own word:
 //!
-//! - *Sent without a usable answer*: the terminal's `TradeFailed` (after a
-//!   timeout, a bad MAC, a garbled or mismatched answer, a tamper lock), or a
-//!   `PowerLost` after the trade's `RequestSent` and before any answer. A
-//!   `TradeAnswered` (even a decline) is a usable answer.
-//! - *Reversed before the next online message*: from the failure until the
-//!   terminal's `ReversalAcknowledged`, every `RequestSent` of that terminal
-//!   is the 0400 of that STAN — except an 0800 sign-in, which never waits for
-//!   a reversal (a terminal that must sign in could otherwise never send it;
-//!   see docs/DESIGN.md, "The terminal"). This catches the cashier's retry
-//!   that leaves before the reversal (`cashier_retry_after_failure: true`).
-//! - *Acknowledged by the end*: `ReversalAcknowledged` at the terminal, or the
+//! - *Sent without a usable answer*: the request left the terminal, and the
+//!   terminal stopped waiting (sent something else, or lost power) before an
+//!   intact answer reached it; a 94 is not an answer to a reversible trade.
+//! - *Reversed before the next online message*: every frame the terminal
+//!   sends after that is the 0400 of the trade, until an intact 0410 (00, 12
+//!   or 25) reaches it — except an 0800 sign-in, which never waits for a
+//!   reversal (a terminal that must sign in could otherwise never send it;
+//!   see docs/DESIGN.md, "The terminal"), and except after the terminal gave
+//!   the reversal up (no 0400 of it follows): what a given-up reversal left
+//!   is judged on the money below. A message that leaves before any 0400 of
+//!   the trade, or between two of its 0400s, is a violation: this catches the
+//!   cashier's retry that leaves before the reversal
+//!   (`cashier_retry_after_failure: true`).
+//! - *Acknowledged by the end*: an intact 0410 reached the terminal, or the
 //!   issuer shows the reversal settled (`Reversed`, or `ReversalIgnored`:
-//!   original unknown, declined, or a repeat). A reversal `ReversalAbandoned`
-//!   by the terminal (`reversal_exhausted: delete`) with nothing upstream
-//!   showing it reversed is a violation; so is a trade that never had a
-//!   reversal at all (`reversal_persist: after_send` and a power cut after the
-//!   request left: the evidence is its `RequestSent`, the `PowerLost`, and no
-//!   `ReversalSent` for that STAN).
+//!   original unknown, declined, or a repeat), or the issuer handed the
+//!   money back at the end of day's clearing (the acquirer did not clear a
+//!   trade its terminal did not settle: DOMAIN.md, "the two sides reconcile
+//!   the next day"). A trade with no 0400 at all and none of those is a
+//!   violation (`reversal_persist: after_send` and a power cut after the
+//!   request left: the evidence is the request, the power cut, and no
+//!   reversal).
 //! - *Upstream reversals*: a reversal the switch queued (its own after an
 //!   upstream timeout, or a terminal's it acknowledged) is acknowledged at the
 //!   switch by the end; one the network queued (after an issuer timeout, or
@@ -38,18 +43,19 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use possim_models::network::NetworkEventKind;
 use possim_models::switch::SwitchEventKind;
-use possim_models::terminal::events::TerminalEventKind;
 
-use super::index::{TraceIndex, TradeId, TradeView};
+use super::index::{TraceIndex, TradeId};
+use super::wire_trades::WireTrade;
 use super::{Invariant, Violation};
+use crate::trace::TraceEvent;
 
 const INVARIANT: Invariant = Invariant::EveryUnansweredTradeReversed;
 
 pub fn check(index: &TraceIndex) -> Vec<Violation> {
     let mut violations = Vec::new();
     let mut reported = BTreeSet::new();
-    for (id, view) in &index.trades {
-        if let Some(violation) = terminal_side(index, *id, view) {
+    for (id, trade) in &index.wire_trades {
+        if let Some(violation) = terminal_side(index, *id, trade) {
             reported.insert(*id);
             violations.push(violation);
         }
@@ -58,88 +64,82 @@ pub fn check(index: &TraceIndex) -> Vec<Violation> {
     violations
 }
 
-fn terminal_side(index: &TraceIndex, id: TradeId, view: &TradeView) -> Option<Violation> {
-    let kind = view.kind?;
-    if !kind.is_reversible() || view.answered.is_some() {
+fn terminal_side(index: &TraceIndex, id: TradeId, trade: &WireTrade) -> Option<Violation> {
+    if !trade.unanswered() {
         return None;
     }
-    let lost = match (view.failed, view.power_lost) {
-        (Some(a), Some(b)) => a.min(b),
-        (Some(a), None) | (None, Some(a)) => a,
-        (None, None) => return None,
-    };
-    let trade = Some(index.trade_ref(id));
-    let upstream = index.reversed_upstream(id);
+    // Still waiting at the end: nothing was owed yet (healing judges that).
+    let lost = trade.stopped_waiting?;
+    let trade_ref = Some(index.trade_ref(id));
+    let settled_upstream = index.reversed_upstream(id).or_else(|| index.returned_at_clearing(id));
     let issuer_moves = index.issuer.get(&id).map(|v| v.moves.clone()).unwrap_or_default();
-    let base: Vec<u64> =
-        [view.started, view.sent, Some(lost), view.reversal_armed].into_iter().flatten().collect();
+    let base = [trade.request, lost];
 
-    if view.reversal_sent.is_empty()
-        && view.reversal_armed.is_none()
-        && view.reversal_stored.is_none()
-    {
-        if upstream.is_some() {
+    if trade.reversals.is_empty() {
+        if settled_upstream.is_some() {
             return None;
         }
-        let why = if view.power_lost.is_some() {
-            "the power went after the request left, and no reversal was ever stored or sent"
+        let power =
+            index.record(lost).is_some_and(|record| !matches!(record.event, TraceEvent::Frame(_)));
+        let why = if power {
+            "the power went after the request left, and no reversal was ever sent"
         } else {
-            "the trade failed without a usable answer, and no reversal was ever stored or sent"
+            "the trade got no usable answer, and no reversal was ever sent"
         };
-        let mut seqs = base;
+        let mut seqs = base.to_vec();
         seqs.extend(issuer_moves.iter().take(2));
-        return Some(Violation::new(INVARIANT, trade, why.to_string(), index.evidence_of(seqs)));
+        return Some(Violation::new(
+            INVARIANT,
+            trade_ref,
+            why.to_string(),
+            index.evidence_of(seqs),
+        ));
     }
 
-    // From the failure on, only the reversal (or a sign-in) may leave.
-    let until = view.reversal_acknowledged.unwrap_or(u64::MAX);
-    let events = index.terminal_events.get(&id.terminal).map(Vec::as_slice).unwrap_or(&[]);
-    // Events are in log order: start right after the loss.
-    let from = events.partition_point(|e| e.seq <= lost);
-    for event in events[from..].iter().take_while(|e| e.seq < until) {
-        if view.reversal_abandoned.is_some_and(|abandoned| event.seq > abandoned) {
-            break;
-        }
-        let TerminalEventKind::RequestSent { stan, mti } = event.kind else { continue };
-        let own_reversal = mti == "0400" && *stan == id.stan;
-        if own_reversal || mti == "0800" {
+    // From the loss on, only the reversal (or a sign-in) may leave while the
+    // reversal is alive.
+    let until = trade.reversal_acknowledged.unwrap_or(u64::MAX);
+    let last_reversal = trade.reversals.last().copied().unwrap_or(0);
+    let from = index.frames.partition_point(|frame| frame.seq < lost);
+    for frame in index.frames[from..].iter().take_while(|frame| frame.seq < until) {
+        if !frame.from_terminal() || frame.terminal != Some(id.terminal) {
             continue;
         }
+        let Some(mti) = frame.mti else { continue };
+        if mti == "0800" || (mti == "0400" && frame.stan == Some(id.stan)) {
+            continue;
+        }
+        if frame.seq > last_reversal {
+            // The terminal gave the reversal up before this: the money says
+            // whether that was harmless.
+            break;
+        }
+        let tried = trade.reversals.first().is_some_and(|first| *first < frame.seq);
         let message = format!(
-            "{mti} stan {stan} left at {} while the reversal of this trade was unacknowledged",
-            event.at
+            "{mti} stan {} left at {} {} the reversal of this trade",
+            frame.stan.map_or("-".to_string(), |stan| stan.to_string()),
+            index.record(frame.seq).map_or_else(String::new, |record| record.at.to_string()),
+            if tried { "between two tries of" } else { "before any try of" }
         );
-        let mut seqs = base;
-        seqs.push(event.seq);
-        seqs.extend(view.reversal_sent.first());
-        return Some(Violation::new(INVARIANT, trade, message, index.evidence_of(seqs)));
+        let mut seqs = base.to_vec();
+        seqs.push(frame.seq);
+        seqs.extend(trade.reversals.first());
+        return Some(Violation::new(INVARIANT, trade_ref, message, index.evidence_of(seqs)));
     }
 
-    if view.reversal_acknowledged.is_some() || upstream.is_some() {
+    if trade.reversal_acknowledged.is_some() || settled_upstream.is_some() {
         return None;
     }
-    let mut seqs = base;
-    seqs.extend(view.reversal_sent.iter().take(2));
-    seqs.extend(view.reversal_sent.last());
+    let mut seqs = base.to_vec();
+    seqs.extend(trade.reversals.iter().take(2));
+    seqs.extend(trade.reversals.last());
     seqs.extend(issuer_moves.iter().take(1));
-    let message = match view.reversal_abandoned {
-        Some(abandoned) => {
-            seqs.push(abandoned);
-            format!(
-                "the reversal was abandoned after {} tries and nothing upstream reversed the trade",
-                view.reversal_sent.len()
-            )
-        }
-        None if view.reversal_sent.is_empty() => {
-            "the reversal was armed but never sent by the end".to_string()
-        }
-        None => format!(
-            "the reversal was sent {} times and never acknowledged by the end",
-            view.reversal_sent.len()
-        ),
-    };
     seqs.extend(index.end().map(|(seq, _)| seq));
-    Some(Violation::new(INVARIANT, trade, message, index.evidence_of(seqs)))
+    let message = format!(
+        "the reversal was sent {} times, never acknowledged, and nothing upstream reversed the trade or returned its money by the end",
+        trade.reversals.len()
+    );
+    Some(Violation::new(INVARIANT, trade_ref, message, index.evidence_of(seqs)))
 }
 
 /// Reversals the switch or the network took on must be done by the end.

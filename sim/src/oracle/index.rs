@@ -37,6 +37,7 @@ use possim_models::time::Instant;
 use crate::trace::{Phase, Trace, TraceEvent, TraceRecord};
 
 use super::wire::{self, WireFrame};
+use super::wire_trades::{self, WireTrade};
 use super::{Evidence, TradeRef};
 
 /// A trade's identity from the terminal to the issuer.
@@ -204,6 +205,8 @@ pub struct TraceIndex<'a> {
     pub card_net_debit: BTreeMap<Pan, i64>,
     /// Every judged frame as it travelled, in log order.
     pub frames: Vec<WireFrame<'a>>,
+    /// Each trade as its terminal's line shows it ([`wire_trades`]).
+    pub wire_trades: BTreeMap<TradeId, WireTrade>,
     /// The seq of `records[0]`: seqs are consecutive, so a record is found
     /// by subtraction.
     first_seq: u64,
@@ -227,9 +230,11 @@ impl<'a> TraceIndex<'a> {
             issuer: BTreeMap::new(),
             card_net_debit: BTreeMap::new(),
             frames: wire::frames(records),
+            wire_trades: BTreeMap::new(),
             first_seq: records.first().map_or(0, |r| r.seq),
         };
         index.build();
+        index.wire_trades = wire_trades::trades(&index);
         index
     }
 
@@ -491,6 +496,12 @@ impl<'a> TraceIndex<'a> {
     pub fn reversed_upstream(&self, id: TradeId) -> Option<u64> {
         let view = self.issuer.get(&id)?;
         view.reversed.first().or(view.reversal_ignored.first()).copied()
+    }
+
+    /// Whether the issuer handed the trade's money back at the end of day's
+    /// clearing (the acquirer did not clear it).
+    pub fn returned_at_clearing(&self, id: TradeId) -> Option<u64> {
+        self.issuer.get(&id)?.returned_at_clearing.first().copied()
     }
 
     /// Every switch event with its seq.

@@ -48,6 +48,7 @@ pub mod settlement_balances;
 pub mod slip_truth;
 mod subjects;
 pub mod wire;
+pub mod wire_trades;
 
 use std::fmt;
 use std::str::FromStr;

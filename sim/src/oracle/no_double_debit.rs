@@ -8,14 +8,16 @@
 //!   account and offline purses, negated (holds are money set aside, not
 //!   moved, and are excluded; an e-cash load moves money between the two
 //!   purses and nets to zero).
-//! - *The terminals' side*: every trade a terminal considers approved —
-//!   `TradeAnswered{approved: true}` (for a refund, its advice acknowledged
-//!   00 or 94, whichever copy got the verdict: credited once), or
-//!   `OfflineQueued` not later `OfflineUploadFailed` — signed by
-//!   `TradeKind::side()`: sales,
-//!   completions and offline uploads debit; voids and refunds credit;
-//!   pre-auths and inquiries move nothing. Amount, kind and card come from
-//!   the trade's `TradeStarted`.
+//! - *The terminals' side*, from their lines ([`super::wire_trades`]), never
+//!   their own word: every trade whose terminal was told it was approved (an
+//!   intact 00 answer that reached it while it waited, or for an advice —
+//!   refund, completion advice, offline upload — 00 or 94 to any copy) and
+//!   that it never reversed (no 0400 left for it), signed by
+//!   `TradeKind::side()`: sales, completions and uploads debit; voids and
+//!   refunds credit; pre-auths and inquiries move nothing. Kind and amount
+//!   come from the request as it left. The card is the one the issuer booked
+//!   the trade to, or, for a trade no issuer saw, the one the terminal named
+//!   when it started it (naming only).
 //!
 //! When a card differs, the same comparison per trade (terminal, batch,
 //! STAN — the issuer's `TradeKey`) names the trades that explain it, and
@@ -39,9 +41,25 @@ const INVARIANT: Invariant = Invariant::NoDoubleDebit;
 pub fn check(index: &TraceIndex) -> Vec<Violation> {
     let mut terminal: BTreeMap<Pan, i64> = BTreeMap::new();
     let mut trades_of: BTreeMap<Pan, BTreeSet<TradeId>> = BTreeMap::new();
-    for (id, view) in &index.trades {
-        let Some(pan) = view.pan else { continue };
-        *terminal.entry(pan).or_insert(0) += view.expected_debit_fen();
+    let mut violations = Vec::new();
+    for (id, trade) in &index.wire_trades {
+        let booked = index.issuer.get(id).and_then(|view| view.pan);
+        let named = index.trades.get(id).and_then(|view| view.pan);
+        let Some(pan) = booked.or(named) else {
+            if trade.expected_debit_fen() != 0 {
+                violations.push(Violation::new(
+                    INVARIANT,
+                    Some(index.trade_ref(*id)),
+                    format!(
+                        "the terminal was told it approved {} fen that no issuer booked to any card",
+                        trade.expected_debit_fen()
+                    ),
+                    index.evidence_of(trade.evidence()),
+                ));
+            }
+            continue;
+        };
+        *terminal.entry(pan).or_insert(0) += trade.expected_debit_fen();
         trades_of.entry(pan).or_default().insert(*id);
     }
     for (id, view) in &index.issuer {
@@ -51,7 +69,6 @@ pub fn check(index: &TraceIndex) -> Vec<Violation> {
     }
     let cards: BTreeSet<Pan> =
         terminal.keys().chain(index.card_net_debit.keys()).copied().collect();
-    let mut violations = Vec::new();
     for pan in cards {
         let held = index.card_net_debit.get(&pan).copied().unwrap_or(0);
         let approved = terminal.get(&pan).copied().unwrap_or(0);
@@ -60,7 +77,7 @@ pub fn check(index: &TraceIndex) -> Vec<Violation> {
         }
         let mut differing = Vec::new();
         for id in trades_of.get(&pan).into_iter().flatten() {
-            let expected = index.trades.get(id).map_or(0, |view| view.expected_debit_fen());
+            let expected = index.wire_trades.get(id).map_or(0, |trade| trade.expected_debit_fen());
             let at_issuer = index.issuer.get(id).map_or(0, |view| view.net_debit_fen);
             if expected != at_issuer {
                 differing.push((*id, at_issuer, expected));
@@ -85,13 +102,8 @@ pub fn check(index: &TraceIndex) -> Vec<Violation> {
         }
         let mut seqs = Vec::new();
         for (id, _, _) in &differing {
-            if let Some(view) = index.trades.get(id) {
-                seqs.extend(
-                    [view.started, view.answered.map(|(s, _)| s), view.failed, view.power_lost]
-                        .into_iter()
-                        .flatten(),
-                );
-                seqs.extend(view.reversal_abandoned);
+            if let Some(trade) = index.wire_trades.get(id) {
+                seqs.extend(trade.evidence());
             }
             if let Some(view) = index.issuer.get(id) {
                 seqs.extend(view.moves.iter().take(3));

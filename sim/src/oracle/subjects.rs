@@ -23,13 +23,7 @@ pub(crate) fn count(invariant: Invariant, index: &TraceIndex) -> (usize, &'stati
     let terminal_events = || index.terminal_events.values().flatten();
     match invariant {
         Invariant::EveryUnansweredTradeReversed => (
-            index
-                .trades
-                .values()
-                .filter(|trade| {
-                    trade.sent.is_some() && trade.kind.is_some_and(|kind| kind.is_reversible())
-                })
-                .count(),
+            index.wire_trades.values().filter(|trade| trade.kind.is_reversible()).count(),
             "reversible trades sent",
         ),
         Invariant::OfflineBeforeSettlement => (
