@@ -317,10 +317,10 @@ fn a_sweep_of_more_seeds_than_the_bound_is_refused() {
 /// passed as soon as its own invariant was caught once, whatever else failed.
 #[test]
 fn a_variant_sweep_fails_on_an_invariant_it_does_not_list() {
-    let listed = "scenarios/variants/reversal_exhausted_delete.yaml";
+    let listed = "scenarios/variants/clearing_from_own_approvals.yaml";
     let (code, out, err) = possim(&["sweep", listed, "--seeds", "0..5", "--jobs", "1"]);
     assert_eq!(code, 0, "every invariant it breaks is listed: {out}{err}");
-    let text = bundled("scenarios/variants/reversal_exhausted_delete.yaml");
+    let text = bundled("scenarios/variants/clearing_from_own_approvals.yaml");
     let unlisted: String = text
         .lines()
         .filter(|line| !line.contains("also_violates"))

@@ -26,9 +26,9 @@ fn run_scenario(scenario: &Scenario, seed: u64) -> RunReport {
 /// `offline_upload_before_settlement_only`, which no fault can break).
 const REPROS: [&str; 7] = [
     "cashier_retry",
+    "clearing_from_own_approvals",
     "issuer_reversal_not_idempotent",
     "journal_clear_when_sent",
-    "reversal_exhausted_delete",
     "reversal_persist_after_send",
     "switch_no_duplicate_check",
     "upload_end_code_207",

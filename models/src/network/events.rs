@@ -7,7 +7,7 @@ use crate::iso8583::trade::TradeKind;
 use crate::time::Instant;
 
 /// Operator or scenario input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NetworkCommand {
     /// The date cutoff (日切) begins: new requests are answered 90; reversals
@@ -18,9 +18,18 @@ pub enum NetworkCommand {
     /// answered 91; reversals for it wait in custody.
     IssuerDown(u16),
     IssuerUp(u16),
+    /// The acquirer's clearing file for the day: the trades its terminals
+    /// settled. Once one is filed, the next [`NetworkCommand::Clear`] lists
+    /// only trades it holds; a trade the acquirer did not file goes back to
+    /// the card (DOMAIN.md: the two sides reconcile the next day).
+    FileClearing {
+        keys: Vec<TradeKey>,
+    },
     /// End-of-day clearing: one [`NetworkEventKind::ClearingList`] per issuer.
     /// Issue it inside the cutoff window, once nothing is pending, so that
-    /// no approval is still on its way back.
+    /// no approval is still on its way back. Without a filed acquirer file
+    /// the lists hold every complete trade, as if the acquirer had filed
+    /// them all.
     Clear,
 }
 
@@ -110,8 +119,14 @@ pub enum NetworkEventKind {
         from: Node,
         key: TradeKey,
     },
-    /// The trades of `issuer` the network considers complete: approved and
-    /// not reversed.
+    /// The acquirer filed its clearing file: `trades` trades, `held` of
+    /// them trades the network saw.
+    ClearingFiled {
+        trades: usize,
+        held: usize,
+    },
+    /// The trades of `issuer` the network considers complete (approved and
+    /// not reversed) and the acquirer filed.
     ClearingList {
         issuer: u16,
         keys: Vec<TradeKey>,

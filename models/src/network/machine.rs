@@ -100,6 +100,8 @@ pub struct Network {
     pending: BTreeMap<TradeKey, Pending>,
     custody: BTreeMap<TradeKey, Custody>,
     clearing: BTreeMap<TradeKey, ClearingEntry>,
+    /// The acquirer's clearing file for the coming clearing, once filed.
+    filed: Option<BTreeSet<TradeKey>>,
     transmits: BoundedQueue<Transmit>,
     events: BoundedQueue<NetworkEvent>,
 }
@@ -123,6 +125,7 @@ impl Network {
             pending: BTreeMap::new(),
             custody: BTreeMap::new(),
             clearing: BTreeMap::new(),
+            filed: None,
             transmits: BoundedQueue::new(config.transmits_max),
             events: BoundedQueue::new(config.events_max),
             config,
@@ -497,13 +500,35 @@ impl Network {
 
     // ---- commands ----
 
+    fn file_clearing(&mut self, now: Instant, keys: Vec<TradeKey>) {
+        // A file bigger than the network's own clearing table cannot match
+        // more than the table holds; refuse it whole rather than guess.
+        if keys.len() > self.config.clearing_max {
+            let reason = format!(
+                "a clearing file of {} trades, clearing_max is {}",
+                keys.len(),
+                self.config.clearing_max
+            );
+            return self.emit(now, NetworkEventKind::CommandRefused { reason });
+        }
+        let filed: BTreeSet<TradeKey> = keys.into_iter().collect();
+        let held = filed.iter().filter(|key| self.clearing.contains_key(key)).count();
+        self.emit(now, NetworkEventKind::ClearingFiled { trades: filed.len(), held });
+        self.filed = Some(filed);
+    }
+
     fn clear(&mut self, now: Instant) {
+        let filed = self.filed.take();
         let indexes: Vec<u16> = self.issuers.keys().copied().collect();
         for issuer in indexes {
             let keys: Vec<TradeKey> = self
                 .clearing
                 .iter()
-                .filter(|(_, entry)| entry.issuer == issuer && entry.complete())
+                .filter(|(key, entry)| {
+                    entry.issuer == issuer
+                        && entry.complete()
+                        && filed.as_ref().is_none_or(|filed| filed.contains(key))
+                })
                 .map(|(key, _)| *key)
                 .collect();
             self.emit(now, NetworkEventKind::ClearingList { issuer, keys });
@@ -649,6 +674,7 @@ impl Actor for Network {
             }
             NetworkCommand::IssuerDown(issuer) => self.mark(now, issuer, true),
             NetworkCommand::IssuerUp(issuer) => self.mark(now, issuer, false),
+            NetworkCommand::FileClearing { keys } => self.file_clearing(now, keys),
             NetworkCommand::Clear => self.clear(now),
         }
     }

@@ -567,6 +567,56 @@ fn clearing_lists_only_approved_and_not_reversed_trades() {
 }
 
 #[test]
+fn clearing_lists_only_what_the_acquirer_filed_so_an_approval_its_terminal_never_settled_goes_back()
+{
+    let mut rig = Rig::new();
+    let settled = sale(1);
+    let never_settled = sale(2);
+    for request in [&settled, &never_settled] {
+        rig.request(request);
+        rig.answer(2, request, ResponseCode::APPROVED);
+    }
+    rig.events();
+    // The acquirer's file also names a trade the network never saw (an
+    // offline upload lost on the way): it is counted, and listed nowhere.
+    let unseen = TradeKey::of(&sale(3));
+    let keys = vec![TradeKey::of(&settled), unseen];
+    rig.network.handle_command(rig.now, NetworkCommand::FileClearing { keys });
+    rig.network.handle_command(rig.now, NetworkCommand::Clear);
+    assert_eq!(
+        rig.events(),
+        [
+            NetworkEventKind::ClearingFiled { trades: 2, held: 1 },
+            NetworkEventKind::ClearingList { issuer: 1, keys: vec![] },
+            NetworkEventKind::ClearingList { issuer: 2, keys: vec![TradeKey::of(&settled)] },
+        ]
+    );
+    // The file serves one clearing: the unfiled approval is not listed on a
+    // later day either (its money went back at this one).
+    rig.network.handle_command(rig.now, NetworkCommand::Clear);
+    assert_eq!(
+        rig.events(),
+        [
+            NetworkEventKind::ClearingList { issuer: 1, keys: vec![] },
+            NetworkEventKind::ClearingList { issuer: 2, keys: vec![] },
+        ]
+    );
+}
+
+#[test]
+fn a_clearing_file_larger_than_the_clearing_table_is_refused_whole() {
+    let mut rig = Rig::new();
+    let max = rig.network.config().clearing_max;
+    let keys = (1..=max as u32 + 1).map(|stan| TradeKey::of(&sale(stan % 999_999 + 1))).collect();
+    rig.network.handle_command(rig.now, NetworkCommand::FileClearing { keys });
+    let events = rig.events();
+    assert!(
+        matches!(&events[..], [NetworkEventKind::CommandRefused { reason }] if reason.contains("clearing_max")),
+        "{events:?}"
+    );
+}
+
+#[test]
 fn garbage_is_dropped_and_an_incomplete_message_from_the_switch_is_answered_30() {
     let mut rig = Rig::new();
     for garbage in [&b""[..], b"\x00\x01\x60", &[0x5A; 40]] {

@@ -125,6 +125,18 @@ pub struct SwitchConfig {
     /// garbled 0400 or 0220 is forwarded upstream and moves money.
     #[serde(default)]
     pub mac_checked_on_0200_only: bool,
+    /// Trades the acquirer's clearing file holds between two clearings:
+    /// what its terminals settled that day.
+    #[serde(default = "defaults::clearing_max")]
+    pub clearing_max: usize,
+    /// Policy. `false` (safe): the acquirer's clearing file holds what its
+    /// terminals settled: the switch's own approvals when a batch balanced,
+    /// the terminal's batch upload when it did not. `true` reproduces
+    /// acquirers that clear every approval their switch recorded: a trade
+    /// whose terminal gave its reversal up (and never settled the trade) is
+    /// cleared, and the cardholder stays charged with no slip.
+    #[serde(default)]
+    pub clearing_from_own_approvals: bool,
     /// The business calendar for fields 12, 13 and 15 of the answers.
     #[serde(default)]
     pub calendar: Calendar,
@@ -158,6 +170,9 @@ mod defaults {
     pub fn events_max() -> usize {
         8192
     }
+    pub fn clearing_max() -> usize {
+        1_000_000
+    }
     pub fn duplicate_check() -> bool {
         true
     }
@@ -185,6 +200,8 @@ pub enum ConfigError {
     Quirk { index: usize, why: String },
     #[error("the persistent state holds {count} queued reversals, store_forward_max is {max}")]
     StoreForwardOverBound { count: usize, max: usize },
+    #[error("the persistent state holds {count} trades to clear, clearing_max is {max}")]
+    ClearingOverBound { count: usize, max: usize },
 }
 
 /// The network answers 98 after this long without the issuer. A switch
@@ -214,6 +231,8 @@ impl SwitchConfig {
             duplicate_check: defaults::duplicate_check(),
             replay_duplicates: defaults::replay_duplicates(),
             mac_checked_on_0200_only: false,
+            clearing_max: defaults::clearing_max(),
+            clearing_from_own_approvals: false,
             calendar: Calendar::default(),
             quirks: Vec::new(),
         }
@@ -255,6 +274,7 @@ impl SwitchConfig {
             ("trades_per_batch_max", self.trades_per_batch_max),
             ("pending_max", self.pending_max),
             ("store_forward_max", self.store_forward_max),
+            ("clearing_max", self.clearing_max),
         ] {
             if value == 0 {
                 return Err(ConfigError::Zero { field });

@@ -161,6 +161,28 @@ pub enum SwitchEventKind {
         reversals_queued: usize,
         store_forward: usize,
     },
+    /// A closed batch's trades went into the day's clearing file: `filed`
+    /// of them, `by_upload` when the terminal's batch upload said which;
+    /// `totals` is what the acquirer settles with the merchant for it.
+    BatchFiled {
+        terminal: TerminalId,
+        batch: BatchNo,
+        filed: usize,
+        by_upload: bool,
+        totals: BatchTotals,
+    },
+    /// The clearing file had no room for `unfiled` trades of a closed
+    /// batch: they will not be cleared, and their debits go back.
+    ClearingFileFull {
+        terminal: TerminalId,
+        batch: BatchNo,
+        unfiled: usize,
+    },
+    /// The day's clearing file, handed to the network at end of day: every
+    /// trade the acquirer's terminals settled since the last one.
+    ClearingSubmitted {
+        keys: Vec<TradeKey>,
+    },
 }
 
 impl std::fmt::Display for SwitchEvent {
@@ -224,6 +246,18 @@ impl std::fmt::Display for SwitchEvent {
                 write!(f, "recovered: {reversals_queued} in-flight trades reversed, ")?;
                 write!(f, "{store_forward} reversals queued")
             }
+            SwitchEventKind::BatchFiled { terminal, batch, filed, by_upload, .. } => write!(
+                f,
+                "batch filed for clearing {terminal} batch {batch}: {filed} trades, from {}",
+                if *by_upload { "its batch upload" } else { "the switch's own records" }
+            ),
+            SwitchEventKind::ClearingFileFull { terminal, batch, unfiled } => write!(
+                f,
+                "clearing file full: {unfiled} trades of {terminal} batch {batch} not filed"
+            ),
+            SwitchEventKind::ClearingSubmitted { keys } => {
+                write!(f, "clearing file submitted: {} trades", keys.len())
+            }
         }
     }
 }
@@ -239,6 +273,9 @@ pub enum SwitchCommand {
     /// swapped before it could settle: the new device signs in and starts
     /// the next batch.
     CloseBatch { terminal: TerminalId },
+    /// End of day: hand the clearing file to the network
+    /// ([`SwitchEventKind::ClearingSubmitted`]) and start the next one.
+    SubmitClearing,
     /// Script one misbehaviour toward one coming request (the simulated
     /// world's placed `settlement_unbalanced`: the host's own count of a
     /// batch disagrees with the terminal's). Refused, with nothing changed,

@@ -1,6 +1,6 @@
 //! The switch's state machine: what each inbound frame and each deadline does.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
 use crate::actor::{Actor, LinkKeys, Node, TradeKey, Transmit};
@@ -16,8 +16,8 @@ use crate::iso8583::settlement::{
     BatchUploadEnd, BatchUploadRequest, BatchUploadResponse, SettlementRequest, SettlementResponse,
     NETWORK_CODE_SETTLEMENT,
 };
-use crate::iso8583::subfields::SettlementResult;
-use crate::iso8583::trade::{FinancialRequest, ReversalRequest, TradeResponse};
+use crate::iso8583::subfields::{BatchTotals, SettlementResult};
+use crate::iso8583::trade::{FinancialRequest, ReversalRequest, Side, TradeResponse};
 use crate::iso8583::values::{BatchNo, MerchantId, Stan, TerminalId};
 use crate::iso8583::{Frame, Header, Message, Mti, Tpdu};
 use crate::time::Instant;
@@ -41,6 +41,9 @@ pub struct SwitchPersistent {
     pub key_counter: u64,
     pub terminals: BTreeMap<TerminalId, TerminalState>,
     pub store_forward: StoreForward,
+    /// The day's clearing file so far: the trades of the batches the
+    /// terminals settled (at most `clearing_max`).
+    pub clearing: BTreeSet<TradeKey>,
 }
 
 /// A request forwarded upstream and not yet answered.
@@ -122,6 +125,7 @@ impl Switch {
             key_counter: 0,
             terminals,
             store_forward: StoreForward::new(config.store_forward_max),
+            clearing: BTreeSet::new(),
         };
         Ok(Switch::assemble(config, state))
     }
@@ -160,7 +164,14 @@ impl Switch {
         now: Instant,
     ) -> Result<Switch, ConfigError> {
         config.validate()?;
-        let SwitchPersistent { key_counter, terminals: mut old, store_forward } = persistent;
+        let SwitchPersistent { key_counter, terminals: mut old, store_forward, clearing } =
+            persistent;
+        if clearing.len() > config.clearing_max {
+            return Err(ConfigError::ClearingOverBound {
+                count: clearing.len(),
+                max: config.clearing_max,
+            });
+        }
         let count = store_forward.len();
         let mut store_forward =
             store_forward.rebound(config.store_forward_max).map_err(|count| {
@@ -209,7 +220,7 @@ impl Switch {
             terminals.insert(entry.terminal_id, terminal);
         }
         assert!(terminals.len() <= config.terminals_max);
-        let state = SwitchPersistent { key_counter, terminals, store_forward };
+        let state = SwitchPersistent { key_counter, terminals, store_forward, clearing };
         let mut switch = Switch::assemble(config, state);
         let store_forward = switch.state.store_forward.len();
         switch.event(now, SwitchEventKind::Recovered { reversals_queued, store_forward });
@@ -807,6 +818,7 @@ impl Switch {
                                     reason: CloseReason::Balanced,
                                 },
                             );
+                            self.file_closed_batch(now, request.terminal, false);
                         }
                         None
                     }
@@ -947,6 +959,7 @@ impl Switch {
                             reason: CloseReason::UploadEnd,
                         },
                     );
+                    self.file_closed_batch(now, request.terminal, true);
                     ResponseCode::APPROVED
                 } else if state.previous.as_ref().is_some_and(|batch| batch.number == request.batch)
                 {
@@ -957,6 +970,58 @@ impl Switch {
             }
         };
         self.finish_upload(now, to, tpdu, ids, request.network_code(), code);
+    }
+
+    /// Files the batch `terminal` just closed for the day's clearing: what
+    /// the terminal settled. A balanced batch holds what the switch recorded
+    /// approved and not reversed (the totals agreed); after a batch upload,
+    /// the trades the terminal uploaded, since only it knows which it
+    /// completed (DOMAIN.md: a reversal that never got through is
+    /// reconciled the next day, and the money goes back). A batch closed
+    /// host-side was never settled: the switch's own records stand in.
+    fn file_closed_batch(&mut self, now: Instant, terminal: TerminalId, by_upload: bool) {
+        let by_upload = by_upload && !self.config.clearing_from_own_approvals;
+        let state = self.state.terminals.get(&terminal).expect("a known terminal's batch closed");
+        let batch = state.previous.as_ref().expect("a batch was just closed");
+        let number = batch.number;
+        let mut totals = BatchTotals::default();
+        let keys: Vec<TradeKey> = if by_upload {
+            let merchant = state.merchant;
+            for (stan, entry) in &batch.uploaded {
+                // An entry the switch never saw is an offline sale's upload
+                // that did not reach it: a debit.
+                let side = batch.trades.get(stan).map_or(Side::Debit, |r| r.request.kind().side());
+                match side {
+                    Side::Debit => totals.add_debit(entry.amount),
+                    Side::Credit => totals.add_credit(entry.amount),
+                    Side::None => {}
+                }
+            }
+            batch
+                .uploaded
+                .keys()
+                .map(|stan| TradeKey { terminal, merchant, batch: number, stan: *stan })
+                .collect()
+        } else {
+            totals = batch.totals();
+            batch
+                .trades
+                .values()
+                .filter(|record| record.counts())
+                .map(|record| TradeKey::of(&record.request))
+                .collect()
+        };
+        let room = self.config.clearing_max.saturating_sub(self.state.clearing.len());
+        let filed = keys.len().min(room);
+        self.state.clearing.extend(keys[..filed].iter().copied());
+        assert!(self.state.clearing.len() <= self.config.clearing_max);
+        let filed_event =
+            SwitchEventKind::BatchFiled { terminal, batch: number, filed, by_upload, totals };
+        self.event(now, filed_event);
+        if filed < keys.len() {
+            let unfiled = keys.len() - filed;
+            self.event(now, SwitchEventKind::ClearingFileFull { terminal, batch: number, unfiled });
+        }
     }
 
     /// Answers a batch upload message, logging a refusal first.
@@ -1215,6 +1280,12 @@ impl Actor for Switch {
                 }
                 let reason = CloseReason::HostSide;
                 self.event(now, SwitchEventKind::BatchClosed { terminal, batch, next, reason });
+                self.file_closed_batch(now, terminal, false);
+            }
+            SwitchCommand::SubmitClearing => {
+                let keys: Vec<TradeKey> =
+                    std::mem::take(&mut self.state.clearing).into_iter().collect();
+                self.event(now, SwitchEventKind::ClearingSubmitted { keys });
             }
         }
     }

@@ -956,6 +956,13 @@ fn a_balanced_settlement_closes_the_batch_and_the_next_sign_in_gives_the_next_ba
                 next: two,
                 reason: CloseReason::Balanced
             },
+            SwitchEventKind::BatchFiled {
+                terminal: pos.id,
+                batch: one,
+                filed: 2,
+                by_upload: false,
+                totals,
+            },
         ]
     );
     // The 0510 was lost; the repeat gets the same answer and closes nothing more.
@@ -1060,14 +1067,26 @@ fn an_unbalanced_settlement_then_batch_upload_and_its_end_close_the_batch() {
     let answer = read_upload_answer(&out[0]);
     assert_eq!((answer.response_code, answer.network_code), (ResponseCode::APPROVED, 202));
     let two = BatchNo::new(2).unwrap();
+    // The acquirer files what the terminal uploaded: the unknown entry
+    // too (an offline sale's upload that never reached the switch: a debit).
+    let uploaded = BatchTotals { debit_amount: 1500, debit_count: 2, ..Default::default() };
     assert_eq!(
         world.events(),
-        [SwitchEventKind::BatchClosed {
-            terminal: pos.id,
-            batch: one,
-            next: two,
-            reason: CloseReason::UploadEnd
-        }]
+        [
+            SwitchEventKind::BatchClosed {
+                terminal: pos.id,
+                batch: one,
+                next: two,
+                reason: CloseReason::UploadEnd
+            },
+            SwitchEventKind::BatchFiled {
+                terminal: pos.id,
+                batch: one,
+                filed: 2,
+                by_upload: true,
+                totals: uploaded,
+            },
+        ]
     );
     // Repeated after a lost 0330: 00 again, batch 2 stays open.
     let again = world.send(
@@ -1297,6 +1316,107 @@ mod properties {
     }
 }
 
+/// Two approved sales; the terminal, which gave the second's reversal up,
+/// settles and uploads only the first. Returns the keys the clearing file
+/// handed over at end of day.
+fn clearing_file_after_a_sale_left_out(own_approvals: bool) -> (Vec<TradeKey>, [TradeKey; 2]) {
+    let mut pos = Pos::new("10000001", TMK_SINGLE);
+    let mut config = config_for(&[&pos]);
+    config.clearing_from_own_approvals = own_approvals;
+    let mut world = World::with(config);
+    assert!(world.sign_in(at(0), &mut pos, KeyMode::Single).response_code.is_approved());
+    let kept = pos.sale(1, 1000, None);
+    let left_out = pos.sale(2, 2500, None);
+    world.approved_sale(at(10), &pos, &kept, ResponseCode::APPROVED);
+    world.approved_sale(at(20), &pos, &left_out, ResponseCode::APPROVED);
+    let claimed = BatchTotals { debit_amount: 1000, debit_count: 1, ..Default::default() };
+    let out = world.send(at(100), pos.node(), &pos.settlement(3, claimed));
+    assert_eq!(read_settlement_answer(&out[0]).result, SettlementResult::NotBalanced);
+    let entry = BatchDetailEntry {
+        card_organisation: 0,
+        stan: Stan::new(1).unwrap(),
+        pan: Pan::new(PAN).unwrap(),
+        amount: AmountFen::new(1000).unwrap(),
+    };
+    let upload = BatchUploadRequest {
+        stan: Stan::new(4).unwrap(),
+        batch: pos.batch,
+        terminal: pos.id,
+        merchant: pos.merchant,
+        detail: BatchDetail { entries: vec![entry] },
+    };
+    world.send(at(200), pos.node(), &seal(&CupMessage::BatchUpload(upload), Tpdu::new(3, 0), None));
+    let end = BatchUploadEnd {
+        stan: Stan::new(5).unwrap(),
+        batch: pos.batch,
+        terminal: pos.id,
+        merchant: pos.merchant,
+        total_count: 1,
+        balanced: false,
+    };
+    let out = world.send(
+        at(300),
+        pos.node(),
+        &seal(&CupMessage::BatchUploadEnd(end), Tpdu::new(3, 0), None),
+    );
+    assert_eq!(read_upload_answer(&out[0]).response_code, ResponseCode::APPROVED);
+    world.events();
+    world.switch.handle_command(at(400), SwitchCommand::SubmitClearing);
+    let events = world.events();
+    let [SwitchEventKind::ClearingSubmitted { keys }] = &events[..] else {
+        panic!("one clearing file: {events:?}")
+    };
+    // The file is handed over once: the next day's starts empty.
+    world.switch.handle_command(at(500), SwitchCommand::SubmitClearing);
+    assert_eq!(world.events(), [SwitchEventKind::ClearingSubmitted { keys: vec![] }]);
+    (keys.clone(), [TradeKey::of(&kept), TradeKey::of(&left_out)])
+}
+
+#[test]
+fn the_clearing_file_holds_what_the_terminal_settled_so_a_sale_it_left_out_goes_back() {
+    let (filed, [kept, _left_out]) = clearing_file_after_a_sale_left_out(false);
+    assert_eq!(filed, vec![kept]);
+}
+
+#[test]
+fn an_acquirer_clearing_its_own_approvals_files_the_sale_the_terminal_left_out() {
+    let (filed, [kept, left_out]) = clearing_file_after_a_sale_left_out(true);
+    assert_eq!(filed, vec![kept, left_out]);
+}
+
+#[test]
+fn the_clearing_file_survives_a_crash_and_a_full_file_says_what_it_left_out() {
+    let (mut world, pos) = signed_in_world();
+    world.approved_sale(at(10), &pos, &pos.sale(1, 1000, None), ResponseCode::APPROVED);
+    world.approved_sale(at(20), &pos, &pos.sale(2, 2000, None), ResponseCode::APPROVED);
+    let mut config = world.config.clone();
+    config.clearing_max = 1;
+    let mut switch =
+        Switch::recover(config.clone(), world.switch.persistent(), at(30)).expect("recovers");
+    while switch.poll_event().is_some() {}
+    switch.handle_command(at(40), SwitchCommand::CloseBatch { terminal: pos.id });
+    let mut events = Vec::new();
+    while let Some(event) = switch.poll_event() {
+        events.push(event.kind);
+    }
+    let one = BatchNo::new(1).unwrap();
+    assert!(events.contains(&SwitchEventKind::ClearingFileFull {
+        terminal: pos.id,
+        batch: one,
+        unfiled: 1
+    }));
+    assert_eq!(switch.persistent().clearing.len(), 1);
+    let mut again = Switch::recover(config, switch.persistent(), at(50)).expect("recovers");
+    while again.poll_event().is_some() {}
+    again.handle_command(at(60), SwitchCommand::SubmitClearing);
+    let Some(SwitchEvent { kind: SwitchEventKind::ClearingSubmitted { keys }, .. }) =
+        again.poll_event()
+    else {
+        panic!("the file after two restarts")
+    };
+    assert_eq!(keys.len(), 1);
+}
+
 // ---- operations ---------------------------------------------------------------------
 
 #[test]
@@ -1316,7 +1436,14 @@ fn a_host_side_close_settles_on_the_switch_totals_and_ends_the_session() {
                 batch: one,
                 next: two,
                 reason: CloseReason::HostSide
-            }
+            },
+            SwitchEventKind::BatchFiled {
+                terminal: pos.id,
+                batch: one,
+                filed: 1,
+                by_upload: false,
+                totals: BatchTotals { debit_amount: 1000, debit_count: 1, ..Default::default() },
+            },
         ]
     );
     let record = world.switch.terminal(&pos.id).unwrap();

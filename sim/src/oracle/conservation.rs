@@ -10,11 +10,12 @@
 //!   whose terminal and batch are the batch's (holds excluded). Reversals,
 //!   voids, refunds and clearing returns move money under the trade's key, so
 //!   they count where their trade does.
-//! - *Settled batch totals*: the switch's own totals for the batch (debits
-//!   minus credits), from its last `SettlementAnswered` for that batch by the
-//!   end — the switch counts approved, unreversed trades only, so a reversal
-//!   it took on is out of its totals. A batch upload does not change them
-//!   (unknown uploaded entries are left to reconciliation).
+//! - *Settled batch totals*: what the acquirer settles with the merchant for
+//!   the batch (debits minus credits): the totals of the trades it filed for
+//!   clearing (`SwitchEventKind::BatchFiled`) — its own approved, unreversed
+//!   trades when the batch balanced, the terminal's batch upload when it did
+//!   not; in a log without that event, the switch's own totals from its last
+//!   `SettlementAnswered`.
 //! - *Merchant credits*: the totals the terminal settled with (debits minus
 //!   credits of its last `SettlementStarted` for the batch; if the log has no
 //!   terminal events, the `terminal_totals` the switch received) — what the
@@ -58,6 +59,8 @@ struct Batch {
     answered: Option<(u64, i64, i64)>,
     /// The terminal's last `SettlementStarted`: its seq and totals.
     started: Option<(u64, i64)>,
+    /// What the acquirer filed for clearing: its seq and totals.
+    filed: Option<(u64, i64)>,
 }
 
 pub fn check(index: &TraceIndex) -> Vec<Violation> {
@@ -66,6 +69,9 @@ pub fn check(index: &TraceIndex) -> Vec<Violation> {
         match kind {
             SwitchEventKind::BatchClosed { terminal, batch, .. } => {
                 batches.entry((*terminal, *batch)).or_default().closed.get_or_insert(seq);
+            }
+            SwitchEventKind::BatchFiled { terminal, batch, totals, .. } => {
+                batches.entry((*terminal, *batch)).or_default().filed = Some((seq, net(totals)));
             }
             SwitchEventKind::SettlementAnswered {
                 terminal,
@@ -90,11 +96,12 @@ pub fn check(index: &TraceIndex) -> Vec<Violation> {
     }
     let mut violations = Vec::new();
     for ((terminal, batch), record) in &batches {
-        let (Some(closed), Some((answered, switch_net, received_net))) =
+        let (Some(closed), Some((answered, answered_net, received_net))) =
             (record.closed, record.answered)
         else {
             continue;
         };
+        let switch_net = record.filed.map_or(answered_net, |(_, net)| net);
         let merchant_net = record.started.map_or(received_net, |(_, net)| net);
         let in_batch: Vec<_> = index.issuer_in_batch(*terminal, *batch).collect();
         let cardholders: i64 = in_batch.iter().map(|(_, view)| view.net_debit_fen).sum();
@@ -107,10 +114,12 @@ pub fn check(index: &TraceIndex) -> Vec<Violation> {
             fen(switch_net),
             fen(merchant_net)
         );
-        let mut seqs: Vec<u64> = [record.started.map(|(s, _)| s), Some(answered), Some(closed)]
-            .into_iter()
-            .flatten()
-            .collect();
+        let filed = record.filed.map(|(s, _)| s);
+        let mut seqs: Vec<u64> =
+            [record.started.map(|(s, _)| s), Some(answered), Some(closed), filed]
+                .into_iter()
+                .flatten()
+                .collect();
         // The trades whose money disagrees with what the terminal counts.
         for (id, view) in &in_batch {
             let expected = index.trades.get(id).map_or(0, |t| t.expected_debit_fen());

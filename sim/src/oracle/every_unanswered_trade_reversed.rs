@@ -21,11 +21,13 @@
 //!   (`cashier_retry_after_failure: true`).
 //! - *Acknowledged by the end*: an intact 0410 reached the terminal, or the
 //!   issuer shows the reversal settled (`Reversed`, or `ReversalIgnored`:
-//!   original unknown, declined, or a repeat), or the issuer handed the
-//!   money back at the end of day's clearing (the acquirer did not clear a
-//!   trade its terminal did not settle: DOMAIN.md, "the two sides reconcile
-//!   the next day"). A trade with no 0400 at all and none of those is a
-//!   violation (`reversal_persist: after_send` and a power cut after the
+//!   original unknown, declined, or a repeat). A reversal the terminal tried
+//!   and gave up may instead end with the issuer handing the money back at
+//!   the end of day's clearing (the acquirer did not clear a trade its
+//!   terminal did not settle: DOMAIN.md, "if the reversal cannot get through
+//!   before settlement, the two sides reconcile the next day"). A trade with
+//!   no 0400 at all is a violation unless reversed upstream, whatever the
+//!   clearing did (`reversal_persist: after_send` and a power cut after the
 //!   request left: the evidence is the request, the power cut, and no
 //!   reversal).
 //! - *Upstream reversals*: a reversal the switch queued (its own after an
@@ -71,12 +73,14 @@ fn terminal_side(index: &TraceIndex, id: TradeId, trade: &WireTrade) -> Option<V
     // Still waiting at the end: nothing was owed yet (healing judges that).
     let lost = trade.stopped_waiting?;
     let trade_ref = Some(index.trade_ref(id));
-    let settled_upstream = index.reversed_upstream(id).or_else(|| index.returned_at_clearing(id));
+    let reversed_upstream = index.reversed_upstream(id);
     let issuer_moves = index.issuer.get(&id).map(|v| v.moves.clone()).unwrap_or_default();
     let base = [trade.request, lost];
 
     if trade.reversals.is_empty() {
-        if settled_upstream.is_some() {
+        // Never tried: only a reversal upstream excuses it, not the next
+        // day's clearing (the terminal broke the rule, whatever came after).
+        if reversed_upstream.is_some() {
             return None;
         }
         let power =
@@ -127,7 +131,9 @@ fn terminal_side(index: &TraceIndex, id: TradeId, trade: &WireTrade) -> Option<V
         return Some(Violation::new(INVARIANT, trade_ref, message, index.evidence_of(seqs)));
     }
 
-    if trade.reversal_acknowledged.is_some() || settled_upstream.is_some() {
+    // Tried and given up: DOMAIN.md's remedy is the next day's clearing.
+    let returned = index.returned_at_clearing(id);
+    if trade.reversal_acknowledged.is_some() || reversed_upstream.or(returned).is_some() {
         return None;
     }
     let mut seqs = base.to_vec();

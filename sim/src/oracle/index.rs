@@ -185,6 +185,8 @@ pub struct IssuerView {
     pub reversed: Vec<u64>,
     pub reversal_ignored: Vec<u64>,
     pub returned_at_clearing: Vec<u64>,
+    /// What the end of day's clearing handed back to the card.
+    pub returned_at_clearing_fen: i64,
 }
 
 /// The views, built once.
@@ -417,8 +419,10 @@ impl<'a> TraceIndex<'a> {
             IssuerEventKind::ReversalIgnored { key, .. } => {
                 self.issuer_view(issuer, key).reversal_ignored.push(seq)
             }
-            IssuerEventKind::ReturnedAtClearing { key, .. } => {
-                self.issuer_view(issuer, key).returned_at_clearing.push(seq)
+            IssuerEventKind::ReturnedAtClearing { key, amount_fen, .. } => {
+                let view = self.issuer_view(issuer, key);
+                view.returned_at_clearing.push(seq);
+                view.returned_at_clearing_fen += *amount_fen as i64;
             }
             _ => {}
         }

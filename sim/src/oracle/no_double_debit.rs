@@ -19,6 +19,13 @@
 //!   the trade to, or, for a trade no issuer saw, the one the terminal named
 //!   when it started it (naming only).
 //!
+//! - *When*: the money as it stands when the business day closes, before the
+//!   end of day's clearing hands any debit back: a debit the clearing
+//!   returns the next day was still taken. The one exception is DOMAIN.md's
+//!   own remedy: a trade whose terminal sent its reversal and never got it
+//!   through ("the two sides reconcile the next day"); its clearing return
+//!   counts.
+//!
 //! When a card differs, the same comparison per trade (terminal, batch,
 //! STAN — the issuer's `TradeKey`) names the trades that explain it, and
 //! their events are the evidence.
@@ -67,10 +74,17 @@ pub fn check(index: &TraceIndex) -> Vec<Violation> {
             trades_of.entry(pan).or_default().insert(*id);
         }
     }
-    let cards: BTreeSet<Pan> =
-        terminal.keys().chain(index.card_net_debit.keys()).copied().collect();
+    // Debits the clearing handed back that were not DOMAIN.md's remedy for a
+    // reversal that could not get through: counted as still held.
+    let mut held_at_close: BTreeMap<Pan, i64> = index.card_net_debit.clone();
+    for (id, view) in &index.issuer {
+        if let Some(pan) = view.pan {
+            *held_at_close.entry(pan).or_insert(0) += unremedied_return(index, *id);
+        }
+    }
+    let cards: BTreeSet<Pan> = terminal.keys().chain(held_at_close.keys()).copied().collect();
     for pan in cards {
-        let held = index.card_net_debit.get(&pan).copied().unwrap_or(0);
+        let held = held_at_close.get(&pan).copied().unwrap_or(0);
         let approved = terminal.get(&pan).copied().unwrap_or(0);
         if held == approved {
             continue;
@@ -78,7 +92,8 @@ pub fn check(index: &TraceIndex) -> Vec<Violation> {
         let mut differing = Vec::new();
         for id in trades_of.get(&pan).into_iter().flatten() {
             let expected = index.wire_trades.get(id).map_or(0, |trade| trade.expected_debit_fen());
-            let at_issuer = index.issuer.get(id).map_or(0, |view| view.net_debit_fen);
+            let at_issuer = index.issuer.get(id).map_or(0, |view| view.net_debit_fen)
+                + unremedied_return(index, *id);
             if expected != at_issuer {
                 differing.push((*id, at_issuer, expected));
             }
@@ -120,4 +135,19 @@ pub fn check(index: &TraceIndex) -> Vec<Violation> {
         violations.push(Violation::new(INVARIANT, trade, message, index.evidence_of(seqs)));
     }
     violations
+}
+
+/// What the clearing handed back for trade `id` that the day still held: all
+/// of it, unless its terminal sent the reversal and never got it through.
+fn unremedied_return(index: &TraceIndex, id: TradeId) -> i64 {
+    let Some(view) = index.issuer.get(&id) else { return 0 };
+    let given_up = index
+        .wire_trades
+        .get(&id)
+        .is_some_and(|trade| !trade.reversals.is_empty() && trade.reversal_acknowledged.is_none());
+    if given_up {
+        0
+    } else {
+        view.returned_at_clearing_fen
+    }
 }

@@ -20,7 +20,13 @@
 //!   every trade it holds for the batch — as many uploaded entries as the
 //!   switch's settled count, none unknown to it (`BatchUploaded`). A 0500 has
 //!   no MAC, so a flipped bit in its totals makes an honest batch look
-//!   unbalanced; the upload is the protocol's remedy, and it worked.
+//!   unbalanced; the upload is the protocol's remedy, and it worked. An
+//!   upload with fewer entries than the switch settled reconciles too when
+//!   the acquirer filed the upload for clearing (`BatchFiled{by_upload}`):
+//!   what the switch holds beyond it is not cleared and goes back to its
+//!   card (a reversal the terminal gave up: DOMAIN.md, "the two sides
+//!   reconcile the next day"); conservation, no-double-debit and slip-truth
+//!   judge that on the money.
 //! - *The end code tells the truth*: an end message with network code 207
 //!   ("balanced") for a batch whose 0510 said not balanced is a violation:
 //!   the unsafe `upload_end_code_when_unbalanced: code207`. 202 is right.
@@ -61,6 +67,8 @@ struct Terminal {
     /// to it, and entries it did not hold.
     switch_trades: BTreeMap<BatchNo, u64>,
     uploaded: BTreeMap<BatchNo, (u64, u64)>,
+    /// Batches the acquirer filed for clearing from their batch upload.
+    filed_by_upload: std::collections::BTreeSet<BatchNo>,
 }
 
 impl Terminal {
@@ -69,7 +77,8 @@ impl Terminal {
         let (entries, unknown) = self.uploaded.get(&batch).copied().unwrap_or((0, 0));
         self.ended_unbalanced.contains(&batch)
             && unknown == 0
-            && self.switch_trades.get(&batch) == Some(&entries)
+            && (self.switch_trades.get(&batch) == Some(&entries)
+                || self.filed_by_upload.contains(&batch))
     }
 }
 
@@ -90,6 +99,9 @@ pub fn check(index: &TraceIndex) -> Vec<Violation> {
                 let count =
                     u64::from(switch_totals.debit_count) + u64::from(switch_totals.credit_count);
                 state.switch_trades.insert(*batch, count);
+            }
+            SwitchEventKind::BatchFiled { terminal, batch, by_upload: true, .. } => {
+                terminals.entry(*terminal).or_default().filed_by_upload.insert(*batch);
             }
             SwitchEventKind::BatchUploaded { terminal, batch, entries, unknown } => {
                 let state = terminals.entry(*terminal).or_default();

@@ -664,6 +664,9 @@ impl Scenario {
         if let Some(value) = spec.mac_checked_on_0200_only {
             switch.mac_checked_on_0200_only = value;
         }
+        if let Some(value) = spec.clearing_from_own_approvals {
+            switch.clearing_from_own_approvals = value;
+        }
         switch.quirks = spec.quirks.clone();
         // The output queues must hold what one call can produce (the
         // switch's validate() states the same sums).

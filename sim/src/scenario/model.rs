@@ -204,6 +204,10 @@ pub struct SwitchSpec {
     /// Policy: check the MAC of every MAC'd message (default, safe) or,
     /// `true`, of 0200s only: reversals and advices taken unchecked.
     pub mac_checked_on_0200_only: Option<bool>,
+    /// Policy: the acquirer's clearing file holds what its terminals
+    /// settled (default, safe) or, `true`, every approval the switch
+    /// recorded, so a trade whose terminal gave up its reversal is cleared.
+    pub clearing_from_own_approvals: Option<bool>,
     /// Scripted misbehaviours toward single requests (certification):
     /// `{terminal, stan, answer: "77"}`, `sign_in_again_header: true`,
     /// `bad_key_check: true`.

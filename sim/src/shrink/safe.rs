@@ -74,6 +74,10 @@ pub fn make_safe(scenario: &mut Scenario) -> Vec<String> {
         changed.push("switch mac_checked_on_0200_only: true".into());
         scenario.switch.mac_checked_on_0200_only = None;
     }
+    if scenario.switch.clearing_from_own_approvals == Some(true) {
+        changed.push("switch clearing_from_own_approvals: true".into());
+        scenario.switch.clearing_from_own_approvals = None;
+    }
     for issuer in &mut scenario.issuers {
         if issuer.policy.as_ref().is_some_and(|p| *p != IssuerPolicy::default()) {
             changed.push(format!("issuer {} reversal_idempotent: false", issuer.index));

@@ -14,7 +14,7 @@ use possim_models::iso8583::trade::{CardRead, EntryMode};
 use possim_models::iso8583::values::{AmountFen, Expiry, Pan, TerminalId};
 use possim_models::issuer::{Issuer, IssuerCommand};
 use possim_models::network::{Network, NetworkCommand, NetworkEventKind};
-use possim_models::switch::{Switch, SwitchCommand};
+use possim_models::switch::{Switch, SwitchCommand, SwitchEventKind};
 use possim_models::terminal::events::TerminalEventKind;
 use possim_models::terminal::printer::PrinterHardware;
 use possim_models::terminal::{Terminal, TerminalCommand};
@@ -113,6 +113,7 @@ enum Action {
     Healing,
     HealingRound,
     Clearing,
+    FileClearing,
     Reconcile,
     End,
     Command(TerminalId, TerminalCommand),
@@ -837,9 +838,36 @@ impl<'a> Runner<'a> {
         }
     }
 
+    /// End of day: the acquirer's switch hands over its clearing file (what
+    /// its terminals settled); half a second later the network clears
+    /// against it, and a second after the file the issuers reconcile.
     fn clearing(&mut self, now: Instant) {
-        self.world.borrow_mut().command(Node::Network, Command::Network(NetworkCommand::Clear));
-        self.at(now + Duration::from_millis(1_000), Action::Reconcile);
+        self.world
+            .borrow_mut()
+            .command(Node::Switch, Command::Switch(SwitchCommand::SubmitClearing));
+        self.at(now + Duration::from_millis(500), Action::FileClearing);
+    }
+
+    fn file_clearing(&mut self, now: Instant) {
+        let file: Option<Vec<possim_models::actor::TradeKey>> = {
+            let world = self.world.borrow();
+            world.trace.records().iter().rev().find_map(|record| match &record.event {
+                TraceEvent::Switch(event) => match &event.kind {
+                    SwitchEventKind::ClearingSubmitted { keys } => Some(keys.clone()),
+                    _ => None,
+                },
+                _ => None,
+            })
+        };
+        let mut world = self.world.borrow_mut();
+        // No file (the switch never answered the command): the network
+        // clears on its own records, as before acquirers filed.
+        if let Some(keys) = file {
+            world.command(Node::Network, Command::Network(NetworkCommand::FileClearing { keys }));
+        }
+        world.command(Node::Network, Command::Network(NetworkCommand::Clear));
+        drop(world);
+        self.at(now + Duration::from_millis(500), Action::Reconcile);
     }
 
     fn reconcile(&mut self, now: Instant) {
@@ -1200,6 +1228,7 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
                 Action::Healing => runner.start_healing(now, &mut sim),
                 Action::HealingRound => runner.healing_round(now),
                 Action::Clearing => runner.clearing(now),
+                Action::FileClearing => runner.file_clearing(now),
                 Action::Reconcile => runner.reconcile(now),
                 Action::End => {
                     ended = true;
