@@ -22,10 +22,11 @@
 //! - *Acknowledged by the end*: an intact 0410 reached the terminal, or the
 //!   issuer shows the reversal settled (`Reversed`, or `ReversalIgnored`:
 //!   original unknown, declined, or a repeat). A reversal the terminal tried
-//!   and gave up may instead end with the issuer handing the money back at
-//!   the end of day's clearing (the acquirer did not clear a trade its
-//!   terminal did not settle: DOMAIN.md, "if the reversal cannot get through
-//!   before settlement, the two sides reconcile the next day"). A trade with
+//!   and gave up is judged on the money instead: the issuer holds nothing
+//!   of the trade by the end — it handed the money back at the end of day's
+//!   clearing (the acquirer did not clear a trade its terminal did not
+//!   settle: DOMAIN.md, "if the reversal cannot get through before
+//!   settlement, the two sides reconcile the next day"), or never took it. A trade with
 //!   no 0400 at all is a violation unless reversed upstream, whatever the
 //!   clearing did (`reversal_persist: after_send` and a power cut after the
 //!   request left: the evidence is the request, the power cut, and no
@@ -131,9 +132,12 @@ fn terminal_side(index: &TraceIndex, id: TradeId, trade: &WireTrade) -> Option<V
         return Some(Violation::new(INVARIANT, trade_ref, message, index.evidence_of(seqs)));
     }
 
-    // Tried and given up: DOMAIN.md's remedy is the next day's clearing.
-    let returned = index.returned_at_clearing(id);
-    if trade.reversal_acknowledged.is_some() || reversed_upstream.or(returned).is_some() {
+    // Tried and given up: judged on the money, which DOMAIN.md's next-day
+    // clearing puts right: the issuer holds nothing of the trade by the end
+    // (handed back at clearing, or never taken: the request may never have
+    // reached it).
+    let holds_nothing = index.issuer.get(&id).is_none_or(|view| view.net_debit_fen == 0);
+    if trade.reversal_acknowledged.is_some() || reversed_upstream.is_some() || holds_nothing {
         return None;
     }
     let mut seqs = base.to_vec();

@@ -502,12 +502,6 @@ impl<'a> TraceIndex<'a> {
         view.reversed.first().or(view.reversal_ignored.first()).copied()
     }
 
-    /// Whether the issuer handed the trade's money back at the end of day's
-    /// clearing (the acquirer did not clear it).
-    pub fn returned_at_clearing(&self, id: TradeId) -> Option<u64> {
-        self.issuer.get(&id)?.returned_at_clearing.first().copied()
-    }
-
     /// Every switch event with its seq.
     pub fn switch_events(&self) -> impl Iterator<Item = (u64, &'a SwitchEventKind)> + 'a {
         self.records.iter().filter_map(|r| match &r.event {
