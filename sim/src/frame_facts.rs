@@ -72,45 +72,123 @@ impl FrameFacts {
 /// The fields a report may show, masked; without 4, 11, 39 and 41, which
 /// the record carries on their own.
 pub fn listing(message: &Message) -> String {
-    let mut out = String::new();
-    for (field, value) in message.fields() {
-        if matches!(field, 4 | 11 | 39 | 41) {
-            continue;
-        }
-        let shown = match field {
-            2 => mask_pan(value),
-            14 => "****".to_string(),
-            35 | 36 => format!("track[{}]", value.len()),
-            64 => possim_models::iso8583::hex::encode_upper(value),
-            _ if field_spec(field).is_some_and(|spec| spec.alphabet == Alphabet::Binary) => {
-                format!("b[{}]", value.len())
-            }
-            _ => String::from_utf8_lossy(value).into_owned(),
-        };
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(&field.to_string());
-        out.push('=');
-        for (count, c) in shown.chars().enumerate() {
-            if count == VALUE_CHARS_MAX {
-                out.push('…');
-                break;
-            }
-            out.push(if c.is_whitespace() { '_' } else { c });
-        }
+    thread_local! {
+        /// Built here, then copied out at its exact size: one allocation a
+        /// frame, and no slack kept for the whole run.
+        static SCRATCH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
     }
-    // Kept for the whole run, once per frame: no slack.
-    out.shrink_to_fit();
-    out
+    SCRATCH.with(|scratch| {
+        let mut out = scratch.borrow_mut();
+        out.clear();
+        for (field, value) in message.fields() {
+            if matches!(field, 4 | 11 | 39 | 41) {
+                continue;
+            }
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            push_number(&mut out, field as usize);
+            out.push('=');
+            let mut shown = Shown { out: &mut out, count: 0, cut: false };
+            match field {
+                2 => mask_pan(value, &mut shown),
+                14 => shown.push_str("****"),
+                35 | 36 => shown.sized("track", value.len()),
+                64 => {
+                    for byte in value {
+                        shown.push(HEX_UPPER[usize::from(byte >> 4)] as char);
+                        shown.push(HEX_UPPER[usize::from(byte & 0x0F)] as char);
+                    }
+                }
+                _ if field_spec(field).is_some_and(|spec| spec.alphabet == Alphabet::Binary) => {
+                    shown.sized("b", value.len())
+                }
+                _ => shown.push_str(&String::from_utf8_lossy(value)),
+            }
+        }
+        out.as_str().to_owned()
+    })
 }
 
-fn mask_pan(value: &[u8]) -> String {
+const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
+
+/// One value as the listing shows it: whitespace as `_`, cut with `…`
+/// after [`VALUE_CHARS_MAX`] characters.
+struct Shown<'a> {
+    out: &'a mut String,
+    count: usize,
+    cut: bool,
+}
+
+impl Shown<'_> {
+    fn push(&mut self, c: char) {
+        if self.cut {
+            return;
+        }
+        if self.count == VALUE_CHARS_MAX {
+            self.out.push('…');
+            self.cut = true;
+            return;
+        }
+        self.out.push(if c.is_whitespace() { '_' } else { c });
+        self.count += 1;
+    }
+
+    fn push_str(&mut self, text: &str) {
+        for c in text.chars() {
+            self.push(c);
+        }
+    }
+
+    /// `name[length]`.
+    fn sized(&mut self, name: &str, length: usize) {
+        self.push_str(name);
+        self.push('[');
+        let (digits, at) = decimal(length);
+        for &digit in &digits[at..] {
+            self.push(digit as char);
+        }
+        self.push(']');
+    }
+}
+
+/// `number` in decimal, without the formatting machinery.
+fn push_number(out: &mut String, number: usize) {
+    let (digits, at) = decimal(number);
+    for &digit in &digits[at..] {
+        out.push(digit as char);
+    }
+}
+
+/// The decimal digits of `number`: `digits[at..]`.
+fn decimal(number: usize) -> ([u8; 20], usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = number;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    (digits, at)
+}
+
+fn mask_pan(value: &[u8], shown: &mut Shown<'_>) {
     let text = String::from_utf8_lossy(value);
     if text.len() < 11 || !text.is_ascii() {
-        return "*".repeat(text.chars().count());
+        for _ in text.chars() {
+            shown.push('*');
+        }
+        return;
     }
-    format!("{}{}{}", &text[..6], "*".repeat(text.len() - 10), &text[text.len() - 4..])
+    shown.push_str(&text[..6]);
+    for _ in 0..text.len() - 10 {
+        shown.push('*');
+    }
+    shown.push_str(&text[text.len() - 4..]);
 }
 
 #[cfg(test)]

@@ -137,6 +137,26 @@ fn every_actor_accepts_its_compiled_configuration() {
     }
 }
 
+/// The city of docs/PERFORMANCE.md (a fixture, not bundled): ten thousand
+/// terminals whose switch, network and issuers are sized for them, and
+/// whose actors accept what they were given.
+#[test]
+fn the_city_fixture_compiles_with_tables_sized_for_it() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/city30.yaml");
+    let compiled = load_and_compile(&path).unwrap();
+    assert_eq!(compiled.terminals.len(), 10_000);
+    assert_eq!(compiled.farms.len(), 10);
+    assert!(compiled.switch.pending_max >= 10_000 && compiled.network.pending_max >= 10_000);
+    // 30 an hour, one hour of trading and healing, 10,000 terminals, doubled.
+    assert_eq!(compiled.network.clearing_max, 600_000);
+    assert!(compiled.issuers.iter().all(|issuer| issuer.trades_max == 600_000));
+    Switch::new(compiled.switch.clone()).unwrap();
+    Network::new(compiled.network.clone()).unwrap();
+    for issuer in &compiled.issuers {
+        Issuer::new(issuer.clone()).unwrap();
+    }
+}
+
 #[test]
 fn compiling_twice_gives_the_same_world() {
     let a = parse_and_compile(BASE, "s.yaml").unwrap();

@@ -317,7 +317,7 @@ impl Scenario {
         }
 
         let switch = self.compile_switch(&terminals, calendar)?;
-        let network = self.compile_network(calendar)?;
+        let network = self.compile_network(calendar, terminals.len())?;
         let issuers = self.compile_issuers(&cards, calendar, terminals.len())?;
 
         let mut links = self.links.clone();
@@ -687,7 +687,11 @@ impl Scenario {
         Ok(switch)
     }
 
-    fn compile_network(&self, calendar: Calendar) -> Result<NetworkConfig, CompileError> {
+    fn compile_network(
+        &self,
+        calendar: Calendar,
+        terminal_count: usize,
+    ) -> Result<NetworkConfig, CompileError> {
         let mut issuers: Vec<&IssuerSpec> = self.issuers.iter().collect();
         issuers.sort_by_key(|issuer| issuer.index);
         let links = issuers
@@ -707,6 +711,12 @@ impl Scenario {
         let mut network = NetworkConfig::new(switch_link_keys(), links, routes);
         network.calendar = calendar;
         network.routes_max = network.routes_max.max(network.routes.len());
+        // Sized as the acquirer's own tables are (docs/DESIGN.md, "Capacities
+        // follow the topology"): every terminal may have a request in flight
+        // with a reversal behind it, and the clearing list holds the day.
+        network.pending_max = network.pending_max.max(terminal_count);
+        network.store_forward_max = network.store_forward_max.max(2 * terminal_count);
+        network.clearing_max = network.clearing_max.max(self.trades_bound(terminal_count));
         let spec = &self.network;
         if let Some(value) = spec.issuer_timeout_ms {
             network.issuer_timeout_ms = value;
@@ -743,6 +753,17 @@ impl Scenario {
         Ok(network)
     }
 
+    /// Room for every trade the run could make: arrivals over both phases,
+    /// doubled for reversals and uploads, within the six-digit auth code
+    /// limit.
+    fn trades_bound(&self, terminal_count: usize) -> usize {
+        let hours = (self.run.safety_ms + self.run.healing_max_ms).div_ceil(3_600_000);
+        let arrivals = self.workload.arrivals_per_terminal_per_hour.ceil() as u64;
+        let trades =
+            arrivals.saturating_mul(hours).saturating_mul(terminal_count as u64).saturating_mul(2);
+        usize::try_from(trades).unwrap_or(usize::MAX).min(999_999)
+    }
+
     fn compile_issuers(
         &self,
         cards: &[(CompiledCard, CardExtra)],
@@ -754,11 +775,7 @@ impl Scenario {
         // Room for every trade the run could make: arrivals over both
         // phases, doubled for reversals and uploads, within the six-digit
         // auth code limit.
-        let hours = (self.run.safety_ms + self.run.healing_max_ms).div_ceil(3_600_000);
-        let arrivals = self.workload.arrivals_per_terminal_per_hour.ceil() as u64;
-        let trades =
-            arrivals.saturating_mul(hours).saturating_mul(terminal_count as u64).saturating_mul(2);
-        let trades = usize::try_from(trades).unwrap_or(usize::MAX).min(999_999);
+        let trades = self.trades_bound(terminal_count);
         let mut configs = Vec::with_capacity(positions.len());
         for position in positions {
             let spec = &self.issuers[position];
@@ -822,6 +839,39 @@ struct CardExtra {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn farms(count: usize) -> CompiledScenario {
+        let text = format!(
+            "name: city\nrun: {{safety_ms: 1800000, healing_max_ms: 1800000}}\n\
+             merchants: [{{id: '898100000000001'}}]\n\
+             issuers: [{{index: 0, bins: ['622202']}}]\n\
+             terminal_groups: [{{prefix: A, count: {count}, merchant: '898100000000001', \
+             farm: farm-a, tmk: 0123456789ABCDEF}}]\n\
+             card_groups: [{{bin: '622202', count: 3, balance_fen: 100000}}]\n\
+             workload: {{arrivals_per_terminal_per_hour: 30}}\n"
+        );
+        crate::scenario::parse(&text, "city.yaml").unwrap().compile().unwrap()
+    }
+
+    /// The reference hosts' defaults carry a few thousand terminals; a
+    /// city's tables grow with it (the clearing list filled at 100,000
+    /// trades and every later request was refused 96), a small world's stay
+    /// as they were.
+    #[test]
+    fn capacities_follow_the_topology_and_keep_their_defaults_below_it() {
+        let small = farms(300);
+        let defaults = NetworkConfig::new(switch_link_keys(), Vec::new(), Vec::new());
+        assert_eq!(small.network.pending_max, defaults.pending_max);
+        assert_eq!(small.network.store_forward_max, defaults.store_forward_max);
+        assert_eq!(small.network.clearing_max, defaults.clearing_max);
+        let city = farms(5_000);
+        // 30 an hour over one hour of trading and healing, doubled.
+        assert_eq!(city.network.clearing_max, 300_000);
+        assert_eq!(city.issuers[0].trades_max, 300_000);
+        assert_eq!(city.network.pending_max, 5_000);
+        assert_eq!(city.network.store_forward_max, 10_000);
+        assert!(city.switch.pending_max >= 5_000 && city.switch.store_forward_max >= 5_000);
+    }
 
     #[test]
     fn zone_keys_differ_per_link_and_role() {

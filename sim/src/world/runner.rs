@@ -633,20 +633,33 @@ impl<'a> Runner<'a> {
             let new: Vec<(TerminalId, TerminalEventKind)> = records[self.cursor..]
                 .iter()
                 .filter_map(|record| match &record.event {
-                    TraceEvent::Terminal(event) => Some((event.terminal, event.kind.clone())),
+                    // Only what the cashier reacts to (below) is copied out.
+                    TraceEvent::Terminal(event)
+                        if matches!(
+                            event.kind,
+                            TerminalEventKind::TradeTimedOut { .. }
+                                | TerminalEventKind::TradeFailed { .. }
+                                | TerminalEventKind::SignInRequired { .. }
+                                | TerminalEventKind::SignInFailed { .. }
+                                | TerminalEventKind::Refused { .. }
+                                | TerminalEventKind::SignedIn { .. }
+                        ) =>
+                    {
+                        Some((event.terminal, event.kind.clone()))
+                    }
                     _ => None,
                 })
                 .collect();
             (new, records.len())
         };
         self.cursor = records.1;
-        let cashier = self.scenario.workload.cashier.clone();
+        let send_pending_after_ms = self.scenario.workload.cashier.send_pending_after_ms;
         for (terminal, kind) in records.0 {
             match kind {
                 TerminalEventKind::TradeTimedOut { .. } | TerminalEventKind::TradeFailed { .. }
                     if self.phase == Phase::Safety =>
                 {
-                    let when = now + Duration::from_millis(cashier.send_pending_after_ms);
+                    let when = now + Duration::from_millis(send_pending_after_ms);
                     self.at(when, Action::Command(terminal, TerminalCommand::SendPending));
                 }
                 TerminalEventKind::SignInRequired { .. }

@@ -313,10 +313,16 @@ impl Topology {
     }
 
     /// Whether a message is ready to be handed to `addr` at its next turn.
+    /// Asked of every host at every step: only the host's own links are
+    /// looked at, and a link's few queues are scanned rather than hashed.
     pub(crate) fn has_deliverable(&self, addr: IpAddr) -> bool {
-        self.links
-            .values()
-            .any(|link| link.deliverable.get(&addr).is_some_and(|queue| !queue.is_empty()))
+        self.links.iter().any(|(pair, link)| {
+            (pair.0 == addr || pair.1 == addr)
+                && link
+                    .deliverable
+                    .iter()
+                    .any(|(dst, queue)| *dst == addr && !queue.is_empty())
+        })
     }
 
     pub(crate) fn iter_mut(&mut self) -> LinksIter<'_> {
@@ -475,12 +481,16 @@ impl Link {
         rand: &mut dyn RngCore,
         host: &mut Host,
     ) {
-        let deliverable = self
+        // Most links have nothing for most hosts at most steps.
+        let Some(queue) = self
             .deliverable
-            .entry(host.addr)
-            .or_default()
-            .drain(..)
-            .collect::<Vec<Envelope>>();
+            .iter_mut()
+            .find_map(|(dst, queue)| (*dst == host.addr).then_some(queue))
+            .filter(|queue| !queue.is_empty())
+        else {
+            return;
+        };
+        let deliverable = queue.drain(..).collect::<Vec<Envelope>>();
 
         for message in deliverable {
             let (src, dst) = (message.src, message.dst);
