@@ -56,6 +56,10 @@ pub struct NetworkConfig {
     /// Trades remembered for the end-of-day clearing list.
     #[serde(default = "default_clearing_max")]
     pub clearing_max: usize,
+    /// Trades one acquirer's clearing file may name (the switch's own
+    /// `clearing_max` by default): a bigger file is refused whole.
+    #[serde(default = "default_clearing_file_max")]
+    pub clearing_file_max: usize,
     #[serde(default = "default_routes_max")]
     pub routes_max: usize,
     #[serde(default = "default_issuers_max")]
@@ -85,6 +89,9 @@ fn default_reversal_tries_max() -> u32 {
     // A day of tries at the default interval: long enough to outlast any
     // outage a healing phase allows.
     8640
+}
+fn default_clearing_file_max() -> usize {
+    1_000_000
 }
 fn default_clearing_max() -> usize {
     100_000
@@ -133,6 +140,7 @@ impl NetworkConfig {
             reversal_retry_interval_ms: default_reversal_retry_interval_ms(),
             reversal_tries_max: default_reversal_tries_max(),
             clearing_max: default_clearing_max(),
+            clearing_file_max: default_clearing_file_max(),
             routes_max: default_routes_max(),
             issuers_max: default_issuers_max(),
             transmits_max: default_transmits_max(),
@@ -190,6 +198,7 @@ impl NetworkConfig {
             ("reversal_retry_interval_ms", self.reversal_retry_interval_ms == 0),
             ("reversal_tries_max", self.reversal_tries_max == 0),
             ("clearing_max", self.clearing_max == 0),
+            ("clearing_file_max", self.clearing_file_max == 0),
         ];
         if let Some((name, _)) = zero.iter().find(|(_, is_zero)| *is_zero) {
             return Err(NetworkConfigError::Zero { name });

@@ -501,13 +501,13 @@ impl Network {
     // ---- commands ----
 
     fn file_clearing(&mut self, now: Instant, keys: Vec<TradeKey>) {
-        // A file bigger than the network's own clearing table cannot match
-        // more than the table holds; refuse it whole rather than guess.
-        if keys.len() > self.config.clearing_max {
+        // A file past the bound is refused whole rather than cut: clearing
+        // part of a file would return debits the acquirer did settle.
+        if keys.len() > self.config.clearing_file_max {
             let reason = format!(
-                "a clearing file of {} trades, clearing_max is {}",
+                "a clearing file of {} trades, clearing_file_max is {}",
                 keys.len(),
-                self.config.clearing_max
+                self.config.clearing_file_max
             );
             return self.emit(now, NetworkEventKind::CommandRefused { reason });
         }

@@ -604,14 +604,14 @@ fn clearing_lists_only_what_the_acquirer_filed_so_an_approval_its_terminal_never
 }
 
 #[test]
-fn a_clearing_file_larger_than_the_clearing_table_is_refused_whole() {
-    let mut rig = Rig::new();
-    let max = rig.network.config().clearing_max;
+fn a_clearing_file_past_its_bound_is_refused_whole() {
+    let mut rig = Rig::with(|config| config.clearing_file_max = 3);
+    let max = rig.network.config().clearing_file_max;
     let keys = (1..=max as u32 + 1).map(|stan| TradeKey::of(&sale(stan % 999_999 + 1))).collect();
     rig.network.handle_command(rig.now, NetworkCommand::FileClearing { keys });
     let events = rig.events();
     assert!(
-        matches!(&events[..], [NetworkEventKind::CommandRefused { reason }] if reason.contains("clearing_max")),
+        matches!(&events[..], [NetworkEventKind::CommandRefused { reason }] if reason.contains("clearing_file_max")),
         "{events:?}"
     );
 }
