@@ -42,6 +42,13 @@ pub struct Transmit {
 }
 
 /// The sans-IO interface every actor implements.
+///
+/// The draining contract (quinn-proto's): after every `handle_*` call the
+/// caller polls `poll_transmit` and `poll_event` until each returns `None`,
+/// then asks `poll_timeout` again; an actor's output queues are bounded by
+/// what one call can produce, so a caller that skips draining loses output
+/// (the bound is asserted, never silently exceeded). Polling more often is
+/// harmless: an empty queue answers `None`.
 pub trait Actor {
     /// What a person (cashier, cardholder, operator) or the scenario can ask.
     type Command;
@@ -54,9 +61,15 @@ pub trait Actor {
     /// The deadline from [`Actor::poll_timeout`] passed (it may be called late, never early).
     fn handle_timeout(&mut self, now: Instant);
     fn handle_command(&mut self, now: Instant, command: Self::Command);
+    /// The next frame to send; drain until `None` after every `handle_*`.
+    #[must_use = "a transmit not taken is a frame never sent"]
     fn poll_transmit(&mut self) -> Option<Transmit>;
-    /// The earliest instant at which `handle_timeout` must be called.
+    /// The earliest instant at which `handle_timeout` must be called; ask
+    /// again after every `handle_*` (it moves).
+    #[must_use = "a deadline not kept is a timer that never fires"]
     fn poll_timeout(&self) -> Option<Instant>;
+    /// The next event for the oracle and the report; drain until `None`.
+    #[must_use = "an event not taken is missing from the trace"]
     fn poll_event(&mut self) -> Option<Self::Event>;
 }
 

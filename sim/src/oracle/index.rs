@@ -422,7 +422,7 @@ impl<'a> TraceIndex<'a> {
             IssuerEventKind::ReturnedAtClearing { key, amount_fen, .. } => {
                 let view = self.issuer_view(issuer, key);
                 view.returned_at_clearing.push(seq);
-                view.returned_at_clearing_fen += *amount_fen as i64;
+                view.returned_at_clearing_fen += *amount_fen;
             }
             _ => {}
         }
