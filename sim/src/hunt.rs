@@ -1,7 +1,7 @@
 //! The bug-finding benchmark: how soon does swarm mode find a known bug?
 //!
 //! Each guard of the certification suite (a terminal mutation or an unsafe
-//! host policy, `certify/guard.rs`) is switched on inside a *safe* scenario
+//! host policy, `scenario/guard.rs`) is switched on inside a *safe* scenario
 //! — one written for ordinary days, not for that bug — and the scenario's
 //! seeds run in swarm mode, in order, until one fails. The seeds and the
 //! run time spent up to that seed say how good the search is: a guard no

@@ -39,6 +39,7 @@ pub mod placed;
 pub mod pre_auths;
 pub mod refunds;
 pub mod report;
+pub(crate) mod rng;
 pub mod scenario;
 pub mod shards;
 pub mod shrink;

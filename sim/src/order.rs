@@ -5,8 +5,8 @@
 //! same in both; turning an order into the cashier's command is theirs
 //! (the simulator's cards carry an expiry, the live fleet's do not).
 
+use crate::rng::Rng;
 use crate::scenario::model::{ScriptedTrade, TradeChoice, Workload};
-use crate::world::rng::Rng;
 
 /// One cardholder's order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

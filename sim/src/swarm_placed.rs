@@ -26,9 +26,9 @@
 
 use possim_models::iso8583::values::TerminalId;
 
+use crate::rng::{Rng, Streams};
 use crate::scenario::compile::CompiledScenario;
 use crate::scenario::model::{PowerPhase, ProtocolFault, SwarmPlacement};
-use crate::world::rng::{Rng, Streams};
 
 /// How long a drawn power cut keeps the terminal off, in ms.
 const POWER_OFF_MS: [u64; 2] = [1_000, 60_000];

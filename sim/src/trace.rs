@@ -30,7 +30,16 @@ use possim_models::time::Instant;
 use serde::Serialize;
 
 use crate::frame_facts::FrameFacts;
-use crate::scenario::model::LineDirection;
+
+/// Which way a frame goes on a terminal's line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineDirection {
+    /// From the terminal.
+    Up,
+    /// To the terminal.
+    Down,
+}
 
 /// The schema version of `trace.jsonl`; bump it when a record changes shape.
 /// Version 2: frame records carry `terminal`, `amount_fen`, `code` and

@@ -46,9 +46,9 @@ use possim_models::wire::seal_with_header;
 use super::host_checks::{HostCheckResult, HostWatch, Sent};
 use crate::order::Order;
 use crate::refunds::RefundHistory;
+use crate::rng::{Rng, Streams};
 use crate::scenario::compile::CompiledScenario;
 use crate::scenario::model::{Fault, PowerPhase, ProtocolFault, TradeChoice, Workload};
-use crate::world::rng::{Rng, Streams};
 
 /// Scheduled actions waiting at once.
 pub const SCHEDULE_MAX: usize = 1_000_000;

@@ -313,7 +313,7 @@ impl Scenario {
         super::schedule::check(self, &terminal_links)?;
         validate::check_expect(&self.expect)?;
         if let Some(case) = &self.case {
-            crate::certify::case::check(case, self)?;
+            super::case::check(case, self)?;
         }
 
         let switch = self.compile_switch(&terminals, calendar)?;

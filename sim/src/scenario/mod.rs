@@ -33,11 +33,13 @@
 
 pub mod bounds;
 mod bursts;
+pub mod case;
 pub mod compile;
 mod durations;
 pub mod error;
 #[cfg(test)]
 pub(crate) mod fixtures;
+pub mod guard;
 pub mod load;
 pub mod locate;
 pub mod model;

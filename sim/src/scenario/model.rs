@@ -50,7 +50,7 @@ pub struct Scenario {
     pub expect: Expectations,
     /// A certification case: expected steps and outcome (`possim certify`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub case: Option<crate::certify::case::Case>,
+    pub case: Option<super::case::Case>,
 }
 
 /// Phases and clocks.
@@ -747,15 +747,9 @@ pub enum ProtocolFault {
     },
 }
 
-/// Which way a frame goes on a terminal's line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LineDirection {
-    /// From the terminal.
-    Up,
-    /// To the terminal.
-    Down,
-}
+/// Which way a frame goes on a terminal's line (defined with the trace,
+/// which records it).
+pub use crate::trace::LineDirection;
 
 /// What a placed frame fault does to its frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

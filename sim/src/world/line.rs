@@ -14,8 +14,8 @@ use possim_models::iso8583::values::TerminalId;
 use possim_models::iso8583::{Message, Mti};
 use possim_models::time::Instant;
 
-use super::rng::Rng;
 use super::state::{PowerCut, Request};
+use crate::rng::Rng;
 use crate::scenario::model::{FrameAction, LineDirection, LineProfile, PowerPhase, ProtocolFault};
 use crate::trace::{Fate, FaultCause, FaultKind, FaultRecord, FrameSlot};
 

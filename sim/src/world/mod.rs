@@ -7,12 +7,11 @@
 //! - `line`: the deterministic fault shim on each terminal's line.
 //! - `state`: what the hosts share.
 //! - [`quiet`]: knowing exactly when nothing is due, to skip idle time.
-//! - `rng`: the seeded random streams.
+//! - the seeded random streams are `crate::rng`, shared with live mode.
 //! - `simulation`: turmoil's settings, and why a panic fails the seed.
 
 mod line;
 pub mod quiet;
-pub(crate) mod rng;
 pub mod runner;
 mod shells;
 mod simulation;

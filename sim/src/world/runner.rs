@@ -22,13 +22,13 @@ use possim_models::time::Instant;
 
 use super::line::Line;
 use super::quiet::{self, Quiet};
-use super::rng::{Rng, Streams};
 use super::shells;
 use super::simulation::simulation;
 use super::state::{pair, Command, PowerCut, Shared, TerminalSlot, World};
 use crate::order::Order;
 use crate::pre_auths::{FollowUp, PreAuthBook};
 use crate::refunds::RefundHistory;
+use crate::rng::{Rng, Streams};
 use crate::scenario::compile::CompiledScenario;
 use crate::scenario::model::{CashierCommand, Fault, PrinterFault, ProtocolFault, TradeChoice};
 use crate::trace::{
