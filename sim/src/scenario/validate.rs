@@ -30,19 +30,19 @@ use super::model::{
 };
 use possim_models::iso8583::values::Pan;
 
-/// The invariants the oracle checks, by the names `expect.violates` uses.
-pub const INVARIANTS: [&str; 10] = [
-    "every-unanswered-trade-reversed",
-    "offline-before-settlement",
-    "no-double-debit",
-    "conservation",
-    "slip-truth",
-    "settlement-balances",
-    "authenticated-only",
-    "numbering",
-    "ecash-balances",
-    "holds-accounted",
-];
+use crate::oracle::Invariant;
+
+/// The invariants the oracle checks, by the names `expect.violates` uses:
+/// [`Invariant::ALL`]'s names, the one list there is.
+pub const INVARIANTS: [&str; Invariant::ALL.len()] = {
+    let mut names = [""; Invariant::ALL.len()];
+    let mut index = 0;
+    while index < names.len() {
+        names[index] = Invariant::ALL[index].name();
+        index += 1;
+    }
+    names
+};
 
 /// The line profile every scenario has, with [`LineProfile::default`].
 pub const CLEAN_LINK: &str = "clean";
