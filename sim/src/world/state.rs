@@ -48,6 +48,9 @@ pub(crate) enum Request {
     /// batch is to disagree with the terminal's. The world tells the switch
     /// at once, while the 0500 is still on the line.
     SettlementDisagree { terminal: TerminalId, stan: u32 },
+    /// A placed `cutoff_during_settlement`: the network's cutoff window,
+    /// which the runner starts at its next step (it owns the window's end).
+    Cutoff { for_ms: u64, why: String },
 }
 
 /// A protocol-placed power cut waiting for the runner's next step (the
@@ -99,6 +102,9 @@ pub(crate) struct World {
     pub partitioned: BTreeSet<(String, String)>,
     pub held: BTreeSet<(String, String)>,
     pub power_cuts: Vec<PowerCut>,
+    /// Placed cutoff windows waiting for the runner's next step: how long,
+    /// and the placement's words.
+    pub cutoffs: Vec<(u64, String)>,
     /// What every task and sleep of the shells reports, for idle skipping.
     pub quiet: Rc<super::quiet::Quiet>,
 }
@@ -427,6 +433,7 @@ impl World {
                     self.command(Node::Switch, Command::Switch(SwitchCommand::Quirk(quirk)));
                 }
                 Request::PowerCut(cut) => self.power_cuts.push(cut),
+                Request::Cutoff { for_ms, why } => self.cutoffs.push((for_ms, why)),
             }
         }
         let mut verdict_fate = verdict.fate;
