@@ -453,3 +453,31 @@ fn an_unknown_phase_or_placement_kind_or_a_weight_out_of_range_exits_2_at_its_pl
         "PR000009",
     );
 }
+
+#[test]
+fn serve_and_drive_refuse_the_simulated_only_phases_and_kinds_at_their_place() {
+    let text = bundled("scenarios/faults/protocol.yaml").replace(
+        "    - {kind: drop_request, terminal: PR000004, trade: 4}\n",
+        "    - {kind: drop_request, terminal: PR000004, trade: 4}\n\
+         \x20   - {kind: power_off, terminal: PR000001, trade: 1, phase: during_sign_in, off_ms: 1}\n",
+    );
+    let path = scratch("live-refused").join("live.yaml");
+    std::fs::write(&path, &text).unwrap();
+    let line = text_line(&text, "during_sign_in");
+    let column = text.lines().nth(line - 1).unwrap().find("phase:").unwrap() + 1;
+    for args in [
+        vec!["drive", path.to_str().unwrap(), "--target", "127.0.0.1:9"],
+        vec!["serve", path.to_str().unwrap(), "--listen", "127.0.0.1:0"],
+    ] {
+        let (code, out, err) = possim(&args);
+        assert_eq!(code, 2, "{args:?}: {out}{err}");
+        assert!(
+            err.starts_with(&format!("error: {}:{line}:", path.display())),
+            "{args:?}: {err} (column {column})"
+        );
+        assert!(
+            err.contains("power_off phase during_sign_in exists only in the simulated world"),
+            "{err}"
+        );
+    }
+}
