@@ -405,10 +405,15 @@ fn bundled(relative: &str) -> String {
 /// as `name`: exit 2, and the error names the file, the line holding
 /// `token` and the column where it starts.
 fn placed_fault_refused(edit: &str, name: &str, token: &str, message: &str) {
-    let text = bundled("scenarios/faults/protocol.yaml").replace(
-        "    - {kind: drop_request, terminal: PR000004, trade: 4}\n",
-        &format!("    - {{kind: drop_request, terminal: PR000004, trade: 4}}\n{edit}"),
-    );
+    let last = "    - {kind: drop_request, terminal: PR000004, trade: 4}\n";
+    placed_fault_refused_with(last, &format!("{last}{edit}"), name, token, message);
+}
+
+/// As [`placed_fault_refused`], with `from` replaced by `to`.
+fn placed_fault_refused_with(from: &str, to: &str, name: &str, token: &str, message: &str) {
+    let text = bundled("scenarios/faults/protocol.yaml");
+    assert!(text.contains(from), "{name}: the scenario holds {from:?}");
+    let text = text.replace(from, to);
     let path = scratch(name).join(format!("{name}.yaml"));
     std::fs::write(&path, &text).unwrap();
     let (code, out, err) = possim(&["run", path.to_str().unwrap()]);
@@ -434,14 +439,16 @@ fn an_unknown_phase_or_placement_kind_or_a_weight_out_of_range_exits_2_at_its_pl
         "crash_the_switch",
         "unknown variant `crash_the_switch`",
     );
-    placed_fault_refused(
-        "  swarm:\n    placed:\n      weights: {power_off_during_sign_on: 1}\n",
+    placed_fault_refused_with(
+        "        power_off_during_sign_in: 1\n",
+        "        power_off_during_sign_on: 1\n",
         "swarm-kind",
         "power_off_during_sign_on",
         "power_off_during_sign_in",
     );
-    placed_fault_refused(
-        "  swarm:\n    placed:\n      weights: {cutoff_during_settlement: 1001}\n",
+    placed_fault_refused_with(
+        "        cutoff_during_settlement: 1\n",
+        "        cutoff_during_settlement: 1001\n",
         "swarm-weight",
         "1001",
         "expected a weight from 0 to 1000, not 1001",
