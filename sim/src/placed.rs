@@ -28,6 +28,9 @@ use crate::trace::{FaultCause, Trace, TraceEvent};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlacedFault {
     pub terminal: TerminalId,
+    /// Whose fault records it makes: the terminal's trimmed id, or the
+    /// host it lands on ([`ProtocolFault::record_target`]).
+    pub target: String,
     /// The kind as the scenario writes it.
     pub kind: &'static str,
     /// The words its fault records carry ([`ProtocolFault::placement`]).
@@ -45,6 +48,7 @@ impl PlacedFault {
     pub fn planned(fault: &ProtocolFault) -> PlacedFault {
         PlacedFault {
             terminal: fault.terminal(),
+            target: fault.record_target(),
             kind: fault.kind_name(),
             placement: fault.placement(),
             times: 0,
@@ -75,9 +79,10 @@ pub fn landed(plan: &[ProtocolFault], drawn: &[ProtocolFault], trace: &Trace) ->
         let FaultCause::Protocol(words) = &fault.cause else { continue };
         // Two identical placements on one terminal are one fault twice over:
         // the first in plan order is credited.
-        if let Some(entry) = placed.iter_mut().find(|entry| {
-            entry.placement == *words && entry.terminal.trimmed() == fault.target.as_str()
-        }) {
+        if let Some(entry) = placed
+            .iter_mut()
+            .find(|entry| entry.placement == *words && entry.target == fault.target)
+        {
             entry.times += 1;
         }
     }

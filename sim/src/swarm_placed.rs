@@ -36,6 +36,13 @@ const POWER_OFF_MS: [u64; 2] = [1_000, 60_000];
 const TIMER_EDGE_MS_MAX: u64 = 2_000;
 /// A late copy of a request arrives this long after the original at least.
 const LATE_COPY_MS_MIN: u64 = 1_000;
+/// The phases counted per occurrence (a terminal's 0500s, offline uploads,
+/// 0800s) land on the first or the second: a day has few of them.
+const OCCURRENCE_MAX: u64 = 2;
+/// How long a drawn switch crash keeps the switch down, in ms.
+const SWITCH_DOWN_MS: [u64; 2] = [1_000, 30_000];
+/// How long a drawn cutoff window lasts, in ms.
+const CUTOFF_MS: [u64; 2] = [1_000, 60_000];
 
 /// The placements `seed` draws in swarm mode, in the order drawn.
 pub fn draw(scenario: &CompiledScenario, seed: u64) -> Vec<ProtocolFault> {
@@ -78,11 +85,17 @@ fn fault(
     timeout_ms: u64,
     rng: &mut Rng,
 ) -> ProtocolFault {
-    let power_off = |phase: PowerPhase, rng: &mut Rng| ProtocolFault::PowerOff {
-        terminal,
-        trade,
-        phase,
-        off_ms: rng.between(POWER_OFF_MS[0], POWER_OFF_MS[1]),
+    let power_off = |phase: PowerPhase, rng: &mut Rng| {
+        // The occurrence first, then the time off (both only for the kinds
+        // added after the first nine, which draw nothing else).
+        let trade =
+            if phase.counts_occurrences() { rng.between(1, OCCURRENCE_MAX) as u32 } else { trade };
+        ProtocolFault::PowerOff {
+            terminal,
+            trade,
+            phase,
+            off_ms: rng.between(POWER_OFF_MS[0], POWER_OFF_MS[1]),
+        }
     };
     match kind {
         SwarmPlacement::DropAnswer => ProtocolFault::DropAnswer { terminal, trade },
@@ -111,6 +124,26 @@ fn fault(
         }
         SwarmPlacement::PowerOffMidBatchUpload => power_off(PowerPhase::MidBatchUpload, rng),
         SwarmPlacement::DropSettlementAnswer => ProtocolFault::DropSettlementAnswer { terminal },
+        SwarmPlacement::PowerOffWhileReversalInFlight => {
+            power_off(PowerPhase::WhileReversalInFlight, rng)
+        }
+        SwarmPlacement::PowerOffWhileSettlementInFlight => {
+            power_off(PowerPhase::WhileSettlementInFlight, rng)
+        }
+        SwarmPlacement::PowerOffDuringOfflineUpload => {
+            power_off(PowerPhase::DuringOfflineUpload, rng)
+        }
+        SwarmPlacement::PowerOffDuringSignIn => power_off(PowerPhase::DuringSignIn, rng),
+        SwarmPlacement::SwitchCrashWithReversalsQueued => {
+            ProtocolFault::SwitchCrashWithReversalsQueued {
+                terminal,
+                restart_after_ms: rng.between(SWITCH_DOWN_MS[0], SWITCH_DOWN_MS[1]),
+            }
+        }
+        SwarmPlacement::CutoffDuringSettlement => ProtocolFault::CutoffDuringSettlement {
+            terminal,
+            for_ms: rng.between(CUTOFF_MS[0], CUTOFF_MS[1]),
+        },
     }
 }
 
@@ -154,6 +187,60 @@ mod tests {
         }
         let none = scenario("  swarm:\n    placed:\n      per_seed: [0, 0]\n");
         assert!((0..50).all(|seed| draw(&none, seed).is_empty()));
+    }
+
+    #[test]
+    fn the_later_kinds_weigh_nothing_unless_named_and_are_drawn_when_named() {
+        let default = scenario("");
+        for seed in 0..400 {
+            for fault in draw(&default, seed) {
+                assert!(
+                    !matches!(
+                        fault,
+                        ProtocolFault::SwitchCrashWithReversalsQueued { .. }
+                            | ProtocolFault::CutoffDuringSettlement { .. }
+                    ),
+                    "seed {seed}: {fault:?}"
+                );
+                if let ProtocolFault::PowerOff { phase, .. } = fault {
+                    assert!(
+                        matches!(
+                            phase,
+                            PowerPhase::AfterRequestLeft
+                                | PowerPhase::AfterIssuerApproved
+                                | PowerPhase::MidBatchUpload
+                        ),
+                        "seed {seed}: {phase:?}"
+                    );
+                }
+            }
+        }
+        let weights: Vec<String> = SwarmPlacement::ALL
+            .iter()
+            .filter(|kind| kind.default_weight() == 0)
+            .map(|kind| format!("{}: 1", kind.name()))
+            .collect();
+        let later = scenario(&format!(
+            "  swarm:\n    placed:\n      per_seed: [3, 3]\n      weights: {{{}}}\n",
+            weights.join(", ")
+        ));
+        let mut seen = std::collections::BTreeSet::new();
+        for seed in 0..200 {
+            for fault in draw(&later, seed) {
+                match fault {
+                    ProtocolFault::PowerOff { phase, trade, .. } => {
+                        if phase.counts_occurrences() {
+                            assert!((1..=OCCURRENCE_MAX as u32).contains(&trade));
+                        }
+                        seen.insert(format!("{phase:?}"));
+                    }
+                    other => {
+                        seen.insert(other.kind_name().to_string());
+                    }
+                }
+            }
+        }
+        assert_eq!(seen.len(), 6, "every later kind is drawn: {seen:?}");
     }
 
     #[test]

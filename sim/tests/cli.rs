@@ -400,3 +400,91 @@ fn bundled(relative: &str) -> String {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(relative);
     std::fs::read_to_string(path).expect("the scenario is bundled")
 }
+
+/// `faults/protocol.yaml` with `edit` appended to its protocol faults, run
+/// as `name`: exit 2, and the error names the file, the line holding
+/// `token` and the column where it starts.
+fn placed_fault_refused(edit: &str, name: &str, token: &str, message: &str) {
+    let last = "    - {kind: drop_request, terminal: PR000004, trade: 4}\n";
+    placed_fault_refused_with(last, &format!("{last}{edit}"), name, token, message);
+}
+
+/// As [`placed_fault_refused`], with `from` replaced by `to`.
+fn placed_fault_refused_with(from: &str, to: &str, name: &str, token: &str, message: &str) {
+    let text = bundled("scenarios/faults/protocol.yaml");
+    assert!(text.contains(from), "{name}: the scenario holds {from:?}");
+    let text = text.replace(from, to);
+    let path = scratch(name).join(format!("{name}.yaml"));
+    std::fs::write(&path, &text).unwrap();
+    let (code, out, err) = possim(&["run", path.to_str().unwrap()]);
+    assert_eq!(code, 2, "{name}: {out}{err}");
+    let line = text_line(&text, token);
+    let column = text.lines().nth(line - 1).unwrap().find(token).unwrap() + 1;
+    let at = format!("error: {}:{line}:{column}: ", path.display());
+    assert!(err.starts_with(&at), "{name}: expected {at:?} in {err}");
+    assert!(err.contains(message), "{name}: {err}");
+}
+
+#[test]
+fn an_unknown_phase_or_placement_kind_or_a_weight_out_of_range_exits_2_at_its_place() {
+    placed_fault_refused(
+        "    - {kind: power_off, terminal: PR000001, trade: 1, phase: during_sign_on, off_ms: 1}\n",
+        "phase",
+        "during_sign_on",
+        "unknown variant `during_sign_on`",
+    );
+    placed_fault_refused(
+        "    - {kind: crash_the_switch, terminal: PR000001, restart_after_ms: 1}\n",
+        "kind",
+        "crash_the_switch",
+        "unknown variant `crash_the_switch`",
+    );
+    placed_fault_refused_with(
+        "        power_off_during_sign_in: 1\n",
+        "        power_off_during_sign_on: 1\n",
+        "swarm-kind",
+        "power_off_during_sign_on",
+        "power_off_during_sign_in",
+    );
+    placed_fault_refused_with(
+        "        cutoff_during_settlement: 1\n",
+        "        cutoff_during_settlement: 1001\n",
+        "swarm-weight",
+        "1001",
+        "expected a weight from 0 to 1000, not 1001",
+    );
+    placed_fault_refused(
+        "    - {kind: cutoff_during_settlement, terminal: PR000009, for_ms: 1}\n",
+        "terminal",
+        "PR000009",
+        "PR000009",
+    );
+}
+
+#[test]
+fn serve_and_drive_refuse_the_simulated_only_phases_and_kinds_at_their_place() {
+    let text = bundled("scenarios/faults/protocol.yaml").replace(
+        "    - {kind: drop_request, terminal: PR000004, trade: 4}\n",
+        "    - {kind: drop_request, terminal: PR000004, trade: 4}\n\
+         \x20   - {kind: power_off, terminal: PR000001, trade: 1, phase: during_sign_in, off_ms: 1}\n",
+    );
+    let path = scratch("live-refused").join("live.yaml");
+    std::fs::write(&path, &text).unwrap();
+    let line = text_line(&text, "during_sign_in");
+    let column = text.lines().nth(line - 1).unwrap().find("phase:").unwrap() + 1;
+    for args in [
+        vec!["drive", path.to_str().unwrap(), "--target", "127.0.0.1:9"],
+        vec!["serve", path.to_str().unwrap(), "--listen", "127.0.0.1:0"],
+    ] {
+        let (code, out, err) = possim(&args);
+        assert_eq!(code, 2, "{args:?}: {out}{err}");
+        assert!(
+            err.starts_with(&format!("error: {}:{line}:", path.display())),
+            "{args:?}: {err} (column {column})"
+        );
+        assert!(
+            err.contains("power_off phase during_sign_in exists only in the simulated world"),
+            "{err}"
+        );
+    }
+}

@@ -70,3 +70,92 @@ fn a_placed_fault_the_run_never_reaches_is_reported_as_not_landed() {
         "{line}"
     );
 }
+
+/// `faults/protocol.yaml` with one placement of each phase added after the
+/// first three (a reversal, an 0500, an offline upload, a sign-in in
+/// flight), a switch crash with a reversal queued and a cutoff as a
+/// settlement leaves.
+fn with_the_later_phases() -> possim_sim::scenario::compile::CompiledScenario {
+    let text = std::fs::read_to_string("../scenarios/faults/protocol.yaml").unwrap();
+    let text = text.replace(
+        "    - {kind: drop_request, terminal: PR000004, trade: 4}\n",
+        "    - {kind: drop_request, terminal: PR000004, trade: 4}\n\
+         \x20   - {kind: power_off, terminal: PR000001, trade: 2, phase: while_reversal_in_flight, off_ms: 20000}\n\
+         \x20   - {kind: power_off, terminal: PR000002, trade: 1, phase: while_settlement_in_flight, off_ms: 20000}\n\
+         \x20   - {kind: power_off, terminal: PR000004, trade: 1, phase: during_offline_upload, off_ms: 20000}\n\
+         \x20   - {kind: power_off, terminal: PR000001, trade: 2, phase: during_sign_in, off_ms: 20000}\n\
+         \x20   - {kind: switch_crash_with_reversals_queued, terminal: PR000001, restart_after_ms: 15000}\n\
+         \x20   - {kind: cutoff_during_settlement, terminal: PR000004, for_ms: 30000}\n",
+    );
+    possim_sim::scenario::parse_and_compile(&text, "protocol.yaml").unwrap()
+}
+
+#[test]
+fn each_later_phase_lands_while_its_frame_is_in_flight() {
+    use possim_models::actor::Node;
+    use possim_sim::trace::{FaultCause, FaultKind, TraceEvent};
+    let scenario = with_the_later_phases();
+    let report = execute(&scenario, &RunOptions { seed: 0, swarm: false }).unwrap();
+    let never: Vec<String> =
+        report.placed.iter().filter(|p| !p.landed()).map(ToString::to_string).collect();
+    assert!(
+        never.iter().all(|n| n.contains("after the issuer approved")),
+        "only the one seed 0 never reaches: {never:?}"
+    );
+    let records = report.trace.records();
+    // (terminal, the words, the MTI of the frame in flight, its answer's)
+    let cases = [
+        ("PR000001", "power off while the reversal of trade 2 is in flight", "0400", "0410"),
+        ("PR000002", "power off while settlement request 1 is in flight", "0500", "0510"),
+        ("PR000004", "power off while offline upload 1 is in flight", "0220", "0230"),
+        ("PR000001", "power off while sign-in 2 is in flight", "0800", "0810"),
+        ("network", "cutoff for 30000 ms as the settlement of PR000004 leaves", "0500", "0510"),
+    ];
+    for (target, words, mti, answer) in cases {
+        let at = records
+            .iter()
+            .position(|r| match &r.event {
+                TraceEvent::Fault(f) => {
+                    f.target == target && f.cause == FaultCause::Protocol(words.into())
+                }
+                _ => false,
+            })
+            .unwrap_or_else(|| panic!("{words} never landed"));
+        let terminal = if target == "network" { "PR000004" } else { target };
+        let id = possim_models::iso8583::values::TerminalId::new(terminal).unwrap();
+        let sent = records[..at]
+            .iter()
+            .rposition(|r| matches!(&r.event, TraceEvent::Frame(f) if f.from == Node::Terminal(id)))
+            .expect("a frame left before");
+        let TraceEvent::Frame(frame) = &records[sent].event else { unreachable!() };
+        assert_eq!(frame.mti.as_deref(), Some(mti), "{words}: the frame just sent");
+        let answered = records[sent..at].iter().any(|r| {
+            matches!(&r.event, TraceEvent::Frame(f)
+                if f.to == Node::Terminal(id) && f.mti.as_deref() == Some(answer)
+                    && f.stan == frame.stan)
+        });
+        assert!(!answered, "{words}: the answer came back before the fault");
+    }
+    // The crash: after the switch queued PR000001's reversal, before the
+    // network acknowledged it.
+    let crash = records
+        .iter()
+        .position(|r| {
+            matches!(&r.event, TraceEvent::Fault(f)
+                if f.kind == FaultKind::HostCrash && matches!(&f.cause, FaultCause::Protocol(w)
+                    if w.contains("reversal of PR000001 in store-and-forward")))
+        })
+        .expect("the placed switch crash landed");
+    let queued = records[..crash].iter().rposition(|r| {
+        matches!(&r.event, TraceEvent::Switch(e)
+            if format!("{:?}", e.kind).contains("ReversalQueued")
+                && format!("{:?}", e.kind).contains("PR000001"))
+    });
+    let queued = queued.expect("the switch queued a reversal of PR000001 before the crash");
+    let acknowledged = records[queued..crash].iter().any(|r| {
+        matches!(&r.event, TraceEvent::Switch(e)
+            if format!("{:?}", e.kind).contains("ReversalAcknowledged")
+                && format!("{:?}", e.kind).contains("PR000001"))
+    });
+    assert!(!acknowledged, "the switch still held the reversal as it crashed");
+}

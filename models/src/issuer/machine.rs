@@ -860,22 +860,33 @@ impl Issuer {
             self.close_hold(now, key, record.pan, Some(key), why, fen, 0);
         }
         match (record.kind, record.original) {
-            // The pre-auth is open again: its hold comes back (and lapses at
-            // once if its time is past).
+            // The pre-auth is open again: its hold comes back until its
+            // original expiry; if that is past, the pre-auth has lapsed and
+            // nothing is held again (a hold set past its expiry, released
+            // the same instant, is a hold that outlived it).
             (
                 TradeKind::Completion | TradeKind::CompletionAdvice | TradeKind::PreAuthCancel,
                 Some(pre_auth),
             ) => {
-                let (hold, approved_at) = {
+                let expiry = Duration::from_millis(self.config.limits.hold_expiry_ms);
+                let (hold, approved_at, lapsed) = {
                     let original =
                         self.trades.get_mut(&pre_auth).expect("a member points at its pre-auth");
                     original.completed_by = None;
                     original.cancelled_by = None;
-                    original.standing_fen = original.amount_fen;
-                    (original.amount_fen, original.approved_at)
+                    let lapsed = original.approved_at + expiry <= now;
+                    if lapsed {
+                        original.expired = true;
+                        original.standing_fen = 0;
+                    } else {
+                        original.standing_fen = original.amount_fen;
+                    }
+                    (original.amount_fen, original.approved_at, lapsed)
                 };
-                self.move_money(now, Some(pre_auth), record.pan, Purse::Hold, -hold);
-                self.place_hold(now, pre_auth, approved_at, record.pan, hold);
+                if !lapsed {
+                    self.move_money(now, Some(pre_auth), record.pan, Purse::Hold, -hold);
+                    self.place_hold(now, pre_auth, approved_at, record.pan, hold);
+                }
             }
             (TradeKind::Void | TradeKind::CompletionVoid, Some(original)) => {
                 let target = self.trades.get_mut(&original).expect("void points at its original");

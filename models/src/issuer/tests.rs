@@ -998,6 +998,38 @@ fn a_reversed_completion_sets_the_hold_again_until_its_original_expiry() {
     assert_eq!(rig.issuer.poll_timeout(), Some(expires_at), "from the pre-auth's approval");
 }
 
+/// Regression (found by the `--swarm` sweep of `faults/device.yaml`, seeds
+/// 1158 and 1193): a completion reversed after its pre-auth's hold would
+/// have lapsed set the hold again, past its expiry, and released it the
+/// same instant; holds-accounted read a hold that outlived its expiry. The
+/// pre-auth has lapsed: nothing is held again, and it cannot be completed.
+#[test]
+fn regression_a_completion_reversed_after_the_expiry_holds_nothing_again() {
+    let mut rig = Rig::with(|config| config.limits.hold_expiry_ms = 60_000);
+    let (_, auth) = held_pre_auth(&mut rig, 10_000);
+    rig.now = rig.now + std::time::Duration::from_millis(5_000);
+    let completion = request(
+        2,
+        Trade::Completion { amount: amount(10_000), original_auth: auth, original_date: date() },
+    );
+    assert_eq!(rig.code(&completion), ResponseCode::APPROVED);
+    rig.now = rig.now + std::time::Duration::from_millis(60_000);
+    rig.events();
+    assert_eq!(rig.reverse(&completion).response_code, ResponseCode::APPROVED);
+    assert_eq!((rig.balance(), held(&rig)), (100_000, 0), "the debit rolled back, nothing held");
+    let events = rig.events();
+    assert!(
+        !events.iter().any(|e| matches!(e, IssuerEventKind::HoldPlaced { .. })),
+        "no hold set past its expiry: {events:?}"
+    );
+    assert_eq!(rig.issuer.poll_timeout(), None, "nothing to lapse");
+    let again = request(
+        3,
+        Trade::Completion { amount: amount(10_000), original_auth: auth, original_date: date() },
+    );
+    assert_eq!(rig.code(&again), ResponseCode::ORIGINAL_NOT_FOUND, "the pre-auth has lapsed");
+}
+
 /// Regression: the reversal of a pre-auth held its amount a second time
 /// (the rollback's sign was the account's, not the hold purse's), found by
 /// holds-accounted on quickstart seed 16.

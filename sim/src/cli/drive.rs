@@ -58,7 +58,7 @@ pub struct DriveArgs {
 }
 
 pub fn run(args: DriveArgs) -> Result<u8> {
-    let scenario = possim_sim::scenario::load_and_compile(&args.scenario)
+    let scenario = possim_sim::scenario::load::load_live(&args.scenario)
         .map_err(|error| input(error.to_string()))?;
     let target: std::net::SocketAddr =
         args.target.parse().map_err(|error| input(format!("--target {}: {error}", args.target)))?;

@@ -58,7 +58,7 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: ServeArgs) -> Result<u8> {
-    let scenario = possim_sim::scenario::load_and_compile(&args.scenario)
+    let scenario = possim_sim::scenario::load::load_live(&args.scenario)
         .map_err(|error| input(error.to_string()))?;
     let address: std::net::SocketAddr =
         args.listen.parse().map_err(|error| input(format!("--listen {}: {error}", args.listen)))?;

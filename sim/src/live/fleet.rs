@@ -645,7 +645,12 @@ impl Fleet {
                         PowerPhase::AfterIssuerApproved => {
                             slot.power_on_approval.insert(stan, *off_ms);
                         }
-                        PowerPhase::MidBatchUpload => continue,
+                        // Simulated only (refused as the scenario loads).
+                        PowerPhase::MidBatchUpload
+                        | PowerPhase::WhileReversalInFlight
+                        | PowerPhase::WhileSettlementInFlight
+                        | PowerPhase::DuringOfflineUpload
+                        | PowerPhase::DuringSignIn => continue,
                     },
                     ProtocolFault::ReverseUnknown { .. } => {
                         slot.ghost_after.insert(stan, trade);

@@ -73,6 +73,16 @@ pub fn parse_simulable(text: &str, file: &str) -> Result<CompiledScenario, Scena
     Ok(compiled)
 }
 
+/// As [`load_and_compile`], refusing fault kinds that exist only in the
+/// simulated world: what `possim serve` and `possim drive` load.
+pub fn load_live(path: &Path) -> Result<CompiledScenario, ScenarioError> {
+    let (text, file) = read(path)?;
+    let compiled = parse_and_compile(&text, &file)?;
+    super::validate::check_live(&compiled.faults)
+        .map_err(|error| super::validate::locate(&error, &text, &file))?;
+    Ok(compiled)
+}
+
 fn read(path: &Path) -> Result<(String, String), ScenarioError> {
     let file = path.display().to_string();
     match read_text(path) {

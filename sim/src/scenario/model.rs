@@ -677,6 +677,31 @@ pub enum PowerPhase {
     AfterIssuerApproved,
     /// During the batch upload of a settlement.
     MidBatchUpload,
+    /// The reversal (0400) of the placement's trade has left and its 0410
+    /// has not arrived.
+    WhileReversalInFlight,
+    /// The placement's `trade`-th settlement request (0500) has left and its
+    /// 0510 has not arrived.
+    WhileSettlementInFlight,
+    /// The placement's `trade`-th offline upload (an offline trade's 0220
+    /// advice) has left and its answer has not arrived.
+    DuringOfflineUpload,
+    /// The placement's `trade`-th sign-in (0800) has left and its 0810 has
+    /// not arrived.
+    DuringSignIn,
+}
+
+impl PowerPhase {
+    /// Whether `trade` counts this phase's own occurrences (the Nth 0500,
+    /// offline upload or 0800) rather than the Nth online trade.
+    pub const fn counts_occurrences(self) -> bool {
+        matches!(
+            self,
+            PowerPhase::WhileSettlementInFlight
+                | PowerPhase::DuringOfflineUpload
+                | PowerPhase::DuringSignIn
+        )
+    }
 }
 
 /// A fault placed by the protocol: it lands on the `trade`-th online trade
@@ -706,8 +731,18 @@ pub enum ProtocolFault {
     /// The settlement answer (0510) is dropped.
     DropSettlementAnswer { terminal: TerminalId },
     /// The terminal loses power at `phase` of that trade (or of its first
-    /// batch upload), for `off_ms`.
+    /// batch upload), for `off_ms`. For `while_reversal_in_flight`, as the
+    /// 0400 of that trade leaves; for `while_settlement_in_flight`,
+    /// `during_offline_upload` and `during_sign_in`, `trade` counts that
+    /// phase's own frames: the `trade`-th 0500, offline upload or 0800.
     PowerOff { terminal: TerminalId, trade: u32, phase: PowerPhase, off_ms: u64 },
+    /// The switch crashes at the first moment its store-and-forward holds a
+    /// reversal of a trade of `terminal`, and restarts with its persistent
+    /// state `restart_after_ms` later.
+    SwitchCrashWithReversalsQueued { terminal: TerminalId, restart_after_ms: u64 },
+    /// The network's date cutoff window starts as `terminal`'s first
+    /// settlement request (0500) leaves, and ends `for_ms` later.
+    CutoffDuringSettlement { terminal: TerminalId, for_ms: u64 },
     /// Live only: the connection is closed once that trade's request has
     /// arrived (`serve`) or left (`drive`); the answer is lost.
     ResetAfterRequest { terminal: TerminalId, trade: u32 },
@@ -794,6 +829,8 @@ impl ProtocolFault {
             | ProtocolFault::DropReversals { terminal }
             | ProtocolFault::DropSettlementAnswer { terminal }
             | ProtocolFault::PowerOff { terminal, .. }
+            | ProtocolFault::SwitchCrashWithReversalsQueued { terminal, .. }
+            | ProtocolFault::CutoffDuringSettlement { terminal, .. }
             | ProtocolFault::ResetAfterRequest { terminal, .. }
             | ProtocolFault::AnswerCode { terminal, .. }
             | ProtocolFault::SettlementUnbalanced { terminal }
@@ -820,6 +857,8 @@ impl ProtocolFault {
             ProtocolFault::DropReversals { .. }
             | ProtocolFault::DropSettlementAnswer { .. }
             | ProtocolFault::SettlementUnbalanced { .. }
+            | ProtocolFault::SwitchCrashWithReversalsQueued { .. }
+            | ProtocolFault::CutoffDuringSettlement { .. }
             | ProtocolFault::DuplicateUploads { .. }
             | ProtocolFault::Frame { .. } => None,
         }
@@ -836,6 +875,10 @@ impl ProtocolFault {
             ProtocolFault::DropReversals { .. } => "drop_reversals",
             ProtocolFault::DropSettlementAnswer { .. } => "drop_settlement_answer",
             ProtocolFault::PowerOff { .. } => "power_off",
+            ProtocolFault::SwitchCrashWithReversalsQueued { .. } => {
+                "switch_crash_with_reversals_queued"
+            }
+            ProtocolFault::CutoffDuringSettlement { .. } => "cutoff_during_settlement",
             ProtocolFault::ResetAfterRequest { .. } => "reset_after_request",
             ProtocolFault::AnswerCode { .. } => "answer_code",
             ProtocolFault::SettlementUnbalanced { .. } => "settlement_unbalanced",
@@ -843,6 +886,34 @@ impl ProtocolFault {
             ProtocolFault::ReverseUnknown { .. } => "reverse_unknown",
             ProtocolFault::DuplicateUploads { .. } => "duplicate_uploads",
             ProtocolFault::Frame { .. } => "frame",
+        }
+    }
+
+    /// Where its fault records are kept: the terminal's trimmed id, or the
+    /// host it hits (`switch`, `network`) for the kinds placed on a
+    /// terminal's moment but landing on a host.
+    pub fn record_target(&self) -> String {
+        match self {
+            ProtocolFault::SwitchCrashWithReversalsQueued { .. } => "switch".into(),
+            ProtocolFault::CutoffDuringSettlement { .. } => "network".into(),
+            _ => self.terminal().trimmed().to_string(),
+        }
+    }
+
+    /// Whether the kind exists only in the simulated world: `possim serve`
+    /// and `possim drive` cannot crash the switch or start a cutoff, nor
+    /// see a reversal, a settlement, an upload or a sign-in in flight.
+    pub fn is_simulated_only(&self) -> bool {
+        match self {
+            ProtocolFault::PowerOff { phase, .. } => !matches!(
+                phase,
+                PowerPhase::AfterRequestLeft
+                    | PowerPhase::AfterIssuerApproved
+                    | PowerPhase::MidBatchUpload
+            ),
+            ProtocolFault::SwitchCrashWithReversalsQueued { .. }
+            | ProtocolFault::CutoffDuringSettlement { .. } => true,
+            _ => false,
         }
     }
 
@@ -917,10 +988,22 @@ pub enum SwarmPlacement {
     PowerOffAfterIssuerApproved,
     PowerOffMidBatchUpload,
     DropSettlementAnswer,
+    /// Power off as the reversal of the drawn trade leaves.
+    PowerOffWhileReversalInFlight,
+    /// Power off as the 1st or 2nd 0500 leaves.
+    PowerOffWhileSettlementInFlight,
+    /// Power off as the 1st or 2nd offline upload leaves.
+    PowerOffDuringOfflineUpload,
+    /// Power off as the 1st or 2nd 0800 leaves.
+    PowerOffDuringSignIn,
+    /// The switch crashes while it holds a reversal of the drawn terminal.
+    SwitchCrashWithReversalsQueued,
+    /// The network's cutoff starts as the drawn terminal's 0500 leaves.
+    CutoffDuringSettlement,
 }
 
 impl SwarmPlacement {
-    pub const ALL: [SwarmPlacement; 9] = [
+    pub const ALL: [SwarmPlacement; 15] = [
         SwarmPlacement::DropAnswer,
         SwarmPlacement::DropRequest,
         SwarmPlacement::DelayAnswerToTimerEdge,
@@ -930,7 +1013,29 @@ impl SwarmPlacement {
         SwarmPlacement::PowerOffAfterIssuerApproved,
         SwarmPlacement::PowerOffMidBatchUpload,
         SwarmPlacement::DropSettlementAnswer,
+        SwarmPlacement::PowerOffWhileReversalInFlight,
+        SwarmPlacement::PowerOffWhileSettlementInFlight,
+        SwarmPlacement::PowerOffDuringOfflineUpload,
+        SwarmPlacement::PowerOffDuringSignIn,
+        SwarmPlacement::SwitchCrashWithReversalsQueued,
+        SwarmPlacement::CutoffDuringSettlement,
     ];
+
+    /// The weight a kind has when a scenario names no weights: 1 for the
+    /// first nine, 0 for the phases added after them, so a scenario that
+    /// names none draws what it drew before they existed (a scenario opts
+    /// in by naming them in `weights`).
+    pub const fn default_weight(self) -> u32 {
+        match self {
+            SwarmPlacement::PowerOffWhileReversalInFlight
+            | SwarmPlacement::PowerOffWhileSettlementInFlight
+            | SwarmPlacement::PowerOffDuringOfflineUpload
+            | SwarmPlacement::PowerOffDuringSignIn
+            | SwarmPlacement::SwitchCrashWithReversalsQueued
+            | SwarmPlacement::CutoffDuringSettlement => 0,
+            _ => 1,
+        }
+    }
 
     /// The highest weight a scenario may give a kind.
     pub const WEIGHT_MAX: u32 = 1_000;
@@ -947,6 +1052,14 @@ impl SwarmPlacement {
             SwarmPlacement::PowerOffAfterIssuerApproved => "power_off_after_issuer_approved",
             SwarmPlacement::PowerOffMidBatchUpload => "power_off_mid_batch_upload",
             SwarmPlacement::DropSettlementAnswer => "drop_settlement_answer",
+            SwarmPlacement::PowerOffWhileReversalInFlight => "power_off_while_reversal_in_flight",
+            SwarmPlacement::PowerOffWhileSettlementInFlight => {
+                "power_off_while_settlement_in_flight"
+            }
+            SwarmPlacement::PowerOffDuringOfflineUpload => "power_off_during_offline_upload",
+            SwarmPlacement::PowerOffDuringSignIn => "power_off_during_sign_in",
+            SwarmPlacement::SwitchCrashWithReversalsQueued => "switch_crash_with_reversals_queued",
+            SwarmPlacement::CutoffDuringSettlement => "cutoff_during_settlement",
         }
     }
 }
@@ -957,7 +1070,11 @@ impl Default for SwarmPlaced {
             per_seed: [0, 3],
             trade_max: 8,
             focus: 0.5,
-            weights: SwarmPlacement::ALL.into_iter().map(|kind| (kind, 1)).collect(),
+            weights: SwarmPlacement::ALL
+                .into_iter()
+                .filter(|kind| kind.default_weight() > 0)
+                .map(|kind| (kind, kind.default_weight()))
+                .collect(),
         }
     }
 }

@@ -38,7 +38,30 @@ impl ProtocolFault {
                     format!("power off after the issuer approved trade {trade}")
                 }
                 PowerPhase::MidBatchUpload => "power off in the middle of a batch upload".into(),
+                PowerPhase::WhileReversalInFlight => {
+                    format!("power off while the reversal of trade {trade} is in flight")
+                }
+                PowerPhase::WhileSettlementInFlight => {
+                    format!("power off while settlement request {trade} is in flight")
+                }
+                PowerPhase::DuringOfflineUpload => {
+                    format!("power off while offline upload {trade} is in flight")
+                }
+                PowerPhase::DuringSignIn => {
+                    format!("power off while sign-in {trade} is in flight")
+                }
             },
+            // Kept by the host it hits, so the words name the terminal.
+            ProtocolFault::SwitchCrashWithReversalsQueued { terminal, restart_after_ms } => {
+                format!(
+                    "crash the switch with a reversal of {} in store-and-forward, \
+                     restart after {restart_after_ms} ms",
+                    terminal.trimmed()
+                )
+            }
+            ProtocolFault::CutoffDuringSettlement { terminal, for_ms } => {
+                format!("cutoff for {for_ms} ms as the settlement of {} leaves", terminal.trimmed())
+            }
             ProtocolFault::SettlementUnbalanced { .. } => {
                 "the host's count disagrees with the first settlement".into()
             }

@@ -485,6 +485,15 @@ pub(crate) fn check_faults(plan: &FaultPlan, targets: &Targets<'_>) -> Result<()
         if trade == Some(0) {
             return fail(at.key("trade"), "trades are counted from 1");
         }
+        match fault {
+            ProtocolFault::CutoffDuringSettlement { for_ms: 0, .. } => {
+                return fail(at.key("for_ms"), "for_ms must be at least 1");
+            }
+            ProtocolFault::SwitchCrashWithReversalsQueued { restart_after_ms: 0, .. } => {
+                return fail(at.key("restart_after_ms"), "restart_after_ms must be at least 1");
+            }
+            _ => {}
+        }
         if let ProtocolFault::Frame { frame, action, delay_ms, byte, bit, .. } = fault {
             check_frame_fault(&at, *frame, *action, *delay_ms, *byte, *bit)?;
         }
@@ -533,6 +542,38 @@ pub fn check_simulable(plan: &FaultPlan) -> Result<(), CompileError> {
         }
     }
     Ok(())
+}
+
+/// Refuses fault kinds that exist only in the simulated world, for
+/// `possim serve` and `possim drive`: a switch crash, a cutoff, or a power
+/// cut on a moment a live shim cannot see.
+pub fn check_live(plan: &FaultPlan) -> Result<(), CompileError> {
+    for (index, fault) in plan.protocol.iter().enumerate() {
+        if fault.is_simulated_only() {
+            let at = FieldPath::root().key("faults").key("protocol").index(index);
+            let (at, what) = match fault {
+                ProtocolFault::PowerOff { phase, .. } => {
+                    (at.key("phase"), format!("power_off phase {}", phase_name(*phase)))
+                }
+                _ => (at.key("kind"), format!("fault kind {}", fault.kind_name())),
+            };
+            return fail(
+                at,
+                format!(
+                    "{what} exists only in the simulated world (possim run, sweep); \
+                     possim serve and possim drive cannot run it"
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn phase_name(phase: crate::scenario::model::PowerPhase) -> String {
+    serde_json::to_value(phase)
+        .ok()
+        .and_then(|value| value.as_str().map(String::from))
+        .unwrap_or_default()
 }
 
 fn check_frame_fault(

@@ -58,6 +58,16 @@ pub(crate) struct Line {
     sent_at: BTreeMap<u32, Instant>,
     response_timeout_ms: u64,
     batch_upload_power_done: bool,
+    /// STAN -> which online trade it was (1-based), for the faults placed
+    /// on a trade's reversal.
+    trade_of_stan: BTreeMap<u32, u32>,
+    /// Frames sent so far of the phases counted per occurrence: 0500s,
+    /// offline uploads, 0800s.
+    settlements_sent: u32,
+    uploads_sent: u32,
+    sign_ins_sent: u32,
+    /// Placed faults (by index into `protocol`) that land once and have.
+    landed_once: std::collections::BTreeSet<usize>,
     settlement_answer_dropped: bool,
     settlement_disagreed: bool,
     healed: bool,
@@ -86,6 +96,9 @@ pub struct FrameHeader {
     /// same STAN, until acknowledged; a refund sent again is the same
     /// trade, not the next one.
     pub advice: bool,
+    /// The upload of an offline trade (an 0220 advice the cashier never
+    /// waited for).
+    pub offline_upload: bool,
     /// A decoded frame with no MAC (sign-in, settlement, batch upload):
     /// the line never flips a bit in it at random. A flipped bit stands
     /// for the corruption that gets past the link's own checksum, which in
@@ -114,6 +127,7 @@ impl FrameHeader {
             network_code,
             online_trade: kind.is_some_and(|kind| !kind.is_offline_upload()),
             advice: kind.is_some_and(|kind| kind.is_advice()),
+            offline_upload: kind.is_some_and(|kind| kind.is_offline_upload()),
             unauthenticated: !message.has(possim_models::iso8583::message::MAC_FIELD),
         }
     }
@@ -141,6 +155,11 @@ impl Line {
             sent_at: BTreeMap::new(),
             response_timeout_ms,
             batch_upload_power_done: false,
+            trade_of_stan: BTreeMap::new(),
+            settlements_sent: 0,
+            uploads_sent: 0,
+            sign_ins_sent: 0,
+            landed_once: Default::default(),
             settlement_answer_dropped: false,
             settlement_disagreed: false,
             healed: false,
@@ -318,7 +337,15 @@ impl Line {
     /// A frame the terminal sends.
     pub fn outbound(&mut self, now: Instant, header: FrameHeader, bytes: Vec<u8>) -> LineVerdict {
         let slot = self.next_slot(LineDirection::Up);
-        let FrameHeader { mti, stan, network_code, online_trade, advice, unauthenticated } = header;
+        let FrameHeader {
+            mti,
+            stan,
+            network_code,
+            online_trade,
+            advice,
+            offline_upload,
+            unauthenticated,
+        } = header;
         // The Nth trade is the Nth the cashier made: a refund's advice sent
         // again (its STAN already counted) lands no placed fault of its own.
         let resent = advice && stan.is_some_and(|stan| self.sent_at.contains_key(&stan));
@@ -337,6 +364,10 @@ impl Line {
                     self.sent_at.pop_first();
                 }
                 self.sent_at.insert(stan, now);
+                if self.trade_of_stan.len() >= SENT_AT_MAX {
+                    self.trade_of_stan.pop_first();
+                }
+                self.trade_of_stan.insert(stan, trade);
             }
             for fault in self.protocol.clone() {
                 match fault {
@@ -384,7 +415,12 @@ impl Line {
                                         .insert(stan, (off_ms, fault.placement()));
                                 }
                             }
-                            PowerPhase::MidBatchUpload => {}
+                            // Placed on their own moments, below.
+                            PowerPhase::MidBatchUpload
+                            | PowerPhase::WhileReversalInFlight
+                            | PowerPhase::WhileSettlementInFlight
+                            | PowerPhase::DuringOfflineUpload
+                            | PowerPhase::DuringSignIn => {}
                         }
                     }
                     _ => {}
@@ -414,6 +450,7 @@ impl Line {
                     self.settlement_disagreed = true;
                 }
             }
+            requests.extend(self.phase_moments(mti, stan, offline_upload));
             let batch_upload = mti == Some(Mti::BATCH) && network_code == Some(201);
             if batch_upload && !self.batch_upload_power_done {
                 for fault in &self.protocol {
@@ -517,6 +554,74 @@ impl Line {
         };
         self.placed_frame(slot, &mut verdict);
         verdict
+    }
+
+    /// The faults placed on a moment of a phase as this frame leaves: a
+    /// reversal of a placement's trade, the Nth 0500, offline upload or
+    /// 0800. Each lands once, on the first frame that matches; the power
+    /// cut is made at the runner's next step, with the frame on its way
+    /// and its answer not yet back.
+    fn phase_moments(
+        &mut self,
+        mti: Option<Mti>,
+        stan: Option<u32>,
+        offline_upload: bool,
+    ) -> Vec<Request> {
+        let settlement = mti == Some(Mti::SETTLEMENT);
+        let sign_in = mti == Some(Mti::NETWORK);
+        let reversal_of =
+            (mti == Some(Mti::REVERSAL)).then(|| stan.and_then(|s| self.trade_of_stan.get(&s)));
+        if settlement {
+            self.settlements_sent = self.settlements_sent.saturating_add(1);
+        }
+        if offline_upload {
+            self.uploads_sent = self.uploads_sent.saturating_add(1);
+        }
+        if sign_in {
+            self.sign_ins_sent = self.sign_ins_sent.saturating_add(1);
+        }
+        let mut requests = Vec::new();
+        for (index, fault) in self.protocol.iter().enumerate() {
+            if self.landed_once.contains(&index) {
+                continue;
+            }
+            let lands = match fault {
+                ProtocolFault::PowerOff { trade, phase, .. } => match phase {
+                    PowerPhase::WhileReversalInFlight => reversal_of.flatten() == Some(trade),
+                    PowerPhase::WhileSettlementInFlight => {
+                        settlement && self.settlements_sent == *trade
+                    }
+                    PowerPhase::DuringOfflineUpload => {
+                        offline_upload && self.uploads_sent == *trade
+                    }
+                    PowerPhase::DuringSignIn => sign_in && self.sign_ins_sent == *trade,
+                    PowerPhase::AfterRequestLeft
+                    | PowerPhase::AfterIssuerApproved
+                    | PowerPhase::MidBatchUpload => false,
+                },
+                ProtocolFault::CutoffDuringSettlement { .. } => settlement,
+                _ => false,
+            };
+            if !lands {
+                continue;
+            }
+            self.landed_once.insert(index);
+            match fault {
+                ProtocolFault::PowerOff { off_ms, .. } => {
+                    requests.push(Request::PowerCut(PowerCut {
+                        terminal: self.terminal,
+                        off_ms: *off_ms,
+                        why: fault.placement(),
+                    }));
+                }
+                ProtocolFault::CutoffDuringSettlement { for_ms, .. } => {
+                    // Recorded by the runner as it starts the window.
+                    requests.push(Request::Cutoff { for_ms: *for_ms, why: fault.placement() });
+                }
+                _ => {}
+            }
+        }
+        requests
     }
 
     /// The issuer approved this terminal's trade `stan`: a placed power cut?

@@ -153,6 +153,10 @@ struct Runner<'a> {
     cursor: usize,
     /// Terminals whose last online trade failed: the cashier presses "send pending".
     crashed_switch: bool,
+    /// Placed `switch_crash_with_reversals_queued` not landed yet: the
+    /// terminal whose reversal the switch must hold, the time down, the
+    /// placement's words.
+    switch_crashes: Vec<(TerminalId, u64, String)>,
     refund_history: RefundHistory,
     pre_auth_book: PreAuthBook,
     signing_in: std::collections::BTreeSet<TerminalId>,
@@ -710,6 +714,42 @@ impl<'a> Runner<'a> {
         any
     }
 
+    /// Makes the placed faults that land on a host at a terminal's moment:
+    /// the cutoff windows the line shims asked for as a 0500 left, and a
+    /// switch crash once the switch's store-and-forward holds a reversal of
+    /// its terminal. Whether there were any.
+    fn placed_host_faults(
+        &mut self,
+        now: Instant,
+        sim: &mut turmoil::Sim<'_>,
+    ) -> Result<bool, RunError> {
+        let cutoffs: Vec<(u64, String)> = self.world.borrow_mut().cutoffs.drain(..).collect();
+        let mut any = !cutoffs.is_empty();
+        for (for_ms, why) in cutoffs {
+            if self.phase == Phase::Safety {
+                self.apply_fault(now, Fault::Cutoff { for_ms }, FaultCause::Protocol(why), sim)?;
+            }
+        }
+        if self.phase != Phase::Safety || self.crashed_switch || self.switch_crashes.is_empty() {
+            return Ok(any);
+        }
+        let holds = {
+            let world = self.world.borrow();
+            let queued = world.switch.store_forward();
+            let up = world.switch_up;
+            self.switch_crashes
+                .iter()
+                .position(|(terminal, ..)| up && queued.iter().any(|q| q.key.terminal == *terminal))
+        };
+        if let Some(index) = holds {
+            let (_, restart_after_ms, why) = self.switch_crashes.remove(index);
+            let crash = Fault::Crash { host: "switch".into(), restart_after_ms };
+            self.apply_fault(now, crash, FaultCause::Protocol(why), sim)?;
+            any = true;
+        }
+        Ok(any)
+    }
+
     fn start_healing(&mut self, now: Instant, sim: &mut turmoil::Sim<'_>) {
         self.phase = Phase::Healing;
         self.world.borrow_mut().trace.push(now, TraceEvent::Phase { phase: Phase::Healing });
@@ -1032,6 +1072,7 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
         partitioned: Default::default(),
         held: Default::default(),
         power_cuts: Vec::new(),
+        cutoffs: Vec::new(),
         quiet: quiet.clone(),
     }));
 
@@ -1104,6 +1145,18 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
         healing_pending: Vec::new(),
         cursor: 0,
         crashed_switch: false,
+        switch_crashes: scenario
+            .faults
+            .protocol
+            .iter()
+            .chain(&drawn)
+            .filter_map(|fault| match fault {
+                ProtocolFault::SwitchCrashWithReversalsQueued { terminal, restart_after_ms } => {
+                    Some((*terminal, *restart_after_ms, fault.placement()))
+                }
+                _ => None,
+            })
+            .collect(),
         refund_history: RefundHistory::default(),
         pre_auth_book: PreAuthBook::default(),
         signing_in: Default::default(),
@@ -1211,6 +1264,7 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
         }
         let now = start + sim.elapsed();
         let mut acted = runner.power_cuts(now);
+        acted |= runner.placed_host_faults(now, &mut sim)?;
         runner.cashier(now);
         let mut ended = false;
         while let Some(entry) = runner.schedule.first_entry() {
