@@ -72,10 +72,9 @@ pub fn run(args: ExploreArgs) -> Result<u8> {
     let scenario = parse(&text, &file).map_err(input)?;
     let mut corpus = match &args.corpus {
         Some(dir) => corpus::load(dir, &scenario.name).map_err(input)?,
-        None => possim_sim::explore::Corpus {
-            scenario: scenario.name.clone(),
-            ..Default::default()
-        },
+        None => {
+            possim_sim::explore::Corpus { scenario: scenario.name.clone(), ..Default::default() }
+        }
     };
     let (entries_before, runs_before) = (corpus.entries.len(), corpus.runs);
     let options = Options {
@@ -132,12 +131,19 @@ pub fn run(args: ExploreArgs) -> Result<u8> {
         universe.len(),
         reached.len() - known
     )?;
-    let secs = wall.as_secs_f64().max(1e-3);
+    // Whole tenths, in integers: the timing line is the one line that
+    // differs between two sessions of the same command.
+    let wall_ms = (wall.as_millis() as u64).max(1);
+    let per_10s = explored.runs * 10_000 / wall_ms;
     writeln!(
         out,
-        "wall      {secs:.1} s, {:.1} runs/s on {threads} threads ({:.1} CPU s)",
-        explored.runs as f64 / secs,
-        explored.cpu_ms as f64 / 1000.0
+        "wall      {}.{} s, {}.{} runs/s on {threads} threads ({}.{} CPU s)",
+        wall_ms / 1000,
+        wall_ms % 1000 / 100,
+        per_10s / 10,
+        per_10s % 10,
+        explored.cpu_ms / 1000,
+        explored.cpu_ms % 1000 / 100
     )?;
     let Some(failure) = &explored.failure else {
         writeln!(out, "found     nothing")?;
@@ -172,7 +178,10 @@ fn report_failure(
     let header = vec![
         format!("Found by possim explore {file} --seed {} (run {}).", args.seed, failure.run),
         format!("Fails {}.", failure.failed.join(", ")),
-        format!("The scenario with the run's {} placed faults appended.", failure.input.faults.len()),
+        format!(
+            "The scenario with the run's {} placed faults appended.",
+            failure.input.faults.len()
+        ),
     ];
     let repro = scenario_with(scenario, &failure.input);
     let text = to_yaml(&repro, &header).map_err(input)?;

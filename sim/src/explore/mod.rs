@@ -202,8 +202,7 @@ pub fn explore(
     options: &Options,
     mut after_generation: impl FnMut(&Corpus, &Explored),
 ) -> Result<Explored, String> {
-    let compiled =
-        base.compile().map_err(|error| format!("{}: {}", error.path, error.message))?;
+    let compiled = base.compile().map_err(|error| format!("{}: {}", error.path, error.message))?;
     let mut explored = Explored::default();
     let mut reached = corpus.reached();
     loop {

@@ -125,8 +125,11 @@ fn move_fault(scenario: &CompiledScenario, fault: &mut ProtocolFault, rng: &mut 
     }
     if what == 2 {
         if let ProtocolFault::PowerOff { phase, .. } = fault {
-            let phases =
-                [PowerPhase::AfterRequestLeft, PowerPhase::AfterIssuerApproved, PowerPhase::MidBatchUpload];
+            let phases = [
+                PowerPhase::AfterRequestLeft,
+                PowerPhase::AfterIssuerApproved,
+                PowerPhase::MidBatchUpload,
+            ];
             *phase = phases[rng.between(0, 2) as usize];
             return;
         }

@@ -139,9 +139,9 @@ fn strip(value: &mut Value, default: &Value) {
 /// default is written whole (`latency_ms: {min: 20, max: 20}` stripped of
 /// the default's `min: 20` would not load).
 fn is_range(value: &Value) -> bool {
-    value.as_object().is_some_and(|map| {
-        map.len() == 2 && map.contains_key("min") && map.contains_key("max")
-    })
+    value
+        .as_object()
+        .is_some_and(|map| map.len() == 2 && map.contains_key("min") && map.contains_key("max"))
 }
 
 /// Removes nulls, and empty lists and maps (the loader's defaults).
