@@ -16,14 +16,16 @@
 //! holds, the heavier — and mutated ([`mutate::mutate`]). A generation's
 //! children run in parallel; their results are taken in index order, so
 //! the corpus and the first failure do not depend on the threads. The
-//! first child whose run fails stops the exploration.
+//! first child whose run fails stops the exploration (`exercised-nothing`
+//! is no failure here: a fault that keeps every trade from the issuers is
+//! a dull input, not a finding).
 //!
 //! ```no_run
 //! use possim_sim::explore::{explore, Corpus, Options};
 //! # let scenario: possim_sim::scenario::model::Scenario = todo!();
 //! let mut corpus = Corpus { scenario: scenario.name.clone(), ..Corpus::default() };
 //! let options = Options { seed: 0, runs_max: Some(200), ..Options::default() };
-//! let explored = explore(&scenario, &mut corpus, &options, |_| {}).unwrap();
+//! let explored = explore(&scenario, &mut corpus, &options, |_, _| {}).unwrap();
 //! println!("{} runs, {} entries", explored.runs, corpus.entries.len());
 //! ```
 
@@ -36,7 +38,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::coverage::{cells, Coverage};
-use crate::execute::execute;
+use crate::execute::{execute, EXERCISED_NOTHING};
 use crate::scenario::compile::CompiledScenario;
 use crate::scenario::model::Scenario;
 use crate::world::rng::Streams;
@@ -142,7 +144,12 @@ fn evaluate(base: &Scenario, input: &Input, swarm: bool) -> Outcome {
     }));
     match run {
         Ok(Ok(report)) => {
-            Outcome::Ran { cells: cells(&Coverage::of_run(&report)), failed: report.failed() }
+            // Faults that keep every trade from an issuer (a blackhole, a
+            // power cut, swarm mode's rates) leave the invariants nothing to
+            // judge: no finding, and no reason to stop.
+            let mut failed = report.failed();
+            failed.retain(|name| name != EXERCISED_NOTHING);
+            Outcome::Ran { cells: cells(&Coverage::of_run(&report)), failed }
         }
         Ok(Err(error)) => {
             Outcome::Ran { cells: BTreeSet::new(), failed: vec![format!("run-error: {error}")] }

@@ -4,17 +4,11 @@
 //! fault already there), remove one, or change the world seed.
 //!
 //! ```
-//! use possim_sim::explore::mutate::{fresh, Input};
-//! use possim_sim::scenario::load::parse_and_compile;
-//! use possim_sim::world::rng::Streams;
-//! let text = "name: t\nmerchants: [{id: '898100000000001'}]\n\
-//!     issuers: [{index: 0, bins: ['622202']}]\n\
-//!     terminals: [{id: T0000001, merchant: '898100000000001', tmk: 0123456789ABCDEF}]\n\
-//!     cards: [{pan: '6222020000000001', balance_fen: 100000}]\n";
-//! let scenario = parse_and_compile(text, "s.yaml").unwrap();
-//! let mut rng = Streams::new(1).stream("x");
-//! let input: Input = fresh(&scenario, &mut rng);
-//! assert!(input.seed < 1_000_000);
+//! use possim_sim::explore::mutate::Input;
+//! let line = r#"{"seed":7,"faults":[{"kind":"drop_answer","terminal":"T0000001","trade":2}]}"#;
+//! let input: Input = serde_json::from_str(line).unwrap();
+//! assert_eq!((input.seed, input.faults.len()), (7, 1));
+//! assert_eq!(serde_json::to_string(&input).unwrap(), line);
 //! ```
 
 use serde::{Deserialize, Serialize};
