@@ -28,6 +28,7 @@ compile_error!(
 pub mod certify;
 pub mod coverage;
 pub mod execute;
+pub mod explore;
 pub mod frame_facts;
 pub mod frame_json;
 pub mod hunt;

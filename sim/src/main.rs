@@ -39,6 +39,8 @@ enum Command {
     Bench(cli::bench::BenchArgs),
     /// The bug-finding benchmark: each certification guard switched on in a safe scenario, seeds to the first failure.
     Hunt(cli::hunt::HuntArgs),
+    /// Coverage-guided exploration: inputs (a seed and placed faults) kept when they reach new coverage, mutated, to the first failure; exit 0 none, 1 found, 2 bad input.
+    Explore(cli::explore::ExploreArgs),
     /// The certification cases: steps and outcome of each; exit 0 all pass, 1 a case fails, 2 bad case file.
     Certify(cli::certify::CertifyArgs),
     /// Decode, encode and MAC-check CUP POS 8583 frames.
@@ -72,6 +74,7 @@ fn main() -> ExitCode {
         Command::Drive(args) => cli::drive::run(args),
         Command::Certify(args) => cli::certify::run(args),
         Command::Hunt(args) => cli::hunt::run(args),
+        Command::Explore(args) => cli::explore::run(args),
         Command::Shrink(args) => cli::shrink::run(args),
         Command::Coverage(args) => cli::coverage::run(args),
     };

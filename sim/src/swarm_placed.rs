@@ -78,6 +78,23 @@ pub fn draw(scenario: &CompiledScenario, seed: u64) -> Vec<ProtocolFault> {
     placed
 }
 
+/// One placement drawn from `rng` as [`draw`] draws each (a kind by weight,
+/// a terminal, one of its first `trade_max` trades), without `focus`: what
+/// `possim explore` adds to an input. `None` when nothing can be placed.
+pub fn draw_one(scenario: &CompiledScenario, rng: &mut Rng) -> Option<ProtocolFault> {
+    let bounds = &scenario.faults.swarm.placed;
+    let kinds: Vec<SwarmPlacement> = bounds.weights.keys().copied().collect();
+    let weights: Vec<u32> = bounds.weights.values().copied().collect();
+    if scenario.terminals.is_empty() || weights.iter().all(|weight| *weight == 0) {
+        return None;
+    }
+    let kind = kinds[rng.weighted(&weights)?];
+    let index = rng.between(0, scenario.terminals.len() as u64 - 1) as usize;
+    let trade = rng.between(1, u64::from(bounds.trade_max.max(1))) as u32;
+    let config = &scenario.terminals[index].config;
+    Some(fault(kind, config.terminal_id, trade, config.response_timeout_ms, rng))
+}
+
 fn fault(
     kind: SwarmPlacement,
     terminal: TerminalId,

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod certify;
 pub mod coverage;
 pub mod drive;
+pub mod explore;
 pub mod frame;
 pub mod hashes;
 pub mod hunt;

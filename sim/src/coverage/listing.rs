@@ -8,7 +8,7 @@
 //! assert!(never.iter().any(|(category, item)| *category == "reversal reasons" && item == "timeout"));
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use super::count::Coverage;
@@ -53,6 +53,30 @@ pub fn never_reached(coverage: &Coverage) -> Vec<(&'static str, String)> {
         }
     }
     never
+}
+
+/// The cells `coverage` reached, each `category: item` (`faults by phase:
+/// power_cut @ awaiting_answer`): every category but the scenario's own
+/// placed faults, which name an input rather than what it reached. What
+/// `possim explore` keeps a run for.
+pub fn cells(coverage: &Coverage) -> BTreeSet<String> {
+    let mut cells = BTreeSet::new();
+    for (name, counts, _) in categories(coverage) {
+        if name != PLACED {
+            cells.extend(counts.keys().map(|item| format!("{name}: {item}")));
+        }
+    }
+    cells
+}
+
+/// Every cell the models can produce, as [`cells`] names them: the
+/// universe of each category that has one (phase transitions have none).
+pub fn universe_cells() -> BTreeSet<String> {
+    never_reached(&Coverage::default())
+        .into_iter()
+        .filter(|(name, _)| *name != PLACED)
+        .map(|(name, item)| format!("{name}: {item}"))
+        .collect()
 }
 
 /// The printed listing.

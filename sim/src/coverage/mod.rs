@@ -17,4 +17,4 @@ pub mod merge;
 pub mod universe;
 
 pub use count::Coverage;
-pub use listing::{never_reached, Listing};
+pub use listing::{cells, never_reached, universe_cells, Listing};

@@ -128,9 +128,20 @@ fn strip(value: &mut Value, default: &Value) {
     map.retain(|key, item| defaults.get(key) != Some(item));
     for (key, item) in map.iter_mut() {
         if let Some(default) = defaults.get(key) {
-            strip(item, default);
+            if !is_range(default) {
+                strip(item, default);
+            }
         }
     }
+}
+
+/// A `{min, max}` range: both are required, so one that differs from its
+/// default is written whole (`latency_ms: {min: 20, max: 20}` stripped of
+/// the default's `min: 20` would not load).
+fn is_range(value: &Value) -> bool {
+    value
+        .as_object()
+        .is_some_and(|map| map.len() == 2 && map.contains_key("min") && map.contains_key("max"))
 }
 
 /// Removes nulls, and empty lists and maps (the loader's defaults).
@@ -237,4 +248,21 @@ fn compact(value: &mut Value) -> Result<(), serde_json::Error> {
     }
     prune(value);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::load::parse;
+
+    #[test]
+    fn a_range_equal_to_its_default_at_one_end_is_written_whole() {
+        let text = "name: s\nmerchants: [{id: '898100000000001'}]\n\
+                    issuers: [{index: 0, bins: ['622202']}]\n\
+                    links: {fixed: {latency_ms: {min: 20, max: 20}}}\n";
+        let scenario = parse(text, "s.yaml").unwrap();
+        let written = to_yaml(&scenario, &[]).unwrap();
+        assert!(written.contains("min: 20"), "{written}");
+        assert_eq!(parse(&written, "w.yaml").unwrap(), scenario);
+    }
 }
