@@ -153,3 +153,16 @@ fn bad_input_exits_2_with_one_line() {
         assert!(stderr.contains(words), "{args:?}: {stderr}");
     }
 }
+
+/// What exploration found on the quick start under `--swarm` (run 156,
+/// shrunk to one power cut after the issuer approved a pre-auth): the
+/// pre-auth reversed after its hold would have lapsed made the issuer place
+/// the hold again, already past its expiry, and holds-accounted failed. The
+/// issuer now marks such a pre-auth expired and holds nothing again.
+#[test]
+fn the_hold_expiry_run_exploration_found_passes() {
+    let (code, out, err) =
+        possim(&["run", &fixture("explore_found_hold_expiry.yaml"), "--seed", "0"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("holds-accounted: passed (1 holds)"), "{out}");
+}

@@ -39,9 +39,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::coverage::{cells, Coverage};
 use crate::execute::{execute, EXERCISED_NOTHING};
+use crate::rng::Streams;
 use crate::scenario::compile::CompiledScenario;
 use crate::scenario::model::Scenario;
-use crate::world::rng::Streams;
 use crate::world::RunOptions;
 
 pub use mutate::Input;

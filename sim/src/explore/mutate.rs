@@ -13,10 +13,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::rng::Rng;
 use crate::scenario::compile::CompiledScenario;
 use crate::scenario::model::{PowerPhase, ProtocolFault};
 use crate::swarm_placed;
-use crate::world::rng::Rng;
 
 /// World seeds an input draws are below this: short repro lines.
 pub const SEED_MAX: u64 = 999_999;
@@ -171,9 +171,9 @@ fn trade_of(fault: &mut ProtocolFault) -> Option<&mut u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rng::Streams;
     use crate::scenario::fixtures::ONE_TERMINAL;
     use crate::scenario::load::parse_and_compile;
-    use crate::world::rng::Streams;
 
     #[test]
     fn children_stay_within_bounds_and_are_deterministic() {
