@@ -93,12 +93,8 @@ pub fn mutate(scenario: &CompiledScenario, parent: &Input, rng: &mut Rng) -> Inp
 
 /// `fault` moved onto `other`'s terminal and trade (when both name them).
 fn align(fault: &mut ProtocolFault, other: &ProtocolFault) {
-    let mut other = other.clone();
-    let (terminal, trade) = (terminal_of(&mut other).copied(), trade_of(&mut other).copied());
-    if let (Some(id), Some(own)) = (terminal, terminal_of(fault)) {
-        *own = id;
-    }
-    if let (Some(number), Some(own)) = (trade, trade_of(fault)) {
+    *fault.terminal_mut() = other.terminal();
+    if let (Some(number), Some(own)) = (other.trade(), fault.trade_mut()) {
         *own = number;
     }
 }
@@ -112,9 +108,7 @@ fn move_fault(scenario: &CompiledScenario, fault: &mut ProtocolFault, rng: &mut 
     if what == 0 && !terminals.is_empty() {
         let index = rng.between(0, terminals.len() as u64 - 1) as usize;
         let id = terminals[index].config.terminal_id;
-        if let Some(terminal) = terminal_of(fault) {
-            *terminal = id;
-        }
+        *fault.terminal_mut() = id;
         return;
     }
     if what == 2 {
@@ -128,43 +122,12 @@ fn move_fault(scenario: &CompiledScenario, fault: &mut ProtocolFault, rng: &mut 
             return;
         }
     }
-    if let Some(trade) = trade_of(fault) {
+    if let Some(trade) = fault.trade_mut() {
         *trade = match rng.between(0, 2) {
             0 => trade.saturating_sub(1).max(1),
             1 => trade.saturating_add(1),
             _ => rng.between(1, trade_max) as u32,
         };
-    }
-}
-
-fn terminal_of(
-    fault: &mut ProtocolFault,
-) -> Option<&mut possim_models::iso8583::values::TerminalId> {
-    match fault {
-        ProtocolFault::DropAnswer { terminal, .. }
-        | ProtocolFault::DropRequest { terminal, .. }
-        | ProtocolFault::DelayAnswer { terminal, .. }
-        | ProtocolFault::CorruptAnswer { terminal, .. }
-        | ProtocolFault::DuplicateRequest { terminal, .. }
-        | ProtocolFault::DropReversals { terminal }
-        | ProtocolFault::DropSettlementAnswer { terminal }
-        | ProtocolFault::PowerOff { terminal, .. }
-        | ProtocolFault::SettlementUnbalanced { terminal }
-        | ProtocolFault::Frame { terminal, .. } => Some(terminal),
-        // Live-only kinds are never drawn.
-        _ => None,
-    }
-}
-
-fn trade_of(fault: &mut ProtocolFault) -> Option<&mut u32> {
-    match fault {
-        ProtocolFault::DropAnswer { trade, .. }
-        | ProtocolFault::DropRequest { trade, .. }
-        | ProtocolFault::DelayAnswer { trade, .. }
-        | ProtocolFault::CorruptAnswer { trade, .. }
-        | ProtocolFault::DuplicateRequest { trade, .. }
-        | ProtocolFault::PowerOff { trade, .. } => Some(trade),
-        _ => None,
     }
 }
 

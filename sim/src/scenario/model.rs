@@ -820,6 +820,11 @@ impl Fault {
 impl ProtocolFault {
     /// The terminal the fault is placed on.
     pub fn terminal(&self) -> TerminalId {
+        *self.clone().terminal_mut()
+    }
+
+    /// The terminal the fault is placed on, to move it (exploration does).
+    pub fn terminal_mut(&mut self) -> &mut TerminalId {
         match self {
             ProtocolFault::DropAnswer { terminal, .. }
             | ProtocolFault::DropRequest { terminal, .. }
@@ -837,12 +842,17 @@ impl ProtocolFault {
             | ProtocolFault::CorruptRequest { terminal, .. }
             | ProtocolFault::ReverseUnknown { terminal, .. }
             | ProtocolFault::DuplicateUploads { terminal }
-            | ProtocolFault::Frame { terminal, .. } => *terminal,
+            | ProtocolFault::Frame { terminal, .. } => terminal,
         }
     }
 
     /// The trade (from 1) the fault lands on, for the kinds placed on one.
     pub fn trade(&self) -> Option<u32> {
+        self.clone().trade_mut().copied()
+    }
+
+    /// The trade the fault lands on, to move it (exploration does).
+    pub fn trade_mut(&mut self) -> Option<&mut u32> {
         match self {
             ProtocolFault::DropAnswer { trade, .. }
             | ProtocolFault::DropRequest { trade, .. }
@@ -853,7 +863,7 @@ impl ProtocolFault {
             | ProtocolFault::ResetAfterRequest { trade, .. }
             | ProtocolFault::AnswerCode { trade, .. }
             | ProtocolFault::CorruptRequest { trade, .. }
-            | ProtocolFault::ReverseUnknown { trade, .. } => Some(*trade),
+            | ProtocolFault::ReverseUnknown { trade, .. } => Some(trade),
             ProtocolFault::DropReversals { .. }
             | ProtocolFault::DropSettlementAnswer { .. }
             | ProtocolFault::SettlementUnbalanced { .. }
