@@ -20,5 +20,6 @@ pub mod issuer;
 pub mod network;
 pub mod switch;
 pub mod terminal;
+mod text;
 pub mod time;
 pub mod wire;

@@ -3,7 +3,7 @@
 
 use possim_models::iso8583::trade::TradeKind;
 use possim_models::iso8583::values::{Stan, TerminalId};
-use possim_models::iso8583::ResponseCode;
+use possim_models::iso8583::{Mti, ResponseCode};
 use possim_models::terminal::events::{TerminalEvent, TerminalEventKind as E};
 use possim_models::terminal::reversal::ReversalReason;
 use possim_models::time::Instant;
@@ -45,7 +45,7 @@ fn sale_timed_out() -> Trace {
             pan,
         },
     );
-    push(&mut trace, 11, E::RequestSent { stan: stan(1), mti: "0200".into() });
+    push(&mut trace, 11, E::RequestSent { stan: stan(1), mti: Mti::FINANCIAL });
     fault(&mut trace, 12, FaultKind::LineDropFrame, "T0000001");
     push(&mut trace, 20, E::TradeTimedOut { stan: stan(1) });
     push(&mut trace, 20, E::ReversalArmed { stan: stan(1), reason: ReversalReason::Timeout });
@@ -101,18 +101,18 @@ fn a_resumed_batch_upload_is_batch_upload_and_an_ecash_upload_is_offline_upload(
             amount: AmountFen::new(500).expect("an amount"),
         },
     );
-    push(&mut trace, 10, E::RequestSent { stan: stan(2), mti: "0320".into() });
+    push(&mut trace, 10, E::RequestSent { stan: stan(2), mti: Mti::BATCH });
     push(&mut trace, 11, E::OfflineUploaded { stan: stan(2), code: ResponseCode::APPROVED });
-    push(&mut trace, 20, E::RequestSent { stan: stan(3), mti: "0500".into() });
+    push(&mut trace, 20, E::RequestSent { stan: stan(3), mti: Mti::SETTLEMENT });
     push(&mut trace, 21, E::SettlementNotBalanced { batch });
     push(&mut trace, 22, E::BatchUploadStarted { batch, trades: 20 });
-    push(&mut trace, 22, E::RequestSent { stan: stan(4), mti: "0320".into() });
+    push(&mut trace, 22, E::RequestSent { stan: stan(4), mti: Mti::BATCH });
     fault(&mut trace, 23, FaultKind::PowerCut, "T0000001");
     push(&mut trace, 23, E::PowerLost);
     push(&mut trace, 30, E::PowerOn);
-    push(&mut trace, 31, E::RequestSent { stan: stan(5), mti: "0320".into() });
+    push(&mut trace, 31, E::RequestSent { stan: stan(5), mti: Mti::BATCH });
     fault(&mut trace, 32, FaultKind::LineDropFrame, "T0000001");
-    push(&mut trace, 40, E::RequestSent { stan: stan(6), mti: "0320".into() });
+    push(&mut trace, 40, E::RequestSent { stan: stan(6), mti: Mti::BATCH });
     push(&mut trace, 41, E::BatchUploadEnded { batch, network_code: 202 });
     let coverage = Coverage::of(&trace);
     let transitions: Vec<&str> = coverage.transitions.keys().map(String::as_str).collect();

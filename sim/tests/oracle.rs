@@ -21,6 +21,7 @@ use possim_models::terminal::config::{
 };
 use possim_models::terminal::events::{TerminalEvent, TerminalEventKind};
 use possim_models::terminal::printer::{PrinterHardware, PrinterState, SlipKind};
+use possim_models::terminal::reasons::FailureReason;
 use possim_models::terminal::TerminalCommand;
 use possim_models::time::Instant;
 use possim_sim::oracle::{check, check_one, Invariant, Verdict, Violation, EVIDENCE_MAX};
@@ -547,7 +548,7 @@ fn offline_before_settlement_fails_on_a_0500_sent_while_an_offline_trade_is_held
         &mut trace,
         30,
         t,
-        TerminalEventKind::RequestSent { stan: Stan::new(4).unwrap(), mti: "0500".into() },
+        TerminalEventKind::RequestSent { stan: Stan::new(4).unwrap(), mti: Mti::SETTLEMENT },
     );
     end(&mut trace, 40);
     let violation = violation_for(&trace, Invariant::OfflineBeforeSettlement, t, stan);
@@ -599,7 +600,7 @@ fn refund_advice_stored(trace: &mut Trace, t: TerminalId, stan: Stan) {
         },
     );
     terminal(trace, 20, t, TerminalEventKind::AdviceStored { stan });
-    terminal(trace, 20, t, TerminalEventKind::RequestSent { stan, mti: "0220".into() });
+    terminal(trace, 20, t, TerminalEventKind::RequestSent { stan, mti: Mti::ADVICE });
 }
 
 #[test]
@@ -613,7 +614,7 @@ fn offline_before_settlement_fails_on_a_0500_sent_while_a_refund_advice_is_held_
         &mut trace,
         40,
         t,
-        TerminalEventKind::RequestSent { stan: Stan::new(4).unwrap(), mti: "0500".into() },
+        TerminalEventKind::RequestSent { stan: Stan::new(4).unwrap(), mti: Mti::SETTLEMENT },
     );
     end(&mut trace, 50);
     let violation = violation_for(&trace, Invariant::OfflineBeforeSettlement, t, stan);
@@ -633,7 +634,7 @@ fn offline_before_settlement_fails_on_a_refund_advice_dropped_unanswered_synthet
         &mut trace,
         30,
         t,
-        TerminalEventKind::TradeFailed { stan, reason: "no answer in time".into() },
+        TerminalEventKind::TradeFailed { stan, reason: FailureReason::NoAnswerInTime },
     );
     end(&mut trace, 50);
     let violation = violation_for(&trace, Invariant::OfflineBeforeSettlement, t, stan);
@@ -965,7 +966,7 @@ fn slip_truth_fails_when_a_trade_never_printed_is_settled_away_synthetic() {
         t,
         TerminalEventKind::TradeStarted { stan, kind: TradeKind::Sale, amount, pan },
     );
-    terminal(&mut trace, 20, t, TerminalEventKind::RequestSent { stan, mti: "0200".into() });
+    terminal(&mut trace, 20, t, TerminalEventKind::RequestSent { stan, mti: Mti::FINANCIAL });
     let code = ResponseCode::APPROVED;
     terminal(
         &mut trace,
@@ -1050,7 +1051,7 @@ fn slip_truth_fails_on_a_slip_for_a_trade_the_issuer_never_approved_synthetic() 
             pan,
         },
     );
-    terminal(&mut trace, 20, t, TerminalEventKind::RequestSent { stan, mti: "0200".into() });
+    terminal(&mut trace, 20, t, TerminalEventKind::RequestSent { stan, mti: Mti::FINANCIAL });
     let code = ResponseCode::APPROVED;
     terminal(
         &mut trace,

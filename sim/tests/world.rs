@@ -171,7 +171,7 @@ terminals:
             .iter()
             .filter_map(|r| match &r.event {
                 TraceEvent::Terminal(e) => match &e.kind {
-                    TerminalEventKind::Refused { why } => Some(why.clone()),
+                    TerminalEventKind::Refused { why } => Some(why.to_string()),
                     _ => None,
                 },
                 _ => None,

@@ -90,7 +90,7 @@ impl CupMessage {
             }
             other => {
                 return Err(MessageError::WrongKind {
-                    mti: other.to_string(),
+                    mti: other,
                     detail: String::new(),
                     expected: "a message type CUP POS uses",
                 })

@@ -3,6 +3,8 @@
 
 use thiserror::Error;
 
+use super::mti::Mti;
+
 /// What is wrong with one field's value or its encoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 pub enum FieldFault {
@@ -114,5 +116,5 @@ pub enum MessageError {
     #[error("field {field}: {reason}")]
     Invalid { field: u8, reason: String },
     #[error("message type {mti} with {detail} is not {expected}")]
-    WrongKind { mti: String, detail: String, expected: &'static str },
+    WrongKind { mti: Mti, detail: String, expected: &'static str },
 }

@@ -65,6 +65,9 @@ impl fmt::Display for Mti {
     }
 }
 
+// Recorded as its four digits, as the trace always has.
+crate::text::serialize_as_display!(Mti);
+
 impl std::str::FromStr for Mti {
     type Err = &'static str;
     fn from_str(text: &str) -> Result<Mti, Self::Err> {

@@ -80,7 +80,7 @@ fn code_of(field_60: &Field60, mti: Mti) -> Result<NetworkCode, MessageError> {
     })?;
     if code.request_mti() != mti && code.request_mti().response() != mti {
         return Err(MessageError::WrongKind {
-            mti: mti.to_string(),
+            mti,
             detail: format!("60.3 {:03}", field_60.network_code),
             expected: "a network management message",
         });
@@ -106,7 +106,7 @@ impl NetworkRequest {
         let code = code_of(&field_60, message.mti())?;
         if message.mti().is_response() {
             return Err(MessageError::WrongKind {
-                mti: message.mti().to_string(),
+                mti: message.mti(),
                 detail: String::new(),
                 expected: "a network request",
             });
@@ -171,7 +171,7 @@ impl NetworkResponse {
         let code = code_of(&field_60, message.mti())?;
         if !message.mti().is_response() {
             return Err(MessageError::WrongKind {
-                mti: message.mti().to_string(),
+                mti: message.mti(),
                 detail: String::new(),
                 expected: "a network response",
             });

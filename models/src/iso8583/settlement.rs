@@ -36,7 +36,7 @@ pub const NETWORK_CODE_UPLOAD_END_BALANCED: u16 = 207;
 fn expect_mti(message: &Message, mti: Mti, expected: &'static str) -> Result<(), MessageError> {
     if message.mti() != mti {
         return Err(MessageError::WrongKind {
-            mti: message.mti().to_string(),
+            mti: message.mti(),
             detail: String::new(),
             expected,
         });

@@ -578,7 +578,7 @@ impl FinancialRequest {
         let kind =
             TradeKind::identify(mti, reader.number(3)?, reader.number(25)?, field_60.message_type)
                 .ok_or_else(|| MessageError::WrongKind {
-                    mti: mti.to_string(),
+                    mti,
                     detail: format!(
                         "processing code {}, condition {}, 60.1 {:02}",
                         reader.message.get_str(3).unwrap_or("?"),
@@ -727,7 +727,7 @@ impl ReversalRequest {
     pub fn from_message(message: &Message) -> Result<ReversalRequest, MessageError> {
         if message.mti() != Mti::REVERSAL {
             return Err(MessageError::WrongKind {
-                mti: message.mti().to_string(),
+                mti: message.mti(),
                 detail: String::new(),
                 expected: "a reversal 0400",
             });
@@ -747,7 +747,7 @@ impl ReversalRequest {
         let original = FinancialRequest::read(message, original_mti, "a reversal")?;
         if !original.kind().is_reversible() {
             return Err(MessageError::WrongKind {
-                mti: "0400".into(),
+                mti: Mti::REVERSAL,
                 detail: original.kind().label().into(),
                 expected: "the reversal of a reversible trade",
             });
@@ -881,14 +881,14 @@ impl TradeResponse {
             (false, Mti::new(message.mti().value() - 10).expect("smaller"))
         } else {
             return Err(MessageError::WrongKind {
-                mti: message.mti().to_string(),
+                mti: message.mti(),
                 detail: String::new(),
                 expected: "a trade response",
             });
         };
         let kind = TradeKind::identify(request_mti, processing, condition, field_60.message_type)
             .ok_or_else(|| MessageError::WrongKind {
-            mti: message.mti().to_string(),
+            mti: message.mti(),
             detail: format!("60.1 {:02}", field_60.message_type),
             expected: "the answer to a trade in the CUP catalogue",
         })?;

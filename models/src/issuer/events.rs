@@ -5,7 +5,11 @@ use crate::actor::{Node, TradeKey};
 use crate::iso8583::response_code::ResponseCode;
 use crate::iso8583::trade::TradeKind;
 use crate::iso8583::values::Pan;
+use crate::iso8583::{DecodeError, MessageError, Mti};
+use crate::text::serialize_as_display;
 use crate::time::Instant;
+
+use std::fmt;
 
 /// Operator or harness input.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -147,13 +151,13 @@ pub enum IssuerEventKind {
     /// it named its sender) or not one an issuer takes (dropped).
     FormatRejected {
         answered: bool,
-        reason: String,
+        reason: IssuerFormatReason,
     },
     /// Bytes that are not a CUP frame, or a frame from a node other than the
     /// network: dropped.
     FrameDropped {
         from: Node,
-        reason: String,
+        reason: IssuerDropReason,
     },
     /// The last allowed wrong PIN: the card is locked until `until`.
     PinLocked {
@@ -176,7 +180,7 @@ pub enum IssuerEventKind {
     },
     /// A command that could not be carried out.
     CommandRefused {
-        reason: String,
+        reason: IssuerCommandRefusal,
     },
 }
 
@@ -202,3 +206,67 @@ impl CardLedger {
             - (self.balance_fen + self.offline_balance_fen)
     }
 }
+
+/// Why the issuer dropped a frame without an answer (`FrameDropped`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IssuerDropReason {
+    Undecodable(DecodeError),
+    NotFromNetwork { from: Node },
+}
+
+impl fmt::Display for IssuerDropReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IssuerDropReason::Undecodable(error) => write!(f, "{error}"),
+            IssuerDropReason::NotFromNetwork { from } => {
+                write!(f, "an issuer takes frames only from the network, not {from}")
+            }
+        }
+    }
+}
+
+/// Why the issuer refused a frame's content (`FormatRejected`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IssuerFormatReason {
+    /// Not a complete message of its type.
+    Incomplete(MessageError),
+    /// Neither a trade nor a reversal.
+    NotTaken { mti: Mti },
+}
+
+impl fmt::Display for IssuerFormatReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IssuerFormatReason::Incomplete(error) => write!(f, "{error}"),
+            IssuerFormatReason::NotTaken { mti } => {
+                write!(f, "an issuer takes trades and reversals, not {mti}")
+            }
+        }
+    }
+}
+
+/// Why an electronic-cash load was not carried out (`CommandRefused`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IssuerCommandRefusal {
+    NoSuchCard { pan: Pan },
+    AmountNotPositive { amount_fen: i64 },
+    ChipFull { ecash_load_max_fen: i64 },
+    InsufficientFunds,
+}
+
+impl fmt::Display for IssuerCommandRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IssuerCommandRefusal::NoSuchCard { pan } => write!(f, "no card {pan}"),
+            IssuerCommandRefusal::AmountNotPositive { amount_fen } => {
+                write!(f, "a load is a positive amount, not {amount_fen}")
+            }
+            IssuerCommandRefusal::ChipFull { ecash_load_max_fen } => {
+                write!(f, "the chip holds at most {ecash_load_max_fen} fen")
+            }
+            IssuerCommandRefusal::InsufficientFunds => f.write_str("insufficient funds"),
+        }
+    }
+}
+
+serialize_as_display!(IssuerDropReason, IssuerFormatReason, IssuerCommandRefusal);

@@ -8,8 +8,8 @@ use super::config::{
     HOLDS_EXPIRED_PER_TIMEOUT_MAX,
 };
 use super::events::{
-    CardLedger, HoldClosedWhy, IssuerCommand, IssuerEvent, IssuerEventKind, Purse,
-    ReversalIgnoredWhy,
+    CardLedger, HoldClosedWhy, IssuerCommand, IssuerCommandRefusal, IssuerDropReason, IssuerEvent,
+    IssuerEventKind, IssuerFormatReason, Purse, ReversalIgnoredWhy,
 };
 use super::reply::echo_answer;
 use crate::actor::{Actor, LinkKeys, Node, TradeKey, Transmit};
@@ -934,15 +934,15 @@ impl Issuer {
     fn load_ecash(&mut self, now: Instant, pan: Pan, amount_fen: i64) {
         let max = self.config.limits.ecash_load_max_fen;
         let refusal = match self.accounts.get(&pan) {
-            None => Some(format!("no card {pan}")),
+            None => Some(IssuerCommandRefusal::NoSuchCard { pan }),
             Some(_) if amount_fen <= 0 => {
-                Some(format!("a load is a positive amount, not {amount_fen}"))
+                Some(IssuerCommandRefusal::AmountNotPositive { amount_fen })
             }
             Some(account) if account.offline_fen + amount_fen > max => {
-                Some(format!("the chip holds at most {max} fen"))
+                Some(IssuerCommandRefusal::ChipFull { ecash_load_max_fen: max })
             }
             Some(account) if account.available_fen() < amount_fen => {
-                Some("insufficient funds".to_string())
+                Some(IssuerCommandRefusal::InsufficientFunds)
             }
             Some(_) => None,
         };
@@ -971,14 +971,20 @@ impl Actor for Issuer {
     fn handle_message(&mut self, now: Instant, from: Node, bytes: &[u8]) {
         self.room_for_one_input();
         if from != Node::Network {
-            let reason = format!("an issuer takes frames only from the network, not {from}");
+            let reason = IssuerDropReason::NotFromNetwork { from };
             self.emit(now, IssuerEventKind::FrameDropped { from, reason });
             return;
         }
         let inbound = match receive(bytes, Some(&self.mac)) {
             Ok(inbound) => inbound,
             Err(InboundError::Decode(error)) => {
-                self.emit(now, IssuerEventKind::FrameDropped { from, reason: error.to_string() });
+                self.emit(
+                    now,
+                    IssuerEventKind::FrameDropped {
+                        from,
+                        reason: IssuerDropReason::Undecodable(error),
+                    },
+                );
                 return;
             }
             Err(InboundError::Format { frame, error }) => {
@@ -995,7 +1001,10 @@ impl Actor for Issuer {
                 }
                 self.emit(
                     now,
-                    IssuerEventKind::FormatRejected { answered, reason: error.to_string() },
+                    IssuerEventKind::FormatRejected {
+                        answered,
+                        reason: IssuerFormatReason::Incomplete(error),
+                    },
                 );
                 return;
             }
@@ -1017,10 +1026,7 @@ impl Actor for Issuer {
                 self.reversal_answer(now, tpdu, &reversal, ResponseCode::MAC_ERROR);
             }
             other => {
-                let reason = format!(
-                    "an issuer takes trades and reversals, not {}",
-                    other.to_message().mti()
-                );
+                let reason = IssuerFormatReason::NotTaken { mti: other.to_message().mti() };
                 self.emit(now, IssuerEventKind::FormatRejected { answered: false, reason });
             }
         }

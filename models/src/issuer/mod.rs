@@ -91,7 +91,7 @@ pub use config::{
     IssuerPolicy, LinkKeysConfig, ValidConfig, COMPLETION_ALLOWANCE_PERCENT, HOLD_EXPIRY_MS_MAX,
 };
 pub use events::{
-    CardLedger, HoldClosedWhy, IssuerCommand, IssuerEvent, IssuerEventKind, Purse,
-    ReversalIgnoredWhy,
+    CardLedger, HoldClosedWhy, IssuerCommand, IssuerCommandRefusal, IssuerDropReason, IssuerEvent,
+    IssuerEventKind, IssuerFormatReason, Purse, ReversalIgnoredWhy,
 };
 pub use machine::Issuer;

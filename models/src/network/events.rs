@@ -4,7 +4,12 @@
 use crate::actor::{Node, TradeKey};
 use crate::iso8583::response_code::ResponseCode;
 use crate::iso8583::trade::TradeKind;
+use crate::iso8583::values::Stan;
+use crate::iso8583::{DecodeError, MessageError, Mti};
+use crate::text::serialize_as_display;
 use crate::time::Instant;
+
+use std::fmt;
 
 /// Operator or scenario input.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -142,12 +147,12 @@ pub enum NetworkEventKind {
     FormatRejected {
         from: Node,
         answered: bool,
-        reason: String,
+        reason: NetworkFormatReason,
     },
     /// Bytes that are not a CUP frame, or from a node with no link here.
     FrameDropped {
         from: Node,
-        reason: String,
+        reason: NetworkDropReason,
     },
     CutoffStarted,
     CutoffEnded,
@@ -158,6 +163,81 @@ pub enum NetworkEventKind {
         issuer: u16,
     },
     CommandRefused {
-        reason: String,
+        reason: NetworkCommandRefusal,
     },
 }
+
+/// Why the network dropped a frame without an answer (`FrameDropped`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetworkDropReason {
+    Undecodable(DecodeError),
+    /// From a node with no link here.
+    NoLink {
+        from: Node,
+    },
+    /// A copy of an advice still at the issuer: a 94 now would read as
+    /// "taken", and the first copy's answer, on its way, serves.
+    AdviceCopyAtIssuer {
+        stan: Stan,
+    },
+}
+
+impl fmt::Display for NetworkDropReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NetworkDropReason::Undecodable(error) => write!(f, "{error}"),
+            NetworkDropReason::NoLink { from } => write!(f, "no link with {from}"),
+            NetworkDropReason::AdviceCopyAtIssuer { stan } => {
+                write!(f, "copy of advice stan {stan} still at the issuer")
+            }
+        }
+    }
+}
+
+/// Why the network refused a frame's content (`FormatRejected`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetworkFormatReason {
+    /// Not a complete message of its type.
+    Incomplete(MessageError),
+    /// A message this node does not take from that sender.
+    NotTaken { mti: Mti, from: Node },
+}
+
+impl fmt::Display for NetworkFormatReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NetworkFormatReason::Incomplete(error) => write!(f, "{error}"),
+            NetworkFormatReason::NotTaken { mti, from } => {
+                write!(f, "the network does not take {mti} from {from}")
+            }
+        }
+    }
+}
+
+/// Why an operator's command was not carried out (`CommandRefused`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetworkCommandRefusal {
+    /// Refused whole rather than cut: clearing part of a file would return
+    /// debits the acquirer did settle.
+    ClearingFileTooLarge {
+        trades: usize,
+        clearing_file_max: usize,
+    },
+    NoSuchIssuer {
+        issuer: u16,
+    },
+}
+
+impl fmt::Display for NetworkCommandRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NetworkCommandRefusal::ClearingFileTooLarge { trades, clearing_file_max } => write!(
+                f,
+                "a clearing file of {trades} trades, clearing_file_max is {clearing_file_max}"
+            ),
+            NetworkCommandRefusal::NoSuchIssuer { issuer } => write!(f, "no issuer {issuer}"),
+        }
+    }
+}
+
+serialize_as_display!(NetworkDropReason, NetworkFormatReason, NetworkCommandRefusal);

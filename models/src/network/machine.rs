@@ -5,7 +5,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::config::{NetworkConfig, NetworkConfigError};
-use super::events::{NetworkCommand, NetworkEvent, NetworkEventKind, ReversalOrigin};
+use super::events::NetworkDropReason::Undecodable;
+use super::events::NetworkFormatReason::Incomplete;
+use super::events::{
+    NetworkCommand, NetworkCommandRefusal, NetworkDropReason, NetworkEvent, NetworkEventKind,
+    NetworkFormatReason, ReversalOrigin,
+};
 use crate::actor::{Actor, LinkKeys, Node, TradeKey, Transmit};
 use crate::bounded::BoundedQueue;
 use crate::iso8583::cup::CupMessage;
@@ -241,7 +246,7 @@ impl Network {
             // A 94 now would read as "taken" to the switch and the terminal,
             // while the issuer may yet refuse the first copy (a refund of an
             // unknown original): the first copy's answer, on its way, serves.
-            let reason = format!("copy of advice stan {} still at the issuer", key.stan);
+            let reason = NetworkDropReason::AdviceCopyAtIssuer { stan: key.stan };
             return self.emit(now, NetworkEventKind::FrameDropped { from: Node::Switch, reason });
         }
         if self.pending.contains_key(&key) || self.custody.contains_key(&key) {
@@ -504,11 +509,10 @@ impl Network {
         // A file past the bound is refused whole rather than cut: clearing
         // part of a file would return debits the acquirer did settle.
         if keys.len() > self.config.clearing_file_max {
-            let reason = format!(
-                "a clearing file of {} trades, clearing_file_max is {}",
-                keys.len(),
-                self.config.clearing_file_max
-            );
+            let reason = NetworkCommandRefusal::ClearingFileTooLarge {
+                trades: keys.len(),
+                clearing_file_max: self.config.clearing_file_max,
+            };
             return self.emit(now, NetworkEventKind::CommandRefused { reason });
         }
         let filed: BTreeSet<TradeKey> = keys.into_iter().collect();
@@ -540,7 +544,7 @@ impl Network {
 
     fn mark(&mut self, now: Instant, issuer: u16, down: bool) {
         if !self.issuers.contains_key(&issuer) {
-            let reason = format!("no issuer {issuer}");
+            let reason = NetworkCommandRefusal::NoSuchIssuer { issuer };
             return self.emit(now, NetworkEventKind::CommandRefused { reason });
         }
         if down {
@@ -569,15 +573,17 @@ impl Actor for Network {
                 self.issuers[&index].mac.clone()
             }
             _ => {
-                let reason = format!("no link with {from}");
+                let reason = NetworkDropReason::NoLink { from };
                 return self.emit(now, NetworkEventKind::FrameDropped { from, reason });
             }
         };
         let inbound = match receive(bytes, Some(&mac)) {
             Ok(inbound) => inbound,
             Err(InboundError::Decode(error)) => {
-                return self
-                    .emit(now, NetworkEventKind::FrameDropped { from, reason: error.to_string() });
+                return self.emit(
+                    now,
+                    NetworkEventKind::FrameDropped { from, reason: Undecodable(error) },
+                );
             }
             Err(InboundError::Format { frame, error }) => {
                 let answer = match from {
@@ -596,7 +602,7 @@ impl Actor for Network {
                 }
                 return self.emit(
                     now,
-                    NetworkEventKind::FormatRejected { from, answered, reason: error.to_string() },
+                    NetworkEventKind::FormatRejected { from, answered, reason: Incomplete(error) },
                 );
             }
         };
@@ -648,8 +654,8 @@ impl Actor for Network {
                 self.emit(now, NetworkEventKind::MacRejected { from, key: Some(key) });
             }
             (_, other) => {
-                let reason =
-                    format!("the network does not take {} from {from}", other.to_message().mti());
+                let mti = other.to_message().mti();
+                let reason = NetworkFormatReason::NotTaken { mti, from };
                 self.emit(now, NetworkEventKind::FormatRejected { from, answered: false, reason });
             }
         }

@@ -92,5 +92,8 @@ mod tests;
 
 pub use crate::issuer::LinkKeysConfig;
 pub use config::{IssuerLink, NetworkConfig, NetworkConfigError, Route, ValidNetworkConfig};
-pub use events::{NetworkCommand, NetworkEvent, NetworkEventKind, ReversalOrigin};
+pub use events::{
+    NetworkCommand, NetworkCommandRefusal, NetworkDropReason, NetworkEvent, NetworkEventKind,
+    NetworkFormatReason, ReversalOrigin,
+};
 pub use machine::Network;

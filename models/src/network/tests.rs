@@ -611,7 +611,12 @@ fn a_clearing_file_past_its_bound_is_refused_whole() {
     rig.network.handle_command(rig.now, NetworkCommand::FileClearing { keys });
     let events = rig.events();
     assert!(
-        matches!(&events[..], [NetworkEventKind::CommandRefused { reason }] if reason.contains("clearing_file_max")),
+        matches!(
+            &events[..],
+            [NetworkEventKind::CommandRefused {
+                reason: crate::network::NetworkCommandRefusal::ClearingFileTooLarge { .. }
+            }]
+        ),
         "{events:?}"
     );
 }

@@ -18,6 +18,8 @@ use crate::iso8583::response_code::ResponseCode;
 use crate::iso8583::subfields::BatchTotals;
 use crate::iso8583::trade::TradeKind;
 use crate::iso8583::values::{AmountFen, BatchNo, Stan, TerminalId};
+use crate::iso8583::{DecodeError, MessageError};
+use crate::text::serialize_as_display;
 use crate::time::Instant;
 
 /// One thing that happened, and when.
@@ -40,17 +42,18 @@ pub enum CloseReason {
     HostSide,
 }
 
-/// Why an inbound frame was dropped without an answer.
+/// Why an inbound frame was dropped without an answer. Recorded as
+/// `{"undecodable": "<the decoder's text>"}` and the like.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DropReason {
-    /// Not a CUP frame at all; the text is the decoder's.
-    Undecodable(String),
+    /// Not a CUP frame at all.
+    Undecodable(#[serde(serialize_with = "crate::text::serialize_display")] DecodeError),
     /// A frame, but not a complete message, and nobody to answer 30 to.
-    Incomplete(String),
+    Incomplete(#[serde(serialize_with = "crate::text::serialize_display")] MessageError),
     /// A message the sender has no business sending (e.g. an answer from a
     /// terminal, a request from the network).
-    Unexpected(String),
+    Unexpected(UnexpectedFrame),
     /// The network's frame failed the zone MAC check.
     BadUpstreamMac,
     /// The network answered something the switch is not waiting for.
@@ -59,6 +62,42 @@ pub enum DropReason {
     /// signed in. Its own timeout will reverse the trade.
     TerminalNotSignedIn,
 }
+
+impl std::fmt::Display for DropReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DropReason::Undecodable(error) => write!(f, "undecodable: {error}"),
+            DropReason::Incomplete(error) => write!(f, "incomplete: {error}"),
+            DropReason::Unexpected(what) => write!(f, "unexpected: {what}"),
+            DropReason::BadUpstreamMac => f.write_str("bad upstream mac"),
+            DropReason::NotPending => f.write_str("not pending"),
+            DropReason::TerminalNotSignedIn => f.write_str("terminal not signed in"),
+        }
+    }
+}
+
+/// Which message arrived from where it has no business coming from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnexpectedFrame {
+    AnswerFromTerminal,
+    NotTradeAnswerFromNetwork,
+    /// From a node the switch has no link with.
+    NoLink,
+}
+
+impl std::fmt::Display for UnexpectedFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            UnexpectedFrame::AnswerFromTerminal => "an answer from a terminal",
+            UnexpectedFrame::NotTradeAnswerFromNetwork => {
+                "only trade answers come from the network"
+            }
+            UnexpectedFrame::NoLink => "the switch has no link to it",
+        })
+    }
+}
+
+serialize_as_display!(UnexpectedFrame);
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -240,7 +279,7 @@ impl std::fmt::Display for SwitchEvent {
                 write!(f, "batch closed {terminal} batch {batch}, next {next}")
             }
             SwitchEventKind::Dropped { from, reason } => {
-                write!(f, "dropped from {from}: {reason:?}")
+                write!(f, "dropped from {from}: {reason}")
             }
             SwitchEventKind::Recovered { reversals_queued, store_forward } => {
                 write!(f, "recovered: {reversals_queued} in-flight trades reversed, ")?;

@@ -24,7 +24,9 @@ use crate::time::Instant;
 use crate::wire::{receive, seal, seal_with_header, InboundError, SOFTWARE_VERSION};
 
 use super::config::{ConfigError, SwitchConfig};
-use super::events::{CloseReason, DropReason, SwitchCommand, SwitchEvent, SwitchEventKind};
+use super::events::{
+    CloseReason, DropReason, SwitchCommand, SwitchEvent, SwitchEventKind, UnexpectedFrame,
+};
 use super::registry::{KeyGenerator, Outcome, Session, TerminalState, TradeRecord};
 use super::store_forward::StoreForward;
 
@@ -432,10 +434,7 @@ impl Switch {
             Err(error) => {
                 self.event(
                     now,
-                    SwitchEventKind::Dropped {
-                        from,
-                        reason: DropReason::Undecodable(error.to_string()),
-                    },
+                    SwitchEventKind::Dropped { from, reason: DropReason::Undecodable(error) },
                 );
                 return;
             }
@@ -465,7 +464,7 @@ impl Switch {
                 now,
                 SwitchEventKind::Dropped {
                     from,
-                    reason: DropReason::Unexpected("an answer from a terminal".into()),
+                    reason: DropReason::Unexpected(UnexpectedFrame::AnswerFromTerminal),
                 },
             ),
         }
@@ -480,10 +479,7 @@ impl Switch {
         let (false, Some(terminal)) = (request.mti().is_response(), terminal) else {
             self.event(
                 now,
-                SwitchEventKind::Dropped {
-                    from,
-                    reason: DropReason::Incomplete(error.to_string()),
-                },
+                SwitchEventKind::Dropped { from, reason: DropReason::Incomplete(error.clone()) },
             );
             return;
         };
@@ -1050,19 +1046,13 @@ impl Switch {
             Err(InboundError::Decode(error)) => {
                 return self.event(
                     now,
-                    SwitchEventKind::Dropped {
-                        from,
-                        reason: DropReason::Undecodable(error.to_string()),
-                    },
+                    SwitchEventKind::Dropped { from, reason: DropReason::Undecodable(error) },
                 )
             }
             Err(InboundError::Format { error, .. }) => {
                 return self.event(
                     now,
-                    SwitchEventKind::Dropped {
-                        from,
-                        reason: DropReason::Incomplete(error.to_string()),
-                    },
+                    SwitchEventKind::Dropped { from, reason: DropReason::Incomplete(error) },
                 )
             }
         };
@@ -1079,9 +1069,7 @@ impl Switch {
                 now,
                 SwitchEventKind::Dropped {
                     from,
-                    reason: DropReason::Unexpected(
-                        "only trade answers come from the network".into(),
-                    ),
+                    reason: DropReason::Unexpected(UnexpectedFrame::NotTradeAnswerFromNetwork),
                 },
             ),
         }
@@ -1235,7 +1223,7 @@ impl Actor for Switch {
                 now,
                 SwitchEventKind::Dropped {
                     from,
-                    reason: DropReason::Unexpected("the switch has no link to it".into()),
+                    reason: DropReason::Unexpected(UnexpectedFrame::NoLink),
                 },
             ),
         }

@@ -62,5 +62,7 @@ mod tests;
 pub use config::{
     ConfigError, HexKey, LinkKeysConfig, RegisteredTerminal, SwitchConfig, SwitchQuirk,
 };
-pub use events::{CloseReason, DropReason, SwitchCommand, SwitchEvent, SwitchEventKind};
+pub use events::{
+    CloseReason, DropReason, SwitchCommand, SwitchEvent, SwitchEventKind, UnexpectedFrame,
+};
 pub use machine::{Authentication, Switch, SwitchPersistent, NETWORK_ADDRESS, SWITCH_ADDRESS};

@@ -27,6 +27,7 @@ use crate::time::Instant;
 
 use super::events::TerminalEventKind as E;
 use super::printer::{PrinterState, SlipKind};
+use super::reasons::{FailureReason, RefusalReason, SignInReason};
 use super::reversal::ReversalReason;
 use super::settlement::SettlementProgress;
 use super::terminal::Terminal;
@@ -212,10 +213,7 @@ impl Terminal {
             TerminalCommand::Tamper => return self.tamper(now),
             TerminalCommand::Unlock { password } => return self.unlock(now, &password),
             _ if self.persistent.tamper_locked => {
-                return self.emit(
-                    now,
-                    E::Refused { why: "terminal locked after tamper: unlock first".into() },
-                )
+                return self.emit(now, E::Refused { why: RefusalReason::TamperLocked })
             }
             TerminalCommand::OperatorSignIn { operator, password } => {
                 let config = &self.checked.config;
@@ -225,8 +223,7 @@ impl Terminal {
                     self.volatile.operator_signed_in = true;
                     return self.emit(now, E::OperatorSignedIn);
                 }
-                return self
-                    .emit(now, E::Refused { why: "wrong operator number or password".into() });
+                return self.emit(now, E::Refused { why: RefusalReason::WrongOperatorOrPassword });
             }
             TerminalCommand::OperatorSignOut => {
                 self.volatile.operator_signed_in = false;
@@ -240,23 +237,19 @@ impl Terminal {
                     return;
                 }
                 let Some(stan) = self.persistent.last_approved else {
-                    return self
-                        .emit(now, E::Refused { why: "no slip to reprint in this batch".into() });
+                    return self.emit(now, E::Refused { why: RefusalReason::NoSlipToReprint });
                 };
                 self.print(now, SlipKind::Reprint, Some(stan), Vec::new());
                 return;
             }
             TerminalCommand::ReprintByStan { stan } => {
                 let Some(entry) = self.persistent.journal.find(stan) else {
-                    return self.emit(
-                        now,
-                        E::Refused { why: format!("no trade with stan {stan} in this batch") },
-                    );
+                    return self.emit(now, E::Refused { why: RefusalReason::NoSuchTrade { stan } });
                 };
                 if entry.status == super::journal::EntryStatus::AdvicePending {
                     return self.emit(
                         now,
-                        E::Refused { why: format!("refund stan {stan} not yet acknowledged") },
+                        E::Refused { why: RefusalReason::RefundNotAcknowledged { stan } },
                     );
                 }
                 self.print(now, SlipKind::Reprint, Some(stan), Vec::new());
@@ -268,20 +261,20 @@ impl Terminal {
                 return;
             }
             TerminalCommand::CardReadFailed => {
-                return self.emit(now, E::Refused { why: "card read failed: nothing sent".into() })
+                return self.emit(now, E::Refused { why: RefusalReason::CardReadFailed })
             }
             _ => {}
         }
         if self.volatile.operation.is_some() {
-            return self.emit(now, E::Refused { why: "busy: an operation is in progress".into() });
+            return self.emit(now, E::Refused { why: RefusalReason::Busy });
         }
         if !self.volatile.operator_signed_in {
-            return self.emit(now, E::Refused { why: "operator not signed in".into() });
+            return self.emit(now, E::Refused { why: RefusalReason::OperatorNotSignedIn });
         }
         let operation = match command {
             TerminalCommand::SignIn => Operation::SignIn,
             _ if !self.persistent.signed_in() => {
-                return self.emit(now, E::Refused { why: "terminal not signed in".into() });
+                return self.emit(now, E::Refused { why: RefusalReason::TerminalNotSignedIn });
             }
             TerminalCommand::SignOff => Operation::SignOff,
             TerminalCommand::Echo => Operation::Echo,
@@ -310,28 +303,25 @@ impl Terminal {
         now: Instant,
         command: TerminalCommand,
     ) -> Option<Operation> {
-        let refuse = |terminal: &mut Terminal, why: String| {
+        let refuse = |terminal: &mut Terminal, why: RefusalReason| {
             terminal.emit(now, E::Refused { why });
             None
         };
         if let Some(progress) = self.persistent.settlement {
-            return refuse(
-                self,
-                format!("settlement of batch {} in progress: settle first", progress.batch),
-            );
+            return refuse(self, RefusalReason::SettlementInProgress { batch: progress.batch });
         }
         let moves_money = !matches!(command, TerminalCommand::BalanceInquiry { .. });
         let overwrite = self.checked.config.mutation == TerminalMutation::JournalOverwritesOldest;
         if moves_money && self.persistent.journal.is_full() && !overwrite {
             self.emit(now, E::StorageFull);
-            return refuse(self, "storage full, settle first".into());
+            return refuse(self, RefusalReason::StorageFull);
         }
         if let Some(amount) = command.amount() {
             // Field 48 carries each side's total in twelve digits.
             let totals = self.persistent.journal.totals();
             let room = AmountFen::MAX - totals.debit_amount.max(totals.credit_amount);
             if amount.fen() > room {
-                return refuse(self, "batch total would overflow: settle first".into());
+                return refuse(self, RefusalReason::BatchTotalWouldOverflow);
             }
         }
         let command = match command {
@@ -361,10 +351,7 @@ impl Terminal {
                     return None;
                 }
                 if pin.is_none() {
-                    return refuse(
-                        self,
-                        "offline balance too small: an online sale needs the pin".into(),
-                    );
+                    return refuse(self, RefusalReason::OfflineBalanceTooSmall);
                 }
                 TerminalCommand::Sale { card, amount, pin }
             }
@@ -373,49 +360,39 @@ impl Terminal {
                 if original_batch != self.persistent.batch && !any_batch {
                     return refuse(
                         self,
-                        format!(
-                            "void of batch {original_batch}: only the current batch, use a refund"
-                        ),
+                        RefusalReason::VoidOfAnotherBatch { batch: original_batch },
                     );
                 }
                 let Some(original) = self.persistent.journal.find(original_stan) else {
-                    return refuse(
-                        self,
-                        format!("no trade with stan {original_stan} in this batch"),
-                    );
+                    return refuse(self, RefusalReason::NoSuchTrade { stan: original_stan });
                 };
                 let voidable = matches!(
                     original.kind,
                     TradeKind::Sale | TradeKind::Completion | TradeKind::CompletionAdvice
                 );
                 if !voidable || original.voided || original.status != EntryStatus::Approved {
-                    return refuse(
-                        self,
-                        format!("stan {original_stan} is not a sale that can be voided"),
-                    );
+                    return refuse(self, RefusalReason::NotVoidable { stan: original_stan });
                 }
                 if original.amount != amount {
-                    return refuse(
-                        self,
-                        format!("void amount {amount} is not the original {}", original.amount),
-                    );
+                    let original = original.amount;
+                    return refuse(self, RefusalReason::VoidAmountDiffers { amount, original });
                 }
                 TerminalCommand::Void { original_batch, original_stan, amount, pin }
             }
             TerminalCommand::CompletionAdvice { .. } if self.persistent.offline.is_full() => {
                 // Kept until acknowledged, like a refund: it needs its place.
                 self.emit(now, E::StorageFull);
-                return refuse(self, "advice queue full: send pending first".into());
+                return refuse(self, RefusalReason::AdviceQueueFull);
             }
             TerminalCommand::Refund { card, amount, original_rrn, original_date } => {
                 if self.persistent.journal.iter().any(|entry| entry.rrn == Some(original_rrn)) {
-                    return refuse(self, "trade of the current batch: void it instead".into());
+                    return refuse(self, RefusalReason::RefundOfCurrentBatch);
                 }
                 // The refund is an advice kept until acknowledged: it needs
                 // its place in the queue before it can go.
                 if self.persistent.offline.is_full() {
                     self.emit(now, E::StorageFull);
-                    return refuse(self, "advice queue full: send pending first".into());
+                    return refuse(self, RefusalReason::AdviceQueueFull);
                 }
                 TerminalCommand::Refund { card, amount, original_rrn, original_date }
             }
@@ -433,7 +410,7 @@ impl Terminal {
                     &request,
                     reversal,
                     ReversalReason::Timeout,
-                    "tamper lock".into(),
+                    FailureReason::TamperLock,
                     false,
                 );
             }
@@ -449,16 +426,16 @@ impl Terminal {
 
     pub(super) fn unlock(&mut self, now: Instant, password: &str) {
         if !self.persistent.tamper_locked {
-            return self.emit(now, E::Refused { why: "terminal is not locked".into() });
+            return self.emit(now, E::Refused { why: RefusalReason::NotLocked });
         }
         if password != self.checked.config.unlock_password {
-            return self.emit(now, E::Refused { why: "wrong unlock password".into() });
+            return self.emit(now, E::Refused { why: RefusalReason::WrongUnlockPassword });
         }
         self.persistent.tamper_locked = false;
         self.emit(now, E::Unlocked);
         if self.checked.config.mutation == TerminalMutation::TamperKeepsKeys {
             return;
         }
-        self.emit(now, E::SignInRequired { why: "working keys erased by tamper".into() });
+        self.emit(now, E::SignInRequired { why: SignInReason::KeysErasedByTamper });
     }
 }

@@ -17,9 +17,11 @@ use crate::iso8583::response_code::ResponseCode;
 use crate::iso8583::subfields::BatchTotals;
 use crate::iso8583::trade::TradeKind;
 use crate::iso8583::values::{AmountFen, BatchNo, Pan, Stan, TerminalId};
+use crate::iso8583::Mti;
 use crate::time::Instant;
 
 use super::printer::{PrinterState, SlipKind};
+use super::reasons::{FailureReason, FrameDropReason, Recovery, RefusalReason, SignInReason};
 use super::reversal::ReversalReason;
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -39,10 +41,10 @@ pub enum TerminalEventKind {
         amount: Option<AmountFen>,
         pan: Pan,
     },
-    /// A frame left; `mti` as four digits.
+    /// A frame left; `mti` recorded as four digits.
     RequestSent {
         stan: Stan,
-        mti: String,
+        mti: Mti,
     },
     TradeAnswered {
         stan: Stan,
@@ -56,7 +58,7 @@ pub enum TerminalEventKind {
     /// The trade did not complete: no slip; the cashier is told.
     TradeFailed {
         stan: Stan,
-        reason: String,
+        reason: FailureReason,
     },
     ReversalStored {
         stan: Stan,
@@ -151,20 +153,20 @@ pub enum TerminalEventKind {
     },
     SettlementFailed {
         batch: BatchNo,
-        reason: String,
+        reason: FailureReason,
     },
     JournalCleared {
         batch: BatchNo,
         trades: u32,
     },
     SignInRequired {
-        why: String,
+        why: SignInReason,
     },
     SignedIn {
         batch: BatchNo,
     },
     SignInFailed {
-        why: String,
+        why: FailureReason,
     },
     SignedOff,
     EchoAnswered,
@@ -178,7 +180,7 @@ pub enum TerminalEventKind {
         reversal_lost: bool,
     },
     Recovered {
-        what: String,
+        what: Recovery,
     },
     PrinterState {
         state: PrinterState,
@@ -188,10 +190,10 @@ pub enum TerminalEventKind {
     StorageFull,
     /// Refused locally: nothing was sent.
     Refused {
-        why: String,
+        why: RefusalReason,
     },
     /// A frame that was not used (undecodable, unexpected, stale).
     FrameDropped {
-        why: String,
+        why: FrameDropReason,
     },
 }

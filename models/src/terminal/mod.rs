@@ -45,6 +45,7 @@ pub mod journal;
 pub mod offline;
 pub mod persistent;
 pub mod printer;
+pub mod reasons;
 pub mod refund;
 pub mod reversal;
 pub mod settlement;

@@ -26,6 +26,7 @@ use crate::time::Instant;
 use super::events::TerminalEventKind as E;
 use super::journal::{EntryStatus, JournalEntry};
 use super::printer::SlipKind;
+use super::reasons::{AnswerKind, FrameDropReason, RefusalReason, SignInReason};
 use super::terminal::Terminal;
 use super::volatile::{Awaiting, Outstanding};
 
@@ -83,7 +84,7 @@ impl Terminal {
     pub(super) fn offline_trade(&mut self, now: Instant, trade: Trade, card: CardRead) {
         if self.persistent.offline.is_full() {
             self.emit(now, E::StorageFull);
-            return self.emit(now, E::Refused { why: "offline queue full: upload first".into() });
+            return self.emit(now, E::Refused { why: RefusalReason::OfflineQueueFull });
         }
         let stan = self.persistent.take_stan();
         let request = self.request(trade, card, None, stan);
@@ -118,7 +119,7 @@ impl Terminal {
             {
                 request.clone()
             }
-            _ => return self.stale(now, "advice answer", answer.stan),
+            _ => return self.stale(now, AnswerKind::Advice, answer.stan),
         };
         let code = answer.response_code;
         let stan = answer.stan;
@@ -126,8 +127,7 @@ impl Terminal {
             && (!code.is_approved() || mac == MacCheck::Valid);
         let session_lost = code.action() == TerminalAction::SignInAgain;
         if !authentic && !session_lost {
-            let why = format!("advice answer for stan {stan} fails its mac");
-            self.emit(now, E::FrameDropped { why });
+            self.emit(now, E::FrameDropped { why: FrameDropReason::AdviceAnswerMacFails { stan } });
             return false;
         }
         self.volatile.outstanding = None;
@@ -143,7 +143,7 @@ impl Terminal {
         if code.leaves_upload_pending() || reupload {
             self.advice_unanswered(now, &request, Some(code));
             if session_lost {
-                self.require_sign_in(now, format!("host answered {code} to an advice"));
+                self.require_sign_in(now, SignInReason::AdviceAnswered { code });
             }
             return true;
         }

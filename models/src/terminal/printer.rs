@@ -15,6 +15,7 @@ use crate::iso8583::values::Stan;
 use crate::time::Instant;
 
 use super::events::TerminalEventKind as E;
+use super::reasons::{OwedSlip, RefusalReason};
 use super::terminal::Terminal;
 
 /// The mechanism, as the device-fault injector sets it.
@@ -82,7 +83,7 @@ impl Terminal {
     pub(super) fn print_owed_slips(&mut self, now: Instant) -> bool {
         let mut unprinted = Vec::new();
         if !self.print_failures_unprinted(now) {
-            unprinted.push("the last settlement's offline failures".to_owned());
+            unprinted.push(OwedSlip::OfflineFailures);
         }
         let owed: Vec<Stan> = self
             .persistent
@@ -93,15 +94,13 @@ impl Terminal {
             .collect();
         for stan in owed {
             if !self.print(now, SlipKind::Reprint, Some(stan), Vec::new()) {
-                unprinted.push(stan.to_string());
+                unprinted.push(OwedSlip::Trade(stan));
             }
         }
         if unprinted.is_empty() {
             return true;
         }
-        let why =
-            format!("slips owed for stan {}: fix the printer, then settle", unprinted.join(", "));
-        self.emit(now, E::Refused { why });
+        self.emit(now, E::Refused { why: RefusalReason::SlipsOwed { owed: unprinted } });
         false
     }
 

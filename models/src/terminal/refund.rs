@@ -36,6 +36,7 @@ use super::config::TerminalMutation;
 use super::events::TerminalEventKind as E;
 use super::journal::{EntryStatus, JournalEntry};
 use super::printer::SlipKind;
+use super::reasons::FailureReason;
 use super::terminal::{Step, Terminal};
 use super::volatile::{Awaiting, Operation, OperationState};
 
@@ -126,8 +127,8 @@ impl Terminal {
             self.persistent.offline.remove(stan);
             self.persistent.journal.remove(stan);
             let reason = match code {
-                Some(code) => format!("host answered {code}: refund failed"),
-                None => "no answer in time: refund failed".to_string(),
+                Some(code) => FailureReason::RefundRefused { code },
+                None => FailureReason::RefundUnanswered,
             };
             self.emit(now, E::TradeFailed { stan, reason });
         } else {

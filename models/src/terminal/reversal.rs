@@ -26,6 +26,7 @@ use crate::time::Instant;
 use super::commands::TerminalCommand;
 use super::config::ReversalExhausted;
 use super::events::TerminalEventKind as E;
+use super::reasons::{AnswerKind, FailureReason, SignInReason};
 use super::terminal::{Step, Terminal};
 use super::volatile::{Awaiting, Operation, OperationState, Outstanding};
 
@@ -113,10 +114,7 @@ impl Terminal {
             }
             ReversalExhausted::KeepBlocking => {
                 let stan = reversal.stan();
-                self.fail_operation(
-                    now,
-                    format!("reversal of stan {stan} still unacknowledged: online trades wait"),
-                );
+                self.fail_operation(now, FailureReason::ReversalUnacknowledged { stan });
                 Some(Step::Again)
             }
         }
@@ -144,7 +142,7 @@ impl Terminal {
         request: &FinancialRequest,
         volatile_reversal: Option<ReversalRequest>,
         reason: ReversalReason,
-        why: String,
+        why: FailureReason,
         cashier_may_retry: bool,
     ) {
         let stan = request.stan;
@@ -194,7 +192,7 @@ impl Terminal {
             Some(Outstanding { awaiting: Awaiting::Reversal { stan }, .. }) if stan == answer.stan
         );
         if !awaited {
-            return self.stale(now, "reversal answer", answer.stan);
+            return self.stale(now, AnswerKind::Reversal, answer.stan);
         }
         self.volatile.outstanding = None;
         let attempt = self.persistent.reversal.as_ref().map_or(0, |r| r.tries);
@@ -205,7 +203,7 @@ impl Terminal {
         if matches!(mac, MacCheck::Wrong { .. }) || !code.completes_reversal() || only_00 {
             self.emit(now, E::ReversalUnanswered { stan: answer.stan, attempt });
             if code.action() == TerminalAction::SignInAgain {
-                self.require_sign_in(now, format!("host answered {code} to a reversal"));
+                self.require_sign_in(now, SignInReason::ReversalAnswered { code });
             }
             return true;
         }

@@ -29,6 +29,7 @@ use crate::time::Instant;
 use super::config::{JournalClear, TerminalMutation, UploadEndCode};
 use super::events::TerminalEventKind as E;
 use super::printer::SlipKind;
+use super::reasons::{AnswerKind, FailureReason, SignInReason};
 use super::terminal::{Step, Terminal};
 use super::volatile::{Awaiting, Operation, OperationState, Outstanding};
 
@@ -66,7 +67,7 @@ impl Terminal {
             == super::config::TerminalMutation::SettleBeforeOfflineUpload;
         if !self.persistent.offline.is_empty() && !settle_first {
             let count = self.persistent.offline.len();
-            self.fail_operation(now, format!("{count} advices not acknowledged: the 0500 waits"));
+            self.fail_operation(now, FailureReason::AdvicesNotAcknowledged { count });
             return Step::Again;
         }
         let progress = *self
@@ -81,7 +82,7 @@ impl Terminal {
                 // slip owed, after the check at "settle": the journal this
                 // 0500 closes must not take the slip with it.
                 if !self.print_owed_slips(now) {
-                    self.fail_operation(now, "slips owed: the 0500 waits for the printer".into());
+                    self.fail_operation(now, FailureReason::SlipsOwedBeforeSettlement);
                     return Step::Again;
                 }
                 let stan = self.persistent.take_stan();
@@ -204,7 +205,7 @@ impl Terminal {
             Some(Outstanding { awaiting: Awaiting::Settlement { stan }, .. }) if stan == answer.stan
         );
         if !awaited {
-            return self.stale(now, "settlement answer", answer.stan);
+            return self.stale(now, AnswerKind::Settlement, answer.stan);
         }
         self.volatile.outstanding = None;
         let batch = self.persistent.settlement.map_or(self.persistent.batch, |p| p.batch);
@@ -220,8 +221,8 @@ impl Terminal {
             // A 0510 has no field 39: flag 3 is how a host refuses (not
             // signed in, unknown batch). Sign in again, then settle again.
             SettlementResult::Error | SettlementResult::NotChecked => {
-                self.fail_operation(now, "host refused the settlement (result flag 3)".into());
-                self.require_sign_in(now, "host refused the settlement".into());
+                self.fail_operation(now, FailureReason::SettlementRefused);
+                self.require_sign_in(now, SignInReason::SettlementRefused);
             }
         }
         true
@@ -264,9 +265,9 @@ impl Terminal {
             self.set_stage(Stage::Upload { next: 0 });
             return true;
         }
-        self.fail_operation(now, format!("host answered {code} to a batch upload"));
+        self.fail_operation(now, FailureReason::BatchUploadRefused { code });
         if code.action() == TerminalAction::SignInAgain {
-            self.require_sign_in(now, format!("host answered {code} to a batch upload"));
+            self.require_sign_in(now, SignInReason::BatchUploadAnswered { code });
         }
         true
     }
@@ -297,7 +298,7 @@ impl Terminal {
                 self.complete_settlement(now);
                 true
             }
-            _ => self.stale(now, "batch upload answer", answer.stan),
+            _ => self.stale(now, AnswerKind::BatchUpload, answer.stan),
         }
     }
 }

@@ -54,6 +54,9 @@ use super::events::{TerminalEvent, TerminalEventKind as E};
 use super::journal::JournalEntry;
 use super::persistent::Persistent;
 use super::printer::SlipKind;
+use super::reasons::{
+    AnswerKind, FailureReason, FrameDropReason, Recovery, RefusalReason, SignInReason,
+};
 use super::reversal::{PendingReversal, ReversalReason};
 use super::volatile::{Awaiting, Operation, OperationState, Outstanding, Volatile};
 
@@ -180,7 +183,7 @@ impl Terminal {
             return;
         }
         if self.persistent.battery.is_empty() {
-            self.emit(now, E::Refused { why: "battery empty: charge before power on".into() });
+            self.emit(now, E::Refused { why: RefusalReason::BatteryEmpty });
             return;
         }
         self.powered = true;
@@ -206,28 +209,19 @@ impl Terminal {
         }
         if let Some(stan) = armed {
             self.emit(now, E::ReversalArmed { stan, reason: ReversalReason::Timeout });
-            self.emit(
-                now,
-                E::Recovered {
-                    what: format!("reversal of stan {stan} armed: its answer never came"),
-                },
-            );
+            self.emit(now, E::Recovered { what: Recovery::ReversalArmed { stan } });
         }
         if self.persistent.tamper_locked {
-            self.emit(now, E::Recovered { what: "tamper lock holds".into() });
+            self.emit(now, E::Recovered { what: Recovery::TamperLockHolds });
         }
         if let Some(progress) = self.persistent.settlement {
-            self.emit(
-                now,
-                E::Recovered { what: format!("settlement of batch {} resumes", progress.batch) },
-            );
+            let batch = progress.batch;
+            self.emit(now, E::Recovered { what: Recovery::SettlementResumes { batch } });
             if self.persistent.signed_in() && !self.persistent.tamper_locked {
                 self.volatile.operation = Some((Operation::Settle, OperationState::default()));
             } else {
-                self.emit(
-                    now,
-                    E::SignInRequired { why: "settlement resumes after sign-in".into() },
-                );
+                let why = SignInReason::SettlementResumesAfterSignIn;
+                self.emit(now, E::SignInRequired { why });
             }
         }
     }
@@ -254,7 +248,7 @@ impl Terminal {
 
     pub(super) fn send(&mut self, now: Instant, message: &CupMessage) {
         let bytes = seal(message, TPDU_TO_SWITCH, self.mac_key().as_ref());
-        let mti = message.to_message().mti().to_string();
+        let mti = message.to_message().mti();
         self.outbox.push_expect(Transmit { to: Node::Switch, bytes }, "terminal outbox");
         self.emit(now, E::RequestSent { stan: message.stan(), mti });
         let drain = self.checked.config.battery_drain_per_message_permille;
@@ -296,7 +290,7 @@ impl Terminal {
         self.volatile.operation = None;
     }
 
-    pub(super) fn fail_operation(&mut self, now: Instant, why: String) {
+    pub(super) fn fail_operation(&mut self, now: Instant, why: FailureReason) {
         let Some((operation, _)) = self.volatile.operation.take() else { return };
         let kind = match operation {
             Operation::Settle => {
@@ -304,7 +298,7 @@ impl Terminal {
                 E::SettlementFailed { batch, reason: why }
             }
             Operation::SignIn => E::SignInFailed { why },
-            _ => E::Refused { why },
+            _ => E::Refused { why: RefusalReason::Failed(why) },
         };
         self.emit(now, kind);
     }
@@ -313,7 +307,7 @@ impl Terminal {
         let (operation, state) = self.volatile.operation.clone().expect("drive checked");
         if operation.flushes() {
             if !self.persistent.signed_in() {
-                self.fail_operation(now, "sign in first".into());
+                self.fail_operation(now, FailureReason::SignInFirst);
                 return Step::Again;
             }
             if let Some(step) = self.flush_reversal(now, &state) {
@@ -397,7 +391,7 @@ impl Terminal {
     fn trade_of(
         &self,
         command: &TerminalCommand,
-    ) -> Result<(Trade, CardRead, Option<String>), String> {
+    ) -> Result<(Trade, CardRead, Option<String>), FailureReason> {
         Ok(match command.clone() {
             TerminalCommand::BalanceInquiry { card, pin } => (Trade::BalanceInquiry, card, pin),
             TerminalCommand::Sale { card, amount, pin } => (Trade::Sale { amount }, card, pin),
@@ -417,10 +411,11 @@ impl Terminal {
                 (Trade::Refund { amount, original_rrn, original_date }, card, None)
             }
             TerminalCommand::Void { original_batch, original_stan, amount, pin } => {
-                let original =
-                    self.persistent.journal.find(original_stan).ok_or_else(|| {
-                        format!("no trade with stan {original_stan} in this batch")
-                    })?;
+                let original = self
+                    .persistent
+                    .journal
+                    .find(original_stan)
+                    .ok_or(FailureReason::NoSuchTrade { stan: original_stan })?;
                 // A host that sent no RRN gets zeros: the STAN in field 61 identifies the original.
                 let original_rrn =
                     original.rrn.unwrap_or_else(|| Rrn::new("000000000000").expect("valid"));
@@ -464,7 +459,7 @@ impl Terminal {
             None => None,
             Some(Ok(block)) => Some(block),
             Some(Err(error)) => {
-                self.fail_operation(now, error.to_string());
+                self.fail_operation(now, FailureReason::PinBlock(error));
                 return Step::Again;
             }
         };
@@ -501,7 +496,7 @@ impl Terminal {
         Step::Sent
     }
 
-    pub(super) fn require_sign_in(&mut self, now: Instant, why: String) {
+    pub(super) fn require_sign_in(&mut self, now: Instant, why: SignInReason) {
         if self.checked.config.mutation == TerminalMutation::IgnoreSignInAgain {
             return;
         }
@@ -515,14 +510,15 @@ impl Terminal {
             Some(Outstanding { awaiting: Awaiting::Trade { .. }, .. })
         );
         if !trade_in_flight {
-            return self.emit(now, E::FrameDropped { why: error.to_string() });
+            return self
+                .emit(now, E::FrameDropped { why: FrameDropReason::Unreadable(error.clone()) });
         }
         let Some(Outstanding { awaiting: Awaiting::Trade { request, reversal }, .. }) =
             self.volatile.outstanding.take()
         else {
             unreachable!("checked above")
         };
-        let why = format!("unreadable answer: {error}");
+        let why = FailureReason::UnreadableAnswer(error.clone());
         self.trade_unusable(now, &request, reversal, ReversalReason::Garbled, why, true);
     }
 
@@ -531,7 +527,11 @@ impl Terminal {
         if !ours {
             return self.emit(
                 now,
-                E::FrameDropped { why: format!("for terminal {}", inbound.message.terminal()) },
+                E::FrameDropped {
+                    why: FrameDropReason::ForAnotherTerminal {
+                        terminal: inbound.message.terminal(),
+                    },
+                },
             );
         }
         let sign_in_again = inbound.frame.header.processing == ProcessingRequirement::SIGN_IN_AGAIN;
@@ -552,12 +552,12 @@ impl Terminal {
             CupMessage::BatchUploadAnswer(answer) => self.on_batch_upload_answer(now, answer),
             other => {
                 let mti = other.to_message().mti();
-                self.emit(now, E::FrameDropped { why: format!("a terminal is not asked {mti}") });
+                self.emit(now, E::FrameDropped { why: FrameDropReason::NotAsked { mti } });
                 false
             }
         };
         if used && sign_in_again && self.persistent.signed_in {
-            self.require_sign_in(now, "host header: processing requirement 3".into());
+            self.require_sign_in(now, SignInReason::HeaderAsks);
         }
     }
 
@@ -568,8 +568,8 @@ impl Terminal {
         )
     }
 
-    pub(super) fn stale(&mut self, now: Instant, what: &str, stan: Stan) -> bool {
-        self.emit(now, E::FrameDropped { why: format!("{what} for stan {stan} is not awaited") });
+    pub(super) fn stale(&mut self, now: Instant, answer: AnswerKind, stan: Stan) -> bool {
+        self.emit(now, E::FrameDropped { why: FrameDropReason::NotAwaited { answer, stan } });
         false
     }
 
@@ -579,7 +579,7 @@ impl Terminal {
             Some(Outstanding { awaiting: Awaiting::Network { code, stan }, .. }) if code == answer.code && stan == answer.stan
         );
         if !awaited {
-            return self.stale(now, "network answer", answer.stan);
+            return self.stale(now, AnswerKind::Network, answer.stan);
         }
         self.volatile.outstanding = None;
         self.end_operation();
@@ -587,16 +587,12 @@ impl Terminal {
             NetworkCode::SignIn(mode) => {
                 self.persistent.signed_in = false;
                 if !answer.response_code.is_approved() {
-                    let why = format!(
-                        "host answered {}: {}",
-                        answer.response_code,
-                        answer.response_code.meaning()
-                    );
+                    let why = FailureReason::HostDeclined { code: answer.response_code };
                     self.emit(now, E::SignInFailed { why });
                     return true;
                 }
                 let Some(field_62) = answer.keys else {
-                    self.emit(now, E::SignInFailed { why: "no working keys in field 62".into() });
+                    self.emit(now, E::SignInFailed { why: FailureReason::NoWorkingKeys });
                     return true;
                 };
                 let unwrap = if self.checked.config.mutation == TerminalMutation::AcceptBadKeyCheck
@@ -612,7 +608,9 @@ impl Terminal {
                         self.persistent.batch = answer.batch;
                         self.emit(now, E::SignedIn { batch: answer.batch });
                     }
-                    Err(error) => self.emit(now, E::SignInFailed { why: error.to_string() }),
+                    Err(error) => {
+                        self.emit(now, E::SignInFailed { why: FailureReason::Keys(error) })
+                    }
                 }
             }
             NetworkCode::SignOff => {
@@ -630,10 +628,10 @@ impl Terminal {
         let Some(Outstanding { awaiting: Awaiting::Trade { request, .. }, .. }) =
             &self.volatile.outstanding
         else {
-            return self.stale(now, "trade answer", answer.stan);
+            return self.stale(now, AnswerKind::Trade, answer.stan);
         };
         if request.stan != answer.stan {
-            return self.stale(now, "trade answer", answer.stan);
+            return self.stale(now, AnswerKind::Trade, answer.stan);
         }
         let Some(Outstanding { awaiting: Awaiting::Trade { request, reversal }, deadline }) =
             self.volatile.outstanding.take()
@@ -641,7 +639,7 @@ impl Terminal {
             unreachable!("checked above")
         };
         if !answer.answers(&request) {
-            let why = "answer does not match the request".to_string();
+            let why = FailureReason::AnswerDoesNotMatch;
             self.trade_unusable(now, &request, reversal, ReversalReason::Garbled, why, true);
             return true;
         }
@@ -652,12 +650,12 @@ impl Terminal {
             MacCheck::Wrong { .. } => true,
         };
         if mac_fails {
-            let why = "the answer's mac does not check".to_string();
+            let why = FailureReason::AnswerMacFails;
             self.trade_unusable(now, &request, reversal, ReversalReason::BadMac, why, true);
             // Unauthenticated, but asking for a sign-in is the safe direction:
             // a host holding other keys answers every MAC'd message this way.
             if code.action() == TerminalAction::SignInAgain {
-                self.require_sign_in(now, format!("host answered {code} under another key"));
+                self.require_sign_in(now, SignInReason::AnsweredUnderAnotherKey { code });
             }
             return true;
         }
@@ -672,8 +670,10 @@ impl Terminal {
             let stan = request.stan;
             self.volatile.outstanding =
                 Some(Outstanding { awaiting: Awaiting::Trade { request, reversal }, deadline });
-            let why = format!("94 to stan {stan} is not its verdict: still waiting");
-            self.emit(now, E::FrameDropped { why });
+            self.emit(
+                now,
+                E::FrameDropped { why: FrameDropReason::DuplicateIsNotVerdict { stan } },
+            );
             return false;
         }
         let taken_as_no_answer = match self.checked.config.mutation {
@@ -684,7 +684,7 @@ impl Terminal {
             _ => false,
         };
         if taken_as_no_answer {
-            let why = format!("host answered {code}: taken as no answer");
+            let why = FailureReason::TakenAsNoAnswer { code };
             self.trade_unusable(now, &request, reversal, ReversalReason::Garbled, why, true);
             return true;
         }
@@ -702,7 +702,7 @@ impl Terminal {
             self.record_approval(now, &request, &answer);
         }
         if code.action() == TerminalAction::SignInAgain {
-            self.require_sign_in(now, format!("host answered {code}: {}", code.meaning()));
+            self.require_sign_in(now, SignInReason::TradeAnswered { code });
         }
         true
     }
@@ -743,7 +743,7 @@ impl Terminal {
         match outstanding.awaiting {
             Awaiting::Trade { request, reversal } => {
                 self.emit(now, E::TradeTimedOut { stan: request.stan });
-                let why = "no answer in time".to_string();
+                let why = FailureReason::NoAnswerInTime;
                 self.trade_unusable(now, &request, reversal, ReversalReason::Timeout, why, true);
             }
             Awaiting::Reversal { stan } => {
@@ -752,11 +752,11 @@ impl Terminal {
             }
             Awaiting::Advice { request } => self.advice_unanswered(now, &request, None),
             Awaiting::Network { code, .. } => {
-                let why = "no answer in time".to_string();
+                let why = FailureReason::NoAnswerInTime;
                 let kind = match code {
                     NetworkCode::SignIn(_) => E::SignInFailed { why },
-                    NetworkCode::SignOff => E::Refused { why: format!("sign-off: {why}") },
-                    NetworkCode::Echo => E::Refused { why: format!("echo: {why}") },
+                    NetworkCode::SignOff => E::Refused { why: RefusalReason::SignOff(why) },
+                    NetworkCode::Echo => E::Refused { why: RefusalReason::Echo(why) },
                 };
                 self.end_operation();
                 self.emit(now, kind);
@@ -764,7 +764,7 @@ impl Terminal {
             Awaiting::Settlement { .. }
             | Awaiting::BatchUpload { .. }
             | Awaiting::BatchUploadEnd { .. } => {
-                self.fail_operation(now, "no answer in time: settle again to resume".into());
+                self.fail_operation(now, FailureReason::SettlementUnanswered);
             }
         }
     }
@@ -779,12 +779,7 @@ impl Actor for Terminal {
             return;
         }
         if from != Node::Switch {
-            self.emit(
-                now,
-                E::FrameDropped {
-                    why: format!("from {from}: a terminal talks to its switch only"),
-                },
-            );
+            self.emit(now, E::FrameDropped { why: FrameDropReason::NotFromSwitch { from } });
             return;
         }
         match receive(bytes, self.mac_key().as_ref()) {

@@ -15,7 +15,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use possim_models::iso8583::values::{Stan, TerminalId};
+use possim_models::iso8583::Mti;
 use possim_models::terminal::events::TerminalEventKind as E;
+use possim_models::terminal::reasons::Recovery;
 use serde::{Deserialize, Serialize};
 
 use super::universe::{fault_name, HOST_FAULTS, TERMINAL_FAULTS};
@@ -62,23 +64,23 @@ fn tag(value: &impl Serialize, key: &str) -> String {
 pub fn phase_after(phase: &'static str, event: &E, queued_offline: bool) -> &'static str {
     match event {
         E::TradeStarted { .. } => "awaiting_answer",
-        E::RequestSent { mti, .. } => match mti.as_str() {
-            "0400" => "reversal_pending",
-            "0500" => "settlement",
-            "0800" | "0820" => "signing_in",
+        E::RequestSent { mti, .. } => match *mti {
+            Mti::REVERSAL => "reversal_pending",
+            Mti::SETTLEMENT => "settlement",
+            Mti::NETWORK | Mti::NETWORK_ADVICE => "signing_in",
             // Batch upload detail, and a refund's advice, keep their phase.
-            "0220" | "0320"
+            Mti::ADVICE | Mti::BATCH
                 if matches!(phase, "settlement" | "batch_upload" | "awaiting_answer") =>
             {
                 phase
             }
-            "0220" | "0320" if queued_offline => "offline_upload",
+            Mti::ADVICE | Mti::BATCH if queued_offline => "offline_upload",
             // An e-cash upload is a 0320 too, but its STAN is a queued
             // trade's. Any other 0320 is batch upload: a resumed upload past
             // its first message (after a refusal or a power cut) has no
             // `BatchUploadStarted` before it.
-            "0320" => "batch_upload",
-            "0220" => "offline_upload",
+            Mti::BATCH => "batch_upload",
+            Mti::ADVICE => "offline_upload",
             _ => "awaiting_answer",
         },
         // Not `ReversalStored`: a reversal is stored before every request
@@ -165,7 +167,7 @@ impl Coverage {
                         E::SettlementFailed { .. } => {
                             bump(&mut coverage.settlements, "failed".into())
                         }
-                        E::Recovered { what } if what.contains("settlement") => {
+                        E::Recovered { what: Recovery::SettlementResumes { .. } } => {
                             bump(&mut coverage.settlements, "resumed_after_power".into())
                         }
                         _ => {}

@@ -780,7 +780,7 @@ impl Fleet {
             TerminalEventKind::SignInRequired { .. } | TerminalEventKind::SignInFailed { .. } => {
                 self.sign_in_again(now, id)
             }
-            TerminalEventKind::Refused { why } if why.contains("signed in") => {
+            TerminalEventKind::Refused { why } if why.is_not_signed_in() => {
                 self.sign_in_again(now, id)
             }
             TerminalEventKind::SignedIn { .. } => {

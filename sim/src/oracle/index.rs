@@ -27,6 +27,7 @@ use std::collections::BTreeMap;
 use possim_models::actor::TradeKey;
 use possim_models::iso8583::trade::{Side, TradeKind};
 use possim_models::iso8583::values::{BatchNo, Pan, Stan, TerminalId};
+use possim_models::iso8583::Mti;
 use possim_models::issuer::{IssuerEventKind, Purse};
 use possim_models::network::NetworkEventKind;
 use possim_models::switch::SwitchEventKind;
@@ -347,11 +348,11 @@ impl<'a> TraceIndex<'a> {
         let view = self.trades.get_mut(&id).expect("latest names a trade");
         match kind {
             E::RequestSent { mti, .. } => {
-                let own = view.kind.is_some_and(|k| k.mti().to_string() == *mti);
+                let own = view.kind.is_some_and(|k| k.mti() == *mti);
                 if own && view.sent.is_none() && view.offline_queued.is_none() {
                     view.sent = Some(seq);
                     in_flight.insert(terminal, id);
-                } else if mti != "0400" {
+                } else if *mti != Mti::REVERSAL {
                     // Another message (an upload of an offline trade): no
                     // reversal follows its loss, so it is not tracked here.
                 } else {

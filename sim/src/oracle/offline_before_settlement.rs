@@ -34,6 +34,7 @@
 use std::collections::BTreeMap;
 
 use possim_models::iso8583::values::Stan;
+use possim_models::iso8583::Mti;
 use possim_models::terminal::events::TerminalEventKind;
 
 use super::index::{TraceIndex, TradeId};
@@ -59,7 +60,7 @@ pub fn check(index: &TraceIndex) -> Vec<Violation> {
                     held.remove(stan);
                 }
                 TerminalEventKind::RequestSent { stan, mti }
-                    if mti == "0500" && !held.is_empty() =>
+                    if *mti == Mti::SETTLEMENT && !held.is_empty() =>
                 {
                     let (first_stan, (queued, id)) = held.iter().next().expect("not empty");
                     let trade = match id {

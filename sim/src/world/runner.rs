@@ -673,7 +673,7 @@ impl<'a> Runner<'a> {
                     self.sign_in_again(now, terminal);
                 }
                 TerminalEventKind::Refused { why }
-                    if self.phase == Phase::Safety && why.contains("signed in") =>
+                    if self.phase == Phase::Safety && why.is_not_signed_in() =>
                 {
                     self.sign_in_again(now, terminal);
                 }

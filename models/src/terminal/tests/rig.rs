@@ -8,6 +8,9 @@ use crate::iso8583::subfields::SettlementResult;
 use crate::iso8583::trade::{CardRead, FinancialRequest, ReversalRequest};
 use crate::iso8583::values::{AmountFen, Pan, Stan};
 use crate::iso8583::ResponseCode;
+pub use crate::terminal::reasons::{
+    AnswerKind, FailureReason, FrameDropReason, OwedSlip, Recovery, RefusalReason, SignInReason,
+};
 use crate::terminal::{Terminal, TerminalCommand, TerminalConfig, TerminalEventKind};
 use crate::time::Instant;
 
