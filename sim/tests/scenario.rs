@@ -129,10 +129,10 @@ fn every_actor_accepts_its_compiled_configuration() {
         for terminal in &compiled.terminals {
             Terminal::new(terminal.config.clone(), Instant::ZERO).unwrap();
         }
-        Switch::new(compiled.switch.clone()).unwrap();
-        Network::new(compiled.network.clone()).unwrap();
+        Switch::new(compiled.switch.clone(), Instant::ZERO).unwrap();
+        Network::new(compiled.network.clone(), Instant::ZERO).unwrap();
         for issuer in &compiled.issuers {
-            Issuer::new(issuer.clone()).unwrap();
+            Issuer::new(issuer.clone(), Instant::ZERO).unwrap();
         }
     }
 }
@@ -150,10 +150,10 @@ fn the_city_fixture_compiles_with_tables_sized_for_it() {
     // 30 an hour, one hour of trading and healing, 10,000 terminals, doubled.
     assert_eq!(compiled.network.clearing_max, 600_000);
     assert!(compiled.issuers.iter().all(|issuer| issuer.trades_max == 600_000));
-    Switch::new(compiled.switch.clone()).unwrap();
-    Network::new(compiled.network.clone()).unwrap();
+    Switch::new(compiled.switch.clone(), Instant::ZERO).unwrap();
+    Network::new(compiled.network.clone(), Instant::ZERO).unwrap();
     for issuer in &compiled.issuers {
-        Issuer::new(issuer.clone()).unwrap();
+        Issuer::new(issuer.clone(), Instant::ZERO).unwrap();
     }
 }
 

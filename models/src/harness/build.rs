@@ -99,12 +99,12 @@ impl Configs {
             .into_iter()
             .map(|config| Terminal::new(config, now).expect("a valid terminal config"))
             .collect();
-        let switch = Switch::new(self.switch).expect("a valid switch config");
-        let network = Network::new(self.network).expect("a valid network config");
+        let switch = Switch::new(self.switch, now).expect("a valid switch config");
+        let network = Network::new(self.network, now).expect("a valid network config");
         let issuers = self
             .issuers
             .into_iter()
-            .map(|config| Issuer::new(config).expect("a valid issuer config"))
+            .map(|config| Issuer::new(config, now).expect("a valid issuer config"))
             .collect();
         Harness::new(terminals, switch, network, issuers)
     }

@@ -132,7 +132,7 @@ impl Harness {
     pub fn restart_switch(&mut self) {
         let persistent = self.switch.persistent();
         let config = self.switch.config().clone();
-        self.switch = Switch::recover(config, persistent, self.now)
+        self.switch = Switch::restart(config, persistent, self.now)
             .expect("a config that loaded once loads again");
         self.switch_up = true;
         self.drain();

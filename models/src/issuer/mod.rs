@@ -55,7 +55,7 @@
 //!     pan, balance_fen: 10_000, pin: "123456".into(), offline_balance_fen: 0,
 //!     status: CardStatus::Active, expiry: None,
 //! });
-//! let mut issuer = Issuer::new(config).unwrap();
+//! let mut issuer = Issuer::new(config, Instant::ZERO).unwrap();
 //! let sale = FinancialRequest {
 //!     trade: Trade::Sale { amount: AmountFen::new(2_500).unwrap() },
 //!     card: CardRead::swiped(pan),

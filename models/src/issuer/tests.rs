@@ -78,7 +78,7 @@ impl Rig {
         adjust(&mut config);
         let keys = config.link.link_keys();
         Rig {
-            issuer: Issuer::new(config).unwrap(),
+            issuer: Issuer::new(config, Instant::ZERO).unwrap(),
             mak: keys.mac_key(),
             keys,
             now: Instant::from_millis(1_000),
@@ -702,10 +702,16 @@ fn configuration_is_checked_before_the_issuer_starts() {
     let mut config = IssuerConfig::new(7, link());
     config.cards.push(account(PAN, 1));
     config.cards.push(account(PAN, 2));
-    assert!(matches!(Issuer::new(config).unwrap_err(), IssuerConfigError::DuplicateCard { .. }));
+    assert!(matches!(
+        Issuer::new(config, Instant::ZERO).unwrap_err(),
+        IssuerConfigError::DuplicateCard { .. }
+    ));
     let mut config = IssuerConfig::new(7, link());
     config.cards.push(CardAccount { offline_balance_fen: 100_001, ..account(PAN, 1) });
-    assert!(matches!(Issuer::new(config).unwrap_err(), IssuerConfigError::OfflineBalance { .. }));
+    assert!(matches!(
+        Issuer::new(config, Instant::ZERO).unwrap_err(),
+        IssuerConfigError::OfflineBalance { .. }
+    ));
 }
 
 /// Regression: an offline upload accepted past a balance already at the

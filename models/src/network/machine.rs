@@ -112,7 +112,12 @@ pub struct Network {
 }
 
 impl Network {
-    pub fn new(config: NetworkConfig) -> Result<Network, NetworkConfigError> {
+    /// The network at its first start, no trade pending. Nothing is due at
+    /// a cold start; `now` is taken so that all four actors start the same
+    /// way (docs/DESIGN.md, "Starting an actor"). The network keeps no
+    /// persistent state, so it has no `restart`.
+    pub fn new(config: NetworkConfig, now: Instant) -> Result<Network, NetworkConfigError> {
+        let _ = now;
         let valid = config.validate()?;
         let mut routes: Vec<(String, u16)> =
             config.routes.iter().map(|route| (route.bin_prefix.clone(), route.issuer)).collect();

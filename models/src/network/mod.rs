@@ -52,7 +52,7 @@
 //!     vec![IssuerLink { index: 1, link: issuer.clone() }],
 //!     vec![Route { bin_prefix: "622202".into(), issuer: 1 }],
 //! );
-//! let mut network = Network::new(config).unwrap();
+//! let mut network = Network::new(config, Instant::ZERO).unwrap();
 //! let sale = FinancialRequest {
 //!     trade: Trade::Sale { amount: AmountFen::new(2_500).unwrap() },
 //!     card: CardRead::swiped(Pan::new("6222021234567890123").unwrap()),

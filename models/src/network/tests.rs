@@ -81,7 +81,7 @@ impl Rig {
         Rig {
             switch: config.switch_link.link_keys(),
             issuers,
-            network: Network::new(config).unwrap(),
+            network: Network::new(config, Instant::ZERO).unwrap(),
             now: Instant::ZERO,
         }
     }
@@ -463,7 +463,7 @@ fn the_pin_block_is_translated_so_the_issuer_can_decrypt_it() {
         status: CardStatus::Active,
         expiry: None,
     });
-    let mut issuer = Issuer::new(issuer_config).unwrap();
+    let mut issuer = Issuer::new(issuer_config, Instant::ZERO).unwrap();
     issuer.handle_message(rig.now, Node::Network, &out[0].bytes);
     let answer = issuer.poll_transmit().unwrap();
     rig.network.handle_message(rig.now, Node::Issuer(2), &answer.bytes);
@@ -672,12 +672,12 @@ fn configuration_is_checked_before_the_network_starts() {
     ] {
         let mut config = config();
         adjust(&mut config);
-        assert_eq!(Network::new(config).unwrap_err().to_string(), expected);
+        assert_eq!(Network::new(config, Instant::ZERO).unwrap_err().to_string(), expected);
     }
     let mut config = config();
     config.store_forward_max = 1_000_000;
     assert!(matches!(
-        Network::new(config).unwrap_err(),
+        Network::new(config, Instant::ZERO).unwrap_err(),
         NetworkConfigError::TooSmall { name: "transmits_max", .. }
     ));
 }
@@ -1036,7 +1036,7 @@ impl Behind {
             status: CardStatus::Active,
             expiry: None,
         });
-        Behind { issuer: Issuer::new(config).unwrap(), events: Vec::new() }
+        Behind { issuer: Issuer::new(config, Instant::ZERO).unwrap(), events: Vec::new() }
     }
 
     /// Hands the issuer what the network sent it and the network what the

@@ -183,7 +183,7 @@ mod defaults {
 
 /// Why a configuration (or a persistent state under it) was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
+pub enum SwitchConfigError {
     #[error("{field} must be greater than zero")]
     Zero { field: &'static str },
     #[error("{count} terminals registered, terminals_max is {max}")]
@@ -266,7 +266,7 @@ impl SwitchConfig {
             + 8
     }
 
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub fn validate(&self) -> Result<(), SwitchConfigError> {
         for (field, value) in [
             ("upstream_timeout_ms", self.upstream_timeout_ms as usize),
             ("reversal_retry_interval_ms", self.reversal_retry_interval_ms as usize),
@@ -277,11 +277,11 @@ impl SwitchConfig {
             ("clearing_max", self.clearing_max),
         ] {
             if value == 0 {
-                return Err(ConfigError::Zero { field });
+                return Err(SwitchConfigError::Zero { field });
             }
         }
         if self.terminals.len() > self.terminals_max {
-            return Err(ConfigError::TooManyTerminals {
+            return Err(SwitchConfigError::TooManyTerminals {
                 count: self.terminals.len(),
                 max: self.terminals_max,
             });
@@ -289,11 +289,16 @@ impl SwitchConfig {
         let mut seen = BTreeSet::new();
         for terminal in &self.terminals {
             if !seen.insert(terminal.terminal_id) {
-                return Err(ConfigError::DuplicateTerminal { terminal: terminal.terminal_id });
+                return Err(SwitchConfigError::DuplicateTerminal {
+                    terminal: terminal.terminal_id,
+                });
             }
         }
         if self.quirks.len() > QUIRKS_MAX {
-            return Err(ConfigError::TooManyQuirks { count: self.quirks.len(), max: QUIRKS_MAX });
+            return Err(SwitchConfigError::TooManyQuirks {
+                count: self.quirks.len(),
+                max: QUIRKS_MAX,
+            });
         }
         for (index, quirk) in self.quirks.iter().enumerate() {
             let why = if !seen.contains(&quirk.terminal) {
@@ -313,24 +318,24 @@ impl SwitchConfig {
                 None
             };
             if let Some(why) = why {
-                return Err(ConfigError::Quirk { index, why });
+                return Err(SwitchConfigError::Quirk { index, why });
             }
         }
         if self.trades_per_batch_max > BatchTotals::COUNT_MAX as usize {
-            return Err(ConfigError::BatchTooLarge {
+            return Err(SwitchConfigError::BatchTooLarge {
                 max: self.trades_per_batch_max,
                 limit: BatchTotals::COUNT_MAX,
             });
         }
         if self.transmits_max < self.transmits_per_call_max() {
-            return Err(ConfigError::OutputTooSmall {
+            return Err(SwitchConfigError::OutputTooSmall {
                 field: "transmits_max",
                 value: self.transmits_max,
                 required: self.transmits_per_call_max(),
             });
         }
         if self.events_max < self.events_per_call_max() {
-            return Err(ConfigError::OutputTooSmall {
+            return Err(SwitchConfigError::OutputTooSmall {
                 field: "events_max",
                 value: self.events_max,
                 required: self.events_per_call_max(),

@@ -23,7 +23,7 @@ use crate::iso8583::{Frame, Header, Message, Mti, Tpdu};
 use crate::time::Instant;
 use crate::wire::{receive, seal, seal_with_header, InboundError, SOFTWARE_VERSION};
 
-use super::config::{ConfigError, SwitchConfig};
+use super::config::{SwitchConfig, SwitchConfigError};
 use super::events::{
     CloseReason, DropReason, SwitchCommand, SwitchEvent, SwitchEventKind, UnexpectedFrame,
 };
@@ -36,7 +36,7 @@ pub const SWITCH_ADDRESS: u16 = 0x0003;
 pub const NETWORK_ADDRESS: u16 = 0x0001;
 
 /// What survives a crash: keys, the registry's state, batch records and the
-/// store-and-forward queue. Requests in flight do not (see [`Switch::recover`]).
+/// store-and-forward queue. Requests in flight do not (see [`Switch::restart`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SwitchPersistent {
     /// Blocks drawn from the key generator so far.
@@ -115,8 +115,12 @@ pub struct Switch {
 }
 
 impl Switch {
-    /// A switch on its first day: every registered terminal signed out, on batch 000001.
-    pub fn new(config: SwitchConfig) -> Result<Switch, ConfigError> {
+    /// A switch on its first day: every registered terminal signed out, on
+    /// batch 000001. Nothing is due at a cold start; `now` is taken so that
+    /// all four actors start the same way (docs/DESIGN.md, "Starting an
+    /// actor").
+    pub fn new(config: SwitchConfig, now: Instant) -> Result<Switch, SwitchConfigError> {
+        let _ = now;
         config.validate()?;
         let terminals = config
             .terminals
@@ -160,16 +164,16 @@ impl Switch {
     /// if it had timed out; a non-reversible one (refund, upload, inquiry) is
     /// forgotten, so that the terminal's retry is forwarded again rather than
     /// answered 94 (the issuer recognises a repeat by its key).
-    pub fn recover(
+    pub fn restart(
         config: SwitchConfig,
         persistent: SwitchPersistent,
         now: Instant,
-    ) -> Result<Switch, ConfigError> {
+    ) -> Result<Switch, SwitchConfigError> {
         config.validate()?;
         let SwitchPersistent { key_counter, terminals: mut old, store_forward, clearing } =
             persistent;
         if clearing.len() > config.clearing_max {
-            return Err(ConfigError::ClearingOverBound {
+            return Err(SwitchConfigError::ClearingOverBound {
                 count: clearing.len(),
                 max: config.clearing_max,
             });
@@ -177,7 +181,7 @@ impl Switch {
         let count = store_forward.len();
         let mut store_forward =
             store_forward.rebound(config.store_forward_max).map_err(|count| {
-                ConfigError::StoreForwardOverBound { count, max: config.store_forward_max }
+                SwitchConfigError::StoreForwardOverBound { count, max: config.store_forward_max }
             })?;
         store_forward.all_due(now);
         let mut terminals = BTreeMap::new();
@@ -206,7 +210,7 @@ impl Switch {
                     record.reversed = true;
                     let key = TradeKey::of(&record.request);
                     if store_forward.room() == 0 {
-                        return Err(ConfigError::StoreForwardOverBound {
+                        return Err(SwitchConfigError::StoreForwardOverBound {
                             count: count + reversals_queued + 1,
                             max: config.store_forward_max,
                         });

@@ -32,7 +32,7 @@
 //! let mut config = SwitchConfig::new(key("1111111111111111"), key("2222222222222222"), key("3333333333333333"));
 //! let (terminal, merchant) = (TerminalId::new("T0000001").unwrap(), MerchantId::new("M1").unwrap());
 //! config.terminals.push(RegisteredTerminal { terminal_id: terminal, merchant_id: merchant, tmk: key("0123456789ABCDEF") });
-//! let mut switch = Switch::new(config).unwrap();
+//! let mut switch = Switch::new(config, Instant::ZERO).unwrap();
 //!
 //! let sign_in = CupMessage::Network(NetworkRequest {
 //!     code: NetworkCode::SignIn(KeyMode::Single),
@@ -60,7 +60,7 @@ pub mod store_forward;
 mod tests;
 
 pub use config::{
-    ConfigError, HexKey, LinkKeysConfig, RegisteredTerminal, SwitchConfig, SwitchQuirk,
+    HexKey, LinkKeysConfig, RegisteredTerminal, SwitchConfig, SwitchConfigError, SwitchQuirk,
 };
 pub use events::{
     CloseReason, DropReason, SwitchCommand, SwitchEvent, SwitchEventKind, UnexpectedFrame,

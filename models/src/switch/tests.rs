@@ -189,7 +189,7 @@ impl World {
     }
 
     fn with(config: SwitchConfig) -> World {
-        World { switch: Switch::new(config.clone()).unwrap(), config }
+        World { switch: Switch::new(config.clone(), Instant::ZERO).unwrap(), config }
     }
 
     fn send(&mut self, now: Instant, from: Node, bytes: &[u8]) -> Vec<Transmit> {
@@ -1112,7 +1112,7 @@ fn a_restart_keeps_keys_batch_records_and_queued_reversals() {
     let persistent = world.switch.persistent();
 
     let mut world = World {
-        switch: Switch::recover(world.config.clone(), persistent, at(50_000)).unwrap(),
+        switch: Switch::restart(world.config.clone(), persistent, at(50_000)).unwrap(),
         config: world.config,
     };
     assert_eq!(
@@ -1141,7 +1141,7 @@ fn a_trade_in_flight_at_the_crash_is_reversed_by_the_switch() {
     let persistent = world.switch.persistent();
 
     let mut world = World {
-        switch: Switch::recover(world.config.clone(), persistent, at(5_000)).unwrap(),
+        switch: Switch::restart(world.config.clone(), persistent, at(5_000)).unwrap(),
         config: world.config,
     };
     assert_eq!(
@@ -1232,17 +1232,17 @@ fn a_network_frame_with_a_bad_zone_mac_is_ignored() {
 fn the_configuration_is_checked_against_its_bounds() {
     let pos = Pos::new("10000001", TMK_SINGLE);
     let mut config = config_for(&[&pos, &pos]);
-    assert_eq!(config.validate(), Err(ConfigError::DuplicateTerminal { terminal: pos.id }));
+    assert_eq!(config.validate(), Err(SwitchConfigError::DuplicateTerminal { terminal: pos.id }));
     config.terminals.pop();
     config.trades_per_batch_max = 1000;
-    assert!(matches!(config.validate(), Err(ConfigError::BatchTooLarge { .. })));
+    assert!(matches!(config.validate(), Err(SwitchConfigError::BatchTooLarge { .. })));
     config.trades_per_batch_max = 999;
     config.pending_max = 0;
-    assert_eq!(config.validate(), Err(ConfigError::Zero { field: "pending_max" }));
+    assert_eq!(config.validate(), Err(SwitchConfigError::Zero { field: "pending_max" }));
     config.pending_max = 10_000;
     assert!(matches!(
         config.validate(),
-        Err(ConfigError::OutputTooSmall { field: "transmits_max", .. })
+        Err(SwitchConfigError::OutputTooSmall { field: "transmits_max", .. })
     ));
 }
 
@@ -1392,7 +1392,7 @@ fn the_clearing_file_survives_a_crash_and_a_full_file_says_what_it_left_out() {
     let mut config = world.config.clone();
     config.clearing_max = 1;
     let mut switch =
-        Switch::recover(config.clone(), world.switch.persistent(), at(30)).expect("recovers");
+        Switch::restart(config.clone(), world.switch.persistent(), at(30)).expect("recovers");
     while switch.poll_event().is_some() {}
     switch.handle_command(at(40), SwitchCommand::CloseBatch { terminal: pos.id });
     let mut events = Vec::new();
@@ -1406,7 +1406,7 @@ fn the_clearing_file_survives_a_crash_and_a_full_file_says_what_it_left_out() {
         unfiled: 1
     }));
     assert_eq!(switch.persistent().clearing.len(), 1);
-    let mut again = Switch::recover(config, switch.persistent(), at(50)).expect("recovers");
+    let mut again = Switch::restart(config, switch.persistent(), at(50)).expect("recovers");
     while again.poll_event().is_some() {}
     again.handle_command(at(60), SwitchCommand::SubmitClearing);
     let Some(SwitchEvent { kind: SwitchEventKind::ClearingSubmitted { keys }, .. }) =
@@ -1813,7 +1813,7 @@ fn a_restart_reverses_every_reversible_pre_auth_kind_in_flight_and_lets_a_comple
     }
     let persistent = world.switch.persistent();
     let mut world = World {
-        switch: Switch::recover(world.config.clone(), persistent, at(5_000)).unwrap(),
+        switch: Switch::restart(world.config.clone(), persistent, at(5_000)).unwrap(),
         config: world.config,
     };
     assert_eq!(

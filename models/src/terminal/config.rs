@@ -220,7 +220,7 @@ impl Default for TerminalConfig {
 
 /// Why a configuration cannot drive a terminal.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
+pub enum TerminalConfigError {
     #[error("tmk is not a des key: {0}")]
     Tmk(#[from] crate::iso8583::keys::KeyError),
     #[error("key mode {mode} needs a {expected}-byte tmk, not {length}")]
@@ -242,26 +242,26 @@ pub(crate) struct Checked {
     pub operator: [u8; 3],
 }
 
-fn range(name: &'static str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
+fn range(name: &'static str, value: u64, min: u64, max: u64) -> Result<(), TerminalConfigError> {
     if value < min || value > max {
-        return Err(ConfigError::OutOfRange { name, value, min, max });
+        return Err(TerminalConfigError::OutOfRange { name, value, min, max });
     }
     Ok(())
 }
 
 impl TerminalConfig {
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub fn validate(&self) -> Result<(), TerminalConfigError> {
         self.check().map(|_| ())
     }
 
-    pub(crate) fn check(&self) -> Result<Checked, ConfigError> {
+    pub(crate) fn check(&self) -> Result<Checked, TerminalConfigError> {
         let tmk = DesKey::from_hex(&self.tmk)?;
         let expected = match self.key_mode {
             KeyMode::Single => 8,
             KeyMode::Double | KeyMode::DoubleWithTrackKey => 16,
         };
         if tmk.as_bytes().len() != expected {
-            return Err(ConfigError::TmkLength {
+            return Err(TerminalConfigError::TmkLength {
                 mode: self.key_mode.code(),
                 expected,
                 length: tmk.as_bytes().len(),
@@ -269,7 +269,7 @@ impl TerminalConfig {
         }
         let bytes = self.operator.as_bytes();
         if bytes.is_empty() || bytes.len() > 3 || !bytes.iter().all(|b| (0x20..=0x7E).contains(b)) {
-            return Err(ConfigError::Operator(self.operator.clone()));
+            return Err(TerminalConfigError::Operator(self.operator.clone()));
         }
         let mut operator = [b' '; 3];
         operator[..bytes.len()].copy_from_slice(bytes);
@@ -303,7 +303,10 @@ mod tests {
     #[test]
     fn a_double_length_mode_refuses_a_single_tmk() {
         let config = TerminalConfig { key_mode: KeyMode::Double, ..TerminalConfig::default() };
-        assert!(matches!(config.validate(), Err(ConfigError::TmkLength { expected: 16, .. })));
+        assert!(matches!(
+            config.validate(),
+            Err(TerminalConfigError::TmkLength { expected: 16, .. })
+        ));
     }
 
     #[test]
@@ -327,7 +330,7 @@ mod tests {
         let config = TerminalConfig { journal_max: 1000, ..TerminalConfig::default() };
         assert!(matches!(
             config.validate(),
-            Err(ConfigError::OutOfRange { name: "journal_max", .. })
+            Err(TerminalConfigError::OutOfRange { name: "journal_max", .. })
         ));
     }
 }

@@ -33,7 +33,7 @@
 //! assert_eq!(terminal.poll_timeout(), Some(Instant::from_millis(60_000)));
 //! // A power cut: the store survives, the session does not.
 //! let store = terminal.persistent().clone();
-//! let rebooted = Terminal::boot(TerminalConfig::default(), store, Instant::from_millis(5)).unwrap();
+//! let rebooted = Terminal::restart(TerminalConfig::default(), store, Instant::from_millis(5)).unwrap();
 //! assert_eq!(rebooted.poll_timeout(), None);
 //! ```
 
@@ -58,8 +58,8 @@ mod tests;
 
 pub use commands::TerminalCommand;
 pub use config::{
-    ConfigError, JournalClear, OfflineUpload, ReversalExhausted, ReversalPersist, TerminalConfig,
-    TerminalMutation, UploadEndCode,
+    JournalClear, OfflineUpload, ReversalExhausted, ReversalPersist, TerminalConfig,
+    TerminalConfigError, TerminalMutation, UploadEndCode,
 };
 pub use events::{TerminalEvent, TerminalEventKind};
 pub use persistent::Persistent;

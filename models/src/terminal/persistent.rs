@@ -2,7 +2,7 @@
 //! physical state of the device (battery charge, printer mechanism).
 //!
 //! The simulator powers a terminal off by dropping it and keeping this
-//! struct; [`super::Terminal::boot`] starts a terminal on it and runs
+//! struct; [`super::Terminal::restart`] starts a terminal on it and runs
 //! recovery. Nothing here refers to a deadline or an in-flight message: that
 //! is [`super::volatile::Volatile`].
 //!

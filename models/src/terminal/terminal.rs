@@ -48,7 +48,7 @@ use crate::wire::{receive, seal, Inbound, InboundError};
 
 use super::commands::TerminalCommand;
 use super::config::{
-    Checked, ConfigError, OfflineUpload, ReversalPersist, TerminalConfig, TerminalMutation,
+    Checked, OfflineUpload, ReversalPersist, TerminalConfig, TerminalConfigError, TerminalMutation,
 };
 use super::events::{TerminalEvent, TerminalEventKind as E};
 use super::journal::JournalEntry;
@@ -91,17 +91,17 @@ pub(super) enum Step {
 
 impl Terminal {
     /// A terminal fresh from the factory, powered on at `now`.
-    pub fn new(config: TerminalConfig, now: Instant) -> Result<Terminal, ConfigError> {
+    pub fn new(config: TerminalConfig, now: Instant) -> Result<Terminal, TerminalConfigError> {
         let persistent = Persistent::new(&config);
-        Terminal::boot(config, persistent, now)
+        Terminal::restart(config, persistent, now)
     }
 
     /// Powers a terminal on over an existing store and runs recovery.
-    pub fn boot(
+    pub fn restart(
         config: TerminalConfig,
         persistent: Persistent,
         now: Instant,
-    ) -> Result<Terminal, ConfigError> {
+    ) -> Result<Terminal, TerminalConfigError> {
         let checked = config.check()?;
         let mut terminal = Terminal {
             checked,

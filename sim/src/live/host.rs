@@ -175,16 +175,17 @@ fn json(text: impl Into<String>) -> serde_json::Value {
 impl LiveHost {
     pub fn new(scenario: &CompiledScenario) -> Result<LiveHost, HostError> {
         let config = |what, why: String| HostError::Config { what, why };
-        let switch =
-            Switch::new(scenario.switch.clone()).map_err(|e| config("switch", e.to_string()))?;
-        let network =
-            Network::new(scenario.network.clone()).map_err(|e| config("network", e.to_string()))?;
+        let start = Instant::from_millis(u64::from(scenario.run.open_hour) * 3_600_000);
+        let switch = Switch::new(scenario.switch.clone(), start)
+            .map_err(|e| config("switch", e.to_string()))?;
+        let network = Network::new(scenario.network.clone(), start)
+            .map_err(|e| config("network", e.to_string()))?;
         let issuers = scenario
             .issuers
             .iter()
             .map(|issuer| {
                 let built =
-                    Issuer::new(issuer.clone()).map_err(|e| config("issuer", e.to_string()));
+                    Issuer::new(issuer.clone(), start).map_err(|e| config("issuer", e.to_string()));
                 built.map(|built| (issuer.index, built))
             })
             .collect::<Result<BTreeMap<_, _>, _>>()?;
@@ -199,7 +200,7 @@ impl LiveHost {
             issuers,
             backbone: scenario.backbone.clone(),
             calendar: scenario.calendar,
-            start: Instant::from_millis(u64::from(scenario.run.open_hour) * 3_600_000),
+            start,
             flights: BTreeMap::new(),
             sequence: 0,
             faults: ServeFaults::new(&scenario.faults.protocol),

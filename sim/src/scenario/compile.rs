@@ -36,8 +36,8 @@ use possim_models::iso8583::subfields::BatchDetail;
 use possim_models::iso8583::values::{Expiry, MerchantId, Pan, TerminalId};
 use possim_models::issuer::{CardAccount, IssuerConfig, IssuerConfigError};
 use possim_models::network::{IssuerLink, NetworkConfig, NetworkConfigError, Route};
-use possim_models::switch::{ConfigError as SwitchConfigError, RegisteredTerminal, SwitchConfig};
-use possim_models::terminal::config::ConfigError as TerminalConfigError;
+use possim_models::switch::{RegisteredTerminal, SwitchConfig, SwitchConfigError};
+use possim_models::terminal::config::TerminalConfigError;
 use possim_models::terminal::TerminalConfig;
 use possim_models::time::Calendar;
 

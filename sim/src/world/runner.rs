@@ -608,7 +608,7 @@ impl<'a> Runner<'a> {
         {
             let mut world = self.world.borrow_mut();
             let persistent = world.switch.persistent();
-            world.switch = Switch::recover(self.scenario.switch.clone(), persistent, now)
+            world.switch = Switch::restart(self.scenario.switch.clone(), persistent, now)
                 .expect("a configuration that loaded once loads again");
             world.switch_up = true;
             for reset in world.resets.values() {
@@ -1043,14 +1043,14 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
             .map_err(|error| RunError::Unsupported(format!("terminal {id}: {error}")))?;
         terminals.insert(id, TerminalSlot { terminal, farm: compiled.farm.clone(), line });
     }
-    let switch = Switch::new(scenario.switch.clone())
+    let switch = Switch::new(scenario.switch.clone(), start)
         .map_err(|e| RunError::Unsupported(format!("switch: {e}")))?;
-    let network = Network::new(scenario.network.clone())
+    let network = Network::new(scenario.network.clone(), start)
         .map_err(|e| RunError::Unsupported(format!("network: {e}")))?;
     let issuers = scenario
         .issuers
         .iter()
-        .map(|config| Issuer::new(config.clone()).map(|issuer| (config.index, issuer)))
+        .map(|config| Issuer::new(config.clone(), start).map(|issuer| (config.index, issuer)))
         .collect::<Result<BTreeMap<u16, Issuer>, _>>()
         .map_err(|e| RunError::Unsupported(format!("issuer: {e}")))?;
     let issuer_silent = issuers.keys().map(|&index| (index, false)).collect();

@@ -9,7 +9,7 @@ use crate::iso8583::trade::{CardRead, FinancialRequest, ReversalRequest};
 use crate::iso8583::values::{AmountFen, Pan, Stan};
 use crate::iso8583::ResponseCode;
 pub use crate::terminal::reasons::{
-    AnswerKind, FailureReason, FrameDropReason, OwedSlip, Recovery, RefusalReason, SignInReason,
+    FailureReason, FrameDropReason, OwedSlip, Recovery, RefusalReason, SignInReason,
 };
 use crate::terminal::{Terminal, TerminalCommand, TerminalConfig, TerminalEventKind};
 use crate::time::Instant;
@@ -244,7 +244,7 @@ impl Rig {
         self.pump();
         let store = self.terminal.persistent().clone();
         self.advance_ms(1000);
-        self.terminal = Terminal::boot(self.config.clone(), store, self.now).unwrap();
+        self.terminal = Terminal::restart(self.config.clone(), store, self.now).unwrap();
         self.pump();
         self.operator();
     }

@@ -136,7 +136,7 @@ fn the_stan_wraps_from_999999_to_1() {
     let mut rig = Rig::new(TerminalConfig::default());
     let mut store = rig.terminal.persistent().clone();
     store.set_next_stan(stan(999_999));
-    rig.terminal = crate::terminal::Terminal::boot(rig.config.clone(), store, rig.now).unwrap();
+    rig.terminal = crate::terminal::Terminal::restart(rig.config.clone(), store, rig.now).unwrap();
     rig.operator();
     rig.sign_in();
     let first = rig.approved_sale(100);
