@@ -302,6 +302,8 @@ impl Issuer {
             // A hold is money set aside: a positive delta releases it.
             Purse::Hold => {
                 account.held_fen -= delta_fen;
+                // Each hold is released once, by what it held.
+                assert!(account.held_fen >= 0, "card {pan} holds {} fen", account.held_fen);
                 account.held_fen
             }
         };
@@ -759,6 +761,8 @@ impl Issuer {
         );
         let code = match self.trades.get(&key).map(|record| record.outcome) {
             None => {
+                // With the table full the marker is not kept, and need not
+                // be: the late original is refused 96 by the same bound.
                 if self.trades.len() < self.config.trades_max {
                     let original = reversal.original();
                     let record = TradeRecord {

@@ -217,6 +217,19 @@ pub enum SwitchEventKind {
         batch: BatchNo,
         unfiled: usize,
     },
+    /// A batch upload carried more detail than `trades_per_batch_max`
+    /// entries: the `dropped` entries past the bound are not kept, so the
+    /// upload's end message finds fewer than it counts and is answered 95.
+    UploadOverBound {
+        terminal: TerminalId,
+        batch: BatchNo,
+        dropped: usize,
+    },
+    /// A quirk command refused: the switch already carries `QUIRKS_MAX`.
+    QuirkRefused {
+        terminal: TerminalId,
+        stan: u32,
+    },
     /// The day's clearing file, handed to the network at end of day: every
     /// trade the acquirer's terminals settled since the last one.
     ClearingSubmitted {
@@ -294,6 +307,16 @@ impl std::fmt::Display for SwitchEvent {
                 f,
                 "clearing file full: {unfiled} trades of {terminal} batch {batch} not filed"
             ),
+            SwitchEventKind::UploadOverBound { terminal, batch, dropped } => write!(
+                f,
+                "batch upload {terminal} batch {batch}: {dropped} entries past the bound not kept"
+            ),
+            SwitchEventKind::QuirkRefused { terminal, stan } => {
+                write!(
+                    f,
+                    "quirk refused for {terminal} stan {stan}: the switch carries its maximum"
+                )
+            }
             SwitchEventKind::ClearingSubmitted { keys } => {
                 write!(f, "clearing file submitted: {} trades", keys.len())
             }

@@ -876,6 +876,7 @@ impl Switch {
                     // A chunk sent again (its 0330 lost, or the terminal lost
                     // power before it came) counts once.
                     let mut new_entries = 0usize;
+                    let mut over_bound = 0usize;
                     for entry in &request.detail.entries {
                         if !batch.uploaded.contains_key(&entry.stan) {
                             new_entries += 1;
@@ -890,9 +891,21 @@ impl Switch {
                             || batch.uploaded.contains_key(&entry.stan)
                         {
                             batch.uploaded.insert(entry.stan, *entry);
+                        } else {
+                            over_bound += 1;
                         }
                     }
                     assert!(batch.uploaded.len() <= trades_max);
+                    if over_bound > 0 {
+                        self.event(
+                            now,
+                            SwitchEventKind::UploadOverBound {
+                                terminal: request.terminal,
+                                batch: request.batch,
+                                dropped: over_bound,
+                            },
+                        );
+                    }
                     for entry in &unknown {
                         self.event(
                             now,
@@ -1258,10 +1271,13 @@ impl Actor for Switch {
             }
             SwitchCommand::Quirk(quirk) => {
                 let quirks = &mut self.config.quirks;
-                if quirks.len() < super::config::QUIRKS_MAX {
-                    quirks.retain(|q| q.terminal != quirk.terminal || q.stan != quirk.stan);
-                    quirks.push(quirk);
+                if quirks.len() >= super::config::QUIRKS_MAX {
+                    let (terminal, stan) = (quirk.terminal, quirk.stan);
+                    return self.event(now, SwitchEventKind::QuirkRefused { terminal, stan });
                 }
+                quirks.retain(|q| q.terminal != quirk.terminal || q.stan != quirk.stan);
+                quirks.push(quirk);
+                assert!(quirks.len() <= super::config::QUIRKS_MAX);
             }
             SwitchCommand::CloseBatch { terminal } => {
                 let Some(state) = self.state.terminals.get_mut(&terminal) else { return };

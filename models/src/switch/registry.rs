@@ -193,6 +193,7 @@ impl TerminalState {
         let closed = self.current.number;
         let next = BatchRecord::new(closed.next());
         let next_number = next.number;
+        assert_ne!(closed, next_number, "a closed batch is never reopened");
         self.previous = Some(std::mem::replace(&mut self.current, next));
         (closed, next_number)
     }

@@ -1476,6 +1476,27 @@ fn a_quirk_set_by_command_makes_that_settlement_unbalanced_and_only_that_one() {
     assert_eq!(read_settlement_answer(&out[0]).result, SettlementResult::Balanced);
 }
 
+#[test]
+fn a_quirk_past_the_bound_is_refused_with_an_event_not_dropped() {
+    let (mut world, pos) = signed_in_world();
+    world.events();
+    let quirk = |stan| crate::switch::SwitchQuirk {
+        terminal: pos.id,
+        stan,
+        answer: None,
+        sign_in_again_header: false,
+        bad_key_check: false,
+        not_balanced: true,
+    };
+    let max = crate::switch::config::QUIRKS_MAX as u32;
+    for stan in 1..=max {
+        world.switch.handle_command(at(50), SwitchCommand::Quirk(quirk(stan)));
+    }
+    assert_eq!(world.events(), []);
+    world.switch.handle_command(at(60), SwitchCommand::Quirk(quirk(max + 1)));
+    assert_eq!(world.events(), [SwitchEventKind::QuirkRefused { terminal: pos.id, stan: max + 1 }]);
+}
+
 // ---- the pre-authorisation family ---------------------------------------------------
 
 /// The five kinds of the family, in the order a merchant meets them.

@@ -201,6 +201,17 @@ impl Journal {
                 Side::None => {}
             }
         }
+        // Field 48 carries three-digit counts and twelve-digit amounts: the
+        // journal's bound and the terminal's refusal of a trade that would
+        // overflow keep them there.
+        assert!(
+            totals.debit_count.max(totals.credit_count) <= BatchTotals::COUNT_MAX,
+            "batch counts over three digits: {totals:?}"
+        );
+        assert!(
+            totals.debit_amount.max(totals.credit_amount) <= AmountFen::MAX,
+            "batch amounts over twelve digits: {totals:?}"
+        );
         totals
     }
 

@@ -74,6 +74,8 @@ impl Persistent {
     pub(crate) fn take_stan(&mut self) -> Stan {
         let stan = self.next_stan;
         self.next_stan = stan.next();
+        // Two messages under one STAN would be one trade to the host.
+        assert_ne!(self.next_stan, stan, "the stan counter moves on with every message");
         stan
     }
 

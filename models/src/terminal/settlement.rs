@@ -187,6 +187,7 @@ impl Terminal {
             self.clear_journal(now, progress.batch);
         }
         self.persistent.batch = progress.batch.next();
+        assert_ne!(self.persistent.batch, progress.batch, "a settled batch is never reopened");
         self.persistent.settlement = None;
         self.emit(now, E::SettlementCompleted { batch: progress.batch });
         self.end_operation();

@@ -480,7 +480,8 @@ impl Terminal {
         let store_free = self.persistent.reversal.is_none();
         let forgets = kind == TradeKind::Completion
             && self.checked.config.mutation == TerminalMutation::CompletionNotReversed;
-        if (kind.is_reversible() || reverse_all) && store_free && !forgets {
+        let reversed = (kind.is_reversible() || reverse_all) && store_free && !forgets;
+        if reversed {
             let reversal = ReversalRequest::new_unchecked(&request, ReversalReason::Timeout.code());
             match self.checked.config.reversal_persist {
                 ReversalPersist::BeforeSend => {
@@ -490,6 +491,14 @@ impl Terminal {
                 ReversalPersist::AfterSend => volatile_reversal = Some(reversal),
             }
         }
+        // The rule the safe policy exists for: a power cut from here on
+        // finds the reversal in the store.
+        let before_send = self.checked.config.reversal_persist == ReversalPersist::BeforeSend;
+        assert!(
+            !(reversed && before_send)
+                || self.persistent.reversal.as_ref().is_some_and(|r| r.stan() == stan),
+            "the reversal of stan {stan} is stored before its request leaves"
+        );
         self.send(now, &CupMessage::Trade(request.clone()));
         self.await_answer(now, Awaiting::Trade { request, reversal: volatile_reversal });
         self.volatile.operation = Some((Operation::Trade { command, sent: true, retry_of }, state));
