@@ -9,11 +9,14 @@
 //!   time and the business calendar; [`bounded`]: the one queue type;
 //!   [`wire`]: sealing and receiving frames.
 //! - The actors: [`terminal`], [`switch`], [`network`], [`issuer`].
+//! - `harness` (cargo feature `harness`, for tests and benchmarks): the four
+//!   actors wired together in memory, with scripted faults on their links.
 
 #![forbid(unsafe_code)]
 
 pub mod actor;
 pub mod bounded;
+#[cfg(feature = "harness")]
 pub mod harness;
 pub mod iso8583;
 pub mod issuer;
