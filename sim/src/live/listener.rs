@@ -346,6 +346,7 @@ pub(crate) async fn connection(
         tokio::select! {
             out = outbox.recv() => match out {
                 Some(Outgoing::Frame(bytes)) => {
+                    crate::logs::live_frame(conn, false, &bytes, log.elapsed_ms());
                     match tokio::time::timeout(idle, writer.write_all(&bytes)).await {
                         Ok(Ok(())) => {}
                         Ok(Err(error)) => break (format!("write failed: {error}"), false),
@@ -364,6 +365,7 @@ pub(crate) async fn connection(
                 Ok(read) => match framer.push(&chunk[..read]) {
                     Ok(frames) => {
                         for bytes in frames {
+                            crate::logs::live_frame(conn, true, &bytes, log.elapsed_ms());
                             deadline = tokio::time::Instant::now() + idle;
                             if input.send(Input::Frame { conn, bytes }).await.is_err() {
                                 break 'conn ("the host stopped".into(), false);
