@@ -220,8 +220,8 @@ pub fn live_frame(conn: u64, inbound: bool, bytes: &[u8], ms: u64) {
     set_clock(Instant::from_millis(ms));
     let facts = crate::frame_facts::FrameFacts::of(bytes);
     let mti = facts.mti.as_deref().unwrap_or("????");
-    let terminal = facts.terminal.as_ref().map(|id| id.trimmed().to_string());
-    let code = facts.code.map(|code| code.as_str().to_string());
+    let terminal = facts.terminal.as_ref().map(|id| tracing::field::display(id.trimmed()));
+    let code = facts.code.as_ref().map(|code| tracing::field::display(code.as_str()));
     let way = if inbound { "read" } else { "written" };
     tracing::debug!(
         target: "possim::frame",

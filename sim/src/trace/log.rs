@@ -8,17 +8,32 @@ use tracing::Level;
 use super::{Fate, FaultCause, FrameRecord, TraceEvent, TraceRecord};
 use crate::logs::{event_label, set_clock};
 
-/// The label and JSON body of an actor event, and the STAN and terminal it
-/// names (read off the body, so every event kind gets them).
-fn decision<T: serde::Serialize>(kind: &T, tag: Option<&str>) -> (String, String, Option<u64>) {
+/// The label of an actor event, its JSON body (less the tag the label
+/// already names), and the STAN it names (read off the body, so every
+/// event kind gets them).
+fn decision<T: serde::Serialize>(kind: &T, tag: Option<&str>) -> (String, Detail, Option<u64>) {
     let (label, detail) = event_label(kind, tag);
-    let body: serde_json::Value = serde_json::from_str(&detail).unwrap_or_default();
+    let mut body: serde_json::Value = serde_json::from_str(&detail).unwrap_or_default();
     let stan = body
         .get("stan")
         .or_else(|| body.get("key").and_then(|key| key.get("stan")))
         .and_then(serde_json::Value::as_u64);
-    (label, detail, stan)
+    let detail = match (tag, body.as_object_mut()) {
+        (Some(tag), Some(fields)) => {
+            fields.remove(tag);
+            if fields.is_empty() {
+                String::new()
+            } else {
+                body.to_string()
+            }
+        }
+        _ => detail,
+    };
+    (label, (!detail.is_empty()).then(|| tracing::field::display(detail)), stan)
 }
+
+/// An event's JSON body, when it has one.
+type Detail = Option<tracing::field::DisplayValue<String>>;
 
 fn fate_text(fate: &Fate) -> String {
     match fate {
@@ -33,8 +48,8 @@ fn fate_text(fate: &Fate) -> String {
 
 fn frame(frame: &FrameRecord) {
     let mti = frame.mti.as_deref().unwrap_or("????");
-    let terminal = frame.terminal.as_ref().map(|id| id.trimmed().to_string());
-    let code = frame.code.map(|code| code.as_str().to_string());
+    let terminal = frame.terminal.as_ref().map(|id| tracing::field::display(id.trimmed()));
+    let code = frame.code.as_ref().map(|code| tracing::field::display(code.as_str()));
     let (from, to, fate) = (&frame.from, &frame.to, fate_text(&frame.fate));
     if tracing::enabled!(target: "possim::frame", Level::TRACE) {
         tracing::trace!(
@@ -79,28 +94,28 @@ pub(crate) fn record(record: &TraceRecord) {
             if tracing::enabled!(target: "possim::terminal", Level::INFO) {
                 set_clock(record.at);
                 let (label, detail, stan) = decision(&event.kind, Some("event"));
-                tracing::info!(target: "possim::terminal", terminal = %event.terminal.trimmed(), stan, detail = %detail, "{label}");
+                tracing::info!(target: "possim::terminal", stan, detail, "{label}");
             }
         }
         TraceEvent::Switch(event) => {
             if tracing::enabled!(target: "possim::switch", Level::INFO) {
                 set_clock(record.at);
                 let (label, detail, stan) = decision(&event.kind, None);
-                tracing::info!(target: "possim::switch", stan, detail = %detail, "{label}");
+                tracing::info!(target: "possim::switch", stan, detail, "{label}");
             }
         }
         TraceEvent::Network(event) => {
             if tracing::enabled!(target: "possim::network", Level::INFO) {
                 set_clock(record.at);
                 let (label, detail, stan) = decision(&event.kind, None);
-                tracing::info!(target: "possim::network", stan, detail = %detail, "{label}");
+                tracing::info!(target: "possim::network", stan, detail, "{label}");
             }
         }
-        TraceEvent::Issuer { issuer, event } => {
+        TraceEvent::Issuer { event, .. } => {
             if tracing::enabled!(target: "possim::issuer", Level::INFO) {
                 set_clock(record.at);
                 let (label, detail, stan) = decision(&event.kind, None);
-                tracing::info!(target: "possim::issuer", issuer, stan, detail = %detail, "{label}");
+                tracing::info!(target: "possim::issuer", stan, detail, "{label}");
             }
         }
         TraceEvent::Frame(record_frame) => {
@@ -137,7 +152,7 @@ pub(crate) fn record(record: &TraceRecord) {
         TraceEvent::Phase { phase } => {
             if tracing::enabled!(target: "possim::run", Level::INFO) {
                 set_clock(record.at);
-                tracing::info!(target: "possim::run", "phase {phase:?}");
+                tracing::info!(target: "possim::run", "phase {}", format!("{phase:?}").to_lowercase());
             }
         }
         TraceEvent::Verdict(verdict) => {
