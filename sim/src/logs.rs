@@ -13,8 +13,9 @@
 //! | `possim::frame` | debug | each frame on a link: MTI, STAN, terminal, amount, response code, fate; at trace also its other fields (masked) |
 //! | `possim::live` | info | live mode's decision log (`serve`, `drive`) |
 //!
-//! Spans: `host{name=...}` (a turmoil host, or a live connection), inside it
-//! the actor (`terminal{id=...}`, `switch`, `network`, `issuer{index=...}`).
+//! Spans: `host{name=...}` (a turmoil host; `possim` for live mode's own
+//! elements), inside it the actor (`terminal{id=...}`, `switch`, `network`,
+//! `issuer{index=...}`). Live mode's frames name their connection (`conn`).
 //!
 //! **Zero cost when off.** With no filter given no subscriber is installed,
 //! tracing's global level stays `OFF`, and every call here returns after one
@@ -54,20 +55,16 @@ pub fn set_clock(at: Instant) {
     CLOCK_MS.with(|clock| clock.set(Some(at.as_millis())));
 }
 
-/// Forgets this thread's log clock: what is logged next is stamped `-`.
-pub fn clear_clock() {
-    CLOCK_MS.with(|clock| clock.set(None));
-}
-
-/// Time stamps from the simulated clock ([`set_clock`]), not the wall's.
+/// Time stamps from the simulated clock ([`set_clock`]), not the wall's;
+/// `-` on a thread that has logged no record yet.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SimTime;
 
 impl FormatTime for SimTime {
     fn format_time(&self, w: &mut Writer<'_>) -> fmt::Result {
         match CLOCK_MS.with(Cell::get) {
-            Some(ms) => write!(w, "{:>12}", Instant::from_millis(ms).to_string()),
-            None => write!(w, "{:>12}", "-"),
+            Some(ms) => write!(w, "{}", Instant::from_millis(ms)),
+            None => w.write_str("-"),
         }
     }
 }

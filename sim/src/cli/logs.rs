@@ -18,7 +18,8 @@ pub enum LogFormatArg {
 #[derive(Debug, Clone, Args)]
 pub struct LogArgs {
     /// Log the run's decisions, frames and faults to stderr, stamped with
-    /// simulated time: a filter in RUST_LOG's syntax (`possim=info`,
+    /// simulated time (serve and drive: time since start): a filter in
+    /// RUST_LOG's syntax (`possim=info`,
     /// `possim=debug` adds every frame, `possim::frame=trace` their fields).
     /// Wins over RUST_LOG; with neither, nothing is logged.
     #[arg(long, value_name = "FILTER")]

@@ -20,7 +20,7 @@ fn decision<T: serde::Serialize>(kind: &T, tag: Option<&str>) -> (String, Detail
         .and_then(serde_json::Value::as_u64);
     let detail = match (tag, body.as_object_mut()) {
         (Some(tag), Some(fields)) => {
-            fields.remove(tag);
+            fields.shift_remove(tag);
             if fields.is_empty() {
                 String::new()
             } else {
