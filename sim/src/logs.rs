@@ -13,9 +13,10 @@
 //! | `possim::frame` | debug | each frame on a link: MTI, STAN, terminal, amount, response code, fate; at trace also its other fields (masked) |
 //! | `possim::live` | info | live mode's decision log (`serve`, `drive`) |
 //!
-//! Spans: `host{name=...}` (a turmoil host; `possim` for live mode's own
-//! elements), inside it the actor (`terminal{id=...}`, `switch`, `network`,
-//! `issuer{index=...}`). Live mode's frames name their connection (`conn`).
+//! Spans: `host{name=...}` (a turmoil host; in live mode the peer's address
+//! for its frames, `possim` for possim's own elements), inside it the actor
+//! (`terminal{id=...}`, `switch`, `network`, `issuer{index=...}`). Live
+//! mode's frames also name their connection (`conn`).
 //!
 //! **Zero cost when off.** With no filter given no subscriber is installed,
 //! tracing's global level stays `OFF`, and every call here returns after one
@@ -30,6 +31,7 @@
 
 use std::cell::Cell;
 use std::fmt;
+use std::sync::OnceLock;
 
 use possim_models::actor::Node;
 use possim_models::time::Instant;
@@ -48,6 +50,17 @@ pub const LOG_ENV: &str = "RUST_LOG";
 thread_local! {
     /// The simulated clock of the last record logged on this thread.
     static CLOCK_MS: Cell<Option<u64>> = const { Cell::new(None) };
+}
+
+/// Live mode's clock: when the command installed its logs (or first
+/// stamped a live line).
+static LIVE_EPOCH: OnceLock<std::time::Instant> = OnceLock::new();
+
+/// Live mode's time stamp: wall time since [`LIVE_EPOCH`], one clock for
+/// the connections, the decision log and the host's elements alike.
+pub fn live_clock() -> Instant {
+    let epoch = LIVE_EPOCH.get_or_init(std::time::Instant::now);
+    Instant::from_millis(epoch.elapsed().as_millis() as u64)
 }
 
 /// Sets this thread's log clock (called only when something is logged).
@@ -116,6 +129,7 @@ where
 /// (`--log`, else `RUST_LOG`). Whether one was installed.
 pub fn install(flag: Option<&str>, format: LogFormat) -> Result<bool, String> {
     let Some(filter) = filter_text(flag) else { return Ok(false) };
+    LIVE_EPOCH.get_or_init(std::time::Instant::now);
     let subscriber = subscriber(&filter, format, std::io::stderr)?;
     tracing::subscriber::set_global_default(subscriber)
         .map_err(|error| format!("installing the log subscriber: {error}"))?;
@@ -208,13 +222,26 @@ pub fn in_actor<T>(node: Node, host: impl FnOnce() -> String, body: impl FnOnce(
     actor.in_scope(body)
 }
 
-/// Live mode: a frame read from (`inbound`) or written to connection
-/// `conn`, `ms` after the run began (the live clock: wall time since start).
-pub fn live_frame(conn: u64, inbound: bool, bytes: &[u8], ms: u64) {
+/// Live mode: the span of a connection to `peer` (the address at its other
+/// end), and of the terminal it carries when that is known (`drive` dials
+/// one connection per terminal). Disabled when logging is off.
+pub fn peer_span(peer: impl FnOnce() -> String, terminal: Option<&str>) -> Span {
+    if !spans_on() {
+        return Span::none();
+    }
+    let host = tracing::info_span!(target: SPANS_TARGET, "host", name = %peer());
+    match terminal {
+        Some(id) => tracing::info_span!(target: SPANS_TARGET, parent: &host, "terminal", id = %id),
+        None => host,
+    }
+}
+
+/// Live mode: a frame read from (`inbound`) or written to connection `conn`.
+pub fn live_frame(conn: u64, inbound: bool, bytes: &[u8]) {
     if !tracing::enabled!(target: "possim::frame", Level::DEBUG) {
         return;
     }
-    set_clock(Instant::from_millis(ms));
+    set_clock(live_clock());
     let facts = crate::frame_facts::FrameFacts::of(bytes);
     let mti = facts.mti.as_deref().unwrap_or("????");
     let terminal = facts.terminal.as_ref().map(|id| tracing::field::display(id.trimmed()));
@@ -232,12 +259,12 @@ pub fn live_frame(conn: u64, inbound: bool, bytes: &[u8], ms: u64) {
     );
 }
 
-/// Live mode: one line of the decision log (`live::log`), `ms` after it began.
-pub fn live_line(event: &str, fields: &str, ms: u64) {
+/// Live mode: one line of the decision log (`live::log`).
+pub fn live_line(event: &str, fields: &str) {
     if !tracing::enabled!(target: "possim::live", Level::INFO) {
         return;
     }
-    set_clock(Instant::from_millis(ms));
+    set_clock(live_clock());
     tracing::info!(target: "possim::live", fields = %fields, "{event}");
 }
 

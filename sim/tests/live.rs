@@ -1149,6 +1149,7 @@ fn serve_and_drive_log_frames_and_decisions_with_log() {
     let serve = Serve::start(scenario, &["--duration", "120", "--log", "possim=debug"]);
     let (drive_code, drive_table, drive_log) =
         drive(scenario, &serve.addr, &["--duration", "6", "--log", "possim=debug"]);
+    let peer = format!("host{{name={}}}:terminal{{id=", serve.addr);
     let pid = serve.child.id().to_string();
     let _ = Command::new("kill").args(["-INT", &pid]).status();
     let (_, _, serve_log) = serve.finish();
@@ -1156,11 +1157,20 @@ fn serve_and_drive_log_frames_and_decisions_with_log() {
     let stamped = |line: &str| line.split_whitespace().next().is_some_and(|t| t.contains(':'));
     assert!(drive_log.lines().all(stamped), "{drive_log}");
     assert!(drive_log.contains("possim::live: dial fields="), "{drive_log}");
-    assert!(drive_log.contains("possim::frame: 0200 written conn="), "{drive_log}");
+    assert!(
+        drive_log
+            .lines()
+            .any(|l| l.contains(&peer) && l.contains("possim::frame: 0200 written conn=")),
+        "frames in the span of the peer and the terminal: {drive_log}"
+    );
     assert!(drive_log.contains("possim::frame: 0210 read conn="), "{drive_log}");
     assert!(!drive_log.lines().any(|l| l.starts_with('{')), "no second JSON log");
     let serve_log = serve_log.join("\n");
-    assert!(serve_log.contains("possim::frame: 0200 read conn="), "{serve_log}");
+    assert!(
+        serve_log.contains("}: possim::frame: 0200 read conn=")
+            && serve_log.contains("host{name=127.0.0.1:"),
+        "frames in the span of the peer: {serve_log}"
+    );
     assert!(
         serve_log.contains("host{name=possim}:switch: possim::switch: signed in"),
         "{serve_log}"

@@ -169,16 +169,11 @@ fn placeholder() -> TerminalId {
     TerminalId::new("????????").expect("eight printable characters")
 }
 
-/// An element's event as a log line (`crate::logs`), stamped with the time
-/// since the host started; nothing is built when logs are off.
-fn log_event(start: Instant, now: Instant, node: Node, event: TraceEvent) {
+/// An element's event as a log line (`crate::logs`); nothing is built
+/// when logs are off.
+fn log_event(node: Node, event: TraceEvent) {
     if crate::logs::actor_events_on() {
-        let ms = now.as_millis().saturating_sub(start.as_millis());
-        crate::logs::in_actor(
-            node,
-            || "possim".into(),
-            || crate::trace::log::live_event(event, ms),
-        );
+        crate::logs::in_actor(node, || "possim".into(), || crate::trace::log::live_event(event));
     }
 }
 
@@ -580,13 +575,13 @@ impl LiveHost {
                         ],
                     );
                 }
-                log_event(self.start, now, Node::Switch, TraceEvent::Switch(event));
+                log_event(Node::Switch, TraceEvent::Switch(event));
             }
             while let Some(transmit) = self.switch.poll_transmit() {
                 outbound.push((Node::Switch, transmit));
             }
             while let Some(event) = self.network.poll_event() {
-                log_event(self.start, now, Node::Network, TraceEvent::Network(event));
+                log_event(Node::Network, TraceEvent::Network(event));
             }
             while let Some(transmit) = self.network.poll_transmit() {
                 outbound.push((Node::Network, transmit));
@@ -594,7 +589,7 @@ impl LiveHost {
             for (index, issuer) in self.issuers.iter_mut() {
                 while let Some(event) = issuer.poll_event() {
                     let event = TraceEvent::Issuer { issuer: *index, event };
-                    log_event(self.start, now, Node::Issuer(*index), event);
+                    log_event(Node::Issuer(*index), event);
                 }
                 while let Some(transmit) = issuer.poll_transmit() {
                     outbound.push((Node::Issuer(*index), transmit));

@@ -2,7 +2,6 @@
 //! the trace is where every actor event, frame and fault of a simulated
 //! run passes, so one hook serves them all.
 
-use possim_models::time::Instant;
 use tracing::Level;
 
 use super::{Fate, FaultCause, FrameRecord, TraceEvent, TraceRecord};
@@ -173,7 +172,8 @@ pub(crate) fn record(record: &TraceRecord) {
     }
 }
 
-/// Live mode: an actor event of the host's elements, `ms` after it began.
-pub fn live_event(event: TraceEvent, ms: u64) {
-    self::record(&TraceRecord { seq: 0, at: Instant::from_millis(ms), event });
+/// Live mode: an actor event of the host's elements, stamped with live
+/// mode's clock (`crate::logs::live_clock`).
+pub fn live_event(event: TraceEvent) {
+    self::record(&TraceRecord { seq: 0, at: crate::logs::live_clock(), event });
 }
