@@ -33,6 +33,7 @@ pub mod frame_facts;
 pub mod frame_json;
 pub mod hunt;
 pub mod live;
+pub mod logs;
 pub mod oracle;
 pub mod order;
 pub mod pinned;

@@ -31,6 +31,8 @@ use serde::Serialize;
 
 use crate::frame_facts::FrameFacts;
 
+pub mod log;
+
 /// Which way a frame goes on a terminal's line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -338,6 +340,8 @@ impl Trace {
         serde_json::to_writer(&mut self.line, &record).expect("trace records serialise");
         self.line.push(b'\n');
         self.hash = fnv1a(self.hash, &self.line);
+        // A log line for the record, if logs are on (free when they are not).
+        log::record(&record);
         self.records.push(record);
     }
 

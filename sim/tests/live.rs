@@ -30,6 +30,7 @@ impl Serve {
             .arg(root().join(scenario))
             .args(["--listen", "127.0.0.1:0"])
             .args(extra)
+            .env_remove("RUST_LOG")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -46,7 +47,9 @@ impl Serve {
         });
         let mut serve = Serve { child, addr: String::new(), lines, seen: Vec::new() };
         let listening = serve.wait_for(r#""event":"listening""#, Duration::from_secs(20));
-        let value: serde_json::Value = serde_json::from_str(&listening).unwrap();
+        // With --log the decision log's line is a log line's `fields=`.
+        let json = listening.split_once("fields=").map_or(listening.as_str(), |(_, json)| json);
+        let value: serde_json::Value = serde_json::from_str(json).unwrap();
         serve.addr = value["addr"].as_str().unwrap().to_string();
         serve
     }
@@ -530,6 +533,7 @@ fn drive(scenario: &str, addr: &str, extra: &[&str]) -> (i32, String, String) {
         .arg(root().join(scenario))
         .args(["--target", addr, "--speed", "5"])
         .args(extra)
+        .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -1134,4 +1138,42 @@ fn a_real_terminal_trades_unaffected_through_two_thousand_hostile_clients() {
     assert!(bound.iter().all(|l| l.contains("LV000001")), "only the terminal binds: {bound:?}");
     let _ = std::fs::remove_dir_all(dir);
     eprintln!("siege: {:?} wall", started.elapsed());
+}
+
+/// `--log` on serve and drive: frames read and written per connection,
+/// the host's elements' decisions in their spans, the decision log as log
+/// lines (not also as its own JSON lines), each stamped `h:mm:ss.mmm`.
+#[test]
+fn serve_and_drive_log_frames_and_decisions_with_log() {
+    let scenario = "scenarios/live/drive_compliant.yaml";
+    let serve = Serve::start(scenario, &["--duration", "120", "--log", "possim=debug"]);
+    let (drive_code, drive_table, drive_log) =
+        drive(scenario, &serve.addr, &["--duration", "6", "--log", "possim=debug"]);
+    let peer = format!("host{{name={}}}:terminal{{id=", serve.addr);
+    let pid = serve.child.id().to_string();
+    let _ = Command::new("kill").args(["-INT", &pid]).status();
+    let (_, _, serve_log) = serve.finish();
+    assert_eq!(drive_code, 0, "{drive_table}\n{drive_log}");
+    let stamped = |line: &str| line.split_whitespace().next().is_some_and(|t| t.contains(':'));
+    assert!(drive_log.lines().all(stamped), "{drive_log}");
+    assert!(drive_log.contains("possim::live: dial fields="), "{drive_log}");
+    assert!(
+        drive_log
+            .lines()
+            .any(|l| l.contains(&peer) && l.contains("possim::frame: 0200 written conn=")),
+        "frames in the span of the peer and the terminal: {drive_log}"
+    );
+    assert!(drive_log.contains("possim::frame: 0210 read conn="), "{drive_log}");
+    assert!(!drive_log.lines().any(|l| l.starts_with('{')), "no second JSON log");
+    let serve_log = serve_log.join("\n");
+    assert!(
+        serve_log.contains("}: possim::frame: 0200 read conn=")
+            && serve_log.contains("host{name=127.0.0.1:"),
+        "frames in the span of the peer: {serve_log}"
+    );
+    assert!(
+        serve_log.contains("host{name=possim}:switch: possim::switch: signed in"),
+        "{serve_log}"
+    );
+    assert!(serve_log.contains("possim::issuer: approved"), "{serve_log}");
 }

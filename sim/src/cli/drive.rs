@@ -55,6 +55,8 @@ pub struct DriveArgs {
     /// Seeds the drawn cardholders.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    #[command(flatten)]
+    pub logs: super::logs::LogArgs,
 }
 
 pub fn run(args: DriveArgs) -> Result<u8> {
@@ -84,7 +86,9 @@ pub fn run(args: DriveArgs) -> Result<u8> {
         seed: args.seed,
     };
     let fleet = Fleet::new(&scenario, options).map_err(|error| input(error.to_string()))?;
-    let log = LiveLog::stderr();
+    // With logs on, the decision log's lines are log events (target
+    // possim::live) and are not written a second time.
+    let log = if args.logs.install()? { LiveLog::quiet() } else { LiveLog::stderr() };
     log.line(
         "driving",
         &[

@@ -8,6 +8,7 @@ pub mod explore;
 pub mod frame;
 pub mod hashes;
 pub mod hunt;
+pub mod logs;
 pub mod merge;
 pub mod run;
 pub mod serve;

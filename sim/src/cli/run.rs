@@ -40,6 +40,8 @@ pub struct RunArgs {
     /// Also list what the run reached, and what it never reached.
     #[arg(long)]
     pub coverage: bool,
+    #[command(flatten)]
+    pub logs: super::logs::LogArgs,
 }
 
 pub(crate) fn load(path: &Path) -> Result<possim_sim::scenario::compile::CompiledScenario> {
@@ -126,6 +128,7 @@ fn parse_asks(args: &RunArgs) -> Result<Vec<TradeAsk>> {
 
 pub fn run(args: RunArgs, replay: bool) -> Result<u8> {
     let asks = parse_asks(&args)?;
+    args.logs.install()?;
     let scenario = load(&args.scenario)?;
     let seed = args.seed.unwrap_or(scenario.run.seed);
     let options = RunOptions { seed, swarm: args.swarm };

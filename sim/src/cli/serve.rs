@@ -55,6 +55,8 @@ pub struct ServeArgs {
     /// a message within this long.
     #[arg(long, default_value_t = 600_000)]
     pub connect_timeout_ms: u64,
+    #[command(flatten)]
+    pub logs: super::logs::LogArgs,
 }
 
 pub fn run(args: ServeArgs) -> Result<u8> {
@@ -84,7 +86,9 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         linger_ms: args.linger_ms,
         connect_timeout_ms: args.connect_timeout_ms,
     };
-    let log = LiveLog::stderr();
+    // With logs on, the decision log's lines are log events (target
+    // possim::live) and are not written a second time.
+    let log = if args.logs.install()? { LiveLog::quiet() } else { LiveLog::stderr() };
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let outcome = runtime.block_on(async {

@@ -215,7 +215,9 @@ pub async fn drive(
                         let dialled_tx = dial_tx.clone();
                         let log = log.clone();
                         let target = options.target;
-                        tokio::spawn(async move {
+                        let span =
+                            crate::logs::peer_span(|| target.to_string(), Some(terminal.trimmed()));
+                        let task = async move {
                             let dialled = tokio::time::timeout(
                                 Duration::from_millis(DIAL_TIMEOUT_MS),
                                 tokio::net::TcpStream::connect(target),
@@ -254,7 +256,8 @@ pub async fn drive(
                                     let _ = dialled_tx.send((conn, Dialled::Failed(reason))).await;
                                 }
                             }
-                        });
+                        };
+                        tokio::spawn(tracing::Instrument::instrument(task, span));
                     }
                     let line = lines.get(&terminal).expect("dialled above");
                     if line.outbox.try_send(Outgoing::Frame(bytes)).is_err() {

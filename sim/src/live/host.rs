@@ -46,6 +46,7 @@ use super::faults::{AnswerVerdict, RequestVerdict, ServeFaults};
 use super::terminal_checks::{AnswerFate, TerminalWatch};
 use crate::scenario::compile::CompiledScenario;
 use crate::scenario::model::Backbone;
+use crate::trace::TraceEvent;
 
 /// A connection, numbered by the listener.
 pub type ConnId = u64;
@@ -166,6 +167,14 @@ pub struct LiveHost {
 
 fn placeholder() -> TerminalId {
     TerminalId::new("????????").expect("eight printable characters")
+}
+
+/// An element's event as a log line (`crate::logs`); nothing is built
+/// when logs are off.
+fn log_event(node: Node, event: TraceEvent) {
+    if crate::logs::actor_events_on() {
+        crate::logs::in_actor(node, || "possim".into(), || crate::trace::log::live_event(event));
+    }
 }
 
 fn json(text: impl Into<String>) -> serde_json::Value {
@@ -567,16 +576,22 @@ impl LiveHost {
                         ],
                     );
                 }
+                log_event(Node::Switch, TraceEvent::Switch(event));
             }
             while let Some(transmit) = self.switch.poll_transmit() {
                 outbound.push((Node::Switch, transmit));
             }
-            while self.network.poll_event().is_some() {}
+            while let Some(event) = self.network.poll_event() {
+                log_event(Node::Network, TraceEvent::Network(event));
+            }
             while let Some(transmit) = self.network.poll_transmit() {
                 outbound.push((Node::Network, transmit));
             }
             for (index, issuer) in self.issuers.iter_mut() {
-                while issuer.poll_event().is_some() {}
+                while let Some(event) = issuer.poll_event() {
+                    let event = TraceEvent::Issuer { issuer: *index, event };
+                    log_event(Node::Issuer(*index), event);
+                }
                 while let Some(transmit) = issuer.poll_transmit() {
                     outbound.push((Node::Issuer(*index), transmit));
                 }

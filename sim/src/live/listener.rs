@@ -249,7 +249,9 @@ pub async fn serve(
                             }
                             open_max = open_max.max(table.outboxes.len());
                             log.line("connected", &[("conn", conn.into()), ("peer", json(peer.to_string()))]);
-                            tokio::spawn(connection(conn, stream, input_tx.clone(), out_rx, idle, log.clone()));
+                            let span = crate::logs::peer_span(|| peer.to_string(), None);
+                            let task = connection(conn, stream, input_tx.clone(), out_rx, idle, log.clone());
+                            tokio::spawn(tracing::Instrument::instrument(task, span));
                         }
                     }
                 }
@@ -346,6 +348,7 @@ pub(crate) async fn connection(
         tokio::select! {
             out = outbox.recv() => match out {
                 Some(Outgoing::Frame(bytes)) => {
+                    crate::logs::live_frame(conn, false, &bytes);
                     match tokio::time::timeout(idle, writer.write_all(&bytes)).await {
                         Ok(Ok(())) => {}
                         Ok(Err(error)) => break (format!("write failed: {error}"), false),
@@ -364,6 +367,7 @@ pub(crate) async fn connection(
                 Ok(read) => match framer.push(&chunk[..read]) {
                     Ok(frames) => {
                         for bytes in frames {
+                            crate::logs::live_frame(conn, true, &bytes);
                             deadline = tokio::time::Instant::now() + idle;
                             if input.send(Input::Frame { conn, bytes }).await.is_err() {
                                 break 'conn ("the host stopped".into(), false);

@@ -73,6 +73,7 @@ impl LiveLog {
             object.insert((*key).into(), value.clone());
         }
         let text = serde_json::Value::Object(object).to_string();
+        crate::logs::live_line(event, &text);
         if self.to_stderr {
             eprintln!("{text}");
         }

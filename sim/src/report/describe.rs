@@ -2,50 +2,12 @@
 //! their JSON form so every event kind gets one without a table to keep in
 //! step with the models: `reversal queued rc 98`, `moved -1,625.28`.
 
-use possim_reports::format::fen;
 use serde::Serialize;
 
-/// The variant's name and body of a serde enum value: internally tagged by
-/// `tag` (terminal events) or externally tagged (everything else).
-fn parts(value: &serde_json::Value, tag: Option<&str>) -> (String, serde_json::Value) {
-    if let Some(tag) = tag {
-        let name = value.get(tag).and_then(|n| n.as_str()).unwrap_or("event").to_string();
-        return (name, value.clone());
-    }
-    match value {
-        serde_json::Value::String(name) => (name.clone(), serde_json::Value::Null),
-        serde_json::Value::Object(map) if map.len() == 1 => {
-            let (name, body) = map.iter().next().expect("one entry");
-            (name.clone(), body.clone())
-        }
-        other => ("event".to_string(), other.clone()),
-    }
-}
-
-/// (label, detail) of an event kind.
+/// (label, detail) of an event kind (`crate::logs::event_label`, which the
+/// log lines use too).
 pub(crate) fn event<T: Serialize>(kind: &T, tag: Option<&str>) -> (String, String) {
-    let value = serde_json::to_value(kind).unwrap_or(serde_json::Value::Null);
-    let (name, body) = parts(&value, tag);
-    let mut label = name.replace('_', " ");
-    let field = |key: &str| body.get(key);
-    if let Some(code) = field("code").and_then(|c| c.as_str()) {
-        label.push_str(&format!(" rc {code}"));
-    }
-    if let Some(reason) = field("reason").and_then(|r| r.as_str()) {
-        label.push_str(&format!(" ({})", reason.replace('_', " ")));
-    }
-    if let Some(state) = field("state").and_then(|s| s.as_str()) {
-        label.push_str(&format!(" {}", state.replace('_', " ")));
-    }
-    if let Some(attempt) = field("attempt").and_then(|a| a.as_u64()) {
-        label.push_str(&format!(", try {attempt}"));
-    }
-    if let Some(delta) = field("delta_fen").and_then(|d| d.as_i64()) {
-        let purse = field("purse").and_then(|p| p.as_str()).unwrap_or("");
-        label.push_str(&format!(" {}{} ({purse})", if delta > 0 { "+" } else { "" }, fen(delta)));
-    }
-    let detail = if body.is_null() { String::new() } else { body.to_string() };
-    (label, detail)
+    crate::logs::event_label(kind, tag)
 }
 
 #[cfg(test)]

@@ -202,6 +202,17 @@ impl World {
         }
     }
 
+    /// Runs `body` inside the log span of `node`'s actor on its host; only
+    /// a call when logs are off ([`crate::logs`]).
+    fn in_span<T>(&mut self, node: Node, body: impl FnOnce(&mut World) -> T) -> T {
+        if !crate::logs::spans_on() {
+            return body(self);
+        }
+        let host = self.host_of(node);
+        let (_host, actor) = crate::logs::actor_span(node, || host);
+        actor.in_scope(|| body(self))
+    }
+
     /// Applies queued commands, fires a due deadline, and flushes.
     pub fn drive(&mut self, now: Instant, node: Node) -> Vec<Later> {
         let commands: Vec<Command> =
@@ -273,6 +284,10 @@ impl World {
 
     /// Moves `node`'s events into the trace and its frames onto the wire.
     pub fn flush(&mut self, now: Instant, node: Node) -> Vec<Later> {
+        self.in_span(node, |world| world.flush_actor(now, node))
+    }
+
+    fn flush_actor(&mut self, now: Instant, node: Node) -> Vec<Later> {
         let mut outbound = Vec::new();
         match node {
             Node::Switch => {
@@ -503,6 +518,10 @@ impl World {
         id: TerminalId,
         bytes: Vec<u8>,
     ) -> Vec<Later> {
+        self.in_span(Node::Terminal(id), |world| world.arrive(now, id, bytes))
+    }
+
+    fn arrive(&mut self, now: Instant, id: TerminalId, bytes: Vec<u8>) -> Vec<Later> {
         let (facts, header) = decode_once(&bytes);
         let verdict = match self.terminals.get_mut(&id) {
             Some(slot) => slot.line.inbound(now, header, bytes),
