@@ -9,12 +9,12 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Duration;
 
-use possim_models::actor::Node;
+use possim_models::actor::{Node, TradeKey};
 use possim_models::iso8583::trade::{CardRead, EntryMode};
 use possim_models::iso8583::values::{AmountFen, Expiry, Pan, TerminalId};
 use possim_models::issuer::{Issuer, IssuerCommand};
-use possim_models::network::{Network, NetworkCommand, NetworkEventKind};
-use possim_models::switch::{Switch, SwitchCommand, SwitchEventKind};
+use possim_models::network::{Network, NetworkCommand};
+use possim_models::switch::{Switch, SwitchCommand};
 use possim_models::terminal::events::TerminalEventKind;
 use possim_models::terminal::printer::PrinterHardware;
 use possim_models::terminal::{Terminal, TerminalCommand};
@@ -24,7 +24,7 @@ use super::line::Line;
 use super::quiet::{self, Quiet};
 use super::shells;
 use super::simulation::simulation;
-use super::state::{pair, Command, PowerCut, Shared, TerminalSlot, World};
+use super::state::{pair, Command, PowerCut, Shared, TerminalSlot, World, WorldEvent};
 use crate::order::Order;
 use crate::pre_auths::{FollowUp, PreAuthBook};
 use crate::refunds::RefundHistory;
@@ -150,7 +150,10 @@ struct Runner<'a> {
     converged: bool,
     /// What the latest healing round found pending; see `RunOutcome`.
     healing_pending: Vec<String>,
-    cursor: usize,
+    /// The switch's latest clearing file, and what the network cleared for
+    /// each issuer, as the world handed them over.
+    clearing_file: Option<Vec<TradeKey>>,
+    clearing_lists: Vec<(u16, Vec<TradeKey>)>,
     /// Terminals whose last online trade failed: the cashier presses "send pending".
     crashed_switch: bool,
     /// Placed `switch_crash_with_reversals_queued` not landed yet: the
@@ -160,6 +163,14 @@ struct Runner<'a> {
     refund_history: RefundHistory,
     pre_auth_book: PreAuthBook,
     signing_in: std::collections::BTreeSet<TerminalId>,
+}
+
+/// One drain of the world's events, by who reacts to them.
+#[derive(Default)]
+struct Drained {
+    power_cuts: Vec<PowerCut>,
+    cutoffs: Vec<(u64, String)>,
+    terminal_events: Vec<(TerminalId, TerminalEventKind)>,
 }
 
 fn cause_label(cause: &FaultCause) -> FaultCause {
@@ -629,36 +640,32 @@ impl<'a> Runner<'a> {
         self.command(terminal, TerminalCommand::OperatorSignIn { operator, password });
     }
 
+    /// Takes what the world handed over since the last step, in order,
+    /// and sorts it by who reacts: power cuts, placed cutoffs, the cashier,
+    /// the end of day's clearing.
+    fn drain_events(&mut self) -> Drained {
+        let events: Vec<WorldEvent> = self.world.borrow_mut().events.drain(..).collect();
+        let mut drained = Drained::default();
+        for event in events {
+            match event {
+                WorldEvent::Terminal { terminal, kind } => {
+                    drained.terminal_events.push((terminal, kind))
+                }
+                WorldEvent::ClearingSubmitted { keys } => self.clearing_file = Some(keys),
+                WorldEvent::ClearingList { issuer, keys } => {
+                    self.clearing_lists.push((issuer, keys))
+                }
+                WorldEvent::PowerCut(cut) => drained.power_cuts.push(cut),
+                WorldEvent::Cutoff { for_ms, why } => drained.cutoffs.push((for_ms, why)),
+            }
+        }
+        drained
+    }
+
     /// Reacts to what the terminals reported since the last step.
-    fn cashier(&mut self, now: Instant) {
-        let records = {
-            let world = self.world.borrow();
-            let records = world.trace.records();
-            let new: Vec<(TerminalId, TerminalEventKind)> = records[self.cursor..]
-                .iter()
-                .filter_map(|record| match &record.event {
-                    // Only what the cashier reacts to (below) is copied out.
-                    TraceEvent::Terminal(event)
-                        if matches!(
-                            event.kind,
-                            TerminalEventKind::TradeTimedOut { .. }
-                                | TerminalEventKind::TradeFailed { .. }
-                                | TerminalEventKind::SignInRequired { .. }
-                                | TerminalEventKind::SignInFailed { .. }
-                                | TerminalEventKind::Refused { .. }
-                                | TerminalEventKind::SignedIn { .. }
-                        ) =>
-                    {
-                        Some((event.terminal, event.kind.clone()))
-                    }
-                    _ => None,
-                })
-                .collect();
-            (new, records.len())
-        };
-        self.cursor = records.1;
+    fn cashier(&mut self, now: Instant, events: Vec<(TerminalId, TerminalEventKind)>) {
         let send_pending_after_ms = self.scenario.workload.cashier.send_pending_after_ms;
-        for (terminal, kind) in records.0 {
+        for (terminal, kind) in events {
             match kind {
                 TerminalEventKind::TradeTimedOut { .. } | TerminalEventKind::TradeFailed { .. }
                     if self.phase == Phase::Safety =>
@@ -703,8 +710,7 @@ impl<'a> Runner<'a> {
     }
 
     /// Makes the power cuts the line shims asked for; whether there were any.
-    fn power_cuts(&mut self, now: Instant) -> bool {
-        let cuts: Vec<PowerCut> = self.world.borrow_mut().power_cuts.drain(..).collect();
+    fn power_cuts(&mut self, now: Instant, cuts: Vec<PowerCut>) -> bool {
         let any = !cuts.is_empty();
         for PowerCut { terminal, off_ms, why } in cuts {
             if self.phase == Phase::Safety {
@@ -721,9 +727,9 @@ impl<'a> Runner<'a> {
     fn placed_host_faults(
         &mut self,
         now: Instant,
+        cutoffs: Vec<(u64, String)>,
         sim: &mut turmoil::Sim<'_>,
     ) -> Result<bool, RunError> {
-        let cutoffs: Vec<(u64, String)> = self.world.borrow_mut().cutoffs.drain(..).collect();
         let mut any = !cutoffs.is_empty();
         for (for_ms, why) in cutoffs {
             if self.phase == Phase::Safety {
@@ -902,16 +908,7 @@ impl<'a> Runner<'a> {
     }
 
     fn file_clearing(&mut self, now: Instant) {
-        let file: Option<Vec<possim_models::actor::TradeKey>> = {
-            let world = self.world.borrow();
-            world.trace.records().iter().rev().find_map(|record| match &record.event {
-                TraceEvent::Switch(event) => match &event.kind {
-                    SwitchEventKind::ClearingSubmitted { keys } => Some(keys.clone()),
-                    _ => None,
-                },
-                _ => None,
-            })
-        };
+        let file = self.clearing_file.clone();
         let mut world = self.world.borrow_mut();
         // No file (the switch never answered the command): the network
         // clears on its own records, as before acquirers filed.
@@ -924,23 +921,7 @@ impl<'a> Runner<'a> {
     }
 
     fn reconcile(&mut self, now: Instant) {
-        let lists: Vec<(u16, Vec<possim_models::actor::TradeKey>)> = {
-            let world = self.world.borrow();
-            world
-                .trace
-                .records()
-                .iter()
-                .filter_map(|record| match &record.event {
-                    TraceEvent::Network(event) => match &event.kind {
-                        NetworkEventKind::ClearingList { issuer, keys } => {
-                            Some((*issuer, keys.clone()))
-                        }
-                        _ => None,
-                    },
-                    _ => None,
-                })
-                .collect()
-        };
+        let lists = self.clearing_lists.clone();
         for (issuer, complete) in lists {
             self.world.borrow_mut().command(
                 Node::Issuer(issuer),
@@ -1071,8 +1052,7 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
         commands: BTreeMap::new(),
         partitioned: Default::default(),
         held: Default::default(),
-        power_cuts: Vec::new(),
-        cutoffs: Vec::new(),
+        events: Default::default(),
         quiet: quiet.clone(),
     }));
 
@@ -1143,7 +1123,8 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
         healing_end,
         converged: false,
         healing_pending: Vec::new(),
-        cursor: 0,
+        clearing_file: None,
+        clearing_lists: Vec::new(),
         crashed_switch: false,
         switch_crashes: scenario
             .faults
@@ -1263,9 +1244,10 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
             )));
         }
         let now = start + sim.elapsed();
-        let mut acted = runner.power_cuts(now);
-        acted |= runner.placed_host_faults(now, &mut sim)?;
-        runner.cashier(now);
+        let drained = runner.drain_events();
+        let mut acted = runner.power_cuts(now, drained.power_cuts);
+        acted |= runner.placed_host_faults(now, drained.cutoffs, &mut sim)?;
+        runner.cashier(now, drained.terminal_events);
         let mut ended = false;
         while let Some(entry) = runner.schedule.first_entry() {
             if entry.key().0 > now {
@@ -1316,12 +1298,13 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
     }
     let simulated_ms = sim.elapsed().as_millis() as u64;
     drop(sim);
+    // Whatever the last step handed over still counts.
+    runner.drain_events();
     let healing_pending = std::mem::take(&mut runner.healing_pending);
+    // Converged means the day was cleared: the network listed what it
+    // cleared for the issuers.
+    let converged_flag = !runner.clearing_lists.is_empty();
     drop(runner);
-    let converged_flag = {
-        let world = world.borrow();
-        world.trace.records().iter().any(|r| matches!(r.event, TraceEvent::Network(ref e) if matches!(e.kind, NetworkEventKind::ClearingList { .. })))
-    };
     let world = Rc::try_unwrap(world)
         .map_err(|_| RunError::Simulation("world still shared after the run".into()))?;
     let trace = world.into_inner().trace;
