@@ -277,7 +277,7 @@ impl Fleet {
                 .iter()
                 .map(|c| (c.pan, c.pin.clone(), c.offline_balance_fen))
                 .collect(),
-            drawn_cards: crate::world::runner::drawn_cards(&scenario.cards),
+            drawn_cards: crate::day::workload::drawn_cards(&scenario.cards),
             start,
             workload_end,
             closing_end: workload_end + Duration::from_millis(options.closing_ms),

@@ -16,5 +16,6 @@ pub mod runner;
 mod shells;
 mod simulation;
 mod state;
+mod view;
 
 pub use runner::{run, RunError, RunOptions, RunOutcome};

@@ -10,8 +10,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use possim_models::actor::{Node, TradeKey};
-use possim_models::iso8583::trade::{CardRead, EntryMode};
-use possim_models::iso8583::values::{AmountFen, Expiry, Pan, TerminalId};
+use possim_models::iso8583::values::TerminalId;
 use possim_models::issuer::{Issuer, IssuerCommand};
 use possim_models::network::{Network, NetworkCommand};
 use possim_models::switch::{Switch, SwitchCommand};
@@ -25,12 +24,10 @@ use super::quiet::{self, Quiet};
 use super::shells;
 use super::simulation::simulation;
 use super::state::{pair, Command, PowerCut, Shared, TerminalSlot, World, WorldEvent};
-use crate::order::Order;
-use crate::pre_auths::{FollowUp, PreAuthBook};
-use crate::refunds::RefundHistory;
+use crate::day::{DayAction, DayDriver, GlueItem};
 use crate::rng::{Rng, Streams};
 use crate::scenario::compile::CompiledScenario;
-use crate::scenario::model::{CashierCommand, Fault, PrinterFault, ProtocolFault, TradeChoice};
+use crate::scenario::model::{Fault, PrinterFault, ProtocolFault};
 use crate::trace::{
     CardSetup, FaultCause, FaultKind, FaultRecord, Phase, Setup, TerminalSetup, Trace, TraceEvent,
     TRACE_RECORDS_MAX, TRACE_SCHEMA_VERSION,
@@ -72,53 +69,27 @@ pub enum RunError {
 /// How soon a technician tries again to unlock a terminal found off.
 const UNLOCK_RETRY_MS: u64 = 1_000;
 
-/// Lines kept of what healing still found pending.
-pub const PENDING_REASONS_MAX: usize = 12;
+pub use crate::day::rounds::PENDING_REASONS_MAX;
 
-/// Bound on scheduled actions waiting at once.
-const SCHEDULE_MAX: usize = crate::scenario::bounds::SCHEDULE_ENTRIES_MAX;
-/// How often the cashier looks at an unconverged terminal while healing.
-const HEALING_ROUND_MS: u64 = 30_000;
-/// A busy terminal makes the next cardholder wait this long, this many times.
-const BUSY_WAIT_MS: u64 = 5_000;
-const BUSY_WAITS_MAX: u32 = 12;
-/// The cashier notices "not signed in" and signs in again after this.
-const SIGN_IN_AGAIN_MS: u64 = 10_000;
 /// The longest idle skip, in ticks; a bound, not a tuning knob (a longer
 /// quiet stretch takes two skips).
 const TICKS_PER_STEP_MAX: u32 = 1 << 20;
 /// Lines take a moment to dial before the day opens.
 const OPENING_MS: u64 = 2_000;
 
+/// The world's own items on the day's clock.
 #[derive(Debug, Clone)]
-enum Action {
-    Open(TerminalId),
-    Arrival {
-        terminal: TerminalId,
-        waits: u32,
-    },
-    /// The scenario's scripted trade at this index.
-    Scripted {
-        index: usize,
-        waits: u32,
-    },
-    /// What follows a drawn pre-auth, chosen by `pick` ([`FollowUp::draw`]).
-    PreAuthFollowUp {
-        terminal: TerminalId,
-        pick: u64,
-        waits: u32,
-    },
+enum Chore {
     Fault(Fault, FaultCause),
     Undo(Undo, FaultCause),
-    Healing,
-    HealingRound,
-    Clearing,
     FileClearing,
     Reconcile,
-    End,
-    Command(TerminalId, TerminalCommand),
-    /// A sign-in the cashier started; cleared when it answers or fails.
-    SignIn(TerminalId),
+}
+
+impl GlueItem for Chore {
+    fn stops_at_healing(&self) -> bool {
+        matches!(self, Chore::Fault(..) | Chore::Undo(..))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -138,31 +109,16 @@ enum Undo {
 struct Runner<'a> {
     scenario: &'a CompiledScenario,
     world: Shared,
-    schedule: BTreeMap<(Instant, u64), Action>,
-    sequence: u64,
-    workload: BTreeMap<TerminalId, Rng>,
-    cards: Vec<(Pan, String, i64)>,
-    /// Indexes into `cards` of those the drawn workload picks.
-    drawn_cards: Vec<usize>,
-    phase: Phase,
-    safety_end: Instant,
-    healing_end: Instant,
-    converged: bool,
-    /// What the latest healing round found pending; see `RunOutcome`.
-    healing_pending: Vec<String>,
+    day: DayDriver<Chore>,
     /// The switch's latest clearing file, and what the network cleared for
     /// each issuer, as the world handed them over.
     clearing_file: Option<Vec<TradeKey>>,
     clearing_lists: Vec<(u16, Vec<TradeKey>)>,
-    /// Terminals whose last online trade failed: the cashier presses "send pending".
     crashed_switch: bool,
     /// Placed `switch_crash_with_reversals_queued` not landed yet: the
     /// terminal whose reversal the switch must hold, the time down, the
     /// placement's words.
     switch_crashes: Vec<(TerminalId, u64, String)>,
-    refund_history: RefundHistory,
-    pre_auth_book: PreAuthBook,
-    signing_in: std::collections::BTreeSet<TerminalId>,
 }
 
 /// One drain of the world's events, by who reacts to them.
@@ -178,16 +134,12 @@ fn cause_label(cause: &FaultCause) -> FaultCause {
 }
 
 impl<'a> Runner<'a> {
-    fn at(&mut self, when: Instant, action: Action) {
-        self.sequence += 1;
-        self.schedule.insert((when, self.sequence), action);
-        assert!(self.schedule.len() <= SCHEDULE_MAX, "schedule over {SCHEDULE_MAX}");
+    fn at(&mut self, when: Instant, chore: Chore) {
+        self.day.at_glue(when, chore);
     }
 
+    /// Keys `command` in at terminal `id`: it waits for the terminal's host.
     fn command(&mut self, id: TerminalId, command: TerminalCommand) {
-        if matches!(command, TerminalCommand::Settle) {
-            self.remember_refundable(id);
-        }
         self.world.borrow_mut().command(Node::Terminal(id), Command::Terminal(command));
     }
 
@@ -201,192 +153,6 @@ impl<'a> Runner<'a> {
         self.world.borrow_mut().fault(now, record);
     }
 
-    fn card_read(&self, pan: Pan) -> CardRead {
-        CardRead { expiry: None, entry_mode: EntryMode::CHIP_PIN, ..CardRead::swiped(pan) }
-    }
-
-    fn arrival(&mut self, now: Instant, id: TerminalId, waits: u32, sim: &mut turmoil::Sim<'_>) {
-        let _ = sim;
-        if self.phase != Phase::Safety {
-            return;
-        }
-        let workload = &self.scenario.workload;
-        if self.is_busy(id) {
-            if waits < BUSY_WAITS_MAX {
-                self.at(
-                    now + Duration::from_millis(BUSY_WAIT_MS),
-                    Action::Arrival { terminal: id, waits: waits + 1 },
-                );
-            } else {
-                self.next_arrival(now, id);
-            }
-            return;
-        }
-        let rng = self.workload.get_mut(&id).expect("a stream per terminal");
-        let drawn = &self.drawn_cards;
-        // The scenario refuses arrivals with no drawn card.
-        assert!(!drawn.is_empty(), "arrivals need a drawn card");
-        let mut order = Order::draw(rng, workload, drawn.len());
-        order.card_index = drawn[order.card_index];
-        self.place(now, id, order);
-        if order.choice == TradeChoice::PreAuth {
-            let pick = order.refund_pick;
-            let (_, after_ms) = FollowUp::draw(pick, &workload.pre_auth_follow_up);
-            let when = now + Duration::from_millis(after_ms);
-            if when < self.safety_end {
-                self.at(when, Action::PreAuthFollowUp { terminal: id, pick, waits: 0 });
-            }
-        }
-        self.next_arrival(now, id);
-    }
-
-    /// The merchant comes back to a drawn pre-auth: completes it, cancels
-    /// it or leaves it to lapse ([`crate::pre_auths`]).
-    fn pre_auth_follow_up(&mut self, now: Instant, id: TerminalId, pick: u64, waits: u32) {
-        if self.phase != Phase::Safety {
-            return;
-        }
-        if self.is_busy(id) {
-            if waits < BUSY_WAITS_MAX {
-                let when = now + Duration::from_millis(BUSY_WAIT_MS);
-                self.at(when, Action::PreAuthFollowUp { terminal: id, pick, waits: waits + 1 });
-            }
-            return;
-        }
-        let (follow_up, _) = FollowUp::draw(pick, &self.scenario.workload.pre_auth_follow_up);
-        self.remember_pre_auths(id);
-        let Some(open) = self.pre_auth_book.take_oldest(id) else { return };
-        let today = self.scenario.calendar.month_day(now);
-        if let Some(command) = open.command(follow_up, self.card_read(open.pan), today) {
-            self.command(id, command);
-        }
-    }
-
-    fn remember_pre_auths(&mut self, id: TerminalId) {
-        let world = self.world.borrow();
-        self.pre_auth_book.remember(id, world.terminals[&id].terminal.persistent().journal());
-    }
-
-    /// A scripted follow-up of the terminal's oldest open pre-auth: a
-    /// completion of `amount_fen`, or the cancel of the whole hold.
-    fn scripted_follow_up(
-        &mut self,
-        now: Instant,
-        id: TerminalId,
-        choice: TradeChoice,
-        amount_fen: u64,
-    ) -> Option<TerminalCommand> {
-        self.remember_pre_auths(id);
-        let open = self.pre_auth_book.take_oldest(id)?;
-        let card = self.card_read(open.pan);
-        let original_date = self.scenario.calendar.month_day(now);
-        let amount = AmountFen::new(amount_fen).expect("scenario amounts fit 12 digits");
-        Some(match choice {
-            TradeChoice::Completion => TerminalCommand::Completion {
-                card,
-                amount,
-                original_auth: open.auth,
-                original_date,
-                pin: None,
-            },
-            TradeChoice::CompletionAdvice => TerminalCommand::CompletionAdvice {
-                card,
-                amount,
-                original_auth: open.auth,
-                original_date,
-            },
-            _ => open.command(FollowUp::Cancel, card, original_date)?,
-        })
-    }
-
-    /// Whether the terminal cannot take a cardholder now.
-    fn is_busy(&self, id: TerminalId) -> bool {
-        let world = self.world.borrow();
-        let slot = &world.terminals[&id];
-        !slot.terminal.is_powered()
-            || slot.terminal.is_busy()
-            || slot.terminal.persistent().settlement().is_some()
-    }
-
-    /// A scripted cardholder: waits while the terminal is busy, like a drawn one.
-    fn scripted(&mut self, now: Instant, index: usize, waits: u32) {
-        if self.phase != Phase::Safety {
-            return;
-        }
-        let trade = &self.scenario.workload.script[index];
-        let id = trade.terminal;
-        if self.is_busy(id) {
-            if waits < BUSY_WAITS_MAX {
-                let when = now + Duration::from_millis(BUSY_WAIT_MS);
-                self.at(when, Action::Scripted { index, waits: waits + 1 });
-            }
-            return;
-        }
-        let card_index = self
-            .cards
-            .iter()
-            .position(|(pan, _, _)| *pan == trade.card)
-            .expect("the scenario checked every scripted card");
-        self.place(now, id, Order::scripted(trade, card_index));
-    }
-
-    /// Turns a cardholder's order into the cashier's command at the terminal.
-    fn place(&mut self, now: Instant, id: TerminalId, order: Order) {
-        let Order { choice, card_index, amount_fen, wrong_pin, refund_pick } = order;
-        let (pan, pin, _) = self.cards[card_index].clone();
-        let pin = if wrong_pin { "000000".to_string() } else { pin };
-        let amount = AmountFen::new(amount_fen).expect("scenario amounts fit 12 digits");
-        let card = self.card_read(pan);
-        let command = match choice {
-            TradeChoice::Sale => Some(TerminalCommand::Sale { card, amount, pin: Some(pin) }),
-            TradeChoice::Inquiry => Some(TerminalCommand::BalanceInquiry { card, pin: Some(pin) }),
-            TradeChoice::Void => {
-                let world = self.world.borrow();
-                let persistent = world.terminals[&id].terminal.persistent();
-                let batch = persistent.batch();
-                persistent.journal().last_voidable(batch).map(TerminalCommand::void_of)
-            }
-            TradeChoice::Refund => self.refund_history.pick(id, refund_pick).map(|sale| {
-                sale.command(
-                    self.card_read(sale.pan),
-                    amount_fen,
-                    self.scenario.calendar.month_day(now),
-                )
-            }),
-            TradeChoice::PreAuth => Some(TerminalCommand::PreAuth { card, amount, pin: Some(pin) }),
-            TradeChoice::Completion
-            | TradeChoice::CompletionAdvice
-            | TradeChoice::PreAuthCancel => self.scripted_follow_up(now, id, choice, amount_fen),
-            TradeChoice::OfflineSale => Some(TerminalCommand::OfflineSale { card, amount }),
-            TradeChoice::Ecash => {
-                let offline = AmountFen::new(self.cards[card_index].2.max(0) as u64).expect("fits");
-                if amount <= offline {
-                    self.cards[card_index].2 -= amount.fen() as i64;
-                }
-                Some(TerminalCommand::ECash {
-                    card,
-                    amount,
-                    offline_balance: offline,
-                    pin: Some(pin),
-                })
-            }
-        };
-        if let Some(command) = command {
-            self.command(id, command);
-        }
-    }
-
-    fn next_arrival(&mut self, now: Instant, id: TerminalId) {
-        let rate = self.scenario.workload.arrivals_per_terminal_per_hour;
-        let rng = self.workload.get_mut(&id).expect("a stream per terminal");
-        if let Some(gap) = rng.exponential_ms(rate) {
-            let when = now + Duration::from_millis(gap);
-            if when < self.safety_end {
-                self.at(when, Action::Arrival { terminal: id, waits: 0 });
-            }
-        }
-    }
-
     fn apply_fault(
         &mut self,
         now: Instant,
@@ -394,7 +160,7 @@ impl<'a> Runner<'a> {
         cause: FaultCause,
         sim: &mut turmoil::Sim<'_>,
     ) -> Result<(), RunError> {
-        if self.phase != Phase::Safety {
+        if self.day.phase() != Phase::Safety {
             return Ok(());
         }
         let later = |ms: u64| now + Duration::from_millis(ms);
@@ -408,7 +174,7 @@ impl<'a> Runner<'a> {
                     &format!("{}-{}", between[0], between[1]),
                     &cause,
                 );
-                self.at(later(for_ms), Action::Undo(Undo::Repair(between), cause));
+                self.at(later(for_ms), Chore::Undo(Undo::Repair(between), cause));
             }
             Fault::Hold { between, for_ms } => {
                 sim.hold(between[0].as_str(), between[1].as_str());
@@ -419,7 +185,7 @@ impl<'a> Runner<'a> {
                     &format!("{}-{}", between[0], between[1]),
                     &cause,
                 );
-                self.at(later(for_ms), Action::Undo(Undo::Release(between), cause));
+                self.at(later(for_ms), Chore::Undo(Undo::Release(between), cause));
             }
             Fault::Crash { host, restart_after_ms } => {
                 if host != "switch" {
@@ -432,7 +198,7 @@ impl<'a> Runner<'a> {
                     self.world.borrow_mut().switch_up = false;
                     sim.crash("switch");
                     self.fault_record(now, FaultKind::HostCrash, "switch", &cause);
-                    self.at(later(restart_after_ms), Action::Undo(Undo::Restart, cause));
+                    self.at(later(restart_after_ms), Chore::Undo(Undo::Restart, cause));
                 }
             }
             Fault::IssuerDown { issuer, for_ms } => {
@@ -440,7 +206,7 @@ impl<'a> Runner<'a> {
                     .borrow_mut()
                     .command(Node::Network, Command::Network(NetworkCommand::IssuerDown(issuer)));
                 self.fault_record(now, FaultKind::IssuerDown, &format!("issuer-{issuer}"), &cause);
-                self.at(later(for_ms), Action::Undo(Undo::IssuerUp(issuer), cause));
+                self.at(later(for_ms), Chore::Undo(Undo::IssuerUp(issuer), cause));
             }
             Fault::IssuerSilent { issuer, for_ms } => {
                 if let Some(silent) = self.world.borrow_mut().issuer_silent.get_mut(&issuer) {
@@ -452,14 +218,14 @@ impl<'a> Runner<'a> {
                     &format!("issuer-{issuer} silent"),
                     &cause,
                 );
-                self.at(later(for_ms), Action::Undo(Undo::IssuerHeard(issuer), cause));
+                self.at(later(for_ms), Chore::Undo(Undo::IssuerHeard(issuer), cause));
             }
             Fault::Cutoff { for_ms } => {
                 self.world
                     .borrow_mut()
                     .command(Node::Network, Command::Network(NetworkCommand::CutoffStart));
                 self.fault_record(now, FaultKind::CutoffStart, "network", &cause);
-                self.at(later(for_ms), Action::Undo(Undo::CutoffEnd, cause));
+                self.at(later(for_ms), Chore::Undo(Undo::CutoffEnd, cause));
             }
             Fault::PowerCut { terminal, off_ms } => self.power_cut(now, terminal, off_ms, cause),
             Fault::Printer { terminal, state, fixed_after_ms } => {
@@ -470,12 +236,12 @@ impl<'a> Runner<'a> {
                 };
                 self.command(terminal, TerminalCommand::SetPrinter(hardware));
                 self.fault_record(now, FaultKind::PrinterFault, terminal.trimmed(), &cause);
-                self.at(later(fixed_after_ms), Action::Undo(Undo::PrinterFixed(terminal), cause));
+                self.at(later(fixed_after_ms), Chore::Undo(Undo::PrinterFixed(terminal), cause));
             }
             Fault::Tamper { terminal, unlock_after_ms } => {
                 self.command(terminal, TerminalCommand::Tamper);
                 self.fault_record(now, FaultKind::TamperLock, terminal.trimmed(), &cause);
-                self.at(later(unlock_after_ms), Action::Undo(Undo::Unlock(terminal), cause));
+                self.at(later(unlock_after_ms), Chore::Undo(Undo::Unlock(terminal), cause));
             }
             Fault::Replace { terminal } => {
                 // Operations close the old device's batch on the switch's
@@ -494,7 +260,7 @@ impl<'a> Runner<'a> {
                     slot.line.blackhole(later(for_ms));
                 }
                 self.fault_record(now, FaultKind::LineBlackholeStart, terminal.trimmed(), &cause);
-                self.at(later(for_ms), Action::Undo(Undo::BlackholeEnd(terminal), cause));
+                self.at(later(for_ms), Chore::Undo(Undo::BlackholeEnd(terminal), cause));
             }
             Fault::Reset { terminal } => {
                 if let Some(reset) = self.world.borrow().resets.get(&terminal) {
@@ -514,7 +280,7 @@ impl<'a> Runner<'a> {
         }
         self.command(terminal, TerminalCommand::PowerOff);
         self.fault_record(now, FaultKind::PowerCut, terminal.trimmed(), &cause);
-        self.at(now + Duration::from_millis(off_ms), Action::Undo(Undo::PowerOn(terminal), cause));
+        self.at(now + Duration::from_millis(off_ms), Chore::Undo(Undo::PowerOn(terminal), cause));
     }
 
     fn undo(&mut self, now: Instant, undo: Undo, cause: FaultCause, sim: &mut turmoil::Sim<'_>) {
@@ -591,9 +357,9 @@ impl<'a> Runner<'a> {
                 // that is off (a power cut, a flat battery) is unlocked once
                 // it is back on, not never.
                 let powered = self.world.borrow().terminals[&terminal].terminal.is_powered();
-                if !powered && now < self.healing_end {
+                if !powered && now < self.day.healing_end() {
                     let retry = now + Duration::from_millis(UNLOCK_RETRY_MS);
-                    return self.at(retry, Action::Undo(Undo::Unlock(terminal), cause));
+                    return self.at(retry, Chore::Undo(Undo::Unlock(terminal), cause));
                 }
                 let password = self.world.borrow().terminals[&terminal]
                     .terminal
@@ -662,50 +428,11 @@ impl<'a> Runner<'a> {
         drained
     }
 
-    /// Reacts to what the terminals reported since the last step.
+    /// Hands what the terminals reported since the last step to the day.
     fn cashier(&mut self, now: Instant, events: Vec<(TerminalId, TerminalEventKind)>) {
-        let send_pending_after_ms = self.scenario.workload.cashier.send_pending_after_ms;
+        let world = self.world.borrow();
         for (terminal, kind) in events {
-            match kind {
-                TerminalEventKind::TradeTimedOut { .. } | TerminalEventKind::TradeFailed { .. }
-                    if self.phase == Phase::Safety =>
-                {
-                    let when = now + Duration::from_millis(send_pending_after_ms);
-                    self.at(when, Action::Command(terminal, TerminalCommand::SendPending));
-                }
-                TerminalEventKind::SignInRequired { .. }
-                | TerminalEventKind::SignInFailed { .. }
-                    if self.phase == Phase::Safety =>
-                {
-                    self.sign_in_again(now, terminal);
-                }
-                TerminalEventKind::Refused { why }
-                    if self.phase == Phase::Safety && why.contains("signed in") =>
-                {
-                    self.sign_in_again(now, terminal);
-                }
-                TerminalEventKind::SignedIn { .. } => {
-                    self.signing_in.remove(&terminal);
-                }
-                _ => {}
-            }
-        }
-    }
-
-    /// The cashier signs in again, once at a time per terminal.
-    fn sign_in_again(&mut self, now: Instant, terminal: TerminalId) {
-        if self.signing_in.insert(terminal) {
-            let when = now + Duration::from_millis(SIGN_IN_AGAIN_MS);
-            let (operator, password) = {
-                let world = self.world.borrow();
-                let config = world.terminals[&terminal].terminal.config();
-                (config.operator.clone(), config.operator_password.clone())
-            };
-            self.at(
-                when,
-                Action::Command(terminal, TerminalCommand::OperatorSignIn { operator, password }),
-            );
-            self.at(when, Action::SignIn(terminal));
+            self.day.on_terminal_event(now, terminal, &kind, &*world);
         }
     }
 
@@ -713,7 +440,7 @@ impl<'a> Runner<'a> {
     fn power_cuts(&mut self, now: Instant, cuts: Vec<PowerCut>) -> bool {
         let any = !cuts.is_empty();
         for PowerCut { terminal, off_ms, why } in cuts {
-            if self.phase == Phase::Safety {
+            if self.day.phase() == Phase::Safety {
                 self.power_cut(now, terminal, off_ms, FaultCause::Protocol(why));
             }
         }
@@ -732,11 +459,14 @@ impl<'a> Runner<'a> {
     ) -> Result<bool, RunError> {
         let mut any = !cutoffs.is_empty();
         for (for_ms, why) in cutoffs {
-            if self.phase == Phase::Safety {
+            if self.day.phase() == Phase::Safety {
                 self.apply_fault(now, Fault::Cutoff { for_ms }, FaultCause::Protocol(why), sim)?;
             }
         }
-        if self.phase != Phase::Safety || self.crashed_switch || self.switch_crashes.is_empty() {
+        if self.day.phase() != Phase::Safety
+            || self.crashed_switch
+            || self.switch_crashes.is_empty()
+        {
             return Ok(any);
         }
         let holds = {
@@ -756,144 +486,17 @@ impl<'a> Runner<'a> {
         Ok(any)
     }
 
-    fn start_healing(&mut self, now: Instant, sim: &mut turmoil::Sim<'_>) {
-        self.phase = Phase::Healing;
+    /// The safety phase is over: every fault stops (what the day took off
+    /// its clock to undo one happens now) and every line heals.
+    fn start_healing(&mut self, now: Instant, stopped: Vec<Chore>, sim: &mut turmoil::Sim<'_>) {
         self.world.borrow_mut().trace.push(now, TraceEvent::Phase { phase: Phase::Healing });
-        // Every fault stops: what is scheduled to undo one happens now.
-        let undos: Vec<(Undo, FaultCause)> = self
-            .schedule
-            .values()
-            .filter_map(|action| match action {
-                Action::Undo(undo, cause) => Some((undo.clone(), cause.clone())),
-                _ => None,
-            })
-            .collect();
-        self.schedule.retain(|_, action| {
-            !matches!(
-                action,
-                Action::Undo(..)
-                    | Action::Fault(..)
-                    | Action::Arrival { .. }
-                    | Action::Scripted { .. }
-                    | Action::PreAuthFollowUp { .. }
-            )
-        });
-        for (undo, cause) in undos {
-            self.undo(now, undo, cause, sim);
-        }
-        let ids: Vec<TerminalId> = self.world.borrow().terminals.keys().copied().collect();
-        for id in &ids {
-            self.world.borrow_mut().terminals.get_mut(id).expect("listed").line.heal();
-            self.command(*id, TerminalCommand::Charge { percent: 100 });
-        }
-        self.at(now, Action::HealingRound);
-    }
-
-    fn healing_round(&mut self, now: Instant) {
-        let ids: Vec<TerminalId> = self.world.borrow().terminals.keys().copied().collect();
-        let mut settled = true;
-        let mut pending: Vec<String> = Vec::new();
-        for (index, id) in ids.iter().enumerate() {
-            let (powered, signed_in, reversal, offline, settling, journal, busy) = {
-                let world = self.world.borrow();
-                let terminal = &world.terminals[id].terminal;
-                let persistent = terminal.persistent();
-                let queued = world.commands.get(&Node::Terminal(*id)).is_some_and(|queue| {
-                    queue.iter().any(|c| matches!(c, Command::Terminal(c) if c.is_trade()))
-                });
-                (
-                    terminal.is_powered(),
-                    persistent.signed_in(),
-                    persistent.reversal().is_some(),
-                    !persistent.offline().is_empty(),
-                    persistent.settlement().is_some(),
-                    !persistent.journal().is_empty(),
-                    terminal.is_busy() || queued,
-                )
-            };
-            if !powered {
-                self.command(*id, TerminalCommand::PowerOn);
-            }
-            // A trade in flight, or one the cashier has just keyed in (an
-            // arrival in the very instant healing begins is still queued),
-            // is not settled even when the journal is empty: clearing now
-            // would release the issuer's hold on a debit the terminal is
-            // about to print an approval slip for.
-            if reversal || offline || settling || journal || busy || !signed_in || !powered {
-                settled = false;
-                if pending.len() < PENDING_REASONS_MAX {
-                    let what = [
-                        (!powered, "off"),
-                        (!signed_in, "not signed in"),
-                        (busy, "busy"),
-                        (reversal, "a reversal unacknowledged"),
-                        (offline, "offline trades not uploaded"),
-                        (settling, "a settlement unfinished"),
-                        (journal, "a batch not settled"),
-                    ];
-                    let what: Vec<&str> =
-                        what.iter().filter(|(is, _)| *is).map(|(_, name)| *name).collect();
-                    pending.push(format!("{}: {}", id.trimmed(), what.join(", ")));
-                }
-            } else {
-                continue;
-            }
-            if busy {
-                continue;
-            }
-            // Stagger the terminals so a fleet does not settle in one instant.
-            let when = now + Duration::from_millis(index as u64 * 20);
-            let (operator, password) = {
-                let world = self.world.borrow();
-                let config = world.terminals[id].terminal.config();
-                (config.operator.clone(), config.operator_password.clone())
-            };
-            self.at(
-                when,
-                Action::Command(*id, TerminalCommand::OperatorSignIn { operator, password }),
-            );
-            if !signed_in {
-                self.at(when, Action::Command(*id, TerminalCommand::SignIn));
-            }
-            if reversal || offline {
-                self.at(
-                    when + Duration::from_millis(5_000),
-                    Action::Command(*id, TerminalCommand::SendPending),
-                );
-            }
-            if journal || settling {
-                self.at(
-                    when + Duration::from_millis(10_000),
-                    Action::Command(*id, TerminalCommand::Settle),
-                );
+        for chore in stopped {
+            if let Chore::Undo(undo, cause) = chore {
+                self.undo(now, undo, cause, sim);
             }
         }
-        let hosts_pending: Vec<String> = {
-            let world = self.world.borrow();
-            let counts = [
-                (usize::from(!world.switch_up), "switch down"),
-                (world.switch.store_forward().len(), "reversals in the switch's store-and-forward"),
-                (world.switch.pending_count(), "requests pending at the switch"),
-                (world.network.pending_count(), "requests pending at the network"),
-                (world.network.custody_count(), "reversals in the network's custody"),
-            ];
-            counts
-                .iter()
-                .filter(|(count, _)| *count > 0)
-                .map(|(count, what)| format!("{count} {what}"))
-                .collect()
-        };
-        let hosts_quiet = hosts_pending.is_empty();
-        pending.extend(hosts_pending);
-        pending.truncate(PENDING_REASONS_MAX);
-        self.healing_pending = pending;
-        if settled && hosts_quiet {
-            self.converged = true;
-            self.at(now, Action::Clearing);
-        } else if now + Duration::from_millis(HEALING_ROUND_MS) < self.healing_end {
-            self.at(now + Duration::from_millis(HEALING_ROUND_MS), Action::HealingRound);
-        } else {
-            self.at(self.healing_end, Action::End);
+        for slot in self.world.borrow_mut().terminals.values_mut() {
+            slot.line.heal();
         }
     }
 
@@ -904,7 +507,7 @@ impl<'a> Runner<'a> {
         self.world
             .borrow_mut()
             .command(Node::Switch, Command::Switch(SwitchCommand::SubmitClearing));
-        self.at(now + Duration::from_millis(500), Action::FileClearing);
+        self.at(now + Duration::from_millis(500), Chore::FileClearing);
     }
 
     fn file_clearing(&mut self, now: Instant) {
@@ -917,7 +520,7 @@ impl<'a> Runner<'a> {
         }
         world.command(Node::Network, Command::Network(NetworkCommand::Clear));
         drop(world);
-        self.at(now + Duration::from_millis(500), Action::Reconcile);
+        self.at(now + Duration::from_millis(500), Chore::Reconcile);
     }
 
     fn reconcile(&mut self, now: Instant) {
@@ -928,25 +531,8 @@ impl<'a> Runner<'a> {
                 Command::Issuer(IssuerCommand::Reconcile { complete }),
             );
         }
-        self.at(now + Duration::from_millis(1_000), Action::End);
+        self.day.plan_end(now + Duration::from_millis(1_000));
     }
-
-    /// The refundable sales of `id`'s batch, taken as it settles.
-    fn remember_refundable(&mut self, id: TerminalId) {
-        {
-            let world = self.world.borrow();
-            self.refund_history.remember(id, world.terminals[&id].terminal.persistent().journal());
-        }
-        // Pre-auths outlive the batch: taken before the journal is cleared.
-        self.remember_pre_auths(id);
-    }
-}
-
-/// Where in `cards` the drawn workload picks from: every card unless some
-/// say `drawn: false`. With every card drawn it is the identity, so a
-/// scenario without the setting draws as it always did.
-pub(crate) fn drawn_cards(cards: &[crate::scenario::compile::CompiledCard]) -> Vec<usize> {
-    cards.iter().enumerate().filter(|(_, card)| card.drawn).map(|(index, _)| index).collect()
 }
 
 fn setup_record(scenario: &CompiledScenario, seed: u64) -> Setup {
@@ -1104,25 +690,14 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
         );
     }
 
+    if scenario.cards.is_empty() {
+        return Err(RunError::Unsupported("a scenario needs at least one card".into()));
+    }
     let safety_end = start + Duration::from_millis(scenario.run.safety_ms);
-    let healing_end = safety_end + Duration::from_millis(scenario.run.healing_max_ms);
     let mut runner = Runner {
         scenario,
         world: world.clone(),
-        schedule: BTreeMap::new(),
-        sequence: 0,
-        workload: BTreeMap::new(),
-        cards: scenario
-            .cards
-            .iter()
-            .map(|c| (c.pan, c.pin.clone(), c.offline_balance_fen))
-            .collect(),
-        drawn_cards: drawn_cards(&scenario.cards),
-        phase: Phase::Safety,
-        safety_end,
-        healing_end,
-        converged: false,
-        healing_pending: Vec::new(),
+        day: DayDriver::new(scenario, &streams, start),
         clearing_file: None,
         clearing_lists: Vec::new(),
         crashed_switch: false,
@@ -1138,21 +713,13 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
                 _ => None,
             })
             .collect(),
-        refund_history: RefundHistory::default(),
-        pre_auth_book: PreAuthBook::default(),
-        signing_in: Default::default(),
     };
-    if runner.cards.is_empty() {
-        return Err(RunError::Unsupported("a scenario needs at least one card".into()));
-    }
-    let _ = Expiry::new(30, 12);
 
     // Opening: every terminal signs in, a little apart.
     for (index, compiled) in scenario.terminals.iter().enumerate() {
         let id = compiled.config.terminal_id;
-        runner.workload.insert(id, streams.stream(&format!("workload {}", id.trimmed())));
-        runner.at(start + Duration::from_millis(OPENING_MS + index as u64 * 50), Action::Open(id));
-        runner.next_arrival(start + Duration::from_millis(5_000), id);
+        let opening = start + Duration::from_millis(OPENING_MS + index as u64 * 50);
+        runner.day.plan_opening(opening, id);
         // The line profile's episodes, from their own stream.
         let mut episodes = streams.stream(&format!("episodes {}", id.trimmed()));
         let profile = world.borrow().terminals[&id].line.profile().clone();
@@ -1165,8 +732,7 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
                 break;
             }
             let for_ms = episodes.between(profile.blackhole_ms.min, profile.blackhole_ms.max);
-            runner
-                .at(when, Action::Fault(Fault::Blackhole { terminal: id, for_ms }, cause.clone()));
+            runner.at(when, Chore::Fault(Fault::Blackhole { terminal: id, for_ms }, cause.clone()));
         }
         let mut when = start;
         while let Some(gap) = episodes.exponential_ms(profile.resets_per_hour) {
@@ -1174,50 +740,21 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
             if when >= safety_end {
                 break;
             }
-            runner.at(when, Action::Fault(Fault::Reset { terminal: id }, cause.clone()));
+            runner.at(when, Chore::Fault(Fault::Reset { terminal: id }, cause.clone()));
         }
     }
-    for (index, trade) in scenario.workload.script.iter().enumerate() {
-        runner.at(start + Duration::from_millis(trade.at_ms), Action::Scripted { index, waits: 0 });
-    }
-    for scripted in &scenario.workload.commands {
-        let when = start + Duration::from_millis(scripted.at_ms);
-        runner.at(when, Action::Command(scripted.terminal, cashier_command(&scripted.command)));
-    }
+    runner.day.plan_script();
     for scheduled in &scenario.faults.scheduled {
         runner.at(
             start + Duration::from_millis(scheduled.at_ms),
-            Action::Fault(scheduled.fault.clone(), FaultCause::Scheduled),
+            Chore::Fault(scheduled.fault.clone(), FaultCause::Scheduled),
         );
     }
     if options.swarm {
         schedule_swarm(&mut runner, &mut swarm, start, safety_end);
     }
-    let every = scenario.workload.cashier.settle_every_ms;
-    if every > 0 {
-        for (index, compiled) in scenario.terminals.iter().enumerate() {
-            let mut when = start + Duration::from_millis(every + index as u64 * 20);
-            while when < safety_end {
-                runner.at(
-                    when,
-                    Action::Command(compiled.config.terminal_id, TerminalCommand::Settle),
-                );
-                when = when + Duration::from_millis(every);
-            }
-        }
-    }
-    if scenario.workload.cashier.settle_at_end {
-        for (index, compiled) in scenario.terminals.iter().enumerate() {
-            let when = Instant::from_millis(
-                safety_end.as_millis().saturating_sub(60_000) + index as u64 * 20,
-            );
-            runner.at(
-                when.max(start),
-                Action::Command(compiled.config.terminal_id, TerminalCommand::Settle),
-            );
-        }
-    }
-    runner.at(safety_end, Action::Healing);
+    runner.day.plan_settlements();
+    runner.day.plan_healing();
 
     let mut steps = 0u64;
     // Ticks the next step covers: one, or a stretch known to do nothing.
@@ -1248,43 +785,33 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
         let mut acted = runner.power_cuts(now, drained.power_cuts);
         acted |= runner.placed_host_faults(now, drained.cutoffs, &mut sim)?;
         runner.cashier(now, drained.terminal_events);
+        let taken_before = runner.day.dues_taken();
         let mut ended = false;
-        while let Some(entry) = runner.schedule.first_entry() {
-            if entry.key().0 > now {
-                break;
-            }
-            acted = true;
-            let action = entry.remove();
+        loop {
+            let action = {
+                let world = runner.world.borrow();
+                runner.day.poll_action(now, &*world)
+            };
+            let Some(action) = action else { break };
             match action {
-                Action::Open(id) => {
-                    runner.operator_sign_in(id);
-                    runner.command(id, TerminalCommand::SignIn);
+                DayAction::Command { terminal, command } => runner.command(terminal, command),
+                DayAction::Glue(Chore::Fault(fault, cause)) => {
+                    runner.apply_fault(now, fault, cause, &mut sim)?
                 }
-                Action::Arrival { terminal, waits } => {
-                    runner.arrival(now, terminal, waits, &mut sim)
+                DayAction::Glue(Chore::Undo(undo, cause)) => {
+                    runner.undo(now, undo, cause, &mut sim)
                 }
-                Action::Scripted { index, waits } => runner.scripted(now, index, waits),
-                Action::PreAuthFollowUp { terminal, pick, waits } => {
-                    runner.pre_auth_follow_up(now, terminal, pick, waits)
-                }
-                Action::Fault(fault, cause) => runner.apply_fault(now, fault, cause, &mut sim)?,
-                Action::Undo(undo, cause) => runner.undo(now, undo, cause, &mut sim),
-                Action::Command(id, command) => runner.command(id, command),
-                Action::SignIn(id) => {
-                    runner.signing_in.remove(&id);
-                    runner.command(id, TerminalCommand::SignIn);
-                }
-                Action::Healing => runner.start_healing(now, &mut sim),
-                Action::HealingRound => runner.healing_round(now),
-                Action::Clearing => runner.clearing(now),
-                Action::FileClearing => runner.file_clearing(now),
-                Action::Reconcile => runner.reconcile(now),
-                Action::End => {
+                DayAction::Glue(Chore::FileClearing) => runner.file_clearing(now),
+                DayAction::Glue(Chore::Reconcile) => runner.reconcile(now),
+                DayAction::Healing { stopped } => runner.start_healing(now, stopped, &mut sim),
+                DayAction::Converged => runner.clearing(now),
+                DayAction::End => {
                     ended = true;
                     break;
                 }
             }
         }
+        acted |= runner.day.dues_taken() != taken_before;
         if ended {
             let mut world = world.borrow_mut();
             world.trace.push(now, TraceEvent::Phase { phase: Phase::End });
@@ -1300,7 +827,7 @@ pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutco
     drop(sim);
     // Whatever the last step handed over still counts.
     runner.drain_events();
-    let healing_pending = std::mem::take(&mut runner.healing_pending);
+    let healing_pending = runner.day.take_healing_pending();
     // Converged means the day was cleared: the network listed what it
     // cleared for the issuers.
     let converged_flag = !runner.clearing_lists.is_empty();
@@ -1325,38 +852,14 @@ fn next_ticks(
 ) -> u32 {
     let now = sim.elapsed();
     let scheduled = runner
-        .schedule
-        .first_key_value()
-        .map(|((when, _), _)| Duration::from_millis(when.as_millis() - start.as_millis()));
+        .day
+        .poll_timeout()
+        .map(|when| Duration::from_millis(when.as_millis() - start.as_millis()));
     let delivery = sim.next_delivery().map(|after| now + after);
     let next = [quiet.next_timer(), delivery, scheduled].into_iter().flatten().min();
     // Nothing due at all cannot happen while the run's end is scheduled.
     let next = next.expect("the run's end is always scheduled");
     quiet::ticks_to_skip(now, next, tick).clamp(1, TICKS_PER_STEP_MAX)
-}
-
-/// The terminal command a scripted cashier command is (numbers checked by
-/// the scenario's validation).
-fn cashier_command(command: &CashierCommand) -> TerminalCommand {
-    use possim_models::iso8583::values::{BatchNo, Stan};
-    let stan = |value: u32| Stan::new(value).expect("a checked stan");
-    match command {
-        CashierCommand::Settle => TerminalCommand::Settle,
-        CashierCommand::SendPending => TerminalCommand::SendPending,
-        CashierCommand::ReprintLast => TerminalCommand::ReprintLast,
-        CashierCommand::ReprintByStan { stan: value } => {
-            TerminalCommand::ReprintByStan { stan: stan(*value) }
-        }
-        CashierCommand::DetailList => TerminalCommand::PrintDetailList,
-        CashierCommand::Echo => TerminalCommand::Echo,
-        CashierCommand::SignOff => TerminalCommand::SignOff,
-        CashierCommand::Void { batch, stan: value, amount_fen } => TerminalCommand::Void {
-            original_batch: BatchNo::new(*batch).expect("a checked batch"),
-            original_stan: stan(*value),
-            amount: AmountFen::new(*amount_fen).expect("a checked amount"),
-            pin: None,
-        },
-    }
 }
 
 fn protocol_terminal(fault: &ProtocolFault) -> TerminalId {
@@ -1389,7 +892,7 @@ fn schedule_swarm(runner: &mut Runner<'_>, rng: &mut Rng, start: Instant, safety
                         fixed_after_ms: rng.between(10_000, 300_000),
                     }
                 };
-                runner.at(when, Action::Fault(fault, FaultCause::Swarm));
+                runner.at(when, Chore::Fault(fault, FaultCause::Swarm));
             }
         }
     }
@@ -1404,7 +907,7 @@ fn schedule_swarm(runner: &mut Runner<'_>, rng: &mut Rng, start: Instant, safety
             between: ["switch".into(), "network".into()],
             for_ms: rng.between(1_000, 90_000),
         };
-        runner.at(when, Action::Fault(fault, FaultCause::Swarm));
+        runner.at(when, Chore::Fault(fault, FaultCause::Swarm));
     }
     let crashes = rng.within(bounds.switch_crashes_per_hour);
     let mut when = start;
@@ -1415,6 +918,6 @@ fn schedule_swarm(runner: &mut Runner<'_>, rng: &mut Rng, start: Instant, safety
         }
         let fault =
             Fault::Crash { host: "switch".into(), restart_after_ms: rng.between(5_000, 60_000) };
-        runner.at(when, Action::Fault(fault, FaultCause::Swarm));
+        runner.at(when, Chore::Fault(fault, FaultCause::Swarm));
     }
 }
