@@ -476,3 +476,6 @@ fn cashier_command(command: &CashierCommand) -> TerminalCommand {
         },
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -36,19 +36,22 @@ use std::time::Duration;
 use possim_models::actor::{Actor, Node};
 use possim_models::iso8583::cup::CupMessage;
 use possim_models::iso8583::trade::{CardRead, EntryMode, ReversalRequest};
-use possim_models::iso8583::values::{AmountFen, Pan, Stan, TerminalId};
+use possim_models::iso8583::values::{Stan, TerminalId};
 use possim_models::iso8583::{Frame, ResponseCode};
 use possim_models::terminal::events::TerminalEventKind;
 use possim_models::terminal::{Terminal, TerminalCommand, TerminalConfig};
-use possim_models::time::{Calendar, Instant};
+use possim_models::time::Instant;
 use possim_models::wire::seal_with_header;
 
 use super::host_checks::{HostCheckResult, HostWatch, Sent};
+use crate::day::cashier::{
+    self, Reaction, SigningIn, BUSY_WAITS_MAX, BUSY_WAIT_MS, FIRST_ARRIVAL_MS, SIGN_IN_AGAIN_MS,
+};
+use crate::day::workload::Cardholders;
 use crate::order::Order;
-use crate::refunds::RefundHistory;
-use crate::rng::{Rng, Streams};
+use crate::rng::Streams;
 use crate::scenario::compile::CompiledScenario;
-use crate::scenario::model::{Fault, PowerPhase, ProtocolFault, TradeChoice, Workload};
+use crate::scenario::model::{Fault, PowerPhase, ProtocolFault};
 
 /// Scheduled actions waiting at once.
 pub const SCHEDULE_MAX: usize = 1_000_000;
@@ -56,13 +59,6 @@ pub const SCHEDULE_MAX: usize = 1_000_000;
 pub const OUTPUTS_MAX: usize = 100_000;
 /// Passes of a terminal's output loop per input.
 const PUMP_PASSES_MAX: usize = 1_000;
-/// A busy terminal makes the next cardholder wait this long, this many times.
-const BUSY_WAIT_MS: u64 = 5_000;
-const BUSY_WAITS_MAX: u32 = 12;
-/// The cashier notices "not signed in" and signs in again after this.
-const SIGN_IN_AGAIN_MS: u64 = 10_000;
-/// The first drawn cardholder comes this long after opening.
-const FIRST_ARRIVAL_MS: u64 = 5_000;
 /// Closing: how often each idle terminal is looked at (wall time, not sped up).
 const CLOSING_ROUND_MS: u64 = 500;
 /// The STAN of a reversal of a trade never sent: far above any the
@@ -173,7 +169,6 @@ struct Slot {
     /// STANs sent twice: the answers after the first are the watcher's only.
     repeated: BTreeMap<u32, u32>,
     batch_upload_power_done: bool,
-    signing_in: bool,
 }
 
 /// The fleet of terminals, their workload and their faults.
@@ -183,21 +178,16 @@ pub struct Fleet {
     stranger: Option<Terminal>,
     schedule: BTreeMap<(Instant, u64), Action>,
     sequence: u64,
-    workload: Workload,
-    rngs: BTreeMap<TerminalId, Rng>,
-    cards: Vec<(Pan, String, i64)>,
-    /// Indexes into `cards` of those the drawn workload picks.
-    drawn_cards: Vec<usize>,
+    /// The cardholders, drawn as in the simulated day.
+    cardholders: Cardholders,
+    /// Terminals the cashier is signing in again.
+    signing_in: SigningIn,
     options: FleetOptions,
     start: Instant,
     workload_end: Instant,
     closing_end: Instant,
     phase: Phase,
     watch: HostWatch,
-    /// Each terminal's sales, kept as its batch settles, for refunds.
-    refunds: RefundHistory,
-    /// The scenario's business days, for a refund's date.
-    calendar: Calendar,
     outputs: VecDeque<FleetOutput>,
     /// Online trade requests sent, all terminals.
     pub trades_sent: u64,
@@ -215,11 +205,6 @@ fn parse(bytes: &[u8]) -> Option<(Frame, CupMessage)> {
     Some((frame, message))
 }
 
-/// A card as the fleet's readers get it: chip and PIN, no expiry.
-fn card_read(pan: Pan) -> CardRead {
-    CardRead { expiry: None, entry_mode: EntryMode::CHIP_PIN, ..CardRead::swiped(pan) }
-}
-
 fn is_online_trade(message: &CupMessage) -> bool {
     matches!(message, CupMessage::Trade(request) if !request.kind().is_offline_upload())
 }
@@ -230,7 +215,6 @@ impl Fleet {
         let start = Instant::from_millis(u64::from(scenario.run.open_hour) * 3_600_000);
         let streams = Streams::new(options.seed);
         let mut slots = BTreeMap::new();
-        let mut rngs = BTreeMap::new();
         for compiled in &scenario.terminals {
             let id = compiled.config.terminal_id;
             let terminal = Terminal::new(compiled.config.clone(), start)
@@ -247,10 +231,8 @@ impl Fleet {
                     ghosts: BTreeSet::new(),
                     repeated: BTreeMap::new(),
                     batch_upload_power_done: false,
-                    signing_in: false,
                 },
             );
-            rngs.insert(id, streams.stream(&format!("workload {}", id.trimmed())));
         }
         if scenario.cards.is_empty() {
             return Err(FleetError::NoCards);
@@ -270,22 +252,14 @@ impl Fleet {
             stranger,
             schedule: BTreeMap::new(),
             sequence: 0,
-            workload: scenario.workload.clone(),
-            rngs,
-            cards: scenario
-                .cards
-                .iter()
-                .map(|c| (c.pan, c.pin.clone(), c.offline_balance_fen))
-                .collect(),
-            drawn_cards: crate::day::workload::drawn_cards(&scenario.cards),
+            cardholders: Cardholders::new(scenario, &streams),
+            signing_in: SigningIn::default(),
             start,
             workload_end,
             closing_end: workload_end + Duration::from_millis(options.closing_ms),
             options,
             phase: Phase::Workload,
             watch: HostWatch::new(),
-            refunds: RefundHistory::default(),
-            calendar: scenario.calendar,
             outputs: VecDeque::new(),
             trades_sent: 0,
             frames_sent: 0,
@@ -536,9 +510,7 @@ impl Fleet {
             Action::Scripted { index, waits } => self.scripted(now, index, waits),
             Action::Command(id, command) => self.command(now, id, command),
             Action::SignIn(id) => {
-                if let Some(slot) = self.slots.get_mut(&id) {
-                    slot.signing_in = false;
-                }
+                self.signing_in.done(id);
                 self.command(now, id, TerminalCommand::SignIn);
             }
             Action::PowerOn(id) => {
@@ -563,7 +535,7 @@ impl Fleet {
     fn command(&mut self, now: Instant, id: TerminalId, command: TerminalCommand) {
         let Some(slot) = self.slots.get_mut(&id) else { return };
         if matches!(command, TerminalCommand::Settle) {
-            self.refunds.remember(id, slot.terminal.persistent().journal());
+            self.cardholders.remember_refundable(&slot.terminal);
         }
         slot.terminal.handle_command(now, command);
         self.pump(now, id);
@@ -770,54 +742,37 @@ impl Fleet {
             let text = serde_json::to_value(&kind).unwrap_or_default();
             self.log("terminal", vec![("terminal", json(id.trimmed())), ("what", text)]);
         }
-        match kind {
-            TerminalEventKind::TradeTimedOut { .. } | TerminalEventKind::TradeFailed { .. }
-                if self.phase == Phase::Workload =>
-            {
-                let when = now + self.scaled(self.workload.cashier.send_pending_after_ms);
+        match cashier::react(&kind, self.phase == Phase::Workload) {
+            Some(Reaction::SendPending) => {
+                let after_ms = self.cardholders.workload.cashier.send_pending_after_ms;
+                let when = now + self.scaled(after_ms);
                 self.at(when, Action::Command(id, TerminalCommand::SendPending));
             }
-            TerminalEventKind::SignInRequired { .. } | TerminalEventKind::SignInFailed { .. } => {
-                self.sign_in_again(now, id)
-            }
-            TerminalEventKind::Refused { why } if why.contains("signed in") => {
-                self.sign_in_again(now, id)
-            }
-            TerminalEventKind::SignedIn { .. } => {
-                if let Some(slot) = self.slots.get_mut(&id) {
-                    slot.signing_in = false;
-                }
-            }
-            _ => {}
+            Some(Reaction::SignInAgain) => self.sign_in_again(now, id),
+            Some(Reaction::SignedIn) => self.signing_in.done(id),
+            None => {}
         }
     }
 
     fn sign_in_again(&mut self, now: Instant, id: TerminalId) {
-        let Some(slot) = self.slots.get_mut(&id) else { return };
-        if slot.signing_in || self.phase == Phase::Done {
+        let Some(slot) = self.slots.get(&id) else { return };
+        if self.phase == Phase::Done || !self.signing_in.start(id) {
             return;
         }
-        slot.signing_in = true;
-        let config = slot.terminal.config();
-        let command = TerminalCommand::OperatorSignIn {
-            operator: config.operator.clone(),
-            password: config.operator_password.clone(),
-        };
+        let command = cashier::operator_sign_in(&slot.terminal);
         let when = now + self.scaled(SIGN_IN_AGAIN_MS);
         self.at(when, Action::Command(id, command));
         self.at(when, Action::SignIn(id));
     }
 
     fn is_busy(&self, id: TerminalId) -> bool {
-        let terminal = &self.slots[&id].terminal;
-        !terminal.is_powered() || terminal.is_busy() || terminal.persistent().settlement().is_some()
+        cashier::is_busy(&self.slots[&id].terminal)
     }
 
     #[allow(clippy::float_arithmetic)]
     fn next_arrival(&mut self, now: Instant, id: TerminalId) {
-        let rate = self.workload.arrivals_per_terminal_per_hour * self.options.speed;
-        let Some(rng) = self.rngs.get_mut(&id) else { return };
-        if let Some(gap) = rng.exponential_ms(rate) {
+        let rate = self.cardholders.workload.arrivals_per_terminal_per_hour * self.options.speed;
+        if let Some(gap) = self.cardholders.next_gap_ms(id, rate) {
             let when = now + Duration::from_millis(gap);
             if when < self.workload_end {
                 self.at(when, Action::Arrival { terminal: id, waits: 0 });
@@ -838,11 +793,7 @@ impl Fleet {
             }
             return;
         }
-        let drawn = &self.drawn_cards;
-        assert!(!drawn.is_empty(), "arrivals need a drawn card");
-        let rng = self.rngs.get_mut(&id).expect("a stream per terminal");
-        let mut order = Order::draw(rng, &self.workload, drawn.len());
-        order.card_index = drawn[order.card_index];
+        let order = self.cardholders.draw(id);
         self.place(now, id, order);
         self.next_arrival(now, id);
     }
@@ -851,63 +802,28 @@ impl Fleet {
         if self.phase != Phase::Workload {
             return;
         }
-        let trade = self.workload.script[index].clone();
-        if !self.slots.contains_key(&trade.terminal) {
+        let (terminal, order) = self.cardholders.scripted(index);
+        if !self.slots.contains_key(&terminal) {
             return;
         }
-        if self.is_busy(trade.terminal) {
+        if self.is_busy(terminal) {
             if waits < BUSY_WAITS_MAX {
                 let when = now + self.scaled(BUSY_WAIT_MS);
                 self.at(when, Action::Scripted { index, waits: waits + 1 });
             }
             return;
         }
-        let Some(card_index) = self.cards.iter().position(|(pan, _, _)| *pan == trade.card) else {
-            return;
-        };
-        self.place(now, trade.terminal, Order::scripted(&trade, card_index));
+        self.place(now, terminal, order);
     }
 
-    /// A cardholder's order as the cashier's command. A refund refunds a
-    /// sale remembered as its batch settled; before the first settlement
-    /// there is none, and the cardholder leaves, as in the simulator.
+    /// A cardholder's order as the cashier's command, as in the simulated
+    /// day ([`Cardholders::place`]); none once the trade bound is reached.
     fn place(&mut self, now: Instant, id: TerminalId, order: Order) {
-        let Order { choice, card_index, amount_fen, wrong_pin, refund_pick } = order;
         if self.options.max_trades.is_some_and(|max| self.trades_sent >= max) {
             return;
         }
-        let (pan, pin, offline) = self.cards[card_index].clone();
-        let pin = if wrong_pin { "000000".to_string() } else { pin };
-        let Some(amount) = AmountFen::new(amount_fen) else { return };
-        let card = card_read(pan);
-        let command = match choice {
-            TradeChoice::Sale => Some(TerminalCommand::Sale { card, amount, pin: Some(pin) }),
-            TradeChoice::Refund => self.refunds.pick(id, refund_pick).map(|sale| {
-                sale.command(card_read(sale.pan), amount_fen, self.calendar.month_day(now))
-            }),
-            TradeChoice::Inquiry => Some(TerminalCommand::BalanceInquiry { card, pin: Some(pin) }),
-            TradeChoice::Void => {
-                let persistent = self.slots[&id].terminal.persistent();
-                let batch = persistent.batch();
-                persistent.journal().last_voidable_sale(batch).map(TerminalCommand::void_of)
-            }
-            TradeChoice::PreAuth => Some(TerminalCommand::PreAuth { card, amount, pin: Some(pin) }),
-            // The live fleet does not follow pre-auths up (the simulator's
-            // `pre_auths` book is not wired here): a scripted completion or
-            // cancel finds nothing to complete, and the hold lapses.
-            TradeChoice::Completion
-            | TradeChoice::CompletionAdvice
-            | TradeChoice::PreAuthCancel => None,
-            TradeChoice::OfflineSale => Some(TerminalCommand::OfflineSale { card, amount }),
-            TradeChoice::Ecash => {
-                let offline_balance = AmountFen::new(offline.max(0) as u64).unwrap_or(amount);
-                if amount <= offline_balance {
-                    self.cards[card_index].2 -= amount.fen() as i64;
-                }
-                Some(TerminalCommand::ECash { card, amount, offline_balance, pin: Some(pin) })
-            }
-        };
-        if let Some(command) = command {
+        let Some(slot) = self.slots.get(&id) else { return };
+        if let Some(command) = self.cardholders.place(now, &slot.terminal, order) {
             self.command(now, id, command);
         }
     }
@@ -960,7 +876,8 @@ impl Fleet {
         let ids: Vec<TerminalId> = self.slots.keys().copied().collect();
         let mut settled = true;
         for id in ids {
-            let (powered, signed_in, pending, settling, journal, busy, signing_in) = {
+            let signing_in = self.signing_in.is_signing_in(id);
+            let (powered, signed_in, pending, settling, journal, busy) = {
                 let slot = &self.slots[&id];
                 let persistent = slot.terminal.persistent();
                 (
@@ -970,7 +887,6 @@ impl Fleet {
                     persistent.settlement().is_some(),
                     !persistent.journal().is_empty(),
                     slot.terminal.is_busy(),
-                    slot.signing_in,
                 )
             };
             if powered && signed_in && !pending && !settling && !journal {
