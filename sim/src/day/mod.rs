@@ -277,17 +277,21 @@ impl<G: GlueItem> DayDriver<G> {
                 let when = now + Duration::from_millis(after_ms);
                 self.at(when, Due::Command(id, TerminalCommand::SendPending));
             }
-            Some(Reaction::SignInAgain) => {
-                if self.signing_in.start(id) {
-                    let when = now + Duration::from_millis(SIGN_IN_AGAIN_MS);
-                    let command = cashier::operator_sign_in(view.terminal(id));
-                    self.at(when, Due::Command(id, command));
-                    self.at(when, Due::SignIn(id));
-                }
-            }
+            Some(Reaction::SignInAgain) => self.sign_in_again(now, id, view),
             Some(Reaction::SignedIn) => self.signing_in.done(id),
             None => {}
         }
+    }
+
+    /// The cashier signs in again, once at a time per terminal.
+    fn sign_in_again(&mut self, now: Instant, id: TerminalId, view: &dyn DayView) {
+        if !self.signing_in.start(id) {
+            return;
+        }
+        let when = now + Duration::from_millis(SIGN_IN_AGAIN_MS);
+        let command = cashier::operator_sign_in(view.terminal(id));
+        self.at(when, Due::Command(id, command));
+        self.at(when, Due::SignIn(id));
     }
 
     fn handle(&mut self, now: Instant, due: Due<G>, view: &dyn DayView) {
