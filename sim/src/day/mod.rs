@@ -115,6 +115,32 @@ pub struct DayDriver<G> {
     cardholders: Cardholders,
     signing_in: SigningIn,
     healing_pending: Vec<String>,
+    /// The day's pace: its durations are divided by this and its arrival
+    /// rate multiplied (live mode's `--speed`; 1 in the simulator, where
+    /// every duration stays exactly as written).
+    speed: f64,
+}
+
+/// How long a day's phases last, and how fast it runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DayPace {
+    /// Trading (under faults, in the simulator).
+    pub safety_ms: u64,
+    /// At most this long after it: healing, or live mode's closing.
+    pub healing_max_ms: u64,
+    /// See [`DayDriver`]'s `speed`; positive and finite.
+    pub speed: f64,
+}
+
+impl DayPace {
+    /// The scenario's own phases, at its own pace.
+    pub fn of(scenario: &CompiledScenario) -> DayPace {
+        DayPace {
+            safety_ms: scenario.run.safety_ms,
+            healing_max_ms: scenario.run.healing_max_ms,
+            speed: 1.0,
+        }
+    }
 }
 
 impl<G: GlueItem> DayDriver<G> {
@@ -122,8 +148,19 @@ impl<G: GlueItem> DayDriver<G> {
     /// `streams`. Nothing is planned yet: the glue calls the `plan_*`
     /// methods in the order it wants same-instant items to happen.
     pub fn new(scenario: &CompiledScenario, streams: &Streams, start: Instant) -> DayDriver<G> {
-        let safety_end = start + Duration::from_millis(scenario.run.safety_ms);
-        let healing_end = safety_end + Duration::from_millis(scenario.run.healing_max_ms);
+        DayDriver::paced(scenario, streams, start, DayPace::of(scenario))
+    }
+
+    /// The same day with its phases and pace set by the caller (live mode).
+    pub fn paced(
+        scenario: &CompiledScenario,
+        streams: &Streams,
+        start: Instant,
+        pace: DayPace,
+    ) -> DayDriver<G> {
+        assert!(pace.speed > 0.0 && pace.speed.is_finite(), "a positive, finite speed");
+        let safety_end = start + Duration::from_millis(pace.safety_ms);
+        let healing_end = safety_end + Duration::from_millis(pace.healing_max_ms);
         let listed: Vec<TerminalId> =
             scenario.terminals.iter().map(|t| t.config.terminal_id).collect();
         let mut sorted = listed.clone();
@@ -143,7 +180,34 @@ impl<G: GlueItem> DayDriver<G> {
             cardholders: Cardholders::new(scenario, streams),
             signing_in: SigningIn::default(),
             healing_pending: Vec::new(),
+            speed: pace.speed,
         }
+    }
+
+    /// `ms` of the scenario's time at the day's pace, to the whole ms
+    /// (exact at speed 1).
+    #[allow(clippy::float_arithmetic)]
+    fn scaled(&self, ms: u64) -> Duration {
+        Duration::from_millis((ms as f64 / self.speed).round() as u64)
+    }
+
+    /// Whether the cashier is signing terminal `id` in again.
+    pub fn is_signing_in(&self, id: TerminalId) -> bool {
+        self.signing_in.is_signing_in(id)
+    }
+
+    /// Trading ends now, before its planned end (live mode's trade bound,
+    /// or its closing): the cardholders stop coming and the glue's items
+    /// that stop at healing are dropped. Unlike healing, nothing is
+    /// undone and no round is planned: the glue closes the day its way.
+    pub fn stop_trading(&mut self) {
+        self.phase = Phase::Healing;
+        let before = self.schedule.len();
+        self.schedule.retain(|_, due| match due {
+            Due::Glue(item) => !item.stops_at_healing(),
+            due => !due.is_cardholder(),
+        });
+        self.dues_taken += (before - self.schedule.len()) as u64;
     }
 
     pub fn phase(&self) -> Phase {
@@ -186,18 +250,18 @@ impl<G: GlueItem> DayDriver<G> {
     /// cardholder is drawn.
     pub fn plan_opening(&mut self, when: Instant, id: TerminalId) {
         self.at(when, Due::Open(id));
-        self.next_arrival(self.start + Duration::from_millis(cashier::FIRST_ARRIVAL_MS), id);
+        self.next_arrival(self.start + self.scaled(cashier::FIRST_ARRIVAL_MS), id);
     }
 
     /// The scenario's scripted trades and cashier commands, at their times.
     pub fn plan_script(&mut self) {
         for index in 0..self.cardholders.workload.script.len() {
             let at_ms = self.cardholders.workload.script[index].at_ms;
-            self.at(self.start + Duration::from_millis(at_ms), Due::Scripted { index, waits: 0 });
+            self.at(self.start + self.scaled(at_ms), Due::Scripted { index, waits: 0 });
         }
         let commands = self.cardholders.workload.commands.clone();
         for scripted in &commands {
-            let when = self.start + Duration::from_millis(scripted.at_ms);
+            let when = self.start + self.scaled(scripted.at_ms);
             self.at(when, Due::Command(scripted.terminal, cashier_command(&scripted.command)));
         }
     }
@@ -205,18 +269,33 @@ impl<G: GlueItem> DayDriver<G> {
     /// The cashier's settlement habits: every so often, and a minute
     /// before the safety phase ends.
     pub fn plan_settlements(&mut self) {
+        self.plan_settle_every();
+        self.plan_settle_at_end();
+    }
+
+    /// The cashier settles every `settle_every_ms` of the scenario's time,
+    /// the terminals 20 ms apart.
+    pub fn plan_settle_every(&mut self) {
         let (start, safety_end) = (self.start, self.safety_end);
         let every = self.cardholders.workload.cashier.settle_every_ms;
-        let listed = self.listed.clone();
-        if every > 0 {
-            for (index, id) in listed.iter().enumerate() {
-                let mut when = start + Duration::from_millis(every + index as u64 * 20);
-                while when < safety_end {
-                    self.at(when, Due::Command(*id, TerminalCommand::Settle));
-                    when = when + Duration::from_millis(every);
-                }
+        if every == 0 {
+            return;
+        }
+        let every = self.scaled(every).max(Duration::from_millis(1));
+        for (index, id) in self.listed.clone().iter().enumerate() {
+            let mut when = start + every + Duration::from_millis(index as u64 * 20);
+            while when < safety_end {
+                self.at(when, Due::Command(*id, TerminalCommand::Settle));
+                when = when + every;
             }
         }
+    }
+
+    /// The cashier settles a minute before trading ends (live mode's
+    /// closing settles instead).
+    pub fn plan_settle_at_end(&mut self) {
+        let (start, safety_end) = (self.start, self.safety_end);
+        let listed = self.listed.clone();
         if self.cardholders.workload.cashier.settle_at_end {
             for (index, id) in listed.iter().enumerate() {
                 let when = Instant::from_millis(
@@ -274,7 +353,7 @@ impl<G: GlueItem> DayDriver<G> {
         match cashier::react(kind, self.phase == Phase::Safety) {
             Some(Reaction::SendPending) => {
                 let after_ms = self.cardholders.workload.cashier.send_pending_after_ms;
-                let when = now + Duration::from_millis(after_ms);
+                let when = now + self.scaled(after_ms);
                 self.at(when, Due::Command(id, TerminalCommand::SendPending));
             }
             Some(Reaction::SignInAgain) => self.sign_in_again(now, id, view),
@@ -288,7 +367,7 @@ impl<G: GlueItem> DayDriver<G> {
         if !self.signing_in.start(id) {
             return;
         }
-        let when = now + Duration::from_millis(SIGN_IN_AGAIN_MS);
+        let when = now + self.scaled(SIGN_IN_AGAIN_MS);
         let command = cashier::operator_sign_in(view.terminal(id));
         self.at(when, Due::Command(id, command));
         self.at(when, Due::SignIn(id));
@@ -339,7 +418,7 @@ impl<G: GlueItem> DayDriver<G> {
         }
         if self.wait_if_busy(id, view) {
             if waits < BUSY_WAITS_MAX {
-                let when = now + Duration::from_millis(BUSY_WAIT_MS);
+                let when = now + self.scaled(BUSY_WAIT_MS);
                 self.at(when, Due::Arrival { terminal: id, waits: waits + 1 });
             } else {
                 self.next_arrival(now, id);
@@ -350,16 +429,19 @@ impl<G: GlueItem> DayDriver<G> {
         if let Some(command) = self.cardholders.place(now, view.terminal(id), order) {
             self.command(id, command, view);
         }
-        if let Some(after_ms) = self.cardholders.pre_auth_return(now, &order, self.safety_end) {
-            let when = now + Duration::from_millis(after_ms);
-            let pick = order.refund_pick;
-            self.at(when, Due::PreAuthFollowUp { terminal: id, pick, waits: 0 });
+        if let Some(after_ms) = self.cardholders.pre_auth_return_ms(&order) {
+            let when = now + self.scaled(after_ms);
+            if when < self.safety_end {
+                let pick = order.refund_pick;
+                self.at(when, Due::PreAuthFollowUp { terminal: id, pick, waits: 0 });
+            }
         }
         self.next_arrival(now, id);
     }
 
+    #[allow(clippy::float_arithmetic)]
     fn next_arrival(&mut self, now: Instant, id: TerminalId) {
-        let rate = self.cardholders.workload.arrivals_per_terminal_per_hour;
+        let rate = self.cardholders.workload.arrivals_per_terminal_per_hour * self.speed;
         if let Some(gap) = self.cardholders.next_gap_ms(id, rate) {
             let when = now + Duration::from_millis(gap);
             if when < self.safety_end {
@@ -377,7 +459,7 @@ impl<G: GlueItem> DayDriver<G> {
         let (id, order) = self.cardholders.scripted(index);
         if self.wait_if_busy(id, view) {
             if waits < BUSY_WAITS_MAX {
-                let when = now + Duration::from_millis(BUSY_WAIT_MS);
+                let when = now + self.scaled(BUSY_WAIT_MS);
                 self.at(when, Due::Scripted { index, waits: waits + 1 });
             }
             return;
@@ -400,7 +482,7 @@ impl<G: GlueItem> DayDriver<G> {
         }
         if self.wait_if_busy(id, view) {
             if waits < BUSY_WAITS_MAX {
-                let when = now + Duration::from_millis(BUSY_WAIT_MS);
+                let when = now + self.scaled(BUSY_WAIT_MS);
                 self.at(when, Due::PreAuthFollowUp { terminal: id, pick, waits: waits + 1 });
             }
             return;

@@ -5,7 +5,6 @@
 //! as each batch settles), never from anything the trace says.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use possim_models::iso8583::trade::{CardRead, EntryMode};
 use possim_models::iso8583::values::{AmountFen, Pan, TerminalId};
@@ -144,14 +143,14 @@ impl Cardholders {
         }
     }
 
-    /// When the merchant comes back to a drawn pre-auth, if within the
-    /// safety phase ending at `safety_end`, and the pick that says how.
-    pub fn pre_auth_return(&self, now: Instant, order: &Order, safety_end: Instant) -> Option<u64> {
+    /// How long after a drawn pre-auth its merchant comes back to it (the
+    /// order's pick says how, too).
+    pub fn pre_auth_return_ms(&self, order: &Order) -> Option<u64> {
         if order.choice != TradeChoice::PreAuth {
             return None;
         }
         let (_, after_ms) = FollowUp::draw(order.refund_pick, &self.workload.pre_auth_follow_up);
-        (now + Duration::from_millis(after_ms) < safety_end).then_some(after_ms)
+        Some(after_ms)
     }
 
     /// The merchant comes back to a drawn pre-auth: completes it, cancels
