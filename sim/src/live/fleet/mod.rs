@@ -39,6 +39,7 @@
 
 mod closing;
 mod placed;
+mod terminals;
 
 pub use placed::drive_applies;
 
@@ -49,22 +50,20 @@ use possim_models::actor::Actor;
 use possim_models::iso8583::cup::CupMessage;
 use possim_models::iso8583::values::TerminalId;
 use possim_models::iso8583::Frame;
-use possim_models::terminal::events::TerminalEventKind;
 use possim_models::terminal::{Terminal, TerminalCommand, TerminalConfig};
 use possim_models::time::Instant;
 
 use super::host_checks::{HostCheckResult, HostWatch, Sent};
-use crate::day::{DayAction, DayDriver, DayPace, DayView, GlueItem};
+use crate::day::{DayAction, DayDriver, DayPace, GlueItem};
 use crate::rng::Streams;
 use crate::scenario::compile::CompiledScenario;
-use crate::scenario::model::{Fault, ProtocolFault};
+use crate::scenario::model::Fault;
+use terminals::{Slot, Slots};
 
 /// Scheduled actions waiting at once.
 pub const SCHEDULE_MAX: usize = 1_000_000;
 /// Outputs waiting for the shell.
 pub const OUTPUTS_MAX: usize = 100_000;
-/// Passes of a terminal's output loop per input.
-const PUMP_PASSES_MAX: usize = 1_000;
 /// The STAN of a reversal of a trade never sent: far above any the
 /// terminal reaches within a batch.
 pub(super) const GHOST_STAN_BASE: u32 = 900_000;
@@ -153,54 +152,6 @@ pub enum Phase {
     Workload,
     Closing,
     Done,
-}
-
-#[derive(Debug)]
-struct Slot {
-    terminal: Terminal,
-    faults: Vec<ProtocolFault>,
-    /// Online trade requests sent (the Nth trade of the fault plan).
-    trades_sent: u32,
-    /// STAN -> power off for this long when its answer approves it.
-    power_on_approval: BTreeMap<u32, u64>,
-    /// STAN -> the trade whose answer triggers a reversal of a trade never sent.
-    ghost_after: BTreeMap<u32, u32>,
-    /// STANs of ghost reversals sent: their answers are the watcher's only.
-    ghosts: BTreeSet<u32>,
-    /// STANs sent twice: the answers after the first are the watcher's only.
-    repeated: BTreeMap<u32, u32>,
-    batch_upload_power_done: bool,
-}
-
-/// The fleet's terminals, as the day reads them.
-#[derive(Debug, Default)]
-struct Slots(BTreeMap<TerminalId, Slot>);
-
-impl std::ops::Deref for Slots {
-    type Target = BTreeMap<TerminalId, Slot>;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Slots {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.0
-    }
-}
-
-impl DayView for Slots {
-    fn terminal(&self, id: TerminalId) -> &Terminal {
-        &self.0[&id].terminal
-    }
-    /// Commands reach a fleet's terminal as they are keyed in.
-    fn trade_queued(&self, _: TerminalId) -> bool {
-        false
-    }
-    /// The host is the one under test: its state is not possim's to see.
-    fn hosts_pending(&self) -> Vec<String> {
-        Vec::new()
-    }
 }
 
 /// The fleet of terminals, their workload and their faults.
@@ -433,32 +384,7 @@ impl Fleet {
             DayAction::Healing { .. } | DayAction::Converged | DayAction::End => return,
         };
         match chore {
-            Chore::Stranger => {
-                if let Some(mut stranger) = self.stranger.take() {
-                    let config = stranger.config().clone();
-                    stranger.handle_command(
-                        now,
-                        TerminalCommand::OperatorSignIn {
-                            operator: config.operator.clone(),
-                            password: config.operator_password.clone(),
-                        },
-                    );
-                    stranger.handle_command(now, TerminalCommand::SignIn);
-                    while stranger.poll_event().is_some() {}
-                    while let Some(transmit) = stranger.poll_transmit() {
-                        if let Some((_, message)) = parse(&transmit.bytes) {
-                            self.watch.on_request(
-                                now,
-                                config.terminal_id,
-                                &message,
-                                Sent::Unregistered,
-                            );
-                        }
-                        self.send(config.terminal_id, transmit.bytes);
-                    }
-                    self.stranger = Some(stranger);
-                }
-            }
+            Chore::Stranger => self.probe(now),
             Chore::PowerOn(id) => {
                 if self.slots.get(&id).is_some_and(|s| !s.terminal.is_powered()) {
                     self.fault_log(id, "power on".into());
@@ -476,57 +402,6 @@ impl Fleet {
             Chore::Closing => self.start_closing(now),
             Chore::ClosingRound => self.closing_round(now),
         }
-    }
-
-    fn command(&mut self, now: Instant, id: TerminalId, command: TerminalCommand) {
-        let Some(slot) = self.slots.get_mut(&id) else { return };
-        slot.terminal.handle_command(now, command);
-        self.pump(now, id);
-    }
-
-    fn operator_sign_in(&mut self, now: Instant, id: TerminalId) {
-        let Some(slot) = self.slots.get(&id) else { return };
-        let config = slot.terminal.config();
-        let command = TerminalCommand::OperatorSignIn {
-            operator: config.operator.clone(),
-            password: config.operator_password.clone(),
-        };
-        self.command(now, id, command);
-    }
-
-    fn send(&mut self, terminal: TerminalId, bytes: Vec<u8>) {
-        self.frames_sent += 1;
-        self.output(FleetOutput::Send { terminal, bytes });
-    }
-
-    /// Moves the terminal's frames out (through the fault plan) and its
-    /// events to the cashier.
-    fn pump(&mut self, now: Instant, id: TerminalId) {
-        for _ in 0..PUMP_PASSES_MAX {
-            let Some(slot) = self.slots.get_mut(&id) else { return };
-            let transmit = slot.terminal.poll_transmit();
-            let event = slot.terminal.poll_event();
-            if transmit.is_none() && event.is_none() {
-                return;
-            }
-            if let Some(transmit) = transmit {
-                self.outgoing(now, id, transmit.bytes);
-            }
-            if let Some(event) = event {
-                self.cashier(now, id, event.kind);
-            }
-        }
-        panic!("terminal {id} kept producing output for {PUMP_PASSES_MAX} passes");
-    }
-
-    /// The cashier's habits, as in the simulated workload.
-    fn cashier(&mut self, now: Instant, id: TerminalId, kind: TerminalEventKind) {
-        // What the terminal did, for the log; frames are logged as they leave.
-        if !matches!(kind, TerminalEventKind::RequestSent { .. }) {
-            let text = serde_json::to_value(&kind).unwrap_or_default();
-            self.log("terminal", vec![("terminal", json(id.trimmed())), ("what", text)]);
-        }
-        self.day.on_terminal_event(now, id, &kind, &self.slots);
     }
 
     /// The host checks' verdicts; what is still owed counts.
