@@ -2,8 +2,9 @@
 //! cardholders, scripted cashier commands, the settlement habits), how the
 //! cashier reacts to what the terminals report, and the healing rounds
 //! after the faults stop. Time and terminal events go in; typed actions
-//! ([`DayAction`]) come out, one at a time. The turmoil world is glue
-//! around it: it applies each action to the world and hands every terminal
+//! ([`DayAction`]) come out, one at a time. The turmoil world
+//! (`world::runner`) and the live fleet (`live::fleet`) are glue around
+//! it: each applies the actions to its terminals and hands every terminal
 //! event back directly. Nothing here reads a trace.
 //!
 //! The driver keeps one clock for the whole day, the glue's own items (its
@@ -23,6 +24,7 @@
 //! - [`rounds`]: the healing rounds.
 //! - [`view`]: what the driver reads of the terminals and hosts.
 //! - [`action`]: what it asks for.
+//! - `tests`: the driver on the models' in-memory harness.
 
 pub mod action;
 pub mod cashier;
@@ -246,8 +248,7 @@ impl<G: GlueItem> DayDriver<G> {
         self.actions.push_back(action);
     }
 
-    /// The terminal `listed` at `index` signs in at `when`, and its first
-    /// cardholder is drawn.
+    /// Terminal `id` signs in at `when`, and its first cardholder is drawn.
     pub fn plan_opening(&mut self, when: Instant, id: TerminalId) {
         self.at(when, Due::Open(id));
         self.next_arrival(self.start + self.scaled(cashier::FIRST_ARRIVAL_MS), id);

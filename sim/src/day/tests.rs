@@ -175,3 +175,23 @@ fn healing_rounds_converge_with_the_batch_settled() {
     assert!(converged.is_some_and(|at| at.as_millis() > settled[0]), "converged after settling");
     assert!(h.terminals[&id].persistent().journal().is_empty(), "the batch settled");
 }
+
+#[test]
+fn a_paced_day_keys_the_script_in_sooner_by_its_speed() {
+    let text = format!(
+        "name: day\nmerchants: [{{id: '898100000000001'}}]\n\
+         issuers: [{{index: 0, bins: ['622202']}}]\n\
+         terminals: [{{id: T0000000, merchant: '898100000000001', tmk: 0123456789ABCDEF}}]\n\
+         cards: [{{pan: '{}', balance_fen: 1000000}}]\n{QUIET}",
+        card_pan(1)
+    );
+    let scenario = parse_and_compile(&text, "day.yaml").expect("a valid scenario");
+    let mut h = Configs::standard(1, vec![account(card_pan(1), 1_000_000)]).build();
+    let pace = super::DayPace { safety_ms: 60_000, healing_max_ms: 60_000, speed: 4.0 };
+    let mut driver: DayDriver<NoGlue> =
+        DayDriver::paced(&scenario, &Streams::new(7), Instant::ZERO, pace);
+    driver.plan_opening(Instant::from_millis(1_000), terminal_id(0));
+    driver.plan_script();
+    let actions = run(&mut h, &mut driver, Instant::from_millis(60_000));
+    assert_eq!(keyed(&actions, is_sale), vec![20_000 / 4]);
+}
