@@ -38,9 +38,11 @@
 //! ```
 
 mod closing;
+mod options;
 mod placed;
 mod terminals;
 
+pub use options::FleetOptions;
 pub use placed::drive_applies;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -60,43 +62,13 @@ use crate::scenario::compile::CompiledScenario;
 use crate::scenario::model::Fault;
 use terminals::{Slot, Slots};
 
-/// Scheduled actions waiting at once.
-pub const SCHEDULE_MAX: usize = 1_000_000;
 /// Outputs waiting for the shell.
 pub const OUTPUTS_MAX: usize = 100_000;
 /// The STAN of a reversal of a trade never sent: far above any the
 /// terminal reaches within a batch.
-pub(super) const GHOST_STAN_BASE: u32 = 900_000;
+const GHOST_STAN_BASE: u32 = 900_000;
 /// The id an unregistered probe signs in with (the first not in the scenario).
 const STRANGER_IDS: [&str; 3] = ["UNREG001", "UNREG002", "UNREG003"];
-
-/// How a drive runs.
-#[derive(Debug, Clone)]
-pub struct FleetOptions {
-    /// Workload times (script, arrivals, cashier delays, power-off
-    /// durations) are divided by this.
-    pub speed: f64,
-    /// The workload phase ends once this many online trades left.
-    pub max_trades: Option<u64>,
-    /// The workload phase lasts at most this long (wall).
-    pub workload_ms: u64,
-    /// The closing phase lasts at most this long (wall).
-    pub closing_ms: u64,
-    /// Seeds the drawn cardholders.
-    pub seed: u64,
-}
-
-impl Default for FleetOptions {
-    fn default() -> FleetOptions {
-        FleetOptions {
-            speed: 1.0,
-            max_trades: None,
-            workload_ms: 60_000,
-            closing_ms: 60_000,
-            seed: 0,
-        }
-    }
-}
 
 /// What the shell must do.
 #[derive(Debug, Clone, PartialEq)]
@@ -337,9 +309,9 @@ impl Fleet {
 
     /// Time passed: due actions, then due terminal timers.
     pub fn on_timeout(&mut self, now: Instant) {
-        // Each pass takes one due action; actions schedule only later ones
-        // or ones at `now`, and the schedule is bounded.
-        for _ in 0..SCHEDULE_MAX {
+        // Each pass applies one of the day's actions; its schedule is
+        // bounded, and what a pass bound leaves waits for the next call.
+        for _ in 0..=crate::day::SCHEDULE_MAX {
             if self.phase == Phase::Done {
                 break;
             }
