@@ -27,6 +27,7 @@ compile_error!(
 
 pub mod certify;
 pub mod coverage;
+pub mod day;
 pub mod execute;
 pub mod explore;
 pub mod frame_facts;

@@ -9,12 +9,13 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::rc::Rc;
 
-use possim_models::actor::{Actor, Node};
+use possim_models::actor::{Actor, Node, TradeKey};
 use possim_models::iso8583::values::TerminalId;
 use possim_models::iso8583::Frame;
 use possim_models::issuer::{Issuer, IssuerCommand};
-use possim_models::network::{Network, NetworkCommand};
-use possim_models::switch::{Switch, SwitchCommand, SwitchQuirk};
+use possim_models::network::{Network, NetworkCommand, NetworkEventKind};
+use possim_models::switch::{Switch, SwitchCommand, SwitchEventKind, SwitchQuirk};
+use possim_models::terminal::events::TerminalEventKind;
 use possim_models::terminal::{Terminal, TerminalCommand};
 use possim_models::time::Instant;
 use tokio::sync::{mpsc, Notify};
@@ -62,6 +63,29 @@ pub(crate) struct PowerCut {
     pub why: String,
 }
 
+/// What the world hands the runner as it happens, besides recording it in
+/// the trace: the runner never reads the trace back during a run. Drained
+/// by the runner after every step.
+#[derive(Debug, Clone)]
+pub(crate) enum WorldEvent {
+    /// A terminal reported something (every event, in the trace's order).
+    Terminal { terminal: TerminalId, kind: TerminalEventKind },
+    /// The switch handed over its clearing file.
+    ClearingSubmitted { keys: Vec<TradeKey> },
+    /// The network cleared one issuer's trades.
+    ClearingList { issuer: u16, keys: Vec<TradeKey> },
+    /// A protocol-placed power cut, which the runner makes at its next step
+    /// (the world cannot cut power itself: the runner owns the restart).
+    PowerCut(PowerCut),
+    /// A placed cutoff window, which the runner starts at its next step (it
+    /// owns the window's end): how long, and the placement's words.
+    Cutoff { for_ms: u64, why: String },
+}
+
+/// Events waiting for the runner's next drain. A step records at most what
+/// the trace can hold, so the trace's bound bounds this queue too.
+pub(crate) const WORLD_EVENTS_MAX: usize = crate::trace::TRACE_RECORDS_MAX;
+
 /// A frame to send later (a delayed line): the shell that flushed spawns it.
 #[derive(Debug)]
 pub(crate) struct Later {
@@ -101,10 +125,8 @@ pub(crate) struct World {
     /// Host pairs (sorted names) with no traffic, and with traffic held.
     pub partitioned: BTreeSet<(String, String)>,
     pub held: BTreeSet<(String, String)>,
-    pub power_cuts: Vec<PowerCut>,
-    /// Placed cutoff windows waiting for the runner's next step: how long,
-    /// and the placement's words.
-    pub cutoffs: Vec<(u64, String)>,
+    /// What happened since the runner last drained it ([`WorldEvent`]).
+    pub events: VecDeque<WorldEvent>,
     /// What every task and sleep of the shells reports, for idle skipping.
     pub quiet: Rc<super::quiet::Quiet>,
 }
@@ -164,6 +186,12 @@ impl World {
         assert!(queue.len() < COMMANDS_MAX, "commands for {node} over {COMMANDS_MAX}");
         queue.push_back(command);
         self.wake(node);
+    }
+
+    /// Hands `event` to the runner.
+    pub fn event(&mut self, event: WorldEvent) {
+        assert!(self.events.len() < WORLD_EVENTS_MAX, "world events over {WORLD_EVENTS_MAX}");
+        self.events.push_back(event);
     }
 
     pub fn fault(&mut self, at: Instant, record: FaultRecord) {
@@ -292,6 +320,9 @@ impl World {
         match node {
             Node::Switch => {
                 while let Some(event) = self.switch.poll_event() {
+                    if let SwitchEventKind::ClearingSubmitted { keys } = &event.kind {
+                        self.event(WorldEvent::ClearingSubmitted { keys: keys.clone() });
+                    }
                     self.trace.push(event.at, TraceEvent::Switch(event));
                 }
                 while let Some(transmit) = self.switch.poll_transmit() {
@@ -300,6 +331,10 @@ impl World {
             }
             Node::Network => {
                 while let Some(event) = self.network.poll_event() {
+                    if let NetworkEventKind::ClearingList { issuer, keys } = &event.kind {
+                        let (issuer, keys) = (*issuer, keys.clone());
+                        self.event(WorldEvent::ClearingList { issuer, keys });
+                    }
                     self.trace.push(event.at, TraceEvent::Network(event));
                 }
                 while let Some(transmit) = self.network.poll_transmit() {
@@ -331,6 +366,8 @@ impl World {
                     outbound.push(transmit);
                 }
                 for event in events {
+                    let kind = event.kind.clone();
+                    self.event(WorldEvent::Terminal { terminal: event.terminal, kind });
                     self.trace.push(event.at, TraceEvent::Terminal(event));
                 }
             }
@@ -347,7 +384,8 @@ impl World {
         if let possim_models::issuer::IssuerEventKind::Approved { key, .. } = kind {
             if let Some(slot) = self.terminals.get_mut(&key.terminal) {
                 if let Some((off_ms, why)) = slot.line.on_issuer_approved(key.stan.value()) {
-                    self.power_cuts.push(PowerCut { terminal: key.terminal, off_ms, why });
+                    let cut = PowerCut { terminal: key.terminal, off_ms, why };
+                    self.event(WorldEvent::PowerCut(cut));
                 }
             }
         }
@@ -447,8 +485,8 @@ impl World {
                     };
                     self.command(Node::Switch, Command::Switch(SwitchCommand::Quirk(quirk)));
                 }
-                Request::PowerCut(cut) => self.power_cuts.push(cut),
-                Request::Cutoff { for_ms, why } => self.cutoffs.push((for_ms, why)),
+                Request::PowerCut(cut) => self.event(WorldEvent::PowerCut(cut)),
+                Request::Cutoff { for_ms, why } => self.event(WorldEvent::Cutoff { for_ms, why }),
             }
         }
         let mut verdict_fate = verdict.fate;

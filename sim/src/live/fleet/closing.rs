@@ -1,0 +1,93 @@
+//! Closing a live day: once the workload ends (its time, or the trade
+//! bound), no more cardholders; each round, every idle terminal that has
+//! not finished is taken one step on (power, sign-in, pending messages,
+//! settlement) until all have or the closing bound passes.
+
+use std::time::Duration;
+
+use possim_models::iso8583::values::TerminalId;
+use possim_models::terminal::TerminalCommand;
+use possim_models::time::Instant;
+
+use super::{json, Chore, Fleet, Phase};
+
+/// Closing: how often each idle terminal is looked at (wall time, not sped up).
+const CLOSING_ROUND_MS: u64 = 500;
+
+impl Fleet {
+    /// Stops if the workload bound is reached.
+    pub fn check_bounds(&mut self, now: Instant) {
+        let trades_done = self.options.max_trades.is_some_and(|max| self.trades_sent >= max);
+        if self.phase == Phase::Workload && trades_done {
+            self.start_closing(now);
+        }
+    }
+
+    pub(super) fn start_closing(&mut self, now: Instant) {
+        if self.phase != Phase::Workload {
+            return;
+        }
+        self.phase = Phase::Closing;
+        self.closing_end = now + Duration::from_millis(self.options.closing_ms);
+        self.day.stop_trading();
+        self.log("phase", vec![("phase", json("closing")), ("trades", self.trades_sent.into())]);
+        self.at(now, Chore::ClosingRound);
+    }
+
+    /// Each idle terminal: power, sign-in, pending messages, settlement —
+    /// one step per round, since a terminal runs one operation at a time.
+    pub(super) fn closing_round(&mut self, now: Instant) {
+        let ids: Vec<TerminalId> = self.slots.keys().copied().collect();
+        let mut settled = true;
+        for id in ids {
+            let signing_in = self.day.is_signing_in(id);
+            let (powered, signed_in, pending, settling, journal, busy) = {
+                let slot = &self.slots[&id];
+                let persistent = slot.terminal.persistent();
+                (
+                    slot.terminal.is_powered(),
+                    persistent.signed_in(),
+                    persistent.reversal().is_some() || !persistent.offline().is_empty(),
+                    persistent.settlement().is_some(),
+                    !persistent.journal().is_empty(),
+                    slot.terminal.is_busy(),
+                )
+            };
+            if powered && signed_in && !pending && !settling && !journal {
+                continue;
+            }
+            settled = false;
+            if !powered {
+                self.command(now, id, TerminalCommand::PowerOn);
+                self.operator_sign_in(now, id);
+                continue;
+            }
+            if busy || signing_in {
+                continue;
+            }
+            self.operator_sign_in(now, id);
+            if !signed_in {
+                self.command(now, id, TerminalCommand::SignIn);
+            } else if pending {
+                self.command(now, id, TerminalCommand::SendPending);
+            } else {
+                self.command(now, id, TerminalCommand::Settle);
+            }
+        }
+        if settled {
+            self.phase = Phase::Done;
+            self.log(
+                "phase",
+                vec![("phase", json("done")), ("why", json("every terminal settled"))],
+            );
+        } else if now >= self.closing_end {
+            self.phase = Phase::Done;
+            self.log(
+                "phase",
+                vec![("phase", json("done")), ("why", json("closing bound reached"))],
+            );
+        } else {
+            self.at(now + Duration::from_millis(CLOSING_ROUND_MS), Chore::ClosingRound);
+        }
+    }
+}
