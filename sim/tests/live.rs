@@ -1164,6 +1164,11 @@ fn serve_and_drive_log_frames_and_decisions_with_log() {
         "frames in the span of the peer and the terminal: {drive_log}"
     );
     assert!(drive_log.contains("possim::frame: 0210 read conn="), "{drive_log}");
+    assert!(
+        drive_log.lines().any(|l| l.contains("host{name=possim}:terminal{id=")
+            && l.contains("possim::terminal: trade answered rc 00")),
+        "drive's terminals log their decisions in their spans: {drive_log}"
+    );
     assert!(!drive_log.lines().any(|l| l.starts_with('{')), "no second JSON log");
     let serve_log = serve_log.join("\n");
     assert!(

@@ -56,7 +56,7 @@ pub fn react(kind: &TerminalEventKind, safety: bool) -> Option<Reaction> {
         {
             Some(Reaction::SignInAgain)
         }
-        TerminalEventKind::Refused { why } if safety && why.contains("signed in") => {
+        TerminalEventKind::Refused { why } if safety && why.is_not_signed_in() => {
             Some(Reaction::SignInAgain)
         }
         TerminalEventKind::SignedIn { .. } => Some(Reaction::SignedIn),

@@ -113,14 +113,14 @@ pub(super) fn build(scenario: &CompiledScenario, options: &RunOptions) -> Result
             .map_err(|error| RunError::Unsupported(format!("terminal {id}: {error}")))?;
         terminals.insert(id, TerminalSlot { terminal, farm: compiled.farm.clone(), line });
     }
-    let switch = Switch::new(scenario.switch.clone())
+    let switch = Switch::new(scenario.switch.clone(), start)
         .map_err(|e| RunError::Unsupported(format!("switch: {e}")))?;
-    let network = Network::new(scenario.network.clone())
+    let network = Network::new(scenario.network.clone(), start)
         .map_err(|e| RunError::Unsupported(format!("network: {e}")))?;
     let issuers = scenario
         .issuers
         .iter()
-        .map(|config| Issuer::new(config.clone()).map(|issuer| (config.index, issuer)))
+        .map(|config| Issuer::new(config.clone(), start).map(|issuer| (config.index, issuer)))
         .collect::<Result<BTreeMap<u16, Issuer>, _>>()
         .map_err(|e| RunError::Unsupported(format!("issuer: {e}")))?;
     let issuer_silent = issuers.keys().map(|&index| (index, false)).collect();

@@ -300,7 +300,7 @@ impl Runner<'_> {
         {
             let mut world = self.world.borrow_mut();
             let persistent = world.switch.persistent();
-            world.switch = Switch::recover(self.scenario.switch.clone(), persistent, now)
+            world.switch = Switch::restart(self.scenario.switch.clone(), persistent, now)
                 .expect("a configuration that loaded once loads again");
             world.switch_up = true;
             for reset in world.resets.values() {

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use possim_models::actor::Actor;
+use possim_models::actor::{Actor, Node};
 use possim_models::iso8583::values::TerminalId;
 use possim_models::terminal::events::TerminalEventKind;
 use possim_models::terminal::{Terminal, TerminalCommand};
@@ -15,6 +15,7 @@ use super::{json, parse, Fleet, FleetOutput};
 use crate::day::DayView;
 use crate::live::host_checks::Sent;
 use crate::scenario::model::ProtocolFault;
+use crate::trace::TraceEvent;
 
 /// Passes of a terminal's output loop per input.
 const PUMP_PASSES_MAX: usize = 1_000;
@@ -103,6 +104,16 @@ impl Fleet {
                 self.outgoing(now, id, transmit.bytes);
             }
             if let Some(event) = event {
+                if crate::logs::actor_events_on() {
+                    // drive's own terminals log their decisions as the
+                    // simulator's do, in the span of the terminal.
+                    let logged = TraceEvent::Terminal(event.clone());
+                    crate::logs::in_actor(
+                        Node::Terminal(id),
+                        || "possim".into(),
+                        || crate::trace::log::live_event(logged),
+                    );
+                }
                 self.cashier(now, id, event.kind);
             }
         }
