@@ -195,3 +195,42 @@ fn a_paced_day_keys_the_script_in_sooner_by_its_speed() {
     let actions = run(&mut h, &mut driver, Instant::from_millis(60_000));
     assert_eq!(keyed(&actions, is_sale), vec![20_000 / 4]);
 }
+
+#[test]
+fn closing_rounds_take_each_terminal_one_step_on_until_settled() {
+    let (mut h, mut driver) = day(QUIET);
+    let id = terminal_id(0);
+    driver.plan_opening(Instant::from_millis(1_000), id);
+    driver.plan_script();
+    let _ = run(&mut h, &mut driver, Instant::from_millis(60_000));
+    assert!(!h.terminals[&id].persistent().journal().is_empty(), "the sale is in the batch");
+    h.power_off(&id);
+    let not_signing_in = |_: TerminalId| false;
+    let mut steps = Vec::new();
+    for _ in 0..8 {
+        let round = super::rounds::closing_round(&[id], &h, &not_signing_in);
+        if round.converged {
+            break;
+        }
+        assert_eq!(round.pending.len(), 1, "{:?}", round.pending);
+        // One step of the terminal's own per round: after the operator's sign-in.
+        let own: Vec<&TerminalCommand> = round
+            .now
+            .iter()
+            .map(|(_, command)| command)
+            .filter(|c| !matches!(c, TerminalCommand::OperatorSignIn { .. }))
+            .collect();
+        assert_eq!(own.len(), 1, "{:?}", round.now);
+        steps.push(format!("{:?}", own[0]).split([' ', '{']).next().unwrap_or("").to_owned());
+        for (terminal, command) in round.now {
+            h.command(&terminal, command);
+        }
+        h.settle(std::time::Duration::from_secs(120));
+    }
+    // Off → power on; then the settlement (a terminal keeps its sign-in
+    // through a power cut); then nothing left.
+    assert_eq!(steps, vec!["PowerOn", "Settle"], "{steps:?}");
+    let round = super::rounds::closing_round(&[id], &h, &not_signing_in);
+    assert!(round.converged && round.now.is_empty(), "{round:?}");
+    assert!(h.terminals[&id].persistent().journal().is_empty(), "the batch settled");
+}

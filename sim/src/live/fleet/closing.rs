@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use possim_models::iso8583::values::TerminalId;
-use possim_models::terminal::TerminalCommand;
 use possim_models::time::Instant;
 
 use super::{json, Chore, Fleet, Phase};
@@ -34,46 +33,18 @@ impl Fleet {
         self.at(now, Chore::ClosingRound);
     }
 
-    /// Each idle terminal: power, sign-in, pending messages, settlement —
-    /// one step per round, since a terminal runs one operation at a time.
+    /// A closing round of the day driver ([`crate::day::rounds::closing_round`]):
+    /// each terminal not settled, one step on.
     pub(super) fn closing_round(&mut self, now: Instant) {
         let ids: Vec<TerminalId> = self.slots.keys().copied().collect();
-        let mut settled = true;
-        for id in ids {
-            let signing_in = self.day.is_signing_in(id);
-            let (powered, signed_in, pending, settling, journal, busy) = {
-                let slot = &self.slots[&id];
-                let persistent = slot.terminal.persistent();
-                (
-                    slot.terminal.is_powered(),
-                    persistent.signed_in(),
-                    persistent.reversal().is_some() || !persistent.offline().is_empty(),
-                    persistent.settlement().is_some(),
-                    !persistent.journal().is_empty(),
-                    slot.terminal.is_busy(),
-                )
-            };
-            if powered && signed_in && !pending && !settling && !journal {
-                continue;
-            }
-            settled = false;
-            if !powered {
-                self.command(now, id, TerminalCommand::PowerOn);
-                self.operator_sign_in(now, id);
-                continue;
-            }
-            if busy || signing_in {
-                continue;
-            }
-            self.operator_sign_in(now, id);
-            if !signed_in {
-                self.command(now, id, TerminalCommand::SignIn);
-            } else if pending {
-                self.command(now, id, TerminalCommand::SendPending);
-            } else {
-                self.command(now, id, TerminalCommand::Settle);
-            }
+        let round = {
+            let day = &self.day;
+            crate::day::rounds::closing_round(&ids, &self.slots, &|id| day.is_signing_in(id))
+        };
+        for (id, command) in round.now {
+            self.command(now, id, command);
         }
+        let settled = round.converged;
         if settled {
             self.phase = Phase::Done;
             self.log(
