@@ -216,7 +216,12 @@ pub struct TraceIndex<'a> {
 
 impl<'a> TraceIndex<'a> {
     pub fn new(trace: &'a Trace) -> TraceIndex<'a> {
-        let all = trace.records();
+        assert!(trace.keeps_every_record(), "a streamed trace is judged from its JudgedLog");
+        TraceIndex::over(trace.records())
+    }
+
+    /// The views of a log's records (all of it, or up to its end).
+    pub fn over(all: &'a [TraceRecord]) -> TraceIndex<'a> {
         let end =
             all.iter().position(|r| matches!(r.event, TraceEvent::Phase { phase: Phase::End }));
         let records = match end {

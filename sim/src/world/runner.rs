@@ -998,13 +998,22 @@ fn setup_record(scenario: &CompiledScenario, seed: u64) -> Setup {
 
 /// Runs `scenario` with `options.seed`.
 pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutcome, RunError> {
+    run_into(scenario, options, Trace::new())
+}
+
+/// Runs `scenario` with `options.seed`, writing into `trace` (a streamed
+/// one must keep what this reads back: [`crate::execute::kept_while_streaming`]).
+pub fn run_into(
+    scenario: &CompiledScenario,
+    options: &RunOptions,
+    mut trace: Trace,
+) -> Result<RunOutcome, RunError> {
     if let Err(error) = crate::scenario::validate::check_simulable(&scenario.faults) {
         return Err(RunError::Unsupported(format!("{}: {}", error.path, error.message)));
     }
     let streams = Streams::new(options.seed);
     let offset_ms = u64::from(scenario.run.open_hour) * 3_600_000;
     let start = Instant::from_millis(offset_ms);
-    let mut trace = Trace::new();
     trace.push(start, TraceEvent::Setup(setup_record(scenario, options.seed)));
     trace.push(start, TraceEvent::Phase { phase: Phase::Safety });
 

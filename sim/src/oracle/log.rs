@@ -1,0 +1,62 @@
+//! The part of a run's log the oracle judges, owned and taken one record at
+//! a time, so a streamed trace ([`crate::trace::Trace::streamed`]) can be
+//! judged without keeping its records.
+//!
+//! It keeps the records up to and including `Phase{End}` (the same cut
+//! [`super::TraceIndex`] makes), each as written except a frame's listing
+//! of fields, cut to the fields the oracle reads ([`wire::FIELDS_READ`]):
+//! the listing is most of a frame's size, and the rest is for reports. The
+//! invariants still judge the whole log at the end; checkers that keep only
+//! the open trades, batches and cards are the step after this one
+//! (docs/DESIGN.md, "Known gaps").
+//!
+//! ```
+//! use possim_sim::oracle::{check, check_log, log::JudgedLog};
+//! use possim_sim::trace::{Phase, Trace, TraceEvent};
+//! use possim_models::time::Instant;
+//! let mut trace = Trace::new();
+//! trace.push(Instant::ZERO, TraceEvent::Phase { phase: Phase::End });
+//! trace.push(Instant::ZERO, TraceEvent::Phase { phase: Phase::End });
+//! let mut log = JudgedLog::default();
+//! for record in trace.records() {
+//!     log.observe(record);
+//! }
+//! assert_eq!(log.records().len(), 1, "nothing after the end is judged");
+//! assert_eq!(check_log(&log), check(&trace));
+//! ```
+
+use crate::trace::{Phase, TraceEvent, TraceRecord};
+
+use super::wire;
+
+/// The judged records, owned.
+#[derive(Debug, Default)]
+pub struct JudgedLog {
+    records: Vec<TraceRecord>,
+    ended: bool,
+}
+
+impl JudgedLog {
+    /// Takes one more record of the log, in order. The trace's own bound
+    /// ([`crate::trace::TRACE_RECORDS_MAX`]) bounds what this keeps.
+    pub fn observe(&mut self, record: &TraceRecord) {
+        if self.ended {
+            return;
+        }
+        self.ended = matches!(record.event, TraceEvent::Phase { phase: Phase::End });
+        let event = match &record.event {
+            TraceEvent::Frame(frame) => {
+                let mut frame = frame.clone();
+                frame.fields = wire::fields_read(&frame.fields);
+                TraceEvent::Frame(frame)
+            }
+            other => other.clone(),
+        };
+        self.records.push(TraceRecord { seq: record.seq, at: record.at, event });
+    }
+
+    /// The records kept, in log order.
+    pub fn records(&self) -> &[TraceRecord] {
+        &self.records
+    }
+}
