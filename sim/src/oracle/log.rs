@@ -5,7 +5,12 @@
 //! It keeps the records up to and including `Phase{End}` (the same cut
 //! [`super::TraceIndex`] makes), each as written except a frame's listing
 //! of fields, cut to the fields the oracle reads ([`wire::FIELDS_READ`]):
-//! the listing is most of a frame's size, and the rest is for reports. The
+//! the listing is most of a frame's size, and the rest is for reports. It
+//! leaves out the switch's and the network's events no invariant reads
+//! ([`judged`]: a trade's routing and relaying, a fifth of a busy log),
+//! except one that follows a fault: a frame's corruption is read from the
+//! faults written just before it ([`wire`]), so what ends that run of
+//! faults stays. The
 //! invariants still judge the whole log at the end; checkers that keep only
 //! the open trades, batches and cards are the step after this one
 //! (docs/DESIGN.md, "Known gaps").
@@ -25,6 +30,9 @@
 //! assert_eq!(check_log(&log), check(&trace));
 //! ```
 
+use possim_models::network::NetworkEventKind;
+use possim_models::switch::SwitchEventKind;
+
 use crate::trace::{Phase, TraceEvent, TraceRecord};
 
 use super::wire;
@@ -34,6 +42,8 @@ use super::wire;
 pub struct JudgedLog {
     records: Vec<TraceRecord>,
     ended: bool,
+    /// Whether the last record observed was a fault.
+    after_fault: bool,
 }
 
 impl JudgedLog {
@@ -44,6 +54,11 @@ impl JudgedLog {
             return;
         }
         self.ended = matches!(record.event, TraceEvent::Phase { phase: Phase::End });
+        let after_fault =
+            std::mem::replace(&mut self.after_fault, matches!(record.event, TraceEvent::Fault(_)));
+        if !judged(&record.event) && !after_fault {
+            return;
+        }
         let event = match &record.event {
             TraceEvent::Frame(frame) => {
                 let mut frame = frame.clone();
@@ -58,5 +73,30 @@ impl JudgedLog {
     /// The records kept, in log order.
     pub fn records(&self) -> &[TraceRecord] {
         &self.records
+    }
+}
+
+/// Whether an invariant reads the event (or may cite it): everything but
+/// the switch's and the network's events about a trade's way through them.
+/// The kinds kept are those `conservation`, `numbering`,
+/// `settlement_balances` and `every_unanswered_trade_reversed` match on.
+pub fn judged(event: &TraceEvent) -> bool {
+    match event {
+        TraceEvent::Switch(event) => matches!(
+            event.kind,
+            SwitchEventKind::BatchClosed { .. }
+                | SwitchEventKind::BatchFiled { .. }
+                | SwitchEventKind::BatchUploaded { .. }
+                | SwitchEventKind::SettlementAnswered { .. }
+                | SwitchEventKind::ReversalQueued { .. }
+                | SwitchEventKind::ReversalAcknowledged { .. }
+        ),
+        TraceEvent::Network(event) => matches!(
+            event.kind,
+            NetworkEventKind::ReversalQueued { .. }
+                | NetworkEventKind::ReversalAcknowledged { .. }
+                | NetworkEventKind::ReversalAbandoned { .. }
+        ),
+        _ => true,
     }
 }
