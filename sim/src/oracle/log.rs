@@ -6,8 +6,9 @@
 //! [`super::TraceIndex`] makes), each as written except a frame's listing
 //! of fields, cut to the fields the oracle reads ([`wire::FIELDS_READ`]):
 //! the listing is most of a frame's size, and the rest is for reports. It
-//! leaves out the switch's and the network's events no invariant reads
-//! ([`judged`]: a trade's routing and relaying, a fifth of a busy log),
+//! leaves out the events no invariant reads ([`judged`]: a trade's routing
+//! and relaying through the switch and the network, its clearing at the
+//! issuer, a terminal's cleared reversal; a quarter of a busy log),
 //! except one that follows a fault: a frame's corruption is read from the
 //! faults written just before it ([`wire`]), so what ends that run of
 //! faults stays. The
@@ -30,8 +31,10 @@
 //! assert_eq!(check_log(&log), check(&trace));
 //! ```
 
+use possim_models::issuer::IssuerEventKind;
 use possim_models::network::NetworkEventKind;
 use possim_models::switch::SwitchEventKind;
+use possim_models::terminal::events::TerminalEventKind;
 
 use crate::trace::{Phase, TraceEvent, TraceRecord};
 
@@ -77,11 +80,20 @@ impl JudgedLog {
 }
 
 /// Whether an invariant reads the event (or may cite it): everything but
-/// the switch's and the network's events about a trade's way through them.
-/// The kinds kept are those `conservation`, `numbering`,
-/// `settlement_balances` and `every_unanswered_trade_reversed` match on.
+/// the switch's and the network's events about a trade's way through them
+/// (the kinds kept are those `conservation`, `numbering`,
+/// `settlement_balances` and `every_unanswered_trade_reversed` match on),
+/// and a few kinds of terminal and issuer event no invariant matches on,
+/// one or two a trade.
 pub fn judged(event: &TraceEvent) -> bool {
     match event {
+        TraceEvent::Terminal(event) => !matches!(
+            event.kind,
+            TerminalEventKind::ReversalCleared { .. }
+                | TerminalEventKind::OperatorSignedIn { .. }
+                | TerminalEventKind::PowerOn
+        ),
+        TraceEvent::Issuer { event, .. } => !matches!(event.kind, IssuerEventKind::Cleared { .. }),
         TraceEvent::Switch(event) => matches!(
             event.kind,
             SwitchEventKind::BatchClosed { .. }
