@@ -135,6 +135,11 @@ impl RecordSink for Streamed {
         self.summary.observe(record);
     }
 
+    fn observe_owned(&mut self, record: TraceRecord) {
+        self.summary.observe(&record);
+        self.log.take(record);
+    }
+
     fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
         self
     }

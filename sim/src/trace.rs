@@ -280,6 +280,12 @@ pub struct TraceRecord {
 pub trait RecordSink: std::any::Any + Send + std::fmt::Debug {
     fn observe(&mut self, record: &TraceRecord);
 
+    /// A record the trace does not keep, given whole: a sink that stores
+    /// records takes it without a copy.
+    fn observe_owned(&mut self, record: TraceRecord) {
+        self.observe(&record);
+    }
+
     /// The sink back as its own type (see [`Trace::take_sink`]).
     fn into_any(self: Box<Self>) -> Box<dyn std::any::Any>;
 }
@@ -421,14 +427,15 @@ impl Trace {
         self.hash = fnv1a(self.hash, &self.line);
         match &mut self.stream {
             None => self.records.push(record),
-            Some(stream) => {
-                if let Some(sink) = &mut stream.sink {
+            Some(stream) => match (&mut stream.sink, (stream.keep)(&record.event)) {
+                (Some(sink), true) => {
                     sink.observe(&record);
-                }
-                if (stream.keep)(&record.event) {
                     self.records.push(record);
                 }
-            }
+                (Some(sink), false) => sink.observe_owned(record),
+                (None, true) => self.records.push(record),
+                (None, false) => {}
+            },
         }
     }
 

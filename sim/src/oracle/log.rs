@@ -53,24 +53,35 @@ impl JudgedLog {
     /// Takes one more record of the log, in order. The trace's own bound
     /// ([`crate::trace::TRACE_RECORDS_MAX`]) bounds what this keeps.
     pub fn observe(&mut self, record: &TraceRecord) {
+        if self.admits(&record.event) {
+            self.keep(record.clone());
+        }
+    }
+
+    /// As [`JudgedLog::observe`], for a record no one else keeps: moved in,
+    /// not copied.
+    pub fn take(&mut self, record: TraceRecord) {
+        if self.admits(&record.event) {
+            self.keep(record);
+        }
+    }
+
+    /// Whether the next record of the log is kept.
+    fn admits(&mut self, event: &TraceEvent) -> bool {
         if self.ended {
-            return;
+            return false;
         }
-        self.ended = matches!(record.event, TraceEvent::Phase { phase: Phase::End });
+        self.ended = matches!(event, TraceEvent::Phase { phase: Phase::End });
         let after_fault =
-            std::mem::replace(&mut self.after_fault, matches!(record.event, TraceEvent::Fault(_)));
-        if !judged(&record.event) && !after_fault {
-            return;
+            std::mem::replace(&mut self.after_fault, matches!(event, TraceEvent::Fault(_)));
+        judged(event) || after_fault
+    }
+
+    fn keep(&mut self, mut record: TraceRecord) {
+        if let TraceEvent::Frame(frame) = &mut record.event {
+            frame.fields = wire::fields_read(&frame.fields);
         }
-        let event = match &record.event {
-            TraceEvent::Frame(frame) => {
-                let mut frame = frame.clone();
-                frame.fields = wire::fields_read(&frame.fields);
-                TraceEvent::Frame(frame)
-            }
-            other => other.clone(),
-        };
-        self.records.push(TraceRecord { seq: record.seq, at: record.at, event });
+        self.records.push(record);
     }
 
     /// The records kept, in log order.
