@@ -101,7 +101,7 @@ pub fn judged(event: &TraceEvent) -> bool {
         TraceEvent::Terminal(event) => !matches!(
             event.kind,
             TerminalEventKind::ReversalCleared { .. }
-                | TerminalEventKind::OperatorSignedIn { .. }
+                | TerminalEventKind::OperatorSignedIn
                 | TerminalEventKind::PowerOn
         ),
         TraceEvent::Issuer { event, .. } => !matches!(event.kind, IssuerEventKind::Cleared { .. }),
