@@ -1,15 +1,22 @@
 //! A whole run as the command line sees it: the world, then the oracle, the
 //! verdicts appended to the trace, and the liveness verdict of healing.
+//!
+//! [`execute`] keeps every record for the commands that read the run
+//! afterwards (reports, replay, shrink, certify, coverage).
+//! [`execute_streamed`] keeps only what the world reads back while it runs
+//! and the placed faults: the oracle's log and the summary take each record
+//! as it is written. Both give the same hash, verdicts and summary.
 
 use std::path::Path;
 
+use crate::oracle::log::JudgedLog;
 use crate::oracle::{self, Verdict};
 use crate::placed::{self, PlacedFault};
 use crate::scenario::compile::CompiledScenario;
 use crate::scenario::model::ProtocolFault;
 use crate::summary::Summary;
-use crate::trace::{Trace, TraceEvent, VerdictRecord};
-use crate::world::{self, RunError, RunOptions};
+use crate::trace::{FaultCause, RecordSink, Trace, TraceEvent, TraceRecord, VerdictRecord};
+use crate::world::{self, RunError, RunOptions, RunOutcome};
 
 /// The name of the liveness verdict: healing must converge within its bound.
 pub const HEALING_CONVERGES: &str = "healing-converges";
@@ -89,11 +96,70 @@ impl RunReport {
     }
 }
 
+/// Runs `scenario` keeping every record.
 pub fn execute(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunReport, RunError> {
     let outcome = world::run(scenario, options)?;
+    let verdicts = oracle::check(&outcome.trace);
+    let summary = Summary::of(&outcome.trace);
+    Ok(finish(scenario, options, outcome, verdicts, summary))
+}
+
+/// Runs `scenario` with a streamed trace: the report's trace has the hash
+/// and length of [`execute`]'s, and keeps only the records
+/// [`kept_while_streaming`] names.
+pub fn execute_streamed(
+    scenario: &CompiledScenario,
+    options: &RunOptions,
+) -> Result<RunReport, RunError> {
+    let trace = Trace::streamed(Box::<Streamed>::default(), kept_while_streaming);
+    let mut outcome = world::runner::run_into(scenario, options, trace)?;
+    let sink = outcome.trace.take_sink().expect("a streamed trace has its sink");
+    let streamed = sink.into_any().downcast::<Streamed>().expect("the sink given is a Streamed");
+    let verdicts = oracle::check_log(&streamed.log);
+    Ok(finish(scenario, options, outcome, verdicts, streamed.summary))
+}
+
+/// What a streamed run takes from each record as it is written.
+#[derive(Debug, Default)]
+struct Streamed {
+    log: JudgedLog,
+    summary: Summary,
+}
+
+impl RecordSink for Streamed {
+    fn observe(&mut self, record: &TraceRecord) {
+        self.log.observe(record);
+        self.summary.observe(record);
+    }
+
+    fn observe_owned(&mut self, record: TraceRecord) {
+        self.summary.observe(&record);
+        self.log.take(record);
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
+        self
+    }
+}
+
+/// The records a streamed run keeps: the placed faults
+/// ([`placed::landed`] reads them after the run), a handful per terminal
+/// and day. The world reads nothing back while it runs (it hands the day
+/// driver its events directly), so nothing else need stay.
+pub fn kept_while_streaming(event: &TraceEvent) -> bool {
+    matches!(event, TraceEvent::Fault(fault) if matches!(fault.cause, FaultCause::Protocol(_)))
+}
+
+/// The verdicts appended to the trace, and the report.
+fn finish(
+    scenario: &CompiledScenario,
+    options: &RunOptions,
+    outcome: RunOutcome,
+    verdicts: Vec<Verdict>,
+    summary: Summary,
+) -> RunReport {
     let mut trace = outcome.trace;
-    let verdicts = oracle::check(&trace);
-    let end = trace.records().last().map(|r| r.at).unwrap_or_default();
+    let end = trace.last_at().unwrap_or_default();
     for verdict in &verdicts {
         trace.push(end, TraceEvent::Verdict(verdict.record()));
     }
@@ -105,9 +171,8 @@ pub fn execute(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunR
             violations: usize::from(!outcome.converged),
         }),
     );
-    let summary = Summary::of(&trace);
     let placed = placed::landed(&scenario.faults.protocol, &outcome.drawn, &trace);
-    Ok(RunReport {
+    RunReport {
         scenario: scenario.name.clone(),
         seed: options.seed,
         swarm: options.swarm,
@@ -122,5 +187,5 @@ pub fn execute(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunR
         exercise_required: !scenario.expect.exercises_nothing,
         simulated_ms: outcome.simulated_ms,
         steps: outcome.steps,
-    })
+    }
 }

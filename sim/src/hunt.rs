@@ -28,7 +28,7 @@ use rayon::prelude::*;
 use crate::certify::case::Guard;
 use crate::certify::guard;
 use crate::certify::runner::LoadedCase;
-use crate::execute::execute;
+use crate::execute::execute_streamed;
 use crate::scenario::compile::CompiledScenario;
 use crate::scenario::model::Scenario;
 use crate::world::RunOptions;
@@ -136,7 +136,7 @@ pub fn hunt(scenario: &Scenario, guard: &Guard, seeds: Range<u64>, cpu_ms_max: u
 /// What failed in `seed` of `compiled` in swarm mode (nothing: it passed).
 fn failures(compiled: &CompiledScenario, seed: u64) -> Vec<String> {
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        execute(compiled, &RunOptions { seed, swarm: true })
+        execute_streamed(compiled, &RunOptions { seed, swarm: true })
     }));
     match outcome {
         Ok(Ok(report)) => report.failed(),

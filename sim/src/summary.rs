@@ -1,6 +1,7 @@
 //! What a run did, counted from its trace: trades by outcome, reversals,
 //! settlements, faults by kind. Printed by `possim run`, aggregated by
-//! `possim sweep`.
+//! `possim sweep`. Counted one record at a time ([`Summary::observe`]), so
+//! a streamed trace is summarised as it is written.
 //!
 //! ```
 //! use possim_sim::summary::Summary;
@@ -15,7 +16,7 @@ use std::fmt;
 use possim_models::issuer::IssuerEventKind;
 use possim_models::terminal::events::TerminalEventKind;
 
-use crate::trace::{Fate, Trace, TraceEvent};
+use crate::trace::{Fate, Trace, TraceEvent, TraceRecord};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Summary {
@@ -55,56 +56,53 @@ impl Summary {
     pub fn of(trace: &Trace) -> Summary {
         let mut summary = Summary::default();
         for record in trace.records() {
-            match &record.event {
-                TraceEvent::Terminal(event) => match &event.kind {
-                    TerminalEventKind::TradeStarted { .. } => summary.trades_started += 1,
-                    TerminalEventKind::TradeAnswered { approved: true, .. } => {
-                        summary.approved += 1
-                    }
-                    TerminalEventKind::TradeAnswered { code, .. } => {
-                        *summary.declined.entry(code.to_string()).or_default() += 1
-                    }
-                    TerminalEventKind::TradeTimedOut { .. } => summary.timed_out += 1,
-                    TerminalEventKind::TradeFailed { .. } => summary.failed_unusable += 1,
-                    TerminalEventKind::Refused { .. } => summary.refused_locally += 1,
-                    TerminalEventKind::ReversalSent { .. } => summary.reversals_sent += 1,
-                    TerminalEventKind::ReversalAcknowledged { .. } => {
-                        summary.reversals_acknowledged += 1
-                    }
-                    TerminalEventKind::OfflineQueued { .. } => summary.offline_queued += 1,
-                    TerminalEventKind::OfflineUploaded { .. } => summary.offline_uploaded += 1,
-                    TerminalEventKind::SettlementBalanced { .. } => {
-                        summary.settlements_balanced += 1
-                    }
-                    TerminalEventKind::SettlementNotBalanced { .. } => {
-                        summary.settlements_unbalanced += 1
-                    }
-                    TerminalEventKind::SlipPrinted { .. } => summary.slips_printed += 1,
-                    TerminalEventKind::SlipFailed { .. } => summary.slips_failed += 1,
-                    _ => {}
-                },
-                TraceEvent::Issuer { event, .. } => {
-                    if matches!(
-                        event.kind,
-                        IssuerEventKind::RequestReceived { reversal: false, .. }
-                    ) {
-                        summary.issuer_requests += 1
-                    }
-                }
-                TraceEvent::Fault(fault) => {
-                    *summary.faults.entry(label(&fault.kind)).or_default() += 1
-                }
-                TraceEvent::Frame(frame) => {
-                    let fate = match frame.fate {
-                        Fate::Delayed { .. } => "delayed".to_string(),
-                        other => label(&other),
-                    };
-                    *summary.frames.entry(fate).or_default() += 1
-                }
-                _ => {}
-            }
+            summary.observe(record);
         }
         summary
+    }
+
+    /// Counts one more record.
+    pub fn observe(&mut self, record: &TraceRecord) {
+        let summary = self;
+        match &record.event {
+            TraceEvent::Terminal(event) => match &event.kind {
+                TerminalEventKind::TradeStarted { .. } => summary.trades_started += 1,
+                TerminalEventKind::TradeAnswered { approved: true, .. } => summary.approved += 1,
+                TerminalEventKind::TradeAnswered { code, .. } => {
+                    *summary.declined.entry(code.to_string()).or_default() += 1
+                }
+                TerminalEventKind::TradeTimedOut { .. } => summary.timed_out += 1,
+                TerminalEventKind::TradeFailed { .. } => summary.failed_unusable += 1,
+                TerminalEventKind::Refused { .. } => summary.refused_locally += 1,
+                TerminalEventKind::ReversalSent { .. } => summary.reversals_sent += 1,
+                TerminalEventKind::ReversalAcknowledged { .. } => {
+                    summary.reversals_acknowledged += 1
+                }
+                TerminalEventKind::OfflineQueued { .. } => summary.offline_queued += 1,
+                TerminalEventKind::OfflineUploaded { .. } => summary.offline_uploaded += 1,
+                TerminalEventKind::SettlementBalanced { .. } => summary.settlements_balanced += 1,
+                TerminalEventKind::SettlementNotBalanced { .. } => {
+                    summary.settlements_unbalanced += 1
+                }
+                TerminalEventKind::SlipPrinted { .. } => summary.slips_printed += 1,
+                TerminalEventKind::SlipFailed { .. } => summary.slips_failed += 1,
+                _ => {}
+            },
+            TraceEvent::Issuer { event, .. } => {
+                if matches!(event.kind, IssuerEventKind::RequestReceived { reversal: false, .. }) {
+                    summary.issuer_requests += 1
+                }
+            }
+            TraceEvent::Fault(fault) => *summary.faults.entry(label(&fault.kind)).or_default() += 1,
+            TraceEvent::Frame(frame) => {
+                let fate = match frame.fate {
+                    Fate::Delayed { .. } => "delayed".to_string(),
+                    other => label(&other),
+                };
+                *summary.frames.entry(fate).or_default() += 1
+            }
+            _ => {}
+        }
     }
 }
 

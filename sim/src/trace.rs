@@ -6,6 +6,12 @@
 //! every machine and Rust version: serde_json's output for these types is
 //! fixed by their field order, and no map in them iterates by hash.
 //!
+//! A trace either keeps every record ([`Trace::new`]), for the commands that
+//! read the run afterwards (reports, replay, shrink, certify), or streams
+//! them ([`Trace::streamed`]): each record is hashed, handed to a
+//! [`RecordSink`] (the oracle's log, the summary, the coverage count) and
+//! dropped, unless the trace's keep rule says the world still reads it.
+//!
 //! ```
 //! use possim_sim::trace::{Phase, Trace, TraceEvent};
 //! use possim_models::time::Instant;
@@ -272,15 +278,48 @@ pub struct TraceRecord {
     pub event: TraceEvent,
 }
 
+/// What consumes a streamed trace's records as they are pushed.
+pub trait RecordSink: std::any::Any + Send + std::fmt::Debug {
+    fn observe(&mut self, record: &TraceRecord);
+
+    /// A record the trace does not keep, given whole: a sink that stores
+    /// records takes it without a copy.
+    fn observe_owned(&mut self, record: TraceRecord) {
+        self.observe(&record);
+    }
+
+    /// The sink back as its own type (see [`Trace::take_sink`]).
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any>;
+}
+
+/// Which records a streamed trace keeps in memory: those the world reads
+/// back while it runs.
+pub type KeepRule = fn(&TraceEvent) -> bool;
+
 /// The log, and the running hash of its JSON lines.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Trace {
+    /// Every record, or in a streamed trace those its keep rule keeps.
     records: Vec<TraceRecord>,
+    /// Records pushed, kept or not: the next record's seq.
+    pushed: u64,
+    /// The instant of the last record pushed.
+    last_at: Option<Instant>,
+    /// The setup record's scenario and seed, for the file's header.
+    run: Option<(String, u64)>,
     hash: u64,
     line: Vec<u8>,
     /// Whether a record was refused because the trace was full.
     full: bool,
     records_max: usize,
+    /// `None` keeps every record.
+    stream: Option<Stream>,
+}
+
+#[derive(Debug)]
+struct Stream {
+    sink: Option<Box<dyn RecordSink>>,
+    keep: KeepRule,
 }
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
@@ -316,11 +355,54 @@ impl Trace {
         assert!(records_max <= TRACE_RECORDS_MAX, "a trace bound over {TRACE_RECORDS_MAX}");
         Trace {
             records: Vec::new(),
+            pushed: 0,
+            last_at: None,
+            run: None,
             hash: FNV_OFFSET,
             line: Vec::with_capacity(512),
             full: false,
             records_max,
+            stream: None,
         }
+    }
+
+    /// A trace that hands each record to `sink` and keeps only those `keep`
+    /// names: memory then follows what the sink holds, not the run's length.
+    /// Its hash, length and header are those of the same records kept.
+    ///
+    /// ```
+    /// use possim_sim::trace::{Phase, RecordSink, Trace, TraceEvent, TraceRecord};
+    /// use possim_models::time::Instant;
+    /// #[derive(Debug, Default)]
+    /// struct Count(usize);
+    /// impl RecordSink for Count {
+    ///     fn observe(&mut self, _: &TraceRecord) { self.0 += 1 }
+    ///     fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> { self }
+    /// }
+    /// let mut streamed = Trace::streamed(Box::new(Count::default()), |_| false);
+    /// let mut kept = Trace::new();
+    /// for trace in [&mut streamed, &mut kept] {
+    ///     trace.push(Instant::ZERO, TraceEvent::Phase { phase: Phase::End });
+    /// }
+    /// assert_eq!(streamed.hash(), kept.hash());
+    /// assert_eq!(streamed.len(), 1);
+    /// assert!(streamed.records().is_empty());
+    /// let count = streamed.take_sink().unwrap().into_any().downcast::<Count>().unwrap();
+    /// assert_eq!(count.0, 1);
+    /// ```
+    pub fn streamed(sink: Box<dyn RecordSink>, keep: KeepRule) -> Trace {
+        Trace { stream: Some(Stream { sink: Some(sink), keep }), ..Trace::new() }
+    }
+
+    /// Whether the trace keeps every record it was given.
+    pub fn keeps_every_record(&self) -> bool {
+        self.stream.is_none()
+    }
+
+    /// The sink of a streamed trace, taken out: what it observed so far.
+    /// Records pushed afterwards are hashed and not observed.
+    pub fn take_sink(&mut self) -> Option<Box<dyn RecordSink>> {
+        self.stream.as_mut()?.sink.take()
     }
 
     /// Whether a record was refused because the trace held
@@ -331,30 +413,53 @@ impl Trace {
     }
 
     pub fn push(&mut self, at: Instant, event: TraceEvent) {
-        if self.records.len() >= self.records_max {
+        if self.len() >= self.records_max {
             self.full = true;
             return;
         }
-        let record = TraceRecord { seq: self.records.len() as u64, at, event };
+        if let (0, TraceEvent::Setup(setup)) = (self.pushed, &event) {
+            self.run = Some((setup.scenario.clone(), setup.seed));
+        }
+        let record = TraceRecord { seq: self.pushed, at, event };
+        self.pushed += 1;
+        self.last_at = Some(at);
         self.line.clear();
         serde_json::to_writer(&mut self.line, &record).expect("trace records serialise");
         self.line.push(b'\n');
         self.hash = fnv1a(self.hash, &self.line);
         // A log line for the record, if logs are on (free when they are not).
         log::record(&record);
-        self.records.push(record);
+        match &mut self.stream {
+            None => self.records.push(record),
+            Some(stream) => match (&mut stream.sink, (stream.keep)(&record.event)) {
+                (Some(sink), true) => {
+                    sink.observe(&record);
+                    self.records.push(record);
+                }
+                (Some(sink), false) => sink.observe_owned(record),
+                (None, true) => self.records.push(record),
+                (None, false) => {}
+            },
+        }
     }
 
+    /// Every record, or in a streamed trace the ones its keep rule kept.
     pub fn records(&self) -> &[TraceRecord] {
         &self.records
     }
 
+    /// Records pushed (a streamed trace counts those it did not keep).
     pub fn len(&self) -> usize {
-        self.records.len()
+        usize::try_from(self.pushed).expect("a trace's length fits in memory's")
     }
 
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.pushed == 0
+    }
+
+    /// The instant of the last record pushed.
+    pub fn last_at(&self) -> Option<Instant> {
+        self.last_at
     }
 
     /// The hash of every line so far, as 16 hex digits.
@@ -366,23 +471,24 @@ impl Trace {
     /// version, the run it is of, how many records follow and their hash
     /// (the hash covers the record lines, not this one).
     pub fn header(&self) -> serde_json::Value {
-        let (scenario, seed) = match self.records.first().map(|r| &r.event) {
-            Some(TraceEvent::Setup(setup)) => (Some(setup.scenario.clone()), Some(setup.seed)),
-            _ => (None, None),
+        let (scenario, seed) = match &self.run {
+            Some((scenario, seed)) => (Some(scenario.clone()), Some(*seed)),
+            None => (None, None),
         };
         serde_json::json!({
             "schema": TRACE_SCHEMA_NAME,
             "version": TRACE_SCHEMA_VERSION,
             "scenario": scenario,
             "seed": seed,
-            "records": self.records.len(),
+            "records": self.len(),
             "hash": self.hash(),
         })
     }
 
     /// Writes the log as JSON Lines: the [`header`](Trace::header) line,
-    /// then one line per record.
+    /// then one line per record. A streamed trace kept too few to write.
     pub fn write_jsonl(&self, out: &mut impl Write) -> std::io::Result<()> {
+        assert!(self.keeps_every_record(), "a streamed trace has no records to write");
         serde_json::to_writer(&mut *out, &self.header())?;
         out.write_all(b"\n")?;
         for record in &self.records {

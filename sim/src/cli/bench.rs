@@ -15,7 +15,7 @@ use clap::Args;
 use possim_models::harness::build::{account, card_pan, chip_card, open_the_day, Configs, PIN};
 use possim_models::iso8583::values::AmountFen;
 use possim_models::terminal::TerminalCommand;
-use possim_sim::execute::execute;
+use possim_sim::execute::execute_streamed;
 use possim_sim::world::RunOptions;
 
 use super::exit;
@@ -55,7 +55,7 @@ pub fn run(args: BenchArgs) -> Result<u8> {
     let (mut trades, mut simulated_ms, mut steps) = (0u64, 0u64, 0u64);
     let started = Instant::now();
     for seed in 0..args.seeds {
-        let report = execute(&scenario, &RunOptions { seed, swarm: false })
+        let report = execute_streamed(&scenario, &RunOptions { seed, swarm: false })
             .map_err(|e| anyhow::anyhow!(e))?;
         trades += report.summary.trades_started;
         simulated_ms += report.simulated_ms;

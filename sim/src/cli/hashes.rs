@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use possim_sim::execute::execute;
+use possim_sim::execute::execute_streamed;
 use possim_sim::pinned::{self, Pin};
 use possim_sim::world::RunOptions;
 use rayon::prelude::*;
@@ -43,8 +43,9 @@ pub fn run(args: HashesArgs) -> Result<u8> {
             .map(|&index| {
                 let (scenario, seed) = &runs[index];
                 let hash = load(&args.root.join(scenario)).and_then(|compiled| {
-                    let report = execute(&compiled, &RunOptions { seed: *seed, swarm: false })
-                        .map_err(|error| anyhow::anyhow!("{scenario} seed {seed}: {error}"))?;
+                    let report =
+                        execute_streamed(&compiled, &RunOptions { seed: *seed, swarm: false })
+                            .map_err(|error| anyhow::anyhow!("{scenario} seed {seed}: {error}"))?;
                     Ok(report.trace.hash())
                 });
                 (index, hash)

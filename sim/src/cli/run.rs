@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use possim_sim::execute::{execute, RunReport};
+use possim_sim::execute::{execute, execute_streamed, RunReport};
 use possim_sim::report::{self, TradeAsk};
 use possim_sim::scenario::load::load_simulable;
 use possim_sim::world::RunOptions;
@@ -133,11 +133,15 @@ pub fn run(args: RunArgs, replay: bool) -> Result<u8> {
     let seed = args.seed.unwrap_or(scenario.run.seed);
     let options = RunOptions { seed, swarm: args.swarm };
     let started = std::time::Instant::now();
-    let report = execute(&scenario, &options).map_err(|error| anyhow::anyhow!(error))?;
-    let wall = started.elapsed();
     let with_trace = args.trace || replay;
+    // Only the report, the trace file and the coverage listing read the
+    // records afterwards; a plain run streams them.
+    let execute_either =
+        if args.out.is_some() || with_trace || args.coverage { execute } else { execute_streamed };
+    let report = execute_either(&scenario, &options).map_err(|error| anyhow::anyhow!(error))?;
+    let wall = started.elapsed();
     if args.check_determinism {
-        let again = execute(&scenario, &options).map_err(|error| anyhow::anyhow!(error))?;
+        let again = execute_either(&scenario, &options).map_err(|error| anyhow::anyhow!(error))?;
         if again.trace.hash() != report.trace.hash() {
             eprintln!(
                 "determinism: FAIL: seed {seed} gave trace hashes {} then {}",

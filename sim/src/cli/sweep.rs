@@ -12,7 +12,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use possim_sim::coverage::{Coverage, Listing};
-use possim_sim::execute::execute;
+use possim_sim::execute::{execute, execute_streamed};
 use possim_sim::placed::PlacedFault;
 use possim_sim::report::sweep::{SeedCase, SweepCollector};
 use possim_sim::scenario::compile::CompiledScenario;
@@ -163,7 +163,13 @@ pub fn run(args: SweepArgs) -> Result<u8> {
                 let options = RunOptions { seed, swarm: args.swarm };
                 let seed_started = std::time::Instant::now();
                 let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    execute(&scenario, &options)
+                    // A failing seed's run record (--out) and coverage read
+                    // the records afterwards; otherwise they stream.
+                    if args.out.is_none() && !args.coverage {
+                        execute_streamed(&scenario, &options)
+                    } else {
+                        execute(&scenario, &options)
+                    }
                 }));
                 let wall_ms = seed_started.elapsed().as_millis() as u64;
                 let result = match &outcome {

@@ -1,7 +1,9 @@
 //! Counting what one run reached, from its trace: terminal events, phases
 //! and the transitions between them, answer codes received, reversal
 //! reasons, each fault with the phase its terminal was in, settlement
-//! outcomes. Counts merge across seeds; every map is ordered.
+//! outcomes. Counts merge across seeds; every map is ordered. Counted one
+//! record at a time ([`CoverageCount`]), so a streamed trace is counted as
+//! it is written.
 //!
 //! ```
 //! use possim_sim::coverage::count::Coverage;
@@ -22,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use super::universe::{fault_name, HOST_FAULTS, TERMINAL_FAULTS};
 use crate::execute::RunReport;
-use crate::trace::{Trace, TraceEvent};
+use crate::trace::{Trace, TraceEvent, TraceRecord};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -117,85 +119,11 @@ pub fn phase_after(phase: &'static str, event: &E, queued_offline: bool) -> &'st
 impl Coverage {
     /// What the run that left `trace` reached.
     pub fn of(trace: &Trace) -> Coverage {
-        let mut coverage = Coverage { runs: 1, ..Coverage::default() };
-        let mut phases: BTreeMap<TerminalId, &'static str> = BTreeMap::new();
-        let mut queued: BTreeSet<(TerminalId, Stan)> = BTreeSet::new();
-        let bump = |map: &mut BTreeMap<String, u64>, key: String| *map.entry(key).or_default() += 1;
+        let mut count = CoverageCount::default();
         for record in trace.records() {
-            match &record.event {
-                TraceEvent::Terminal(event) => {
-                    let kind = &event.kind;
-                    bump(&mut coverage.terminal_events, tag(kind, "event"));
-                    let before = phases.get(&event.terminal).copied().unwrap_or("idle");
-                    match kind {
-                        E::OfflineQueued { stan, .. } => {
-                            queued.insert((event.terminal, *stan));
-                        }
-                        E::OfflineUploaded { stan, .. } | E::OfflineUploadFailed { stan, .. } => {
-                            queued.remove(&(event.terminal, *stan));
-                        }
-                        E::Replaced { .. } => queued.retain(|(id, _)| *id != event.terminal),
-                        _ => {}
-                    }
-                    let queued_offline = matches!(kind, E::RequestSent { stan, .. }
-                        if queued.contains(&(event.terminal, *stan)));
-                    let after = phase_after(before, kind, queued_offline);
-                    if after != before {
-                        bump(&mut coverage.transitions, format!("{before} -> {after}"));
-                        bump(&mut coverage.phases, after.to_string());
-                    }
-                    phases.insert(event.terminal, after);
-                    match kind {
-                        E::TradeAnswered { code, .. }
-                        | E::ReversalAcknowledged { code, .. }
-                        | E::OfflineUploaded { code, .. }
-                        | E::OfflineUploadFailed { code, .. } => {
-                            bump(&mut coverage.codes, format!("{code} {}", code.meaning()))
-                        }
-                        E::ReversalArmed { reason, .. } => {
-                            bump(&mut coverage.reversal_reasons, tag(reason, ""))
-                        }
-                        E::SettlementBalanced { .. } => {
-                            bump(&mut coverage.settlements, "balanced".into())
-                        }
-                        E::SettlementNotBalanced { .. } => {
-                            bump(&mut coverage.settlements, "not_balanced".into())
-                        }
-                        E::BatchUploadEnded { network_code, .. } => {
-                            bump(&mut coverage.settlements, format!("batch_upload_{network_code}"))
-                        }
-                        E::SettlementFailed { .. } => {
-                            bump(&mut coverage.settlements, "failed".into())
-                        }
-                        E::Recovered { what: Recovery::SettlementResumes { .. } } => {
-                            bump(&mut coverage.settlements, "resumed_after_power".into())
-                        }
-                        _ => {}
-                    }
-                }
-                TraceEvent::Issuer { event, .. } => {
-                    if let possim_models::issuer::IssuerEventKind::Approved { kind, .. } =
-                        &event.kind
-                    {
-                        bump(&mut coverage.trade_kinds, tag(kind, ""));
-                    }
-                }
-                TraceEvent::Fault(fault) => {
-                    let name = fault_name(fault.kind);
-                    if TERMINAL_FAULTS.contains(&fault.kind) {
-                        let phase = phases
-                            .iter()
-                            .find(|(id, _)| id.trimmed() == fault.target)
-                            .map_or("idle", |(_, phase)| *phase);
-                        bump(&mut coverage.faults, format!("{name} @ {phase}"));
-                    } else if HOST_FAULTS.contains(&fault.kind) {
-                        bump(&mut coverage.faults, name);
-                    }
-                }
-                _ => {}
-            }
+            count.observe(record);
         }
-        coverage
+        count.finish()
     }
 
     /// What `report`'s run reached, its placed faults included.
@@ -232,5 +160,105 @@ impl Coverage {
                 *mine.entry(key.clone()).or_default() += count;
             }
         }
+    }
+}
+
+/// The coverage of one run, counted as its records come: what it keeps
+/// between records is each terminal's phase and its queued offline trades.
+#[derive(Debug)]
+pub struct CoverageCount {
+    coverage: Coverage,
+    phases: BTreeMap<TerminalId, &'static str>,
+    queued: BTreeSet<(TerminalId, Stan)>,
+}
+
+impl Default for CoverageCount {
+    fn default() -> CoverageCount {
+        CoverageCount {
+            coverage: Coverage { runs: 1, ..Coverage::default() },
+            phases: BTreeMap::new(),
+            queued: BTreeSet::new(),
+        }
+    }
+}
+
+impl CoverageCount {
+    /// Counts one more record.
+    pub fn observe(&mut self, record: &TraceRecord) {
+        let CoverageCount { coverage, phases, queued } = self;
+        let bump = |map: &mut BTreeMap<String, u64>, key: String| *map.entry(key).or_default() += 1;
+        match &record.event {
+            TraceEvent::Terminal(event) => {
+                let kind = &event.kind;
+                bump(&mut coverage.terminal_events, tag(kind, "event"));
+                let before = phases.get(&event.terminal).copied().unwrap_or("idle");
+                match kind {
+                    E::OfflineQueued { stan, .. } => {
+                        queued.insert((event.terminal, *stan));
+                    }
+                    E::OfflineUploaded { stan, .. } | E::OfflineUploadFailed { stan, .. } => {
+                        queued.remove(&(event.terminal, *stan));
+                    }
+                    E::Replaced { .. } => queued.retain(|(id, _)| *id != event.terminal),
+                    _ => {}
+                }
+                let queued_offline = matches!(kind, E::RequestSent { stan, .. }
+                    if queued.contains(&(event.terminal, *stan)));
+                let after = phase_after(before, kind, queued_offline);
+                if after != before {
+                    bump(&mut coverage.transitions, format!("{before} -> {after}"));
+                    bump(&mut coverage.phases, after.to_string());
+                }
+                phases.insert(event.terminal, after);
+                match kind {
+                    E::TradeAnswered { code, .. }
+                    | E::ReversalAcknowledged { code, .. }
+                    | E::OfflineUploaded { code, .. }
+                    | E::OfflineUploadFailed { code, .. } => {
+                        bump(&mut coverage.codes, format!("{code} {}", code.meaning()))
+                    }
+                    E::ReversalArmed { reason, .. } => {
+                        bump(&mut coverage.reversal_reasons, tag(reason, ""))
+                    }
+                    E::SettlementBalanced { .. } => {
+                        bump(&mut coverage.settlements, "balanced".into())
+                    }
+                    E::SettlementNotBalanced { .. } => {
+                        bump(&mut coverage.settlements, "not_balanced".into())
+                    }
+                    E::BatchUploadEnded { network_code, .. } => {
+                        bump(&mut coverage.settlements, format!("batch_upload_{network_code}"))
+                    }
+                    E::SettlementFailed { .. } => bump(&mut coverage.settlements, "failed".into()),
+                    E::Recovered { what: Recovery::SettlementResumes { .. } } => {
+                        bump(&mut coverage.settlements, "resumed_after_power".into())
+                    }
+                    _ => {}
+                }
+            }
+            TraceEvent::Issuer { event, .. } => {
+                if let possim_models::issuer::IssuerEventKind::Approved { kind, .. } = &event.kind {
+                    bump(&mut coverage.trade_kinds, tag(kind, ""));
+                }
+            }
+            TraceEvent::Fault(fault) => {
+                let name = fault_name(fault.kind);
+                if TERMINAL_FAULTS.contains(&fault.kind) {
+                    let phase = phases
+                        .iter()
+                        .find(|(id, _)| id.trimmed() == fault.target)
+                        .map_or("idle", |(_, phase)| *phase);
+                    bump(&mut coverage.faults, format!("{name} @ {phase}"));
+                } else if HOST_FAULTS.contains(&fault.kind) {
+                    bump(&mut coverage.faults, name);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// What the run reached.
+    pub fn finish(self) -> Coverage {
+        self.coverage
     }
 }

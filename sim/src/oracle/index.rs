@@ -210,14 +210,19 @@ pub struct TraceIndex<'a> {
     pub frames: Vec<WireFrame<'a>>,
     /// Each trade as its terminal's line shows it ([`wire_trades`]).
     pub wire_trades: BTreeMap<TradeId, WireTrade>,
-    /// The seq of `records[0]`: seqs are consecutive, so a record is found
-    /// by subtraction.
+    /// The seq of `records[0]`: seqs are consecutive in a whole log, so a
+    /// record is found by subtraction.
     first_seq: u64,
 }
 
 impl<'a> TraceIndex<'a> {
     pub fn new(trace: &'a Trace) -> TraceIndex<'a> {
-        let all = trace.records();
+        assert!(trace.keeps_every_record(), "a streamed trace is judged from its JudgedLog");
+        TraceIndex::over(trace.records())
+    }
+
+    /// The views of a log's records (all of it, or up to its end).
+    pub fn over(all: &'a [TraceRecord]) -> TraceIndex<'a> {
         let end =
             all.iter().position(|r| matches!(r.event, TraceEvent::Phase { phase: Phase::End }));
         let records = match end {
@@ -455,10 +460,17 @@ impl<'a> TraceIndex<'a> {
         self.trades.get(&id).map(|view| (id, view))
     }
 
-    /// The record with `seq`.
+    /// The record with `seq`: found by subtraction in a whole log, by
+    /// search in a [`super::log::JudgedLog`] (which leaves some out).
     pub fn record(&self, seq: u64) -> Option<&'a TraceRecord> {
         let position = usize::try_from(seq.checked_sub(self.first_seq)?).ok()?;
-        self.records.get(position).filter(|r| r.seq == seq)
+        match self.records.get(position).filter(|r| r.seq == seq) {
+            Some(record) => Some(record),
+            None => {
+                let position = self.records.binary_search_by_key(&seq, |r| r.seq).ok()?;
+                Some(&self.records[position])
+            }
+        }
     }
 
     /// The record with `seq` as evidence.

@@ -8,7 +8,8 @@
 //! healing"); a trace without one (an in-memory harness run) is judged at its
 //! last record. Each invariant lives in its own module as
 //! `fn check(index: &TraceIndex) -> Vec<Violation>`; [`index`] builds the
-//! shared per-trade views once.
+//! shared per-trade views once. A streamed run is judged from a
+//! [`log::JudgedLog`] taken as the run wrote its records ([`check_log`]).
 //!
 //! | invariant | module |
 //! |---|---|
@@ -46,6 +47,7 @@ pub mod ecash_balances;
 pub mod every_unanswered_trade_reversed;
 pub mod holds_accounted;
 pub mod index;
+pub mod log;
 pub mod no_double_debit;
 pub mod numbering;
 pub mod offline_before_settlement;
@@ -341,6 +343,13 @@ impl fmt::Display for Verdict {
 /// Judges `trace` against every invariant, in [`Invariant::ALL`] order.
 pub fn check(trace: &Trace) -> Vec<Verdict> {
     let index = TraceIndex::new(trace);
+    Invariant::ALL.into_iter().map(|invariant| judge(&index, invariant)).collect()
+}
+
+/// Judges a log taken record by record, as [`check`] judges the trace it
+/// was taken from.
+pub fn check_log(log: &log::JudgedLog) -> Vec<Verdict> {
+    let index = TraceIndex::over(log.records());
     Invariant::ALL.into_iter().map(|invariant| judge(&index, invariant)).collect()
 }
 

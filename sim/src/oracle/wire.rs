@@ -147,6 +147,28 @@ pub fn batch_of(field_60: &str) -> Option<BatchNo> {
     BatchNo::new(digits.parse().ok()?)
 }
 
+/// The fields of a frame's listing the oracle reads: 3, 25 and 60 for the
+/// trade's kind and batch, 48 for a settlement answer's totals.
+pub const FIELDS_READ: [u8; 4] = [3, 25, 48, 60];
+
+/// `listing` with only the entries of [`FIELDS_READ`], in order: what
+/// [`field`] finds in it for those fields is what it finds in the whole.
+pub fn fields_read(listing: &str) -> String {
+    let mut kept = String::new();
+    for entry in listing.split(' ') {
+        // An entry read as a listing of one: kept exactly when `field`
+        // would find one of the fields in it.
+        if FIELDS_READ.iter().any(|&number| field(entry, number).is_some()) {
+            if !kept.is_empty() {
+                kept.push(' ');
+            }
+            kept.push_str(entry);
+        }
+    }
+    kept.shrink_to_fit();
+    kept
+}
+
 /// The trade kind a request frame names, by [`TradeKind::identify`].
 fn kind_of(frame: &FrameRecord) -> Option<TradeKind> {
     let mti: Mti = frame.mti.as_deref()?.parse().ok()?;

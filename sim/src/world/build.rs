@@ -70,11 +70,15 @@ fn setup_record(scenario: &CompiledScenario, seed: u64) -> Setup {
 }
 
 /// The world of `scenario` for `options`, its hosts spawned.
-pub(super) fn build(scenario: &CompiledScenario, options: &RunOptions) -> Result<Built, RunError> {
+/// The world of `scenario`, writing into `trace` (kept or streamed).
+pub(super) fn build(
+    scenario: &CompiledScenario,
+    options: &RunOptions,
+    mut trace: Trace,
+) -> Result<Built, RunError> {
     let streams = Streams::new(options.seed);
     let offset_ms = u64::from(scenario.run.open_hour) * 3_600_000;
     let start = Instant::from_millis(offset_ms);
-    let mut trace = Trace::new();
     trace.push(start, TraceEvent::Setup(setup_record(scenario, options.seed)));
     trace.push(start, TraceEvent::Phase { phase: Phase::Safety });
 

@@ -182,11 +182,21 @@ impl<'a> Runner<'a> {
 
 /// Runs `scenario` with `options.seed`.
 pub fn run(scenario: &CompiledScenario, options: &RunOptions) -> Result<RunOutcome, RunError> {
+    run_into(scenario, options, Trace::new())
+}
+
+/// Runs `scenario` with `options.seed`, writing into `trace` (a streamed
+/// one keeps only what its keep rule says; the run reads nothing back).
+pub fn run_into(
+    scenario: &CompiledScenario,
+    options: &RunOptions,
+    trace: Trace,
+) -> Result<RunOutcome, RunError> {
     if let Err(error) = crate::scenario::validate::check_simulable(&scenario.faults) {
         return Err(RunError::Unsupported(format!("{}: {}", error.path, error.message)));
     }
     let Built { world, quiet, mut sim, tick, start, streams, drawn, mut swarm } =
-        build(scenario, options)?;
+        build(scenario, options, trace)?;
     if scenario.cards.is_empty() {
         return Err(RunError::Unsupported("a scenario needs at least one card".into()));
     }
