@@ -22,12 +22,15 @@
 //! - [`cashier`]: the cashier's habits and their constants.
 //! - [`workload`]: the cardholders and their orders.
 //! - [`rounds`]: the healing rounds.
+//! - [`placed`]: which placed faults fire on a terminal's frame (both glues
+//!   carry them out their own way).
 //! - [`view`]: what the driver reads of the terminals and hosts.
 //! - [`action`]: what it asks for.
 //! - `tests`: the driver on the models' in-memory harness.
 
 pub mod action;
 pub mod cashier;
+pub mod placed;
 pub mod rounds;
 pub mod view;
 pub mod workload;

@@ -15,8 +15,9 @@ use possim_models::iso8583::{Message, Mti};
 use possim_models::time::Instant;
 
 use super::state::{PowerCut, Request};
+use crate::day::placed::{self, AtMoment, Landed, Moment, OnTrade, Standing};
 use crate::rng::Rng;
-use crate::scenario::model::{FrameAction, LineDirection, LineProfile, PowerPhase, ProtocolFault};
+use crate::scenario::model::{FrameAction, LineDirection, LineProfile, ProtocolFault};
 use crate::trace::{Fate, FaultCause, FaultKind, FaultRecord, FrameSlot};
 
 /// What the shim decided for one frame.
@@ -57,7 +58,6 @@ pub(crate) struct Line {
     /// When each online trade request left, for "delay to the timeout".
     sent_at: BTreeMap<u32, Instant>,
     response_timeout_ms: u64,
-    batch_upload_power_done: bool,
     /// STAN -> which online trade it was (1-based), for the faults placed
     /// on a trade's reversal.
     trade_of_stan: BTreeMap<u32, u32>,
@@ -67,7 +67,7 @@ pub(crate) struct Line {
     uploads_sent: u32,
     sign_ins_sent: u32,
     /// Placed faults (by index into `protocol`) that land once and have.
-    landed_once: std::collections::BTreeSet<usize>,
+    landed_once: Landed,
     settlement_answer_dropped: bool,
     settlement_disagreed: bool,
     healed: bool,
@@ -154,7 +154,6 @@ impl Line {
             power_on_approval: BTreeMap::new(),
             sent_at: BTreeMap::new(),
             response_timeout_ms,
-            batch_upload_power_done: false,
             trade_of_stan: BTreeMap::new(),
             settlements_sent: 0,
             uploads_sent: 0,
@@ -369,67 +368,57 @@ impl Line {
                 }
                 self.trade_of_stan.insert(stan, trade);
             }
-            for fault in self.protocol.clone() {
-                match fault {
-                    ProtocolFault::DropRequest { trade: n, .. } if n == trade => {
+            // Which faults fire: `day::placed`; how, below.
+            for (index, action) in placed::on_online_trade(&self.protocol, trade) {
+                let words = self.protocol[index].placement();
+                match action {
+                    OnTrade::DropRequest => {
                         drop_placed = true;
-                        let cause = FaultCause::Protocol(fault.placement());
+                        let cause = FaultCause::Protocol(words);
                         placed = Some(self.record(FaultKind::LineDropFrame, cause));
                     }
-                    ProtocolFault::DuplicateRequest { trade: n, after_ms, .. } if n == trade => {
+                    OnTrade::DuplicateRequest { after_ms } => {
                         duplicate_placed = true;
                         duplicate_after_ms = after_ms.max(1);
-                        let cause = FaultCause::Protocol(fault.placement());
+                        let cause = FaultCause::Protocol(words);
                         placed = Some(self.record(FaultKind::LineDuplicate, cause));
                     }
-                    ProtocolFault::DropAnswer { trade: n, .. } if n == trade => {
+                    OnTrade::DropAnswer => {
                         if let Some(stan) = stan {
-                            self.answer_faults.insert(stan, (AnswerFault::Drop, fault.placement()));
+                            self.answer_faults.insert(stan, (AnswerFault::Drop, words));
                         }
                     }
-                    ProtocolFault::CorruptAnswer { trade: n, .. } if n == trade => {
+                    OnTrade::CorruptAnswer => {
                         if let Some(stan) = stan {
-                            let words = fault.placement();
                             self.answer_faults.insert(stan, (AnswerFault::Corrupt, words));
                         }
                     }
-                    ProtocolFault::DelayAnswer { trade: n, offset_ms, .. } if n == trade => {
+                    OnTrade::DelayAnswer { offset_ms } => {
                         if let Some(stan) = stan {
-                            let words = fault.placement();
                             self.answer_faults
                                 .insert(stan, (AnswerFault::DelayTo { offset_ms }, words));
                         }
                     }
-                    ProtocolFault::PowerOff { trade: n, phase, off_ms, .. } if n == trade => {
-                        match phase {
-                            PowerPhase::AfterRequestLeft => {
-                                requests.push(Request::PowerCut(PowerCut {
-                                    terminal: self.terminal,
-                                    off_ms,
-                                    why: fault.placement(),
-                                }))
-                            }
-                            PowerPhase::AfterIssuerApproved => {
-                                if let Some(stan) = stan {
-                                    self.power_on_approval
-                                        .insert(stan, (off_ms, fault.placement()));
-                                }
-                            }
-                            // Placed on their own moments, below.
-                            PowerPhase::MidBatchUpload
-                            | PowerPhase::WhileReversalInFlight
-                            | PowerPhase::WhileSettlementInFlight
-                            | PowerPhase::DuringOfflineUpload
-                            | PowerPhase::DuringSignIn => {}
+                    OnTrade::PowerOffNow { off_ms } => requests.push(Request::PowerCut(PowerCut {
+                        terminal: self.terminal,
+                        off_ms,
+                        why: words,
+                    })),
+                    OnTrade::PowerOffOnApproval { off_ms } => {
+                        if let Some(stan) = stan {
+                            self.power_on_approval.insert(stan, (off_ms, words));
                         }
                     }
-                    _ => {}
+                    // Live only (`drive`): not the simulated line's to make.
+                    OnTrade::CorruptRequest
+                    | OnTrade::ResetAfterRequest
+                    | OnTrade::ReverseUnknown => {}
                 }
             }
         }
         if !self.healed {
-            let drop_reversals =
-                self.protocol.iter().find(|f| matches!(f, ProtocolFault::DropReversals { .. }));
+            let drop_reversals = placed::standing(&self.protocol, Standing::DropReversals)
+                .map(|index| &self.protocol[index]);
             if let (Some(Mti::REVERSAL), Some(fault)) = (mti, drop_reversals) {
                 drop_placed = true;
                 let cause = FaultCause::Protocol(fault.placement());
@@ -438,10 +427,8 @@ impl Line {
             if let (Some(Mti::SETTLEMENT), Some(stan), false) =
                 (mti, stan, self.settlement_disagreed)
             {
-                let disagree = self
-                    .protocol
-                    .iter()
-                    .find(|f| matches!(f, ProtocolFault::SettlementUnbalanced { .. }));
+                let disagree = placed::standing(&self.protocol, Standing::SettlementUnbalanced)
+                    .map(|index| &self.protocol[index]);
                 if let Some(fault) = disagree {
                     // Told to the switch now, before the 0500 can reach it.
                     let cause = FaultCause::Protocol(fault.placement());
@@ -450,25 +437,8 @@ impl Line {
                     self.settlement_disagreed = true;
                 }
             }
-            requests.extend(self.phase_moments(mti, stan, offline_upload));
             let batch_upload = mti == Some(Mti::BATCH) && network_code == Some(201);
-            if batch_upload && !self.batch_upload_power_done {
-                for fault in &self.protocol {
-                    if let ProtocolFault::PowerOff {
-                        phase: PowerPhase::MidBatchUpload,
-                        off_ms,
-                        ..
-                    } = fault
-                    {
-                        self.batch_upload_power_done = true;
-                        requests.push(Request::PowerCut(PowerCut {
-                            terminal: self.terminal,
-                            off_ms: *off_ms,
-                            why: fault.placement(),
-                        }));
-                    }
-                }
-            }
+            requests.extend(self.phase_moments(mti, stan, offline_upload, batch_upload));
         }
         let mut verdict = self.verdict(now, bytes, unauthenticated, placed, slot);
         verdict.faults.extend(extra_faults);
@@ -498,10 +468,9 @@ impl Line {
                 {
                     action = self.answer_faults.remove(&stan);
                 }
-                let drop_settlement_answer = self
-                    .protocol
-                    .iter()
-                    .find(|f| matches!(f, ProtocolFault::DropSettlementAnswer { .. }));
+                let drop_settlement_answer =
+                    placed::standing(&self.protocol, Standing::DropSettlementAnswer)
+                        .map(|index| &self.protocol[index]);
                 if let (Mti::SETTLEMENT_RESPONSE, false, Some(fault)) =
                     (mti, self.settlement_answer_dropped, drop_settlement_answer)
                 {
@@ -558,19 +527,19 @@ impl Line {
 
     /// The faults placed on a moment of a phase as this frame leaves: a
     /// reversal of a placement's trade, the Nth 0500, offline upload or
-    /// 0800. Each lands once, on the first frame that matches; the power
-    /// cut is made at the runner's next step, with the frame on its way
-    /// and its answer not yet back.
+    /// 0800, a batch upload. Each lands once, on the first frame that
+    /// matches (`day::placed::at_moment`); the power cut is made at the
+    /// runner's next step, with the frame on its way and its answer not yet
+    /// back.
     fn phase_moments(
         &mut self,
         mti: Option<Mti>,
         stan: Option<u32>,
         offline_upload: bool,
+        batch_upload: bool,
     ) -> Vec<Request> {
         let settlement = mti == Some(Mti::SETTLEMENT);
         let sign_in = mti == Some(Mti::NETWORK);
-        let reversal_of =
-            (mti == Some(Mti::REVERSAL)).then(|| stan.and_then(|s| self.trade_of_stan.get(&s)));
         if settlement {
             self.settlements_sent = self.settlements_sent.saturating_add(1);
         }
@@ -580,48 +549,34 @@ impl Line {
         if sign_in {
             self.sign_ins_sent = self.sign_ins_sent.saturating_add(1);
         }
-        let mut requests = Vec::new();
-        for (index, fault) in self.protocol.iter().enumerate() {
-            if self.landed_once.contains(&index) {
-                continue;
-            }
-            let lands = match fault {
-                ProtocolFault::PowerOff { trade, phase, .. } => match phase {
-                    PowerPhase::WhileReversalInFlight => reversal_of.flatten() == Some(trade),
-                    PowerPhase::WhileSettlementInFlight => {
-                        settlement && self.settlements_sent == *trade
+        let moment = if mti == Some(Mti::REVERSAL) {
+            let of_trade = stan.and_then(|s| self.trade_of_stan.get(&s).copied());
+            Moment::Reversal { of_trade }
+        } else if settlement {
+            Moment::Settlement { nth: self.settlements_sent }
+        } else if offline_upload {
+            Moment::OfflineUpload { nth: self.uploads_sent }
+        } else if sign_in {
+            Moment::SignIn { nth: self.sign_ins_sent }
+        } else if batch_upload {
+            Moment::BatchUpload
+        } else {
+            return Vec::new();
+        };
+        let fired = placed::at_moment(&self.protocol, moment, &mut self.landed_once);
+        fired
+            .into_iter()
+            .map(|(index, action)| {
+                let why = self.protocol[index].placement();
+                match action {
+                    AtMoment::PowerOff { off_ms } => {
+                        Request::PowerCut(PowerCut { terminal: self.terminal, off_ms, why })
                     }
-                    PowerPhase::DuringOfflineUpload => {
-                        offline_upload && self.uploads_sent == *trade
-                    }
-                    PowerPhase::DuringSignIn => sign_in && self.sign_ins_sent == *trade,
-                    PowerPhase::AfterRequestLeft
-                    | PowerPhase::AfterIssuerApproved
-                    | PowerPhase::MidBatchUpload => false,
-                },
-                ProtocolFault::CutoffDuringSettlement { .. } => settlement,
-                _ => false,
-            };
-            if !lands {
-                continue;
-            }
-            self.landed_once.insert(index);
-            match fault {
-                ProtocolFault::PowerOff { off_ms, .. } => {
-                    requests.push(Request::PowerCut(PowerCut {
-                        terminal: self.terminal,
-                        off_ms: *off_ms,
-                        why: fault.placement(),
-                    }));
-                }
-                ProtocolFault::CutoffDuringSettlement { for_ms, .. } => {
                     // Recorded by the runner as it starts the window.
-                    requests.push(Request::Cutoff { for_ms: *for_ms, why: fault.placement() });
+                    AtMoment::Cutoff { for_ms } => Request::Cutoff { for_ms, why },
                 }
-                _ => {}
-            }
-        }
-        requests
+            })
+            .collect()
     }
 
     /// The issuer approved this terminal's trade `stan`: a placed power cut?

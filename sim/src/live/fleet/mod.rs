@@ -56,6 +56,7 @@ use possim_models::terminal::{Terminal, TerminalCommand, TerminalConfig};
 use possim_models::time::Instant;
 
 use super::host_checks::{HostCheckResult, HostWatch, Sent};
+use crate::day::placed::Landed;
 use crate::day::{DayAction, DayDriver, DayPace, GlueItem};
 use crate::rng::Streams;
 use crate::scenario::compile::CompiledScenario;
@@ -178,7 +179,7 @@ impl Fleet {
                     ghost_after: BTreeMap::new(),
                     ghosts: BTreeSet::new(),
                     repeated: BTreeMap::new(),
-                    batch_upload_power_done: false,
+                    landed: Landed::default(),
                 },
             );
         }

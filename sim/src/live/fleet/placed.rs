@@ -17,8 +17,9 @@ use possim_models::time::Instant;
 use possim_models::wire::seal_with_header;
 
 use super::{json, parse, Chore, Fleet, FleetOutput, Phase, GHOST_STAN_BASE};
+use crate::day::placed::{self, AtMoment, Moment, OnTrade, Standing};
 use crate::live::host_checks::Sent;
-use crate::scenario::model::{Fault, PowerPhase, ProtocolFault};
+use crate::scenario::model::{Fault, ProtocolFault};
 
 fn is_online_trade(message: &CupMessage) -> bool {
     matches!(message, CupMessage::Trade(request) if !request.kind().is_offline_upload())
@@ -121,41 +122,37 @@ impl Fleet {
             self.trades_sent += 1;
             slot.trades_sent += 1;
             let trade = slot.trades_sent;
-            for fault in &slot.faults {
-                if fault.trade() != Some(trade) {
-                    continue;
-                }
-                match fault {
-                    ProtocolFault::CorruptRequest { .. } => {
+            // Which faults fire: `day::placed`; how, below.
+            for (index, action) in placed::on_online_trade(&slot.faults, trade) {
+                match action {
+                    OnTrade::CorruptRequest => {
                         let last = bytes.len() - 1;
                         bytes[last] ^= 0x01;
                         sent = Sent::BadMac;
                     }
-                    ProtocolFault::DuplicateRequest { .. } => twice = true,
-                    ProtocolFault::ResetAfterRequest { .. } => reset = true,
-                    ProtocolFault::PowerOff { phase, off_ms, .. } => match phase {
-                        PowerPhase::AfterRequestLeft => power_off_ms = Some(*off_ms),
-                        PowerPhase::AfterIssuerApproved => {
-                            slot.power_on_approval.insert(stan, *off_ms);
-                        }
-                        // Simulated only (refused as the scenario loads).
-                        PowerPhase::MidBatchUpload
-                        | PowerPhase::WhileReversalInFlight
-                        | PowerPhase::WhileSettlementInFlight
-                        | PowerPhase::DuringOfflineUpload
-                        | PowerPhase::DuringSignIn => continue,
-                    },
-                    ProtocolFault::ReverseUnknown { .. } => {
+                    OnTrade::DuplicateRequest { .. } => twice = true,
+                    OnTrade::ResetAfterRequest => reset = true,
+                    OnTrade::PowerOffNow { off_ms } => power_off_ms = Some(off_ms),
+                    OnTrade::PowerOffOnApproval { off_ms } => {
+                        slot.power_on_approval.insert(stan, off_ms);
+                    }
+                    OnTrade::ReverseUnknown => {
                         slot.ghost_after.insert(stan, trade);
                     }
-                    _ => continue,
+                    // The host's, or the simulated line's (refused as the
+                    // scenario loads).
+                    OnTrade::DropRequest
+                    | OnTrade::DropAnswer
+                    | OnTrade::CorruptAnswer
+                    | OnTrade::DelayAnswer { .. } => continue,
                 }
-                fired.push(format!("{} on trade {trade} (stan {stan})", fault.kind_name()));
+                let name = slot.faults[index].kind_name();
+                fired.push(format!("{name} on trade {trade} (stan {stan})"));
             }
         }
         if let CupMessage::Trade(request) = &message {
             let uploads_twice =
-                slot.faults.iter().any(|f| matches!(f, ProtocolFault::DuplicateUploads { .. }));
+                placed::standing(&slot.faults, Standing::DuplicateUploads).is_some();
             if request.kind().is_offline_upload()
                 && uploads_twice
                 && !slot.repeated.contains_key(&stan)
@@ -164,16 +161,15 @@ impl Fleet {
                 fired.push(format!("duplicate_uploads: stan {stan} sent twice"));
             }
         }
-        let batch_upload = matches!(&message, CupMessage::BatchUpload(_));
-        if batch_upload && !slot.batch_upload_power_done {
-            let mid = slot.faults.iter().find_map(|f| match f {
-                ProtocolFault::PowerOff { phase: PowerPhase::MidBatchUpload, off_ms, .. } => {
-                    Some(*off_ms)
-                }
-                _ => None,
-            });
+        if matches!(&message, CupMessage::BatchUpload(_)) {
+            // The first such fault only: one power cut at a time.
+            let mid = placed::at_moment(&slot.faults, Moment::BatchUpload, &mut slot.landed)
+                .into_iter()
+                .find_map(|(_, action)| match action {
+                    AtMoment::PowerOff { off_ms } => Some(off_ms),
+                    AtMoment::Cutoff { .. } => None,
+                });
             if let Some(off_ms) = mid {
-                slot.batch_upload_power_done = true;
                 power_off_ms = Some(off_ms);
                 fired.push("power_off in the middle of the batch upload".into());
             }

@@ -12,6 +12,7 @@ use possim_models::terminal::{Terminal, TerminalCommand};
 use possim_models::time::Instant;
 
 use super::{json, parse, Fleet, FleetOutput};
+use crate::day::placed::Landed;
 use crate::day::DayView;
 use crate::live::host_checks::Sent;
 use crate::scenario::model::ProtocolFault;
@@ -34,7 +35,8 @@ pub(super) struct Slot {
     pub ghosts: BTreeSet<u32>,
     /// STANs sent twice: the answers after the first are the watcher's only.
     pub repeated: BTreeMap<u32, u32>,
-    pub batch_upload_power_done: bool,
+    /// The placed faults that fired on their moment (once each).
+    pub landed: Landed,
 }
 
 /// The fleet's terminals, as the day reads them.
