@@ -150,15 +150,19 @@ pub fn batch_of(field_60: &str) -> Option<BatchNo> {
 /// The fields of a frame's listing the oracle reads: 3, 25 and 60 for the
 /// trade's kind and batch, 48 for a settlement answer's totals.
 pub const FIELDS_READ: [u8; 4] = [3, 25, 48, 60];
+/// [`FIELDS_READ`] as a listing names them.
+const FIELDS_READ_NAMES: [&str; 4] = ["3", "25", "48", "60"];
 
 /// `listing` with only the entries of [`FIELDS_READ`], in order: what
 /// [`field`] finds in it for those fields is what it finds in the whole.
 pub fn fields_read(listing: &str) -> String {
     let mut kept = String::new();
     for entry in listing.split(' ') {
-        // An entry read as a listing of one: kept exactly when `field`
-        // would find one of the fields in it.
-        if FIELDS_READ.iter().any(|&number| field(entry, number).is_some()) {
+        // Kept exactly when `field` would find one of the fields in it: its
+        // name, up to the first `=`, is one of theirs. Read once per entry,
+        // since every frame of a streamed run passes here.
+        let Some((name, _)) = entry.split_once('=') else { continue };
+        if FIELDS_READ_NAMES.contains(&name) {
             if !kept.is_empty() {
                 kept.push(' ');
             }
@@ -226,4 +230,27 @@ fn garbled(records: &[TraceRecord], position: usize, frame: &FrameRecord) -> (bo
         return (false, false);
     }
     (unknown || flips.is_empty() || flips.iter().any(|&byte| byte >= MAC_SPAN_START_BYTE), true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_names_are_the_fields_read() {
+        let names: Vec<String> = FIELDS_READ.iter().map(u8::to_string).collect();
+        assert_eq!(names, FIELDS_READ_NAMES);
+    }
+
+    #[test]
+    fn fields_read_keeps_what_field_finds() {
+        let listing = "2=6222******0001 3=000000 4=000000001000 11=000005 25=00 \
+                       35=x 41=T0000000 48=00000001 60=22000001000 64=ABCD 300=nothing";
+        let kept = fields_read(listing);
+        assert_eq!(kept, "3=000000 25=00 48=00000001 60=22000001000");
+        for number in FIELDS_READ {
+            assert_eq!(field(&kept, number), field(listing, number), "field {number}");
+        }
+        assert_eq!(fields_read("no-equals 3"), "");
+    }
 }
