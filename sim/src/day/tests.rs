@@ -37,8 +37,8 @@ impl DayView for Harness {
 /// Steps on the way to a story's end: a bound, not a tuning knob.
 const LOOPS_MAX: usize = 100_000;
 
-/// A one-terminal day; `extra` is more YAML (a workload, a run).
-fn day(extra: &str) -> (Harness, DayDriver<NoGlue>) {
+/// A one-terminal scenario; `extra` is more YAML (a workload, a run).
+fn one_terminal(extra: &str) -> crate::scenario::CompiledScenario {
     let text = format!(
         "name: day\nmerchants: [{{id: '898100000000001'}}]\n\
          issuers: [{{index: 0, bins: ['622202']}}]\n\
@@ -46,7 +46,12 @@ fn day(extra: &str) -> (Harness, DayDriver<NoGlue>) {
          cards: [{{pan: '{}', balance_fen: 1000000}}]\n{extra}",
         card_pan(1)
     );
-    let scenario = parse_and_compile(&text, "day.yaml").expect("a valid scenario");
+    parse_and_compile(&text, "day.yaml").expect("a valid scenario")
+}
+
+/// A one-terminal day on the harness.
+fn day(extra: &str) -> (Harness, DayDriver<NoGlue>) {
+    let scenario = one_terminal(extra);
     let harness = Configs::standard(1, vec![account(card_pan(1), 1_000_000)]).build();
     let driver = DayDriver::new(&scenario, &Streams::new(7), Instant::ZERO);
     (harness, driver)
@@ -178,14 +183,7 @@ fn healing_rounds_converge_with_the_batch_settled() {
 
 #[test]
 fn a_paced_day_keys_the_script_in_sooner_by_its_speed() {
-    let text = format!(
-        "name: day\nmerchants: [{{id: '898100000000001'}}]\n\
-         issuers: [{{index: 0, bins: ['622202']}}]\n\
-         terminals: [{{id: T0000000, merchant: '898100000000001', tmk: 0123456789ABCDEF}}]\n\
-         cards: [{{pan: '{}', balance_fen: 1000000}}]\n{QUIET}",
-        card_pan(1)
-    );
-    let scenario = parse_and_compile(&text, "day.yaml").expect("a valid scenario");
+    let scenario = one_terminal(QUIET);
     let mut h = Configs::standard(1, vec![account(card_pan(1), 1_000_000)]).build();
     let pace = super::DayPace { safety_ms: 60_000, healing_max_ms: 60_000, speed: 4.0 };
     let mut driver: DayDriver<NoGlue> =

@@ -419,13 +419,8 @@ pub(super) fn schedule_swarm(
     ];
     for id in &terminals {
         for (rate, kind) in per_terminal {
-            let mut when = start;
-            while let Some(gap) = rng.exponential_ms(rate) {
-                when = when + Duration::from_millis(gap);
-                if when >= safety_end {
-                    break;
-                }
-                let fault = if kind == 0 {
+            swarm_episodes(runner, rng, rate, start, safety_end, |rng| {
+                if kind == 0 {
                     Fault::PowerCut { terminal: *id, off_ms: rng.between(1_000, 120_000) }
                 } else {
                     Fault::Printer {
@@ -433,33 +428,39 @@ pub(super) fn schedule_swarm(
                         state: PrinterFault::OutOfPaper,
                         fixed_after_ms: rng.between(10_000, 300_000),
                     }
-                };
-                runner.at(when, Chore::Fault(fault, FaultCause::Swarm));
-            }
+                }
+            });
         }
     }
     let partitions = rng.within(bounds.partitions_per_hour);
-    let mut when = start;
-    while let Some(gap) = rng.exponential_ms(partitions) {
-        when = when + Duration::from_millis(gap);
-        if when >= safety_end {
-            break;
-        }
-        let fault = Fault::Partition {
-            between: ["switch".into(), "network".into()],
-            for_ms: rng.between(1_000, 90_000),
-        };
-        runner.at(when, Chore::Fault(fault, FaultCause::Swarm));
-    }
+    swarm_episodes(runner, rng, partitions, start, safety_end, |rng| Fault::Partition {
+        between: ["switch".into(), "network".into()],
+        for_ms: rng.between(1_000, 90_000),
+    });
     let crashes = rng.within(bounds.switch_crashes_per_hour);
+    swarm_episodes(runner, rng, crashes, start, safety_end, |rng| Fault::Crash {
+        host: "switch".into(),
+        restart_after_ms: rng.between(5_000, 60_000),
+    });
+}
+
+/// Episodes at `per_hour` from `start` until `safety_end`, each drawn by
+/// `fault` right after its gap (the order the swarm's stream is read in).
+fn swarm_episodes(
+    runner: &mut Runner<'_>,
+    rng: &mut Rng,
+    per_hour: f64,
+    start: Instant,
+    safety_end: Instant,
+    mut fault: impl FnMut(&mut Rng) -> Fault,
+) {
     let mut when = start;
-    while let Some(gap) = rng.exponential_ms(crashes) {
+    while let Some(gap) = rng.exponential_ms(per_hour) {
         when = when + Duration::from_millis(gap);
         if when >= safety_end {
             break;
         }
-        let fault =
-            Fault::Crash { host: "switch".into(), restart_after_ms: rng.between(5_000, 60_000) };
+        let fault = fault(rng);
         runner.at(when, Chore::Fault(fault, FaultCause::Swarm));
     }
 }
