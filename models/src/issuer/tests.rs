@@ -1051,3 +1051,19 @@ fn regression_a_reversed_pre_auth_releases_its_hold() {
     assert_eq!(hold_closed(&events), [(HoldClosedWhy::Reversed, 10_000, 0)]);
     assert_eq!(rig.issuer.poll_timeout(), None, "a reversed hold does not lapse later");
 }
+
+/// Regression: the assertion that a hold never goes below zero fired on an
+/// issuer whose reversals are not idempotent (an unsafe policy a scenario
+/// may ask for), where each copy of a pre-auth's reversal releases the hold
+/// again; found by the hostile corpus (a nudged
+/// `issuer_reversal_not_idempotent`). The money is the oracle's to judge,
+/// not a panic's.
+#[test]
+fn regression_the_unsafe_policy_releases_a_hold_twice_without_a_panic() {
+    let mut rig = Rig::with(|config| config.policy.reversal_idempotent = false);
+    let (pre_auth, _) = held_pre_auth(&mut rig, 10_000);
+    rig.events();
+    assert_eq!(rig.reverse(&pre_auth).response_code, ResponseCode::APPROVED);
+    assert_eq!(rig.reverse(&pre_auth).response_code, ResponseCode::APPROVED);
+    assert_eq!(held(&rig), -10_000, "the field bug: the hold released twice");
+}
