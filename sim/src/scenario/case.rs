@@ -60,6 +60,42 @@ pub struct Case {
     /// The end state.
     #[serde(default)]
     pub outcome: Outcome,
+    /// The real device this case can pre-check besides possim's own model
+    /// (`possim certify --serve` for `terminal`, `--drive` for `host`);
+    /// absent: simulator only, because some step needs a model's own event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<Device>,
+}
+
+/// Which real device a case judges from the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Device {
+    /// A real terminal: possim plays switch, network and issuers, so a step
+    /// may name any source but `terminal` (the terminal's own events are
+    /// not on the wire).
+    Terminal,
+    /// A real acquirer host: possim plays the terminals, so a step may name
+    /// any source but `switch`, `network` and `issuer` (the host's inside is
+    /// not on the wire), and the outcome names no balances.
+    Host,
+}
+
+impl Device {
+    /// The step sources a real device of this kind hides from possim.
+    pub fn hidden_sources(self) -> &'static [&'static str] {
+        match self {
+            Device::Terminal => &["terminal"],
+            Device::Host => &["switch", "network", "issuer"],
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Device::Terminal => "terminal",
+            Device::Host => "host",
+        }
+    }
 }
 
 /// What to look for in one trace record. Exactly one source key names the
@@ -288,12 +324,46 @@ pub fn check(case: &Case, scenario: &Scenario) -> Result<(), CompileError> {
             return fail(path, format!("{}: the guarded scenario fails: {}", guard.label(), error));
         }
     }
+    if let Some(device) = case.device {
+        check_device(case, device, &at)?;
+    }
     for pan in case.outcome.balances.keys() {
         let known = scenario.cards.iter().any(|card| card.pan.as_str() == pan)
             || scenario.card_groups.iter().any(|group| pan.starts_with(&group.bin));
         if !known {
             return fail(at.key("outcome").key("balances").key(pan), format!("unknown card {pan}"));
         }
+    }
+    Ok(())
+}
+
+/// A case that names a real device judges only what that device shows on
+/// the wire (and, for a terminal, what possim's own hosts did).
+fn check_device(case: &Case, device: Device, at: &FieldPath) -> Result<(), CompileError> {
+    let hidden = device.hidden_sources();
+    for (index, step) in case.steps.iter().enumerate() {
+        let patterns = [Some(step.pattern()), step.never.clone(), step.until.clone()];
+        for pattern in patterns.iter().flatten() {
+            if let Ok((source, name)) = pattern.source() {
+                if hidden.contains(&source) {
+                    return fail(
+                        at.key("steps").index(index),
+                        format!(
+                            "`{source}: {name}` is not on the wire of a real {}: a case with \
+                             `device: {}` judges frames and possim's own side only",
+                            device.name(),
+                            device.name()
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    if device == Device::Host && !case.outcome.balances.is_empty() {
+        return fail(
+            at.key("outcome").key("balances"),
+            "a real host's balances are not on the wire: a case with `device: host` names none",
+        );
     }
     Ok(())
 }
