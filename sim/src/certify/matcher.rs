@@ -119,12 +119,12 @@ fn split_kind(kind: &Value) -> (String, Value) {
 
 /// The trace as events, from the start of the safety phase.
 pub fn events(trace: &Trace) -> Vec<Event> {
-    let start = trace
-        .records()
-        .iter()
-        .find(|record| matches!(record.event, TraceEvent::Phase { .. }))
-        .map_or(0, |record| record.at.as_millis());
-    trace.records().iter().filter_map(|record| event(record, start)).collect()
+    events_of(trace.records())
+}
+
+/// One record as an event, its time counted from the record's own zero.
+pub fn event_of(record: &TraceRecord) -> Option<Event> {
+    event(record, 0)
 }
 
 fn event(record: &TraceRecord, start_ms: u64) -> Option<Event> {
@@ -203,6 +203,39 @@ pub fn matches(pattern: &Pattern, event: &Event) -> bool {
         && pattern.text.as_ref().is_none_or(|needle| event.line.contains(needle.as_str()))
 }
 
+/// How a step's pattern is judged against an event, and what a match
+/// leaves bound for the steps after it. The simulator's is [`Literal`];
+/// a real device's numbering is judged by
+/// [`Symbols`](super::symbols::Symbols).
+pub trait Binder {
+    /// Whether `event` is what `pattern` describes, given what is bound.
+    fn accepts(&self, pattern: &Pattern, event: &Event) -> bool;
+    /// `event` was taken for `pattern`: keep what it binds.
+    fn bind(&mut self, pattern: &Pattern, event: &Event);
+}
+
+/// Every value means itself: the simulator's matching.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Literal;
+
+impl Binder for Literal {
+    fn accepts(&self, pattern: &Pattern, event: &Event) -> bool {
+        matches(pattern, event)
+    }
+
+    fn bind(&mut self, _: &Pattern, _: &Event) {}
+}
+
+/// The events of records taken from a trace or a live recording, from
+/// the first `phase` record on (the safety phase's start is time 0).
+pub fn events_of(records: &[TraceRecord]) -> Vec<Event> {
+    let start = records
+        .iter()
+        .find(|record| matches!(record.event, TraceEvent::Phase { .. }))
+        .map_or(0, |record| record.at.as_millis());
+    records.iter().filter_map(|record| event(record, start)).collect()
+}
+
 /// Up to [`NEARBY_MAX`] events from `from` on, the closest candidates
 /// first: same source and name, else same source, else anything.
 fn nearby(pattern: &Pattern, events: &[Event], from: usize) -> String {
@@ -228,6 +261,15 @@ fn nearby(pattern: &Pattern, events: &[Event], from: usize) -> String {
 /// hold is returned. On success, the seq of each step's event (a `never`
 /// step: its `until`'s, or the previous position).
 pub fn match_steps(steps: &[Step], events: &[Event]) -> Result<Vec<u64>, Deviation> {
+    match_steps_with(steps, events, &mut Literal)
+}
+
+/// [`match_steps`], each pattern judged and bound by `binder`.
+pub fn match_steps_with(
+    steps: &[Step],
+    events: &[Event],
+    binder: &mut impl Binder,
+) -> Result<Vec<u64>, Deviation> {
     let mut position = 0usize;
     let mut previous_ms = 0u64;
     let mut found = Vec::with_capacity(steps.len());
@@ -239,7 +281,8 @@ pub fn match_steps(steps: &[Step], events: &[Event]) -> Result<Vec<u64>, Deviati
         if let Some(never) = &step.never {
             let end = match &step.until {
                 Some(until) => {
-                    let Some(offset) = events[position..].iter().position(|e| matches(until, e))
+                    let Some(offset) =
+                        events[position..].iter().position(|e| binder.accepts(until, e))
                     else {
                         return Err(Deviation {
                             step: number,
@@ -262,14 +305,17 @@ pub fn match_steps(steps: &[Step], events: &[Event]) -> Result<Vec<u64>, Deviati
                 None => events.len(),
             };
             let window = &events[position..end];
-            if let Some(bad) = window.iter().find(|event| within(event) && matches(never, event)) {
+            if let Some(bad) =
+                window.iter().find(|event| within(event) && binder.accepts(never, event))
+            {
                 return Err(Deviation {
                     step: number,
                     expected: format!("no {}", never.describe()),
                     found: bad.describe(),
                 });
             }
-            if step.until.is_some() {
+            if let Some(until) = &step.until {
+                binder.bind(until, &events[end]);
                 previous_ms = events[end].at_ms;
                 found.push(events[end].seq);
                 position = end + 1;
@@ -281,11 +327,12 @@ pub fn match_steps(steps: &[Step], events: &[Event]) -> Result<Vec<u64>, Deviati
         let pattern = step.pattern();
         let hit = events[position..]
             .iter()
-            .position(|event| matches(&pattern, event))
+            .position(|event| binder.accepts(&pattern, event))
             .filter(|offset| within(&events[position + offset]));
         match hit {
             Some(offset) => {
                 let event = &events[position + offset];
+                binder.bind(&pattern, event);
                 found.push(event.seq);
                 previous_ms = event.at_ms;
                 position += offset + 1;

@@ -36,12 +36,42 @@ pub struct CertifyArgs {
     /// With --matrix: only each case's own guards (faster).
     #[arg(long, requires = "matrix")]
     pub own_guards: bool,
+    /// Run the `device: terminal` cases against a real terminal that
+    /// connects to this address (port 0 picks one; the operator script's
+    /// first line names it). docs/CERTIFICATION.md, "A real terminal".
+    #[arg(long, value_name = "ADDR", conflicts_with = "matrix")]
+    pub serve: Option<String>,
+    /// With --serve: `console` (sentences for a person, nothing read back)
+    /// or `json` (JSON Lines on stdout, answers on stdin).
+    #[arg(long, default_value = "console", requires = "serve", value_parser = ["console", "json"])]
+    pub operator: String,
+    /// With --serve: the deadline of the operator's `ready` and of each
+    /// acknowledgement.
+    #[arg(long, default_value_t = 60_000, requires = "serve")]
+    pub operator_timeout_ms: u64,
+    /// With --serve: after the last instruction, a case ends once the
+    /// terminal has sent nothing for this long.
+    #[arg(long, default_value_t = 3_000, requires = "serve")]
+    pub linger_ms: u64,
+    /// With --serve: the device's terminal id (field 41), in place of each
+    /// case's own.
+    #[arg(long, requires = "serve")]
+    pub terminal: Option<String>,
+    /// With --serve: the device's merchant id (field 42).
+    #[arg(long, requires = "serve")]
+    pub merchant: Option<String>,
+    /// With --serve: the device's terminal master key, hex.
+    #[arg(long, requires = "serve")]
+    pub tmk: Option<String>,
 }
 
 pub fn run(args: CertifyArgs) -> Result<u8> {
     let cases =
         load_suite(&args.dir).map_err(|error| anyhow::anyhow!(InputError(error.to_string())))?;
     let cases = select(cases, &args.cases, &args.dir)?;
+    if args.serve.is_some() {
+        return super::certify_serve::run(&args, cases);
+    }
     if args.matrix {
         let columns = matrix::columns(&cases);
         let rows = matrix::rows(&cases, (!args.own_guards).then_some(columns.as_slice()));
@@ -100,7 +130,11 @@ pub fn run(args: CertifyArgs) -> Result<u8> {
 /// The cases named by `--case`, in the suite's order; all when none is
 /// named. An id the suite does not hold is bad input: a typo must not pass
 /// as a run of nothing.
-fn select(cases: Vec<LoadedCase>, ids: &[String], dir: &Path) -> Result<Vec<LoadedCase>> {
+pub(super) fn select(
+    cases: Vec<LoadedCase>,
+    ids: &[String],
+    dir: &Path,
+) -> Result<Vec<LoadedCase>> {
     if ids.is_empty() {
         return Ok(cases);
     }

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod certify;
+pub mod certify_serve;
 pub mod coverage;
 pub mod drive;
 pub mod explore;

@@ -90,7 +90,7 @@ struct PerTerminal {
     /// The STAN of the last trade counted.
     last_stan: Option<u32>,
     /// STAN -> the fault placed on its answer, and the trade number.
-    plans: BTreeMap<u32, (Plan, u32)>,
+    plans: BTreeMap<u32, (Plan, u32, ProtocolFault)>,
     reversals_withheld: BTreeSet<u32>,
     settlement_done: bool,
 }
@@ -101,6 +101,9 @@ pub struct ServeFaults {
     terminals: BTreeMap<TerminalId, PerTerminal>,
     applicable: Vec<ProtocolFault>,
     not_applicable: Vec<ProtocolFault>,
+    /// The fault the last `on_request` or `on_answer` applied: what a
+    /// recording host writes into its trace, in the simulator's words.
+    fired: Option<ProtocolFault>,
 }
 
 /// Whether serve can apply a fault kind (the others are the terminal's).
@@ -136,6 +139,11 @@ impl ServeFaults {
         &self.not_applicable
     }
 
+    /// The fault the last request or answer had applied, taken.
+    pub fn take_fired(&mut self) -> Option<ProtocolFault> {
+        self.fired.take()
+    }
+
     /// A request from `terminal`; `timeout_ms` is the terminal's response
     /// timeout as the scenario states it. Returns the verdict and, when a
     /// fault fired, what it was.
@@ -168,27 +176,40 @@ impl ServeFaults {
             }
             let why = format!("{} on trade {trade} (stan {stan})", fault.kind_name());
             let plan = match &fault {
-                ProtocolFault::DropRequest { .. } => return (RequestVerdict::Discard, Some(why)),
-                ProtocolFault::DuplicateRequest { .. } => {
-                    return (RequestVerdict::ForwardTwice, Some(why))
-                }
-                ProtocolFault::AnswerCode { code, .. } => {
-                    let bytes = code.as_bytes();
-                    let code = ResponseCode::new([bytes[0], bytes.get(1).copied().unwrap_or(b'0')]);
-                    return (RequestVerdict::Answer(code), Some(why));
+                ProtocolFault::DropRequest { .. }
+                | ProtocolFault::DuplicateRequest { .. }
+                | ProtocolFault::AnswerCode { .. }
+                | ProtocolFault::ResetAfterRequest { .. } => {
+                    self.fired = Some(fault.clone());
+                    match &fault {
+                        ProtocolFault::DropRequest { .. } => {
+                            return (RequestVerdict::Discard, Some(why))
+                        }
+                        ProtocolFault::DuplicateRequest { .. } => {
+                            return (RequestVerdict::ForwardTwice, Some(why))
+                        }
+                        ProtocolFault::AnswerCode { code, .. } => {
+                            let bytes = code.as_bytes();
+                            let code = ResponseCode::new([
+                                bytes[0],
+                                bytes.get(1).copied().unwrap_or(b'0'),
+                            ]);
+                            return (RequestVerdict::Answer(code), Some(why));
+                        }
+                        _ => Plan::Reset,
+                    }
                 }
                 ProtocolFault::DropAnswer { .. } => Plan::Withhold,
                 ProtocolFault::DelayAnswer { offset_ms, .. } => {
                     Plan::Delay { offset_ms: *offset_ms }
                 }
                 ProtocolFault::CorruptAnswer { .. } => Plan::Corrupt,
-                ProtocolFault::ResetAfterRequest { .. } => Plan::Reset,
                 _ => continue,
             };
             if state.plans.len() >= PLANS_MAX {
                 state.plans.pop_first();
             }
-            state.plans.insert(stan, (plan, trade));
+            state.plans.insert(stan, (plan, trade, fault.clone()));
             if plan == Plan::Reset {
                 return (RequestVerdict::ForwardThenReset, Some(why));
             }
@@ -213,6 +234,7 @@ impl ServeFaults {
                 let drop =
                     state.faults.iter().any(|f| matches!(f, ProtocolFault::DropReversals { .. }));
                 if drop && state.reversals_withheld.insert(stan) {
+                    self.fired = Some(ProtocolFault::DropReversals { terminal });
                     let why =
                         format!("drop_reversals: first answer to the reversal of stan {stan}");
                     return (AnswerVerdict::Withhold, Some(why));
@@ -220,9 +242,13 @@ impl ServeFaults {
                 (AnswerVerdict::Deliver, None)
             }
             CupMessage::TradeAnswer(answer) => {
-                let Some((plan, trade)) = state.plans.remove(&answer.stan.value()) else {
+                let Some((plan, trade, fault)) = state.plans.remove(&answer.stan.value()) else {
                     return (AnswerVerdict::Deliver, None);
                 };
+                // A reset was recorded as the request came in.
+                if plan != Plan::Reset {
+                    self.fired = Some(fault);
+                }
                 let stan = answer.stan.value();
                 let verdict = match plan {
                     Plan::Withhold => AnswerVerdict::Withhold,
@@ -240,6 +266,7 @@ impl ServeFaults {
                     match fault {
                         ProtocolFault::SettlementUnbalanced { .. } => {
                             state.settlement_done = true;
+                            self.fired = Some(fault.clone());
                             let why = format!(
                                 "settlement_unbalanced: batch {} answered not balanced",
                                 answer.batch.value()
@@ -248,6 +275,7 @@ impl ServeFaults {
                         }
                         ProtocolFault::DropSettlementAnswer { .. } => {
                             state.settlement_done = true;
+                            self.fired = Some(fault.clone());
                             let why = format!(
                                 "drop_settlement_answer: the 0510 of batch {} withheld",
                                 answer.batch.value()

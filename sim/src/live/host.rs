@@ -44,9 +44,11 @@ use possim_models::wire::{seal_with_header, SOFTWARE_VERSION};
 use super::bindings::{Bindings, Claim};
 use super::faults::{AnswerVerdict, RequestVerdict, ServeFaults};
 use super::terminal_checks::{AnswerFate, TerminalWatch};
+use crate::frame_facts::FrameFacts;
 use crate::scenario::compile::CompiledScenario;
 use crate::scenario::model::Backbone;
-use crate::trace::TraceEvent;
+use crate::scenario::model::ProtocolFault;
+use crate::trace::{Fate, FaultCause, FaultKind, FaultRecord, FrameRecord, Trace, TraceEvent};
 
 /// A connection, numbered by the listener.
 pub type ConnId = u64;
@@ -159,6 +161,10 @@ pub struct LiveHost {
     timeouts_ms: BTreeMap<TerminalId, u64>,
     arrivals: BTreeMap<(TerminalId, u32), Arrival>,
     outputs: VecDeque<HostOutput>,
+    /// What the host saw, as the simulator records it (frames on every
+    /// hop, its elements' events, the faults it applied); `None`: not
+    /// recorded (`serve` judges with its watcher alone).
+    trace: Option<Trace>,
     /// Online trade requests received.
     pub trades_received: u64,
     pub frames_received: u64,
@@ -222,10 +228,50 @@ impl LiveHost {
             timeouts_ms,
             arrivals: BTreeMap::new(),
             outputs: VecDeque::new(),
+            trace: None,
             trades_received: 0,
             frames_received: 0,
             frames_rejected: 0,
         })
+    }
+
+    /// Records from now on into `trace` (bounded by the trace's own bound;
+    /// [`Trace::is_full`] says when it refused a record).
+    pub fn record_into(&mut self, trace: Trace) {
+        self.trace = Some(trace);
+    }
+
+    /// The records so far, when recording.
+    pub fn trace(&self) -> Option<&Trace> {
+        self.trace.as_ref()
+    }
+
+    /// Adds a record the shell knows of (a phase, a fault it had a real
+    /// device suffer); nothing when not recording.
+    pub fn note(&mut self, now: Instant, event: TraceEvent) {
+        if let Some(trace) = &mut self.trace {
+            trace.push(now, event);
+        }
+    }
+
+    fn note_frame(&mut self, now: Instant, from: Node, to: Node, bytes: &[u8], fate: Fate) {
+        if self.trace.is_some() {
+            let record = FrameRecord::new(from, to, FrameFacts::of(bytes), fate);
+            self.note(now, TraceEvent::Frame(Box::new(record)));
+        }
+    }
+
+    /// The fault the plan just applied, in the simulator's words.
+    fn note_fault(&mut self, now: Instant) {
+        let Some(fault) = self.faults.take_fired() else { return };
+        let Some(kind) = recorded_kind(&fault) else { return };
+        let record = FaultRecord {
+            kind,
+            target: fault.terminal().trimmed().to_string(),
+            cause: FaultCause::Protocol(fault.placement()),
+            frame: None,
+        };
+        self.note(now, TraceEvent::Fault(record));
     }
 
     /// The models' time at wall-clock zero: the scenario's opening hour.
@@ -380,6 +426,9 @@ impl LiveHost {
         if let Some(why) = why {
             self.log("fault", vec![("terminal", json(terminal.trimmed())), ("what", json(why))]);
         }
+        self.note_fault(now);
+        let fate = if verdict == RequestVerdict::Discard { Fate::Dropped } else { Fate::Delivered };
+        self.note_frame(now, Node::Terminal(terminal), Node::Switch, bytes, fate);
         if self.arrivals.len() >= ARRIVALS_MAX {
             self.arrivals.pop_first();
         }
@@ -420,6 +469,8 @@ impl LiveHost {
                     if watched {
                         self.watch.on_answer(now, terminal, &answer, AnswerFate::Delivered);
                     }
+                    let to = Node::Terminal(terminal);
+                    self.note_frame(now, Node::Switch, to, &bytes, Fate::Delivered);
                     self.output(HostOutput::Send { conn, bytes });
                 }
             }
@@ -576,13 +627,21 @@ impl LiveHost {
                         ],
                     );
                 }
-                log_event(Node::Switch, TraceEvent::Switch(event));
+                let event = TraceEvent::Switch(event);
+                if let Some(trace) = &mut self.trace {
+                    trace.push(now, event.clone());
+                }
+                log_event(Node::Switch, event);
             }
             while let Some(transmit) = self.switch.poll_transmit() {
                 outbound.push((Node::Switch, transmit));
             }
             while let Some(event) = self.network.poll_event() {
-                log_event(Node::Network, TraceEvent::Network(event));
+                let event = TraceEvent::Network(event);
+                if let Some(trace) = &mut self.trace {
+                    trace.push(now, event.clone());
+                }
+                log_event(Node::Network, event);
             }
             while let Some(transmit) = self.network.poll_transmit() {
                 outbound.push((Node::Network, transmit));
@@ -590,6 +649,9 @@ impl LiveHost {
             for (index, issuer) in self.issuers.iter_mut() {
                 while let Some(event) = issuer.poll_event() {
                     let event = TraceEvent::Issuer { issuer: *index, event };
+                    if let Some(trace) = &mut self.trace {
+                        trace.push(now, event.clone());
+                    }
                     log_event(Node::Issuer(*index), event);
                 }
                 while let Some(transmit) = issuer.poll_transmit() {
@@ -604,6 +666,7 @@ impl LiveHost {
                     Node::Terminal(terminal) => self.answer(now, terminal, transmit.bytes),
                     to => {
                         let at = now + self.latency(from, to);
+                        self.note_frame(now, from, to, &transmit.bytes, Fate::Delivered);
                         self.schedule(at, Flight::Hop { from, to, bytes: transmit.bytes });
                     }
                 }
@@ -614,12 +677,18 @@ impl LiveHost {
 
     /// An answer from the switch to a terminal, through the fault plan.
     fn answer(&mut self, now: Instant, terminal: TerminalId, mut bytes: Vec<u8>) {
+        let to = Node::Terminal(terminal);
+        let reached =
+            |route: Option<ConnId>| if route.is_some() { Fate::Delivered } else { Fate::Lost };
         let Ok(frame) = Frame::decode(&bytes) else {
-            return self.write_to(self.route(terminal, None), terminal, bytes);
+            let route = self.route(terminal, None);
+            self.note_frame(now, Node::Switch, to, &bytes, reached(route));
+            return self.write_to(route, terminal, bytes);
         };
         let stan = frame.message.get_number(11).map(|n| n as u32);
         let route = self.route(terminal, stan);
         let Ok(message) = CupMessage::parse(&frame.message) else {
+            self.note_frame(now, Node::Switch, to, &bytes, reached(route));
             return self.write_to(route, terminal, bytes);
         };
         let timeout_ms = self.timeouts_ms.get(&terminal).copied().unwrap_or(60_000);
@@ -627,6 +696,22 @@ impl LiveHost {
         if let Some(why) = why {
             self.log("fault", vec![("terminal", json(terminal.trimmed())), ("what", json(why))]);
         }
+        self.note_fault(now);
+        let wire_fate = match verdict {
+            AnswerVerdict::Deliver | AnswerVerdict::NotBalanced => reached(route),
+            AnswerVerdict::Withhold => Fate::Dropped,
+            AnswerVerdict::Lost => Fate::Lost,
+            AnswerVerdict::CorruptMac => Fate::Corrupted,
+            AnswerVerdict::DelayFromRequestMs { delay_ms, .. } => {
+                let arrived = self
+                    .arrivals
+                    .get(&(terminal, message.stan().value()))
+                    .map_or(now, |arrival| arrival.at);
+                let waited_ms = now.as_millis().saturating_sub(arrived.as_millis());
+                Fate::Delayed { by_ms: delay_ms.saturating_sub(waited_ms) }
+            }
+        };
+        self.note_frame(now, Node::Switch, to, &bytes, wire_fate);
         let fate = match verdict {
             // No connection for the terminal (it hung up, or lost power):
             // the answer is lost with it, as if cut off.
@@ -676,6 +761,24 @@ impl LiveHost {
             self.watch.on_answer(now, terminal, &message, fate);
         }
     }
+}
+
+/// The simulator's record of a fault serve applies, by kind; `None`: a
+/// fault the simulator has no record kind for (an answer code the host
+/// gives itself shows as its answer frame).
+fn recorded_kind(fault: &ProtocolFault) -> Option<FaultKind> {
+    Some(match fault {
+        ProtocolFault::DropAnswer { .. }
+        | ProtocolFault::DropRequest { .. }
+        | ProtocolFault::DropReversals { .. }
+        | ProtocolFault::DropSettlementAnswer { .. } => FaultKind::LineDropFrame,
+        ProtocolFault::DelayAnswer { .. } => FaultKind::LineDelay,
+        ProtocolFault::CorruptAnswer { .. } => FaultKind::LineCorrupt,
+        ProtocolFault::DuplicateRequest { .. } => FaultKind::LineDuplicate,
+        ProtocolFault::ResetAfterRequest { .. } => FaultKind::LineReset,
+        ProtocolFault::SettlementUnbalanced { .. } => FaultKind::HostTotalsDisagree,
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

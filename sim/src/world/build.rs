@@ -41,7 +41,7 @@ pub(super) struct Built {
     pub swarm: Rng,
 }
 
-fn setup_record(scenario: &CompiledScenario, seed: u64) -> Setup {
+pub(crate) fn setup_record(scenario: &CompiledScenario, seed: u64) -> Setup {
     Setup {
         schema_version: TRACE_SCHEMA_VERSION,
         scenario: scenario.name.clone(),

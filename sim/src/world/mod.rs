@@ -15,6 +15,7 @@
 //! - `simulation`: turmoil's settings, and why a panic fails the seed.
 
 mod build;
+pub(crate) use build::setup_record;
 mod faults;
 mod line;
 pub mod quiet;

@@ -1,0 +1,153 @@
+//! A case's script as instructions for a real terminal's operator: a sign-in
+//! first (the simulated terminal signs in as the day opens), then the
+//! workload's scripted trades and cashier commands at their `at_ms`, and the
+//! settlement at the end of the day when the case judges one. The faults a
+//! real terminal must suffer itself are cues: a scheduled power cut at its
+//! time, a placed `power_off` at the moment the wire shows (its trade's
+//! request in, or the issuer's approval of it); a terminal-side fault that
+//! cannot be asked of a real device is named, and the case is then not
+//! exercised rather than judged without it.
+//!
+//! ```
+//! use possim_sim::certify::live::plan::plan;
+//! use possim_sim::scenario::parse_and_compile;
+//! let text = "name: c\nmerchants: [{id: '898100000000001'}]\n\
+//!             issuers: [{index: 0, bins: ['622202']}]\n\
+//!             terminals: [{id: CT040001, merchant: '898100000000001', tmk: 0123456789ABCDEF}]\n\
+//!             cards: [{pan: '6222020000000001', balance_fen: 100000}]\n\
+//!             workload:\n  arrivals_per_terminal_per_hour: 0\n  script:\n\
+//!             \x20   - {at_ms: 10000, terminal: CT040001, trade: sale, card: '6222020000000001'}\n";
+//! let plan = plan(&parse_and_compile(text, "c.yaml").unwrap(), false);
+//! let actions: Vec<&str> = plan.items.iter().map(|i| i.instruction.action.as_str()).collect();
+//! assert_eq!(actions, ["sign_in", "sale"]);
+//! ```
+
+use serde_json::{json, Map, Value};
+
+use super::operator::Instruction;
+use crate::scenario::compile::CompiledScenario;
+use crate::scenario::model::{Fault, PowerPhase, ProtocolFault, TradeChoice};
+
+/// One instruction, not before `at_ms` after the operator's `ready`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Planned {
+    pub at_ms: u64,
+    pub instruction: Instruction,
+}
+
+/// When a power cut lands on the real terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CueWhen {
+    /// At this time after `ready`.
+    At { at_ms: u64 },
+    /// As the terminal's `trade`-th online trade request arrives.
+    RequestIn { trade: u32 },
+    /// As the issuer approves the terminal's `trade`-th online trade.
+    Approved { trade: u32 },
+}
+
+/// A power cut the operator performs at a moment only the wire shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PowerCue {
+    pub when: CueWhen,
+    pub off_ms: u64,
+    /// The simulator's words for it (the trace's cause).
+    pub words: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Plan {
+    /// In the order they are given (by `at_ms`, then as written).
+    pub items: Vec<Planned>,
+    pub cues: Vec<PowerCue>,
+    /// Terminal-side faults no operator instruction can place.
+    pub unplaceable: Vec<String>,
+}
+
+fn fields(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+fn trade_action(choice: TradeChoice) -> &'static str {
+    match choice {
+        TradeChoice::Sale => "sale",
+        TradeChoice::Inquiry => "inquiry",
+        TradeChoice::Void => "void",
+        TradeChoice::Refund => "refund",
+        TradeChoice::PreAuth => "pre_auth",
+        TradeChoice::OfflineSale => "offline_sale",
+        TradeChoice::Ecash => "ecash",
+        TradeChoice::Completion => "completion",
+        TradeChoice::CompletionAdvice => "completion_advice",
+        TradeChoice::PreAuthCancel => "pre_auth_cancel",
+    }
+}
+
+/// The operator's instructions and cues for `scenario` (its one terminal's).
+/// `settles`: the case judges a settlement, so the day's closing one is asked
+/// for at the end of the safety phase when the cashier would settle then.
+pub fn plan(scenario: &CompiledScenario, settles: bool) -> Plan {
+    let mut plan = Plan::default();
+    let instruction = |action: &str, fields: Map<String, Value>| Instruction {
+        action: action.to_string(),
+        fields,
+    };
+    plan.items.push(Planned { at_ms: 0, instruction: instruction("sign_in", Map::new()) });
+    for trade in &scenario.workload.script {
+        let action = trade_action(trade.trade);
+        let mut own = match trade.trade {
+            TradeChoice::Void => Map::new(),
+            TradeChoice::Inquiry => fields(json!({"card": trade.card.as_str()})),
+            _ => fields(json!({"card": trade.card.as_str(), "amount_fen": trade.amount_fen})),
+        };
+        if trade.wrong_pin {
+            own.insert("wrong_pin".into(), json!(true));
+        }
+        plan.items.push(Planned { at_ms: trade.at_ms, instruction: instruction(action, own) });
+    }
+    for command in &scenario.workload.commands {
+        let mut own = fields(serde_json::to_value(&command.command).unwrap_or(Value::Null));
+        let action = own
+            .remove("command")
+            .and_then(|name| name.as_str().map(str::to_string))
+            .unwrap_or_else(|| "?".into());
+        plan.items.push(Planned { at_ms: command.at_ms, instruction: instruction(&action, own) });
+    }
+    if settles && scenario.workload.cashier.settle_at_end {
+        let at_ms = scenario.run.safety_ms;
+        plan.items.push(Planned { at_ms, instruction: instruction("settle", Map::new()) });
+    }
+    plan.items.sort_by_key(|item| item.at_ms);
+    for fault in &scenario.faults.scheduled {
+        if let Fault::PowerCut { off_ms, .. } = &fault.fault {
+            plan.cues.push(PowerCue {
+                when: CueWhen::At { at_ms: fault.at_ms },
+                off_ms: *off_ms,
+                words: "scheduled power cut".into(),
+            });
+        }
+    }
+    for fault in &scenario.faults.protocol {
+        match fault {
+            ProtocolFault::PowerOff { trade, phase, off_ms, .. } => {
+                let when = match phase {
+                    PowerPhase::AfterRequestLeft => CueWhen::RequestIn { trade: *trade },
+                    PowerPhase::AfterIssuerApproved => CueWhen::Approved { trade: *trade },
+                    _ => {
+                        plan.unplaceable.push(fault.placement());
+                        continue;
+                    }
+                };
+                plan.cues.push(PowerCue { when, off_ms: *off_ms, words: fault.placement() });
+            }
+            ProtocolFault::CorruptRequest { .. }
+            | ProtocolFault::ReverseUnknown { .. }
+            | ProtocolFault::DuplicateUploads { .. } => plan.unplaceable.push(fault.placement()),
+            _ => {}
+        }
+    }
+    plan
+}
