@@ -1,0 +1,221 @@
+//! `possim certify --serve`: the run's honesty without a terminal or
+//! without a working operator (bad input is exit 2 with its line, an
+//! operator that never answers leaves a case not exercised, no terminal is
+//! not compliant), and, with the Python terminal following the operator
+//! script over loopback, which cases pass and which of its broken variants
+//! each case catches.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn fixtures() -> PathBuf {
+    root().join("sim/tests/fixtures/certify_live")
+}
+
+fn possim(args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_possim"))
+        .current_dir(root())
+        .arg("certify")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("possim runs")
+}
+
+struct Finished {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    wall: Duration,
+}
+
+/// Writes `answers` (each line once the line before it in `after` showed
+/// on stdout), keeps stdin open, and waits for the exit.
+fn run_with(args: &[&str], answer: impl Fn(&str) -> Option<String> + Send + 'static) -> Finished {
+    let started = Instant::now();
+    let mut child = possim(args);
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut seen = String::new();
+        for line in BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            seen.push_str(&line);
+            seen.push('\n');
+            if let Some(reply) = answer(&line) {
+                // The run may have ended already: a write to its closed
+                // stdin is not this test's concern.
+                let _ = writeln!(stdin, "{reply}");
+            }
+        }
+        drop(stdin);
+        seen
+    });
+    let output = child.wait_with_output().unwrap();
+    let stdout = reader.join().unwrap();
+    Finished {
+        code: output.status.code().unwrap_or(-1),
+        stdout,
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        wall: started.elapsed(),
+    }
+}
+
+fn field(line: &str, key: &str) -> Option<serde_json::Value> {
+    serde_json::from_str::<serde_json::Value>(line).ok()?.get(key).cloned()
+}
+
+const QUICK: [&str; 2] = ["--case", "LT-01"];
+
+#[test]
+fn an_operator_line_that_is_not_json_is_exit_2_naming_the_line() {
+    let dir = fixtures();
+    let mut args = vec!["--serve", "127.0.0.1:0", "--operator", "json"];
+    args.extend(QUICK);
+    args.push(dir.to_str().unwrap());
+    let finished = run_with(&args, |line| {
+        (field(line, "op").as_ref().and_then(|op| op.as_str()) == Some("case"))
+            .then(|| "hello there".to_string())
+    });
+    assert_eq!(finished.code, 2, "{}", finished.stderr);
+    assert!(finished.stderr.contains("operator script: line 1: not JSON"), "{}", finished.stderr);
+}
+
+#[test]
+fn an_ack_of_a_seq_not_outstanding_is_exit_2_naming_the_line() {
+    let dir = fixtures();
+    let mut args = vec!["--serve", "127.0.0.1:0", "--operator", "json"];
+    args.extend(QUICK);
+    args.push(dir.to_str().unwrap());
+    let finished = run_with(&args, |line| match field(line, "op")?.as_str()? {
+        "case" => Some(r#"{"ready":"LT-01"}"#.into()),
+        "do" => Some(r#"{"ack":99,"result":"done"}"#.into()),
+        _ => None,
+    });
+    assert_eq!(finished.code, 2, "{}", finished.stderr);
+    assert!(
+        finished
+            .stderr
+            .contains("operator script: line 2: expected an ack of an outstanding seq (1), not 99"),
+        "{}",
+        finished.stderr
+    );
+}
+
+#[test]
+fn an_operator_that_never_answers_leaves_the_case_not_exercised_within_the_deadline() {
+    let dir = fixtures();
+    let mut args =
+        vec!["--serve", "127.0.0.1:0", "--operator", "json", "--operator-timeout-ms", "300"];
+    args.extend(QUICK);
+    args.push(dir.to_str().unwrap());
+    let finished = run_with(&args, |_| None);
+    assert_eq!(finished.code, 1, "{}", finished.stderr);
+    assert!(finished.wall < Duration::from_secs(20), "{:?}", finished.wall);
+    let end = finished.stdout.lines().find(|l| l.contains(r#""op":"end""#)).expect("an end line");
+    assert_eq!(field(end, "verdict").unwrap(), "not_exercised", "{end}");
+    assert!(field(end, "why").unwrap().as_str().unwrap().contains("did not set up"), "{end}");
+    let bye = finished.stdout.lines().last().unwrap();
+    assert_eq!(field(bye, "compliant").unwrap(), false, "{bye}");
+    assert_eq!(field(bye, "not_exercised").unwrap(), 1, "{bye}");
+}
+
+#[test]
+fn an_operator_that_leaves_mid_case_ends_the_run_not_compliant() {
+    let dir = fixtures();
+    let mut child = possim(&[
+        "--serve",
+        "127.0.0.1:0",
+        "--operator",
+        "json",
+        "--case",
+        "LT-01",
+        dir.to_str().unwrap(),
+    ]);
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    while let Some(Ok(line)) = lines.next() {
+        if line.contains(r#""op":"case""#) {
+            writeln!(stdin, r#"{{"ready":"LT-01"}}"#).unwrap();
+            break;
+        }
+    }
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the operator left during LT-01"), "{stderr}");
+}
+
+#[test]
+fn no_terminal_connecting_is_not_exercised_and_not_compliant() {
+    // The operator acknowledges everything, but nothing dials in.
+    let dir = fixtures();
+    let out = std::env::temp_dir().join(format!("possim-certify-serve-{}", std::process::id()));
+    let mut args = vec!["--serve", "127.0.0.1:0", "--operator", "json", "--linger-ms", "100"];
+    args.extend(["--out", out.to_str().unwrap()]);
+    args.extend(QUICK);
+    args.push(dir.to_str().unwrap());
+    let finished = run_with(&args, |line| match field(line, "op")?.as_str()? {
+        "case" => Some(format!(r#"{{"ready":{}}}"#, field(line, "case")?)),
+        "do" => Some(format!(r#"{{"ack":{},"result":"done"}}"#, field(line, "seq")?)),
+        _ => None,
+    });
+    assert_eq!(finished.code, 1, "{}", finished.stderr);
+    assert!(
+        finished.stderr.contains("no terminal connected: not compliant"),
+        "{}",
+        finished.stderr
+    );
+    let end = finished.stdout.lines().find(|l| l.contains(r#""op":"end""#)).expect("an end line");
+    assert_eq!(field(end, "verdict").unwrap(), "not_exercised", "{end}");
+    // The reports do not count it passed.
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert!(junit.contains("failures=\"1\""), "{junit}");
+    assert!(junit.contains("not exercised: no terminal CT010001"), "{junit}");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn console_mode_with_no_terminal_is_not_exercised_within_the_deadline() {
+    let dir = fixtures();
+    let mut args = vec!["--serve", "127.0.0.1:0", "--operator-timeout-ms", "300"];
+    args.extend(QUICK);
+    args.push(dir.to_str().unwrap());
+    let finished = run_with(&args, |_| None);
+    assert_eq!(finished.code, 1, "{}", finished.stderr);
+    assert!(
+        finished.stdout.contains("LT-01: sign the terminal in on terminal CT010001 (within 1 s)"),
+        "{}",
+        finished.stdout
+    );
+    assert!(finished.stdout.contains("LT-01: not_exercised the operator did not finish `sign_in`"));
+}
+
+#[test]
+fn a_bad_selection_is_exit_2_naming_why() {
+    let dir = fixtures();
+    let finished =
+        run_with(&["--serve", "127.0.0.1:0", "--case", "LT-99", dir.to_str().unwrap()], |_| None);
+    assert_eq!(finished.code, 2);
+    assert!(finished.stderr.contains("unknown case id LT-99"), "{}", finished.stderr);
+    assert!(finished.stderr.contains("LT-01, LT-04"), "{}", finished.stderr);
+    // The same case without `device: terminal` is the simulator's only.
+    let text = std::fs::read_to_string(dir.join("lt01_sign_in_then_sale.yaml")).unwrap();
+    let sim_only = std::env::temp_dir().join(format!("possim-sim-only-{}", std::process::id()));
+    std::fs::create_dir_all(&sim_only).unwrap();
+    std::fs::write(sim_only.join("lt01.yaml"), text.replace("  device: terminal\n", "")).unwrap();
+    let args = ["--serve", "127.0.0.1:0", "--case", "LT-01", sim_only.to_str().unwrap()];
+    let finished = run_with(&args, |_| None);
+    let _ = std::fs::remove_dir_all(&sim_only);
+    assert_eq!(finished.code, 2);
+    assert!(finished.stderr.contains("LT-01 is simulator-only"), "{}", finished.stderr);
+}
