@@ -219,3 +219,106 @@ fn a_bad_selection_is_exit_2_naming_why() {
     assert_eq!(finished.code, 2);
     assert!(finished.stderr.contains("LT-01 is simulator-only"), "{}", finished.stderr);
 }
+
+/// The longest one run of the fixtures may take before the test gives up
+/// on it (their scripts wait about 75 s of real time).
+const RUN_BOUND: Duration = Duration::from_secs(400);
+
+/// The fixtures run against the Python terminal following the operator
+/// script (`py_terminal.py --operator` plus `flags`): the exit code and each
+/// case's verdict word.
+fn against_python(flags: &[&str]) -> (i32, Vec<(String, String)>, String) {
+    let dir = fixtures();
+    let mut possim = Command::new(env!("CARGO_BIN_EXE_possim"))
+        .current_dir(root())
+        .args(["certify", "--serve", "127.0.0.1:0", "--operator", "json"])
+        .args(["--operator-timeout-ms", "20000", dir.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("possim runs");
+    let script: Stdio = possim.stdout.take().unwrap().into();
+    let answers: Stdio = possim.stdin.take().unwrap().into();
+    let mut python = Command::new("python3")
+        .current_dir(root().join("tests/interop"))
+        .arg("py_terminal.py")
+        .arg("--operator")
+        .args(flags)
+        .stdin(script)
+        .stdout(answers)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 runs (pip install -r tests/interop/requirements.txt)");
+    let python_log = python.stderr.take().unwrap();
+    let python_log = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut BufReader::new(python_log), &mut text);
+        text
+    });
+    let possim_log = possim.stderr.take().unwrap();
+    let possim_log = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut BufReader::new(possim_log), &mut text);
+        text
+    });
+    let started = Instant::now();
+    let code = loop {
+        if let Some(status) = possim.try_wait().unwrap() {
+            break status.code().unwrap_or(-1);
+        }
+        if started.elapsed() > RUN_BOUND {
+            let _ = possim.kill();
+            let _ = python.kill();
+            panic!("the run passed {RUN_BOUND:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let _ = python.kill();
+    let _ = python.wait();
+    let log = possim_log.join().unwrap();
+    let python_log = python_log.join().unwrap();
+    assert!(!python_log.contains("ModuleNotFoundError"), "{python_log}");
+    let verdicts = log
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            let (id, word) = (words.next()?, words.next()?);
+            (id.starts_with("LT-") && ["pass", "fail", "not_exercised"].contains(&word))
+                .then(|| (id.to_string(), word.to_string()))
+        })
+        .collect();
+    (code, verdicts, format!("{log}\n--- python ---\n{python_log}"))
+}
+
+#[test]
+fn the_python_terminal_passes_and_each_broken_variant_fails_exactly_its_cases() {
+    let variants: [(&[&str], &[&str]); 5] = [
+        (&[], &[]),
+        (&["--no-reversal"], &["LT-04", "LT-08"]),
+        (&["--reverse-declines"], &["LT-32"]),
+        (&["--ignore-77"], &["LT-21"]),
+        (&["--reversal-in-ram"], &["LT-08"]),
+    ];
+    // The runs wait out real time, not the processor: side by side.
+    let runs: Vec<_> = variants
+        .iter()
+        .map(|(flags, failing)| {
+            let flags = flags.to_vec();
+            (flags.clone(), failing.to_vec(), std::thread::spawn(move || against_python(&flags)))
+        })
+        .collect();
+    for (flags, failing, run) in runs {
+        let (code, verdicts, log) = run.join().unwrap();
+        let ids: Vec<&str> = verdicts.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, ["LT-01", "LT-04", "LT-08", "LT-21", "LT-32"], "{flags:?}: {log}");
+        let failed: Vec<&str> =
+            verdicts.iter().filter(|(_, word)| word != "pass").map(|(id, _)| id.as_str()).collect();
+        assert_eq!(failed, failing, "{flags:?}: {log}");
+        assert!(
+            verdicts.iter().all(|(_, word)| word != "not_exercised"),
+            "{flags:?}: every case judged: {log}"
+        );
+        assert_eq!(code, if failing.is_empty() { 0 } else { 1 }, "{flags:?}: {log}");
+    }
+}
