@@ -10,7 +10,10 @@ must not lose and the broken variants real terminals have.
 Persistent (kept in `storage`, survives power_off/power_on): the STAN
 counter, the batch number, the journal, the pending reversal (written
 *before* its request is sent, armed 98 on power-on when its answer never
-came), the last pre-authorisation, and the session (working keys and
+came), the pending advices (0220: refunds, completion advices, offline
+sales; sent again with the same STAN until answered 00 or 94), the
+approved sales of every batch (a refund names one), the last
+pre-authorisation, and the session (working keys and
 whether the terminal is signed in: real terminals keep their working keys
 in battery-backed secure memory, so a power cut does not force a sign-in,
 and a stored reversal still has its MAK). Lost with the power: the
@@ -69,6 +72,16 @@ KINDS = {
     "completion": ("0200", "000000", "06", "20", True, "debit"),
     "completion_void": ("0200", "200000", "06", "21", True, "credit"),
 }
+# Advices (0220): kept in storage and sent again, same STAN, until the host
+# acknowledges them (00, or 94 "already taken"); never reversed.
+ADVICES = {
+    "refund": ("0220", "200000", "00", "25", False, "credit"),
+    "completion_advice": ("0220", "000000", "06", "24", False, "debit"),
+    "offline_sale": ("0220", "000000", "00", "30", False, "debit"),
+}
+ADVICE_TAKEN = ("00", "94")
+ADVICES_MAX = 100
+HISTORY_MAX = 100
 
 
 def log(text: str) -> None:
@@ -188,6 +201,8 @@ def new_storage(case: dict) -> dict:
         "reversal": None,
         "session": None,  # {"mak": hex, "pik": hex}; None = must sign in
         "last_pre_auth": None,
+        "advices": [],  # pending 0220s, oldest first
+        "history": [],  # approved sales of every batch, for refunds
     }
 
 
@@ -391,7 +406,87 @@ class Terminal:
         if not self.flush_reversal():
             log("   the reversal is still pending: trade refused")
             return False
+        self.flush_advices(tries_max=1)
         return True
+
+    # -- advices ------------------------------------------------------------
+
+    def advice(self, kind: str, action: dict) -> None:
+        """Refund, completion advice, offline sale: stored, then sent."""
+        if len(self.storage["advices"]) >= ADVICES_MAX:
+            log("   advice store full: send the pending ones first (refused)")
+            return
+        if len(self.storage["journal"]) >= self.journal_max:
+            log("   journal full: settle first (refused)")
+            return
+        mti, processing, condition, message_type, _, _ = ADVICES[kind]
+        card = action.get("card", "")
+        fields = {"tpdu": TPDU, "header": HEADER, "mti": mti, "2": card, "3": processing,
+                  "4": f"{int(action.get('amount_fen', 0)):012d}", "22": "022",
+                  "25": condition, **self.ids(), "49": "156",
+                  "60": f"{message_type}{self.batch()}000"}
+        if kind == "refund":
+            sales = [h for h in self.storage["history"] if h["pan"] == card and h.get("rrn")]
+            if not sales:
+                log("   no earlier sale of this card to refund: refused")
+                return
+            fields["37"] = sales[-1]["rrn"]
+            fields["61"] = f"000000000000{sales[-1].get('date') or '0101'}"
+        elif kind == "completion_advice":
+            pre_auth = self.storage["last_pre_auth"]
+            if pre_auth is None or not pre_auth.get("auth"):
+                log("   no pre-authorisation to complete: refused")
+                return
+            fields["38"] = pre_auth["auth"]
+            fields["61"] = f"000000000000{pre_auth.get('date') or '0101'}"
+        else:
+            now = time.localtime()
+            fields["12"] = time.strftime("%H%M%S", now)
+            fields["13"] = time.strftime("%m%d", now)
+        if kind == "offline_sale":
+            # No message at the time: kept, uploaded with the next online
+            # message, on send_pending, or before settlement at the latest.
+            fields["11"] = self.next_stan()
+            self.store("advices", self.storage["advices"] + [{"kind": kind, "fields": fields}])
+            log(f"   offline sale stan {fields['11']} kept for upload")
+            return
+        if not self.ready_for_trade():
+            return
+        fields["11"] = self.next_stan()
+        self.store("advices", self.storage["advices"] + [{"kind": kind, "fields": fields}])
+        self.send_advice(self.storage["advices"][-1])
+
+    def send_advice(self, advice: dict) -> bool:
+        """One try; True when the advice is no longer pending."""
+        fields = advice["fields"]
+        outcome, answer = self.exchange(fields, mac=True, reversible=False)
+        if outcome != "answer":
+            log(f"   {advice['kind']} stan {fields['11']} unanswered: kept, sent again later")
+            return False
+        code = answer.get("39")
+        pending = [a for a in self.storage["advices"] if a["fields"]["11"] != fields["11"]]
+        if code not in ADVICE_TAKEN:
+            log(f"   {advice['kind']} stan {fields['11']} refused {code}: listed after settlement")
+            self.store("advices", pending)
+            return True
+        log(f"   {advice['kind']} stan {fields['11']} acknowledged {code}")
+        entry = {"kind": advice["kind"], "side": ADVICES[advice["kind"]][5],
+                 "stan": fields["11"], "pan": fields["2"], "amount": int(fields["4"]),
+                 "rrn": answer.get("37"), "auth": answer.get("38"), "batch": self.batch(),
+                 "voided": False}
+        with self.device.lock:
+            self.device.check()
+            self.storage["journal"] = self.storage["journal"] + [entry]
+            self.storage["advices"] = pending
+        return True
+
+    def flush_advices(self, tries_max: int) -> bool:
+        """Sends the pending advices, oldest first; True when none is left."""
+        for advice in list(self.storage["advices"])[:ADVICES_MAX]:
+            for _ in range(tries_max):
+                if self.send_advice(advice):
+                    break
+        return not self.storage["advices"]
 
     def trade(self, kind: str, action: dict) -> None:
         original = None
@@ -464,6 +559,9 @@ class Terminal:
         log(f"   {kind} approved")
         if kind == "pre_auth":
             self.store("last_pre_auth", {"auth": answer.get("38"), "date": answer.get("13")})
+        if kind == "sale":
+            sale = {"pan": card, "rrn": answer.get("37"), "date": answer.get("13")}
+            self.store("history", (self.storage["history"] + [sale])[-HISTORY_MAX:])
         if side is None:
             return
         journal = self.storage["journal"]
@@ -510,6 +608,9 @@ class Terminal:
             return
         if not self.flush_reversal():
             log("   reversal not acknowledged before settlement: reconciled at clearing")
+        if not self.flush_advices(tries_max=self.tries_max):
+            log("   advices still unacknowledged: settlement waits")
+            return
         journal = self.storage["journal"]
         debits = [e for e in journal if e["side"] == "debit"]
         credits = [e for e in journal if e["side"] == "credit"]
@@ -571,17 +672,19 @@ class Terminal:
         elif name == "settle":
             self.settle()
         elif name == "send_pending":
-            if self.storage["session"] is None and self.reversal() is not None:
+            pending = self.reversal() is not None or self.storage["advices"]
+            if self.storage["session"] is None and pending:
                 self.sign_in()
-            self.flush_reversal()
+            if self.flush_reversal():
+                self.flush_advices(tries_max=1)
         elif name in ("void", "completion_void"):
             self.trade("void", action)
         elif name in KINDS:
             self.trade(name, action)
-        elif name == "refund":
-            return "refunds need the original's reference from an earlier batch: not built"
-        elif name in ("offline_sale", "e_cash", "ecash"):
-            return "no e-cash chip and no offline store"
+        elif name in ADVICES:
+            self.advice(name, action)
+        elif name in ("e_cash", "ecash"):
+            return "no e-cash chip"
         else:
             return f"this terminal cannot {name.replace('_', ' ')}"
         return None

@@ -36,7 +36,7 @@ import sys
 import threading
 
 from cup_tool import CupError
-from op_terminal import (KINDS, Device, PowerCut, ProtocolError, Terminal, log,
+from op_terminal import (ADVICES, KINDS, Device, PowerCut, ProtocolError, Terminal, log,
                          new_storage)
 
 PROTOCOL = 1
@@ -188,7 +188,7 @@ class Operator:
             raise ProtocolError("a do without an integer seq and an action")
         if self.case is None:
             raise ProtocolError("a do before any case")
-        if action in KINDS and action not in ("void", "completion_void"):
+        if (action in KINDS or action in ADVICES) and action not in ("void", "completion_void"):
             if not isinstance(obj.get("card"), str) or not obj["card"].isdigit():
                 raise ProtocolError(f"do {seq}: {action} without a card number")
         if "amount_fen" in obj and (not isinstance(obj["amount_fen"], int)

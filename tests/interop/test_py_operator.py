@@ -118,11 +118,11 @@ class FakeHost:
         mac = None
         if mti == "0800":
             out.update({"39": "00", "60": msg["60"], "62": sign_in_f62(TMK, "001", PIK, MAK).hex()})
-        elif mti in ("0200", "0100", "0400"):
+        elif mti in ("0200", "0100", "0400", "0220"):
             for field in ("2", "3", "4", "25", "49", "60"):
                 if field in msg:
                     out[field] = msg[field]
-            out.update({"37": "000000000%03d" % nth, "38": "AUTH%02d" % nth,
+            out.update({"13": "1207", "37": "000000000%03d" % nth, "38": "AUTH%02d" % nth,
                         "39": fault.get("39", "00")})
             mac = MAK
         elif mti == "0500":
@@ -351,7 +351,7 @@ def test_hello_case_ready_do_ack_flow():
         run.do("echo")
         run.do("sign_off")
         run.sale(100)
-        seq = run.start("refund", card=PAN, amount_fen=100)
+        seq = run.start("reprint_by_stan", stan=2)
         got = run.expect()
         assert got["ack"] == seq and got["result"] == "unsupported" and got["why"], got
         run.end()
@@ -497,6 +497,52 @@ def test_95_to_the_upload_end_uploads_again():
         host.close()
 
 
+def test_refund_is_an_advice_sent_again_until_acknowledged():
+    host = FakeHost(lambda msg, nth: {"drop": True} if msg["mti"] == "0220" and nth == 1
+                    else None)
+    run = Run(host)
+    try:
+        run.case("T-A", "TA000001")
+        run.sale(1000)
+        run.do("settle")
+        run.do("refund", card=PAN, amount_fen=400)  # answer lost
+        run.do("send_pending")  # the same 0220 again, answered
+        run.do("send_pending")  # nothing left
+        run.do("settle")
+        assert run.bye() == 0, "".join(run.log)
+        seen = [m for m in host.seen if m["41"] == "TA000001"]
+        assert [(m["mti"], m["11"]) for m in seen] == [
+            ("0800", "000001"), ("0200", "000002"), ("0500", "000003"), ("0220", "000004"),
+            ("0220", "000004"), ("0500", "000005")], [(m["mti"], m["11"]) for m in seen]
+        refund = seen[3]
+        assert refund["3"] == "200000" and refund["60"] == "25000002000", refund
+        assert refund["37"] == "000000000001" and refund["61"] == "0000000000001207", refund
+        assert refund["mac_ok"], refund
+        # The refund is in the batch: one credit of 400.
+        assert seen[5]["48"] == "000000000000000" + "000000000400001" + "0", seen[5]["48"]
+    finally:
+        host.close()
+
+
+def test_offline_sales_are_uploaded_before_settlement_and_94_counts():
+    host = FakeHost(lambda msg, nth: {"39": "94"} if msg["mti"] == "0220" and nth == 2
+                    else None)
+    run = Run(host)
+    try:
+        run.case("T-O", "TO000001")
+        run.do("offline_sale", card=PAN, amount_fen=2000)
+        run.do("offline_sale", card=PAN, amount_fen=3000)
+        run.do("settle")
+        assert run.bye() == 0, "".join(run.log)
+        seen = [m for m in host.seen if m["41"] == "TO000001"]
+        assert [(m["mti"], m["11"]) for m in seen] == [
+            ("0800", "000003"), ("0220", "000001"), ("0220", "000002"), ("0500", "000004")], seen
+        assert seen[1]["60"] == "30000001000" and "12" in seen[1] and "13" in seen[1], seen[1]
+        assert seen[3]["48"] == "000000005000002" + "000000000000000" + "0", seen[3]["48"]
+    finally:
+        host.close()
+
+
 def test_lost_settlement_answer_keeps_the_batch():
     host = FakeHost(lambda msg, nth: {"drop": True} if msg["mti"] == "0500" and nth == 1
                     else None)
@@ -590,6 +636,8 @@ def main() -> int:
         test_reversal_retried_to_its_bound_and_blocks_the_trade,
         test_unbalanced_settlement_uploads_the_batch_and_ends_202,
         test_95_to_the_upload_end_uploads_again,
+        test_refund_is_an_advice_sent_again_until_acknowledged,
+        test_offline_sales_are_uploaded_before_settlement_and_94_counts,
         test_lost_settlement_answer_keeps_the_batch,
         test_void_of_another_batch_and_a_full_journal_are_refused,
         test_stan_wraps_and_survives_a_power_cut,
