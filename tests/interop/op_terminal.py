@@ -61,6 +61,8 @@ RESPONSE_TIMEOUT_MS_DEFAULT = 60_000
 CONNECT_TIMEOUT_MS = 5_000
 FRAME_BYTES_MAX = 4_096
 FRAMES_PER_WAIT_MAX = 1_000
+# The ack must reach possim before the action's deadline.
+DEADLINE_MARGIN_MS = 1_000
 
 # kind -> (MTI, F3, F25, 60.1, reversible, settlement side)
 KINDS = {
@@ -90,6 +92,11 @@ def log(text: str) -> None:
 
 class PowerCut(Exception):
     """The power went while the terminal was working: stop at once."""
+
+
+class OutOfTime(Exception):
+    """The action's `deadline_ms` (less a margin) has passed: possim stops
+    waiting for its ack then, so the terminal stops working on it."""
 
 
 class ProtocolError(Exception):
@@ -222,6 +229,7 @@ class Terminal:
         self.journal_max = int(case.get("journal_max", JOURNAL_ENTRIES_MAX))
         self.pins = {card["pan"]: card.get("pin") for card in case.get("cards", [])}
         self.ram_reversal = None
+        self.deadline = None  # time.monotonic() by which the action must end
         reversal = self.reversal()
         if reversal is not None and not reversal["armed"]:
             # Stored before its request left, never settled by an answer:
@@ -279,12 +287,18 @@ class Terminal:
         """
         stan = msg["11"]
         want = f"{int(msg['mti']) + 10:04d}"
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise OutOfTime()
         try:
             self.send(msg, mac)
         except OSError as error:
             log(f"   send failed: {error}")
             return "timeout", None
         deadline = time.monotonic() + self.timeout_ms / 1000
+        if self.deadline is not None:
+            # Cut short by the action's deadline it is still a timeout: the
+            # terminal stopped waiting.
+            deadline = min(deadline, self.deadline)
         for _ in range(FRAMES_PER_WAIT_MAX):
             try:
                 frame = self.device.receive(deadline)
@@ -662,6 +676,19 @@ class Terminal:
 
     def perform(self, action: dict):
         """Performs one `do`; returns None when done, or why unsupported."""
+        deadline_ms = action.get("deadline_ms")
+        self.deadline = None
+        if isinstance(deadline_ms, int):
+            self.deadline = time.monotonic() + max(deadline_ms - DEADLINE_MARGIN_MS, 0) / 1000
+        try:
+            return self.perform_action(action)
+        except OutOfTime:
+            log(f"   out of time ({deadline_ms} ms): the action ends here")
+            return None
+        finally:
+            self.deadline = None
+
+    def perform_action(self, action: dict):
         name = action["action"]
         if name == "sign_in":
             self.sign_in()

@@ -584,6 +584,24 @@ def test_void_of_another_batch_and_a_full_journal_are_refused():
         host.close()
 
 
+def test_an_action_ends_by_its_deadline():
+    """With a 30 s response timeout and a 1.5 s deadline the sale must be
+    acked within WAIT_S (10 s): the terminal stopped waiting, so the sale is
+    uncertain and reversed before the next one."""
+    host = FakeHost(lambda msg, nth: {"drop": True} if msg["mti"] == "0200" and nth == 1
+                    else None)
+    run = Run(host)
+    try:
+        run.case("T-D", "TK000001", response_timeout_ms=30000)
+        run.do("sale", card=PAN, amount_fen=1000, deadline_ms=1500)
+        run.sale()
+        assert run.bye() == 0, "".join(run.log)
+        seen = host.requests("TK000001")
+        assert mtis(seen) == ["0800", "0200", "0400", "0200"], seen
+    finally:
+        host.close()
+
+
 def test_stan_wraps_and_survives_a_power_cut():
     host = FakeHost()
     run = Run(host)
@@ -640,6 +658,7 @@ def main() -> int:
         test_offline_sales_are_uploaded_before_settlement_and_94_counts,
         test_lost_settlement_answer_keeps_the_batch,
         test_void_of_another_batch_and_a_full_journal_are_refused,
+        test_an_action_ends_by_its_deadline,
         test_stan_wraps_and_survives_a_power_cut,
         test_protocol_errors_exit_2_with_one_line,
     ):
