@@ -136,6 +136,16 @@ class Operator:
                 raise ProtocolError(f"a case without {key!r}")
         if case.get("key_mode", "001") not in ("001", "003", "004"):
             raise ProtocolError(f"key_mode {case.get('key_mode')!r} is not 001, 003 or 004")
+        tmk = case["tmk"]
+        if len(tmk) not in (16, 32) or any(c not in "0123456789abcdefABCDEF" for c in tmk):
+            raise ProtocolError("tmk is not 8 or 16 bytes of hex")
+        for key in ("response_timeout_ms", "stan_start", "reversal_tries_max", "journal_max"):
+            if key in case and (not isinstance(case[key], int) or case[key] < 1):
+                raise ProtocolError(f"{key} is not a positive integer")
+        cards = case.get("cards", [])
+        if not isinstance(cards, list) or not all(
+                isinstance(c, dict) and isinstance(c.get("pan"), str) for c in cards):
+            raise ProtocolError("cards is not a list of {\"pan\": ...}")
         self.stop_worker()
         self.power_cut()
         self.case = case

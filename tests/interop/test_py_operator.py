@@ -624,7 +624,9 @@ def test_protocol_errors_exit_2_with_one_line():
     try:
         for hello, line in ((True, "{not json"), (True, '{"op":"case"}'),
                             (True, '{"op":"weird"}'), (False, '{"op":"case","case":"X"}'),
-                            (True, '{"op":"do","seq":1,"action":"sale"}')):
+                            (True, '{"op":"do","seq":1,"action":"sale"}'),
+                            (True, '{"op":"case","case":"X","terminal":"T","merchant":"M",'
+                                   '"tmk":"0123456789ABCDEF","response_timeout_ms":"soon"}')):
             run = Run(host, hello=hello)
             run.send_line(line)
             code = run.finish()
