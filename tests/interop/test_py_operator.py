@@ -21,11 +21,15 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from cup_tool import CupError, decode_frame, encode_message, sign_in_f62, verify_mac  # noqa: E402
+from cup_tool import _cipher, decode_frame, encode_message, sign_in_f62, verify_mac  # noqa: E402
 
 TMK = bytes.fromhex("0123456789ABCDEF")
 PIK = bytes.fromhex("1C1C1C1C1C1C1C1C")
 MAK = bytes.fromhex("2A2A2A2A2A2A2A2A")
+TMK16 = bytes.fromhex("00112233445566778899AABBCCDDEEFF")
+PIK16 = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")
+MAK16 = bytes.fromhex("2A2A2A2A2A2A2A2A3B3B3B3B3B3B3B3B")
+TDK16 = bytes.fromhex("4C4C4C4C4C4C4C4C5D5D5D5D5D5D5D5D")
 TPDU = "6000030000"
 HEADER = "603100310001"
 MERCHANT = "898100000000001"
@@ -53,8 +57,15 @@ class FakeHost:
     None (answer 00), {"39": code}, {"drop": True}, {"bad_mac": True},
     {"header": hex}, {"flag": "2"} (settlement not balanced)."""
 
-    def __init__(self, policy=lambda msg, nth: None):
+    def __init__(self, policy=lambda msg, nth: None, key_mode="001"):
         self.policy = policy
+        if key_mode == "004":
+            self.f62 = sign_in_f62(TMK16, "004", PIK16, MAK16, TDK16)
+            # The POS ECB MAC is single DES under the MAK's first half.
+            self.mak = MAK16[:8]
+        else:
+            self.f62 = sign_in_f62(TMK, "001", PIK, MAK)
+            self.mak = MAK
         self.seen = []  # every decoded request, in arrival order
         self.cond = threading.Condition()
         self.counts = {}
@@ -101,7 +112,7 @@ class FakeHost:
 
     def answer(self, frame):
         msg = decode_frame(frame)
-        msg["mac_ok"] = "64" in msg and verify_mac(frame, MAK)[1]
+        msg["mac_ok"] = "64" in msg and verify_mac(frame, self.mak)[1]
         key = (msg["41"], msg["mti"])
         with self.cond:
             self.counts[key] = self.counts.get(key, 0) + 1
@@ -117,14 +128,14 @@ class FakeHost:
                "42": msg["42"]}
         mac = None
         if mti == "0800":
-            out.update({"39": "00", "60": msg["60"], "62": sign_in_f62(TMK, "001", PIK, MAK).hex()})
+            out.update({"39": "00", "60": msg["60"], "62": self.f62.hex()})
         elif mti in ("0200", "0100", "0400", "0220"):
             for field in ("2", "3", "4", "25", "49", "60"):
                 if field in msg:
                     out[field] = msg[field]
             out.update({"13": "1207", "37": "000000000%03d" % nth, "38": "AUTH%02d" % nth,
                         "39": fault.get("39", "00")})
-            mac = MAK
+            mac = self.mak
         elif mti == "0500":
             out.update({"48": msg["48"][:30] + fault.get("flag", "1"), "49": "156",
                         "60": msg["60"]})
@@ -366,6 +377,24 @@ def test_hello_case_ready_do_ack_flow():
         first_sale = next(m for m in host.seen if m["mti"] == "0200")
         assert first_sale["4"] == "000000001234" and "52" in first_sale, first_sale
         assert [s for _, s, _, _ in host.requests("T2000001")] == ["000001", "000002"]
+    finally:
+        host.close()
+
+
+def test_key_mode_004_signs_in_and_macs():
+    host = FakeHost(key_mode="004")
+    run = Run(host)
+    try:
+        run.case("T-4", "T4000001", key_mode="004", tmk=TMK16.hex().upper())
+        run.sale(1234)
+        assert run.bye() == 0, "".join(run.log)
+        seen = [m for m in host.seen if m["41"] == "T4000001"]
+        assert [m["mti"] for m in seen] == ["0800", "0200"], seen
+        assert seen[0]["60"] == "00000001004" and seen[1]["mac_ok"], seen
+        # The PIN block is 3DES under the double-length PIK.
+        clear = _cipher(PIK16).decrypt(bytes.fromhex(seen[1]["52"])).hex().upper()
+        account = int("0000" + PAN[-13:-1], 16)
+        assert f"{int(clear, 16) ^ account:016X}" == "06123456FFFFFFFF", clear
     finally:
         host.close()
 
@@ -644,6 +673,7 @@ def test_protocol_errors_exit_2_with_one_line():
 def main() -> int:
     for fn in (
         test_hello_case_ready_do_ack_flow,
+        test_key_mode_004_signs_in_and_macs,
         test_good_terminal,
         test_no_reversal_never_reverses,
         test_reverse_declines_reverses_declines,
