@@ -35,7 +35,6 @@ import queue
 import sys
 import threading
 
-from cup_tool import CupError
 from op_terminal import (ADVICES, KINDS, Device, PowerCut, ProtocolError, Terminal, log,
                          new_storage)
 
@@ -108,7 +107,8 @@ class Operator:
             if self.address is not None:
                 raise ProtocolError("a second hello")
             if obj.get("protocol") != PROTOCOL:
-                raise ProtocolError(f"protocol {obj.get('protocol')!r}, this terminal speaks {PROTOCOL}")
+                raise ProtocolError(
+                    f"protocol {obj.get('protocol')!r}, this terminal speaks {PROTOCOL}")
             host, sep, port = str(obj.get("listen", "")).rpartition(":")
             if not sep or not port.isdigit():
                 raise ProtocolError(f"listen {obj.get('listen')!r} is not HOST:PORT")
@@ -239,15 +239,16 @@ class Operator:
         self.worker.start()
 
     def work(self, terminal: Terminal, seq: int, action: dict) -> None:
-        log(f"-- do {seq}: {action['action']} {action.get('card', '')} {action.get('amount_fen', '')}")
+        log(f"-- do {seq}: {action['action']} {action.get('card', '')} "
+            f"{action.get('amount_fen', '')}")
         why = None
         try:
             why = terminal.perform(action)
         except PowerCut:
             log(f"   do {seq} cut by the power")
             return
-        except (CupError, OSError, KeyError, ValueError, ProtocolError) as error:
-            log(f"   do {seq} failed on the terminal: {error}")
+        except Exception as error:  # noqa: BLE001 - a terminal fault ends the action, not the run
+            log(f"   do {seq} failed on the terminal: {type(error).__name__}: {error}")
         with self.state_lock:
             if self.outstanding != seq:
                 return  # a power cut took it and acked it
