@@ -210,6 +210,7 @@ def new_storage(case: dict) -> dict:
         "last_pre_auth": None,
         "advices": [],  # pending 0220s, oldest first
         "history": [],  # approved sales of every batch, for refunds
+        "upload": None,  # a batch upload under way: {"uploaded": n, "rounds": n}
     }
 
 
@@ -615,6 +616,9 @@ class Terminal:
 
     # -- settlement ---------------------------------------------------------
 
+    def batch_entries(self) -> list:
+        return [e for e in self.storage["journal"] if e["side"] is not None]
+
     def settle(self) -> None:
         if self.storage["session"] is None and not self.sign_in():
             return
@@ -622,6 +626,10 @@ class Terminal:
             log("   reversal not acknowledged before settlement: reconciled at clearing")
         if not self.flush_advices(tries_max=self.tries_max):
             log("   advices still unacknowledged: settlement waits")
+            return
+        if self.storage["upload"] is not None:
+            # The host already said "not balanced": finish that upload, no new 0500.
+            self.finish_upload()
             return
         journal = self.storage["journal"]
         debits = [e for e in journal if e["side"] == "debit"]
@@ -636,39 +644,63 @@ class Terminal:
             log("   settlement failed: the journal is kept")
             return
         flag = answer["48"][30]
-        if flag != "1":
-            log(f"   settlement not balanced (flag {flag}): batch upload")
-            for _ in range(UPLOAD_ROUNDS_MAX):
-                code = self.batch_upload(debits + credits)
-                if code != "95":
-                    break
-                log("   95 to the end of the upload: the batch is uploaded again")
-            if code != "00":
-                log(f"   batch upload failed ({code}): the journal is kept")
-                return
-        else:
+        if flag == "1":
             log("   settlement balanced")
-        log(f"   journal of batch {self.batch()} cleared ({len(journal)} trades)")
-        self.store("journal", [])
-        self.store("batch", self.storage["batch"] % BATCH_MAX + 1)
+            self.close_batch()
+            return
+        log(f"   settlement not balanced (flag {flag}): batch upload")
+        # In storage first: a power cut mid-upload resumes it at power-on.
+        self.store("upload", {"uploaded": 0, "rounds": 0})
+        self.finish_upload()
+
+    def finish_upload(self) -> None:
+        """Uploads what the batch upload in storage has not yet sent (0320
+        201, eight trades a message), ends it (0320 202), closes the batch.
+        A 95 to the end asks for the whole upload once more."""
+        entries = self.batch_entries()
+        for _ in range(UPLOAD_ROUNDS_MAX):
+            upload = self.storage["upload"]
+            for start in range(upload["uploaded"], len(entries), UPLOAD_ENTRIES_MAX):
+                chunk = entries[start:start + UPLOAD_ENTRIES_MAX]
+                detail = f"{len(chunk):02d}" + "".join(
+                    f"00{e['stan']}{e['pan'].rjust(20, '0')}{e['amount']:012d}" for e in chunk)
+                msg = {"tpdu": TPDU, "header": HEADER, "mti": "0320", "11": self.next_stan(),
+                       **self.ids(), "48": detail, "60": f"00{self.batch()}201"}
+                outcome, answer = self.exchange(msg, mac=False, reversible=False)
+                if outcome != "answer" or answer.get("39") != "00":
+                    log("   batch upload interrupted: resumed at the next settle")
+                    return
+                self.store("upload", {**upload, "uploaded": start + len(chunk)})
+            msg = {"tpdu": TPDU, "header": HEADER, "mti": "0320", "11": self.next_stan(),
+                   **self.ids(), "48": f"{len(entries):04d}", "60": f"00{self.batch()}202"}
+            outcome, answer = self.exchange(msg, mac=False, reversible=False)
+            code = answer.get("39") if outcome == "answer" else None
+            if code == "00":
+                self.close_batch()
+                return
+            rounds = self.storage["upload"]["rounds"] + 1
+            if code == "95" and rounds < UPLOAD_ROUNDS_MAX:
+                log("   95 to the end of the upload: the batch is uploaded again")
+                self.store("upload", {"uploaded": 0, "rounds": rounds})
+                continue
+            log(f"   batch upload not ended ({code}): resumed at the next settle")
+            return
+
+    def close_batch(self) -> None:
+        log(f"   journal of batch {self.batch()} cleared ({len(self.storage['journal'])} trades)")
+        with self.device.lock:
+            self.device.check()
+            self.storage["journal"] = []
+            self.storage["upload"] = None
+            self.storage["batch"] = self.storage["batch"] % BATCH_MAX + 1
         if self.case.get("sign_off_after_settlement"):
             self.sign_off()
 
-    def batch_upload(self, entries: list) -> str:
-        """Uploads the batch; the end message's answer code ("--": none)."""
-        for start in range(0, len(entries), UPLOAD_ENTRIES_MAX):
-            chunk = entries[start:start + UPLOAD_ENTRIES_MAX]
-            detail = f"{len(chunk):02d}" + "".join(
-                f"00{e['stan']}{e['pan'].rjust(20, '0')}{e['amount']:012d}" for e in chunk)
-            msg = {"tpdu": TPDU, "header": HEADER, "mti": "0320", "11": self.next_stan(),
-                   **self.ids(), "48": detail, "60": f"00{self.batch()}201"}
-            outcome, answer = self.exchange(msg, mac=False, reversible=False)
-            if outcome != "answer" or answer.get("39") != "00":
-                return answer.get("39", "--") if answer else "--"
-        msg = {"tpdu": TPDU, "header": HEADER, "mti": "0320", "11": self.next_stan(),
-               **self.ids(), "48": f"{len(entries):04d}", "60": f"00{self.batch()}202"}
-        outcome, answer = self.exchange(msg, mac=False, reversible=False)
-        return answer.get("39", "--") if outcome == "answer" else "--"
+    def recover(self) -> None:
+        """At power-on: a batch upload the cut interrupted is resumed."""
+        if self.storage["upload"] is not None:
+            log("   power on: resuming the batch upload")
+            self.settle()
 
     # -- one operator instruction -------------------------------------------
 
@@ -696,6 +728,8 @@ class Terminal:
             self.network("301")
         elif name == "settle":
             self.settle()
+        elif name == "power_on":
+            self.recover()
         elif name == "send_pending":
             pending = self.reversal() is not None or self.storage["advices"]
             if self.storage["session"] is None and pending:

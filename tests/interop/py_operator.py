@@ -223,11 +223,13 @@ class Operator:
         # The previous worker has acked: it is only returning.
         self.wait_worker()
         if action == "power_on":
-            if self.terminal is None:
-                self.power_on()
-                log("   power on")
-            self.write({"ack": seq, "result": "done"})
-            return
+            if self.terminal is not None:
+                self.write({"ack": seq, "result": "done"})
+                return
+            self.power_on()
+            log("   power on")
+            # What the terminal does at power-on (resume a cut batch upload)
+            # runs like any action: a power cut may land in it too.
         if self.terminal is None:
             self.write({"ack": seq, "result": "done"})
             log(f"   {action}: the terminal is off")

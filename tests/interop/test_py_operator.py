@@ -572,6 +572,38 @@ def test_offline_sales_are_uploaded_before_settlement_and_94_counts():
         host.close()
 
 
+def test_batch_upload_cut_by_the_power_resumes_at_power_on():
+    def policy(msg, nth):
+        if msg["mti"] == "0500":
+            return {"flag": "2"}
+        if msg["mti"] == "0320" and nth == 1:
+            return {"drop": True}
+        return None
+
+    host = FakeHost(policy)
+    run = Run(host)
+    try:
+        run.case("T-C", "TC000001", response_timeout_ms=30000)
+        run.sale(1000)
+        run.sale(2000)
+        settle = run.start("settle")
+        host.wait_for("TC000001", "0320")
+        cut = run.start("power_off")
+        acks = sorted((run.expect()["ack"], run.expect()["ack"]))
+        assert acks == [settle, cut], acks
+        run.do("power_on")  # resumes the upload: no new 0500
+        run.sale(500)
+        assert run.bye() == 0, "".join(run.log)
+        seen = host.requests("TC000001")
+        assert [(m, s, f60[-3:]) for m, s, _, f60 in seen] == [
+            ("0800", "000001", "001"), ("0200", "000002", "000"), ("0200", "000003", "000"),
+            ("0500", "000004", "201"), ("0320", "000005", "201"), ("0320", "000006", "201"),
+            ("0320", "000007", "202"), ("0200", "000008", "000")], seen
+        assert seen[-1][3] == "22000002000", seen
+    finally:
+        host.close()
+
+
 def test_lost_settlement_answer_keeps_the_batch():
     host = FakeHost(lambda msg, nth: {"drop": True} if msg["mti"] == "0500" and nth == 1
                     else None)
@@ -688,6 +720,7 @@ def main() -> int:
         test_95_to_the_upload_end_uploads_again,
         test_refund_is_an_advice_sent_again_until_acknowledged,
         test_offline_sales_are_uploaded_before_settlement_and_94_counts,
+        test_batch_upload_cut_by_the_power_resumes_at_power_on,
         test_lost_settlement_answer_keeps_the_batch,
         test_void_of_another_batch_and_a_full_journal_are_refused,
         test_an_action_ends_by_its_deadline,
