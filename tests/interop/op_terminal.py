@@ -82,6 +82,9 @@ ADVICES = {
     "offline_sale": ("0220", "000000", "00", "30", False, "debit"),
 }
 ADVICE_TAKEN = ("00", "94")
+# An advice is not a trade the host can decline for good: "try later"
+# codes (98: the issuer did not answer the network) leave it pending.
+ADVICE_DEFERRED = ("09", "90", "91", "92", "96", "98")
 ADVICES_MAX = 100
 HISTORY_MAX = 100
 
@@ -477,6 +480,9 @@ class Terminal:
             log(f"   {advice['kind']} stan {fields['11']} unanswered: kept, sent again later")
             return False
         code = answer.get("39")
+        if code in ADVICE_DEFERRED:
+            log(f"   {advice['kind']} stan {fields['11']} deferred {code}: kept, sent again later")
+            return False
         pending = [a for a in self.storage["advices"] if a["fields"]["11"] != fields["11"]]
         if code not in ADVICE_TAKEN:
             log(f"   {advice['kind']} stan {fields['11']} refused {code}: listed after settlement")

@@ -554,20 +554,23 @@ def test_refund_is_an_advice_sent_again_until_acknowledged():
 
 
 def test_offline_sales_are_uploaded_before_settlement_and_94_counts():
-    host = FakeHost(lambda msg, nth: {"39": "94"} if msg["mti"] == "0220" and nth == 2
-                    else None)
+    # The first upload of stan 1 is answered 98 (deferred), the second 94.
+    host = FakeHost(lambda msg, nth: {"39": {1: "98", 3: "94"}[nth]}
+                    if msg["mti"] == "0220" and nth in (1, 3) else None)
     run = Run(host)
     try:
         run.case("T-O", "TO000001")
         run.do("offline_sale", card=PAN, amount_fen=2000)
+        run.do("send_pending")
         run.do("offline_sale", card=PAN, amount_fen=3000)
         run.do("settle")
         assert run.bye() == 0, "".join(run.log)
         seen = [m for m in host.seen if m["41"] == "TO000001"]
         assert [(m["mti"], m["11"]) for m in seen] == [
-            ("0800", "000003"), ("0220", "000001"), ("0220", "000002"), ("0500", "000004")], seen
+            ("0800", "000002"), ("0220", "000001"), ("0220", "000001"), ("0220", "000003"),
+            ("0500", "000004")], [(m["mti"], m["11"]) for m in seen]
         assert seen[1]["60"] == "30000001000" and "12" in seen[1] and "13" in seen[1], seen[1]
-        assert seen[3]["48"] == "000000005000002" + "000000000000000" + "0", seen[3]["48"]
+        assert seen[4]["48"] == "000000005000002" + "000000000000000" + "0", seen[4]["48"]
     finally:
         host.close()
 
