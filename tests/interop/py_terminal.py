@@ -17,8 +17,9 @@ after the lost sale, the bug `possim serve` must catch. Prints one line per
 message; exits 0 when the conversation went through, 2 on a usage or
 protocol error.
 
-Operator mode (`possim certify --serve ADDR --operator json`; see
-py_operator.py for the protocol and what survives a power cut):
+Operator mode (`possim certify --serve ADDR --operator json`; the protocol
+in py_operator.py, the terminal and what survives a power cut in
+op_terminal.py):
   py_terminal.py --operator [--no-reversal] [--reverse-declines]
       [--ignore-77] [--reversal-in-ram]
 """
@@ -182,6 +183,8 @@ def main(argv=None) -> int:
     parser.add_argument("--amount", type=int, default=1234)
     parser.add_argument("--timeout-ms", type=int, default=2000)
     parser.add_argument("--no-reversal", action="store_true")
+    parser.add_argument("--operator", action="store_true",
+                        help="the operator-script mode instead (--operator --help)")
     args = parser.parse_args(argv)
     try:
         terminal = Terminal(args)
