@@ -16,6 +16,12 @@ Usage:
 after the lost sale, the bug `possim serve` must catch. Prints one line per
 message; exits 0 when the conversation went through, 2 on a usage or
 protocol error.
+
+Operator mode (`possim certify --serve ADDR --operator json`; the protocol
+in py_operator.py, the terminal and what survives a power cut in
+op_terminal.py):
+  py_terminal.py --operator [--no-reversal] [--reverse-declines]
+      [--ignore-77] [--reversal-in-ram]
 """
 
 import argparse
@@ -148,7 +154,25 @@ class Terminal:
         return got[0]["48"][30]
 
 
+def operator_main(argv) -> int:
+    from py_operator import run_operator
+
+    parser = argparse.ArgumentParser(description="the terminal as possim's certification operator")
+    parser.add_argument("--operator", action="store_true", required=True)
+    parser.add_argument("--no-reversal", action="store_true", help="never reverses")
+    parser.add_argument("--reverse-declines", action="store_true",
+                        help="also reverses sales the host declined")
+    parser.add_argument("--ignore-77", action="store_true",
+                        help="does not sign in again after answer code 77")
+    parser.add_argument("--reversal-in-ram", action="store_true",
+                        help="keeps the pending reversal in RAM: a power cut loses it")
+    return run_operator(parser.parse_args(argv))
+
+
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--operator" in argv:
+        return operator_main(argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
@@ -159,6 +183,8 @@ def main(argv=None) -> int:
     parser.add_argument("--amount", type=int, default=1234)
     parser.add_argument("--timeout-ms", type=int, default=2000)
     parser.add_argument("--no-reversal", action="store_true")
+    parser.add_argument("--operator", action="store_true",
+                        help="the operator-script mode instead (--operator --help)")
     args = parser.parse_args(argv)
     try:
         terminal = Terminal(args)
