@@ -8,8 +8,8 @@ use std::process::Command;
 use possim_sim::certify::case::{Pattern, Step};
 use possim_sim::certify::matcher::{match_steps, Event};
 use possim_sim::certify::matrix;
-use possim_sim::certify::runner::{load_suite, run_case};
 use possim_sim::certify::outcome;
+use possim_sim::certify::runner::{load_suite, run_case};
 
 fn suite_dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/certification")
@@ -142,10 +142,8 @@ fn a_bad_case_file_exits_2_with_its_place() {
     let dir = std::env::temp_dir().join(format!("possim-certify-bad-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let good = std::fs::read_to_string(suite_dir().join("ct01_sign_in_001.yaml")).unwrap();
-    let bad = good.replace(
-        "{switch: forwarded, with: {kind: sale}}",
-        "{switch: forwarded, frame: \"0200\"}",
-    );
+    let bad = good
+        .replace("{switch: forwarded, with: {kind: sale}}", "{switch: forwarded, frame: \"0200\"}");
     assert_ne!(good, bad, "the case file changed: update this test");
     let file = dir.join("bad.yaml");
     std::fs::write(&file, &bad).unwrap();
@@ -416,4 +414,23 @@ fn the_end_state_from_events_and_what_a_live_run_judges() {
     wrong.balances.insert("6222020000000001".into(), 90_000);
     let error = outcome::check_live(&wrong, Device::Terminal, &seen).unwrap_err();
     assert!(error.contains("expected 90000; found 95000"), "{error}");
+}
+
+/// docs/CERTIFICATION.md lists every case with the device it names (or
+/// "simulator only"), as the case files say.
+#[test]
+fn the_device_table_in_the_docs_matches_the_case_files() {
+    let docs = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/CERTIFICATION.md"),
+    )
+    .unwrap();
+    let cases = load_suite(&suite_dir()).expect("the suite loads");
+    for loaded in &cases {
+        let case = &loaded.case;
+        let device = case.device.map_or("simulator only", |device| device.name());
+        let row = format!("| {} {} | {device} |", case.id, case.title);
+        assert!(docs.contains(&row), "docs/CERTIFICATION.md lacks the row {row}");
+    }
+    let terminal = cases.iter().filter(|c| c.case.device.is_some()).count();
+    assert!(terminal >= 39, "{terminal} cases judged from the wire");
 }

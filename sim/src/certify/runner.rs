@@ -14,8 +14,8 @@
 use std::path::{Path, PathBuf};
 
 use super::case::{Case, Guard};
-use super::guard;
 use super::evidence::Evidence;
+use super::guard;
 use super::matcher::events;
 use super::outcome;
 use crate::execute::execute;
