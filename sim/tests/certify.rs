@@ -390,12 +390,8 @@ fn the_end_state_from_events_and_what_a_live_run_judges() {
     let options = possim_sim::world::RunOptions { seed: 0, swarm: false };
     let report = possim_sim::execute::execute(&ct04.compiled, &options).expect("runs");
     let events = possim_sim::certify::matcher::events(&report.trace);
-    let opening = ct04
-        .scenario
-        .cards
-        .iter()
-        .map(|card| (card.pan.as_str().to_string(), card.balance_fen))
-        .collect();
+    let opening = outcome::opening_balances(&ct04.compiled);
+    assert_eq!(opening["6222020000000001"], 100_000);
     let state = outcome::EndState::of_events(&opening, &events);
     assert_eq!(state, outcome::EndState::of(&report.trace));
     assert_eq!(state.balances["6222020000000001"], 95_000);

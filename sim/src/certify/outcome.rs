@@ -33,6 +33,7 @@ use serde_json::Value;
 use super::case::{Device, Outcome};
 use super::matcher::Event;
 use crate::execute::RunReport;
+use crate::scenario::compile::CompiledScenario;
 use crate::trace::{Trace, TraceEvent};
 
 /// What the run ended with.
@@ -96,6 +97,12 @@ impl EndState {
         }
         state
     }
+}
+
+/// Each card's account balance before a run of `scenario`, by card number:
+/// the `opening` of [`EndState::of_events`].
+pub fn opening_balances(scenario: &CompiledScenario) -> BTreeMap<String, i64> {
+    scenario.cards.iter().map(|card| (card.pan.as_str().to_string(), card.balance_fen)).collect()
 }
 
 impl EndState {
