@@ -78,6 +78,11 @@ pub struct Deviation {
     pub expected: String,
     /// What came instead (or what happened that must not have).
     pub found: String,
+    /// The seq of each step's event before this one, as on success: the
+    /// steps that held, so a report can mark them found.
+    pub matched: Vec<u64>,
+    /// The event a `never` step forbade, when one came.
+    pub forbidden: Option<u64>,
 }
 
 impl std::fmt::Display for Deviation {
@@ -258,8 +263,9 @@ fn nearby(pattern: &Pattern, events: &[Event], from: usize) -> String {
 }
 
 /// Matches `steps` against `events` in order; the first step that does not
-/// hold is returned. On success, the seq of each step's event (a `never`
-/// step: its `until`'s, or the previous position).
+/// hold is returned, with the seqs of the steps that held before it. On
+/// success, the seq of each step's event (a `never` step: its `until`'s, or
+/// the previous position, 0 at the start).
 pub fn match_steps(steps: &[Step], events: &[Event]) -> Result<Vec<u64>, Deviation> {
     match_steps_with(steps, events, &mut Literal)
 }
@@ -288,6 +294,8 @@ pub fn match_steps_with(
                             step: number,
                             expected: format!("{} (ending a `never` window)", until.describe()),
                             found: nearby(until, events, position),
+                            matched: found,
+                            forbidden: None,
                         });
                     };
                     position + offset
@@ -300,6 +308,8 @@ pub fn match_steps_with(
                             "not exercised: the run ended at step {index}, leaving nothing to \
                              judge"
                         ),
+                        matched: found,
+                        forbidden: None,
                     });
                 }
                 None => events.len(),
@@ -312,6 +322,8 @@ pub fn match_steps_with(
                     step: number,
                     expected: format!("no {}", never.describe()),
                     found: bad.describe(),
+                    matched: found,
+                    forbidden: Some(bad.seq),
                 });
             }
             if let Some(until) = &step.until {
@@ -346,6 +358,8 @@ pub fn match_steps_with(
                     step: number,
                     expected,
                     found: nearby(&pattern, events, position),
+                    matched: found,
+                    forbidden: None,
                 });
             }
         }

@@ -99,11 +99,14 @@ pub fn run(args: CertifyArgs) -> Result<u8> {
         let id = &loaded.case.id;
         let title = &loaded.case.title;
         let repro = format!("possim run {}", loaded.path.display());
-        let result = match &verdict.deviation {
+        let mut result = match &verdict.deviation {
             None => CaseResult::pass(id, title, verdict.wall_ms),
             Some(deviation) => CaseResult::fail(id, title, deviation, verdict.wall_ms),
         }
         .with_repro(repro);
+        if let Some(evidence) = &verdict.evidence {
+            result = result.with_evidence(evidence.view());
+        }
         writeln!(
             out,
             "{id:<8} {title:<width$} {:<6} {}",
