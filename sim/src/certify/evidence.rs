@@ -25,7 +25,7 @@ use possim_reports::evidence::{CaseEvidence, EvidenceFrame, StepMark, StepRow, F
 use serde_json::Value;
 
 use super::case::{compact, Case, Step};
-use super::matcher::{match_steps, Deviation, Event};
+use super::matcher::{match_steps_with, Binder, Deviation, Event, Literal};
 
 /// A case's steps against one run's events.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,7 +72,13 @@ impl Evidence {
 
     /// As [`Evidence::of`], for bare steps.
     pub fn of_steps(steps: &[Step], events: &[Event]) -> Evidence {
-        let (seqs, deviation) = match match_steps(steps, events) {
+        Evidence::of_steps_with(steps, events, &mut Literal)
+    }
+
+    /// As [`Evidence::of_steps`], each step judged by `binder` (a live
+    /// run's symbols, [`crate::certify::symbols::Symbols`]).
+    pub fn of_steps_with(steps: &[Step], events: &[Event], binder: &mut impl Binder) -> Evidence {
+        let (seqs, deviation) = match match_steps_with(steps, events, binder) {
             Ok(seqs) => (seqs, None),
             Err(deviation) => (deviation.matched.clone(), Some(deviation)),
         };

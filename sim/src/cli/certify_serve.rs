@@ -150,18 +150,20 @@ fn write_reports(args: &CertifyArgs, results: &[LiveCaseResult]) -> Result<()> {
     let Some(dir) = &args.out else { return Ok(()) };
     let cases = results
         .iter()
-        .map(|result| match &result.verdict {
-            LiveVerdict::Pass { .. } => CaseResult::pass(&result.id, &result.title, result.wall_ms),
-            LiveVerdict::Fail(why) => {
-                CaseResult::fail(&result.id, &result.title, why, result.wall_ms)
+        .map(|result| {
+            let (id, title, wall_ms) = (&result.id, &result.title, result.wall_ms);
+            let case = match &result.verdict {
+                LiveVerdict::Pass { .. } => return CaseResult::pass(id, title, wall_ms),
+                LiveVerdict::Fail(why) => CaseResult::fail(id, title, why, wall_ms),
+                // A failure, not a skip: a case never exercised certifies nothing.
+                LiveVerdict::NotExercised(why) => {
+                    CaseResult::fail(id, title, format!("not exercised: {why}"), wall_ms)
+                }
+            };
+            match &result.evidence {
+                Some(evidence) => case.with_evidence(evidence.view()),
+                None => case,
             }
-            // A failure, not a skip: a case never exercised certifies nothing.
-            LiveVerdict::NotExercised(why) => CaseResult::fail(
-                &result.id,
-                &result.title,
-                format!("not exercised: {why}"),
-                result.wall_ms,
-            ),
         })
         .collect();
     let suite = Suite { name: "certification (real terminal)".into(), cases };

@@ -101,6 +101,9 @@ pub struct CaseSetup {
     pub tmk: String,
     pub key_mode: String,
     pub response_timeout_ms: u64,
+    /// The first STAN, when the case starts the counter elsewhere than 1
+    /// (a STAN wrap case): omitted otherwise.
+    pub stan_start: Option<u32>,
     pub cards: Vec<CardLine>,
 }
 
@@ -121,7 +124,7 @@ pub fn case_line(setup: &CaseSetup) -> Value {
             Value::Object(line)
         })
         .collect();
-    json!({
+    let mut line = json!({
         "op": "case",
         "case": setup.case,
         "title": setup.title,
@@ -131,7 +134,11 @@ pub fn case_line(setup: &CaseSetup) -> Value {
         "key_mode": setup.key_mode,
         "response_timeout_ms": setup.response_timeout_ms,
         "cards": cards,
-    })
+    });
+    if let Some(stan_start) = setup.stan_start {
+        line["stan_start"] = json!(stan_start);
+    }
+    line
 }
 
 /// One instruction: `action` and its own fields.

@@ -151,3 +151,66 @@ pub fn plan(scenario: &CompiledScenario, settles: bool) -> Plan {
     }
     plan
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::parse_and_compile;
+
+    const HEAD: &str = "name: c\nmerchants: [{id: '898100000000001'}]\n\
+        issuers: [{index: 0, bins: ['622202']}]\n\
+        terminals: [{id: CT080001, merchant: '898100000000001', tmk: 0123456789ABCDEF}]\n\
+        cards: [{pan: '6222020000000001', balance_fen: 100000}]\n\
+        workload:\n  arrivals_per_terminal_per_hour: 0\n  script:\n\
+        \x20   - {at_ms: 9000, terminal: CT080001, trade: inquiry, card: '6222020000000001'}\n\
+        \x20   - {at_ms: 4000, terminal: CT080001, trade: sale, card: '6222020000000001', amount_fen: 700}\n\
+        \x20 commands: [{at_ms: 20000, terminal: CT080001, command: settle}]\n";
+
+    #[test]
+    fn instructions_come_in_time_order_with_their_own_fields() {
+        let plan = plan(&parse_and_compile(HEAD, "c.yaml").unwrap(), false);
+        let items: Vec<(u64, &str, String)> = plan
+            .items
+            .iter()
+            .map(|item| {
+                let fields = Value::Object(item.instruction.fields.clone()).to_string();
+                (item.at_ms, item.instruction.action.as_str(), fields)
+            })
+            .collect();
+        assert_eq!(
+            items,
+            [
+                (0, "sign_in", "{}".to_string()),
+                (4000, "sale", r#"{"card":"6222020000000001","amount_fen":700}"#.to_string()),
+                (9000, "inquiry", r#"{"card":"6222020000000001"}"#.to_string()),
+                (20000, "settle", "{}".to_string()),
+            ]
+        );
+        assert!(plan.cues.is_empty() && plan.unplaceable.is_empty());
+    }
+
+    #[test]
+    fn power_cuts_are_cues_and_what_no_operator_can_do_is_named() {
+        let text = format!(
+            "{HEAD}faults:\n  scheduled: [{{at_ms: 15000, kind: power_cut, terminal: CT080001, \
+             off_ms: 800}}]\n  protocol:\n\
+             \x20   - {{kind: power_off, terminal: CT080001, trade: 1, phase: after_request_left, \
+             off_ms: 1500}}\n\
+             \x20   - {{kind: power_off, terminal: CT080001, trade: 2, phase: \
+             after_issuer_approved, off_ms: 1000}}\n\
+             \x20   - {{kind: corrupt_request, terminal: CT080001, trade: 2}}\n"
+        );
+        let plan = plan(&parse_and_compile(&text, "c.yaml").unwrap(), false);
+        let cues: Vec<(CueWhen, u64)> = plan.cues.iter().map(|c| (c.when, c.off_ms)).collect();
+        assert_eq!(
+            cues,
+            [
+                (CueWhen::At { at_ms: 15000 }, 800),
+                (CueWhen::RequestIn { trade: 1 }, 1500),
+                (CueWhen::Approved { trade: 2 }, 1000),
+            ]
+        );
+        assert_eq!(plan.cues[1].words, "power off after the request of trade 1 left");
+        assert_eq!(plan.unplaceable, ["corrupt the request of trade 2"]);
+    }
+}

@@ -4,7 +4,9 @@
 //! faults; the operator gets the case line, then each instruction once the
 //! previous one is acknowledged and not before its `at_ms`; a power cut cue
 //! goes out at the moment the wire shows, even while another instruction is
-//! outstanding. Every wait has a deadline: the operator's `ready` and each
+//! outstanding; after a trade whose answer did not come back intact the
+//! cashier's "send pending" follows `send_pending_after_ms` later, as in the
+//! simulator, when that comes before the script's next item. Every wait has a deadline: the operator's `ready` and each
 //! acknowledgement (`operator_timeout_ms`), the quiet after the script
 //! (`linger_ms`), and the whole case ([`case_bound_ms`]). The case is then
 //! judged from its records ([`judge`](super::judge)).
@@ -26,6 +28,7 @@ use super::judge::{judge, LiveVerdict};
 use super::operator::{self, AckResult, Answer, CardLine, CaseSetup, Instruction};
 use super::plan::{plan, CueWhen, Plan, Planned};
 use crate::certify::case::Case;
+use crate::certify::evidence::Evidence;
 use crate::certify::matcher::event_of;
 use crate::certify::runner::LoadedCase;
 use crate::live::host::{HostOutput, LiveHost};
@@ -128,6 +131,7 @@ pub fn prepare(loaded: &LoadedCase, device: &DeviceIdentity) -> Result<PreparedC
         tmk: config.tmk.clone(),
         key_mode,
         response_timeout_ms: config.response_timeout_ms,
+        stan_start: (config.stan_start != 1).then_some(config.stan_start),
         cards,
     };
     Ok(PreparedCase { case, compiled, plan, setup })
@@ -143,12 +147,15 @@ pub fn case_bound_ms(case: &PreparedCase, options: &LiveOptions) -> u64 {
 }
 
 /// One case's result.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LiveCaseResult {
     pub id: String,
     pub title: String,
     pub verdict: LiveVerdict,
     pub wall_ms: u64,
+    /// The steps beside the frames the case saw; `None` when it ended
+    /// before the terminal was asked anything.
+    pub evidence: Option<Evidence>,
 }
 
 /// How the run ended.
@@ -197,6 +204,32 @@ struct Outstanding {
     deadline: tokio::time::Instant,
     /// Frames from the terminal when it was given (console mode's "done").
     frames_then: u64,
+    /// The terminal's online trade requests when it was given: whether the
+    /// action sent one.
+    trades_then: usize,
+}
+
+/// Actions that are online trades: after one whose answer did not come
+/// back intact the cashier presses "send pending" (as the simulated
+/// cashier does, `workload.cashier.send_pending_after_ms` later).
+const TRADE_ACTIONS: [&str; 7] =
+    ["sale", "inquiry", "pre_auth", "refund", "void", "completion", "pre_auth_cancel"];
+
+/// Whether the answer to the terminal's request `stan` reached it intact.
+fn answered(trace: &Trace, terminal: &str, stan: u32) -> bool {
+    trace.records().iter().any(|record| match &record.event {
+        TraceEvent::Frame(frame) => {
+            frame.to
+                == possim_models::actor::Node::Terminal(
+                    possim_models::iso8583::values::TerminalId::new(terminal)
+                        .expect("the case's id"),
+                )
+                && frame.stan == Some(stan)
+                && matches!(frame.mti.as_deref(), Some("0210" | "0110"))
+                && frame.fate == crate::trace::Fate::Delivered
+        }
+        _ => false,
+    })
 }
 
 /// Why a case stopped before its quiet end.
@@ -259,9 +292,9 @@ pub async fn run(
     let mut results = Vec::with_capacity(cases.len());
     for case in &cases {
         let started = std::time::Instant::now();
-        let verdict = match run.case(case).await {
-            Ok(verdict) => verdict,
-            Err(Stop::NotExercised(why)) => LiveVerdict::NotExercised(why),
+        let (verdict, evidence) = match run.case(case).await {
+            Ok(judged) => judged,
+            Err(Stop::NotExercised(why)) => (LiveVerdict::NotExercised(why), None),
             Err(Stop::OperatorLeft) => {
                 return RunEnd::OperatorLeft { case: case.case.id.clone(), results }
             }
@@ -279,7 +312,8 @@ pub async fn run(
         }
         run.out.progress(&format!("{id}: {} {}", verdict.word(), verdict.why()));
         let wall_ms = started.elapsed().as_millis() as u64;
-        results.push(LiveCaseResult { id, title: case.case.title.clone(), verdict, wall_ms });
+        let title = case.case.title.clone();
+        results.push(LiveCaseResult { id, title, verdict, wall_ms, evidence });
     }
     let count = |word: &str| results.iter().filter(|r| r.verdict.word() == word).count();
     let (passed, failed, not_exercised) = (count("pass"), count("fail"), count("not_exercised"));
@@ -360,7 +394,7 @@ impl Run<'_, '_> {
         case: &PreparedCase,
         instruction: &Instruction,
         outstanding: &mut BTreeMap<u64, Outstanding>,
-        frames: u64,
+        (frames, trades): (u64, usize),
     ) {
         self.seq += 1;
         let deadline_ms = self.options.operator_timeout_ms;
@@ -383,11 +417,16 @@ impl Run<'_, '_> {
         let deadline = tokio::time::Instant::now() + Duration::from_millis(deadline_ms);
         outstanding.insert(
             self.seq,
-            Outstanding { action: instruction.action.clone(), deadline, frames_then: frames },
+            Outstanding {
+                action: instruction.action.clone(),
+                deadline,
+                frames_then: frames,
+                trades_then: trades,
+            },
         );
     }
 
-    async fn case(&mut self, case: &PreparedCase) -> Result<LiveVerdict, Stop> {
+    async fn case(&mut self, case: &PreparedCase) -> Result<(LiveVerdict, Option<Evidence>), Stop> {
         let id = case.case.id.clone();
         let mut host = LiveHost::new(&case.compiled)
             .map_err(|error| Stop::NotExercised(format!("the case's host: {error}")))?;
@@ -433,12 +472,16 @@ impl Run<'_, '_> {
         // records read so far for the cues.
         let mut trade_stans: Vec<u32> = Vec::new();
         let mut scanned = 0usize;
+        let mut finished: Vec<Outstanding> = Vec::new();
+        let mut send_pending_at: Option<tokio::time::Instant> = None;
+        let send_pending_after_ms = case.compiled.workload.cashier.send_pending_after_ms;
 
         loop {
             let script_done = next_item >= case.plan.items.len();
             let idle = script_done
                 && outstanding.is_empty()
                 && power_on.is_none()
+                && send_pending_at.is_none()
                 && cues_fired
                     .iter()
                     .zip(&case.plan.cues)
@@ -466,7 +509,10 @@ impl Run<'_, '_> {
             let host_at = host.poll_timeout().map(|at| {
                 started + Duration::from_millis(at.as_millis().saturating_sub(origin.as_millis()))
             });
+            let pending_at = send_pending_at.filter(|_| outstanding.is_empty());
             let wake = [next_at, ack_deadline, cue_at, host_at, power_on.as_ref().map(|p| p.0)]
+                .into_iter()
+                .chain([pending_at])
                 .into_iter()
                 .flatten()
                 .chain(idle.then_some(quiet_at))
@@ -487,6 +533,7 @@ impl Run<'_, '_> {
                                     given.action
                                 )));
                             }
+                            finished.push(given);
                         }
                         Answer::Ack { seq, .. } if self.expired_seqs.contains(&seq) => {}
                         Answer::Ready { case } if self.expired_cases.contains(&case) => {}
@@ -563,11 +610,14 @@ impl Run<'_, '_> {
             // Console mode: the terminal's next frame shows an action done;
             // a power cut or power-on shows nothing, so it is taken as done.
             if self.options.mode == OperatorMode::Console {
-                outstanding.retain(|_, given| {
-                    !(frames_from_terminal > given.frames_then
-                        || given.action == "power_off"
-                        || given.action == "power_on")
-                });
+                let (done, open): (BTreeMap<_, _>, BTreeMap<_, _>) =
+                    std::mem::take(&mut outstanding).into_iter().partition(|(_, given)| {
+                        frames_from_terminal > given.frames_then
+                            || given.action == "power_off"
+                            || given.action == "power_on"
+                    });
+                outstanding = open;
+                finished.extend(done.into_values());
             }
             if let Some((seq, given)) = outstanding.iter().find(|(_, given)| given.deadline <= at) {
                 let what = format!(
@@ -626,7 +676,7 @@ impl Run<'_, '_> {
                 }
                 let cue = &case.plan.cues[index];
                 let off = Instruction { action: "power_off".into(), fields: Default::default() };
-                self.give(case, &off, &mut outstanding, frames_from_terminal);
+                self.give(case, &off, &mut outstanding, (frames_from_terminal, trade_stans.len()));
                 host.note(now(), fault_record(FaultKind::PowerCut, &terminal, &cue.words));
                 power_on = Some((at + Duration::from_millis(cue.off_ms), cue.words.clone()));
             }
@@ -634,29 +684,68 @@ impl Run<'_, '_> {
                 let busy = outstanding.values().any(|o| o.action == "power_off");
                 if due <= at && !busy {
                     let on = Instruction { action: "power_on".into(), fields: Default::default() };
-                    self.give(case, &on, &mut outstanding, frames_from_terminal);
+                    self.give(
+                        case,
+                        &on,
+                        &mut outstanding,
+                        (frames_from_terminal, trade_stans.len()),
+                    );
                     host.note(now(), fault_record(FaultKind::PowerOn, &terminal, &words));
                     power_on = None;
                 }
             }
             // The next instruction, once nothing is outstanding and its time came.
-            if outstanding.is_empty() && power_on.is_none() {
+            // A trade whose answer did not come back intact: "send pending"
+            // later, if that comes before the script's next item.
+            for given in finished.drain(..) {
+                let sent = trade_stans.len() > given.trades_then;
+                let trace = host.trace().expect("recording");
+                let lost = sent
+                    && TRADE_ACTIONS.contains(&given.action.as_str())
+                    && trade_stans
+                        .last()
+                        .is_some_and(|stan| !answered(trace, terminal.trimmed(), *stan));
+                let due = at + Duration::from_millis(send_pending_after_ms);
+                let before_next =
+                    case.plan.items.get(next_item).is_none_or(|item| due < wall(item.at_ms));
+                if lost && before_next && due <= wall(case.compiled.run.safety_ms) {
+                    send_pending_at = Some(due);
+                }
+            }
+            let press_due = send_pending_at.is_some_and(|due| due <= at);
+            if press_due && outstanding.is_empty() && power_on.is_none() {
+                send_pending_at = None;
+                let press =
+                    Instruction { action: "send_pending".into(), fields: Default::default() };
+                self.give(
+                    case,
+                    &press,
+                    &mut outstanding,
+                    (frames_from_terminal, trade_stans.len()),
+                );
+            }
+            if outstanding.is_empty() && power_on.is_none() && send_pending_at.is_none() {
                 if let Some(Planned { at_ms, instruction }) = case.plan.items.get(next_item) {
                     if wall(*at_ms) <= at {
                         next_item += 1;
-                        self.give(case, instruction, &mut outstanding, frames_from_terminal);
+                        self.give(
+                            case,
+                            instruction,
+                            &mut outstanding,
+                            (frames_from_terminal, trade_stans.len()),
+                        );
                     }
                 }
             }
         }
         let trace = host.trace().expect("recording");
+        let (verdict, evidence) = judge(&case.case, &case.compiled, trace);
         if host.terminals_seen() == 0 {
-            return Ok(LiveVerdict::NotExercised(format!(
-                "no terminal {} connected and spoke during the case",
-                terminal.trimmed()
-            )));
+            let why =
+                format!("no terminal {} connected and spoke during the case", terminal.trimmed());
+            return Ok((LiveVerdict::NotExercised(why), Some(evidence)));
         }
-        Ok(judge(&case.case, trace))
+        Ok((verdict, Some(evidence)))
     }
 
     /// The case gives up on what is outstanding: late answers are ignored.
