@@ -1,7 +1,8 @@
 //! A case's script as instructions for a real terminal's operator: a sign-in
 //! first (the simulated terminal signs in as the day opens), then the
 //! workload's scripted trades and cashier commands at their `at_ms`, and the
-//! settlement at the end of the day when the case judges one. The faults a
+//! day's closing settlement when the cashier settles at the end (given once
+//! the script is done and the terminal quiet). The faults a
 //! real terminal must suffer itself are cues: a scheduled power cut at its
 //! time, a placed `power_off` at the moment the wire shows (its trade's
 //! request in, or the issuer's approval of it); a terminal-side fault that
@@ -17,7 +18,7 @@
 //!             cards: [{pan: '6222020000000001', balance_fen: 100000}]\n\
 //!             workload:\n  arrivals_per_terminal_per_hour: 0\n  script:\n\
 //!             \x20   - {at_ms: 10000, terminal: CT040001, trade: sale, card: '6222020000000001'}\n";
-//! let plan = plan(&parse_and_compile(text, "c.yaml").unwrap(), false);
+//! let plan = plan(&parse_and_compile(text, "c.yaml").unwrap());
 //! let actions: Vec<&str> = plan.items.iter().map(|i| i.instruction.action.as_str()).collect();
 //! assert_eq!(actions, ["sign_in", "sale"]);
 //! ```
@@ -62,6 +63,8 @@ pub struct Plan {
     pub cues: Vec<PowerCue>,
     /// Terminal-side faults no operator instruction can place.
     pub unplaceable: Vec<String>,
+    /// The cashier settles at the end of the day (`settle_at_end`).
+    pub closing_settlement: bool,
 }
 
 fn fields(value: Value) -> Map<String, Value> {
@@ -87,9 +90,7 @@ fn trade_action(choice: TradeChoice) -> &'static str {
 }
 
 /// The operator's instructions and cues for `scenario` (its one terminal's).
-/// `settles`: the case judges a settlement, so the day's closing one is asked
-/// for at the end of the safety phase when the cashier would settle then.
-pub fn plan(scenario: &CompiledScenario, settles: bool) -> Plan {
+pub fn plan(scenario: &CompiledScenario) -> Plan {
     let mut plan = Plan::default();
     let instruction = |action: &str, fields: Map<String, Value>| Instruction {
         action: action.to_string(),
@@ -116,10 +117,7 @@ pub fn plan(scenario: &CompiledScenario, settles: bool) -> Plan {
             .unwrap_or_else(|| "?".into());
         plan.items.push(Planned { at_ms: command.at_ms, instruction: instruction(&action, own) });
     }
-    if settles && scenario.workload.cashier.settle_at_end {
-        let at_ms = scenario.run.safety_ms;
-        plan.items.push(Planned { at_ms, instruction: instruction("settle", Map::new()) });
-    }
+    plan.closing_settlement = scenario.workload.cashier.settle_at_end;
     plan.items.sort_by_key(|item| item.at_ms);
     for fault in &scenario.faults.scheduled {
         if let Fault::PowerCut { off_ms, .. } = &fault.fault {
@@ -168,7 +166,7 @@ mod tests {
 
     #[test]
     fn instructions_come_in_time_order_with_their_own_fields() {
-        let plan = plan(&parse_and_compile(HEAD, "c.yaml").unwrap(), false);
+        let plan = plan(&parse_and_compile(HEAD, "c.yaml").unwrap());
         let items: Vec<(u64, &str, String)> = plan
             .items
             .iter()
@@ -187,6 +185,7 @@ mod tests {
             ]
         );
         assert!(plan.cues.is_empty() && plan.unplaceable.is_empty());
+        assert!(plan.closing_settlement, "the cashier's default");
     }
 
     #[test]
@@ -200,7 +199,7 @@ mod tests {
              after_issuer_approved, off_ms: 1000}}\n\
              \x20   - {{kind: corrupt_request, terminal: CT080001, trade: 2}}\n"
         );
-        let plan = plan(&parse_and_compile(&text, "c.yaml").unwrap(), false);
+        let plan = plan(&parse_and_compile(&text, "c.yaml").unwrap());
         let cues: Vec<(CueWhen, u64)> = plan.cues.iter().map(|c| (c.when, c.off_ms)).collect();
         assert_eq!(
             cues,

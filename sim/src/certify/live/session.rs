@@ -104,11 +104,7 @@ pub fn prepare(loaded: &LoadedCase, device: &DeviceIdentity) -> Result<PreparedC
     let scenario = identity::apply(&loaded.scenario, device)?;
     let compiled = scenario.compile().map_err(|error| error.to_string())?;
     let case = scenario.case.clone().unwrap_or_else(|| loaded.case.clone());
-    let settles = case.steps.iter().any(|step| {
-        let named = [step.frame.as_deref(), step.switch.as_deref()];
-        named.iter().flatten().any(|name| *name == "0500" || name.starts_with("settlement"))
-    });
-    let plan = plan(&compiled, settles);
+    let plan = plan(&compiled);
     let terminal = compiled.terminals.first().ok_or("the case names no terminal")?;
     let config = &terminal.config;
     let key_mode = serde_json::to_value(config.key_mode)
@@ -141,9 +137,9 @@ pub fn prepare(loaded: &LoadedCase, device: &DeviceIdentity) -> Result<PreparedC
 /// and the quiet after.
 pub fn case_bound_ms(case: &PreparedCase, options: &LiveOptions) -> u64 {
     let last_ms = case.plan.items.last().map_or(0, |item| item.at_ms);
-    let waits = (case.plan.items.len() + 2 * case.plan.cues.len() + 2) as u64;
+    let waits = (case.plan.items.len() + 2 * case.plan.cues.len() + 3) as u64;
     let cue_ms: u64 = case.plan.cues.iter().map(|cue| cue.off_ms).sum();
-    last_ms + cue_ms + waits * options.operator_timeout_ms + options.linger_ms
+    last_ms + cue_ms + waits * options.operator_timeout_ms + 2 * options.linger_ms
 }
 
 /// One case's result.
@@ -473,6 +469,7 @@ impl Run<'_, '_> {
         let mut trade_stans: Vec<u32> = Vec::new();
         let mut scanned = 0usize;
         let mut finished: Vec<Outstanding> = Vec::new();
+        let mut closing_given = !case.plan.closing_settlement;
         let mut send_pending_at: Option<tokio::time::Instant> = None;
         let send_pending_after_ms = case.compiled.workload.cashier.send_pending_after_ms;
 
@@ -488,6 +485,18 @@ impl Run<'_, '_> {
                     .all(|(fired, cue)| *fired || !matches!(cue.when, CueWhen::At { .. }));
             let quiet_at = last_frame + Duration::from_millis(self.options.linger_ms);
             if idle && tokio::time::Instant::now() >= quiet_at {
+                if !closing_given {
+                    // The day's closing settlement, once the script is done
+                    // and the terminal quiet (the simulated cashier settles
+                    // as the safety phase ends): a live case does not wait
+                    // out the rest of the simulated day.
+                    closing_given = true;
+                    let settle =
+                        Instruction { action: "settle".into(), fields: Default::default() };
+                    let counts = (frames_from_terminal, trade_stans.len());
+                    self.give(case, &settle, &mut outstanding, counts);
+                    continue;
+                }
                 break;
             }
             let next_at = if outstanding.is_empty() {
