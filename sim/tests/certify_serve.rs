@@ -227,12 +227,14 @@ const RUN_BOUND: Duration = Duration::from_secs(400);
 /// The fixtures run against the Python terminal following the operator
 /// script (`py_terminal.py --operator` plus `flags`): the exit code and each
 /// case's verdict word.
-fn against_python(flags: &[&str]) -> (i32, Vec<(String, String)>, String) {
+fn against_python(flags: &[&str], possim_args: &[&str]) -> (i32, Vec<(String, String)>, String) {
     let dir = fixtures();
     let mut possim = Command::new(env!("CARGO_BIN_EXE_possim"))
         .current_dir(root())
         .args(["certify", "--serve", "127.0.0.1:0", "--operator", "json"])
-        .args(["--operator-timeout-ms", "20000", dir.to_str().unwrap()])
+        .args(["--operator-timeout-ms", "20000"])
+        .args(possim_args)
+        .arg(dir.to_str().unwrap())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -307,7 +309,11 @@ fn the_python_terminal_passes_and_each_broken_variant_fails_exactly_its_cases() 
         .iter()
         .map(|(flags, failing)| {
             let flags = flags.to_vec();
-            (flags.clone(), failing.to_vec(), std::thread::spawn(move || against_python(&flags)))
+            (
+                flags.clone(),
+                failing.to_vec(),
+                std::thread::spawn(move || against_python(&flags, &[])),
+            )
         })
         .collect();
     for (flags, failing, run) in runs {
@@ -323,4 +329,24 @@ fn the_python_terminal_passes_and_each_broken_variant_fails_exactly_its_cases() 
         );
         assert_eq!(code, if failing.is_empty() { 0 } else { 1 }, "{flags:?}: {log}");
     }
+}
+
+#[test]
+fn a_device_with_its_own_identity_is_judged_as_the_case_s_terminal() {
+    // The Python terminal configures itself from the case line, so it is
+    // the device POS00042 of merchant 123456789012345 with its own TMK.
+    let identity = [
+        "--terminal",
+        "POS00042",
+        "--merchant",
+        "123456789012345",
+        "--tmk",
+        "FEDCBA9876543210",
+        "--case",
+        "LT-04",
+    ];
+    let (code, verdicts, log) = against_python(&[], &identity);
+    assert_eq!(verdicts, [("LT-04".to_string(), "pass".to_string())], "{log}");
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("== LT-04: terminal POS00042"), "the case line named the device: {log}");
 }
