@@ -101,10 +101,11 @@ pub struct CaseSetup {
     pub tmk: String,
     pub key_mode: String,
     pub response_timeout_ms: u64,
-    /// The first STAN, when the case starts the counter elsewhere than 1
-    /// (a STAN wrap case): omitted otherwise.
-    pub stan_start: Option<u32>,
     pub cards: Vec<CardLine>,
+    /// The device settings the case sets away from a terminal's defaults
+    /// (a STAN wrap case's `stan_start`, a `journal_max`, ...), by name;
+    /// the others are omitted.
+    pub settings: Map<String, Value>,
 }
 
 pub fn hello(listen: &str) -> Value {
@@ -135,8 +136,8 @@ pub fn case_line(setup: &CaseSetup) -> Value {
         "response_timeout_ms": setup.response_timeout_ms,
         "cards": cards,
     });
-    if let Some(stan_start) = setup.stan_start {
-        line["stan_start"] = json!(stan_start);
+    for (key, value) in &setup.settings {
+        line[key.as_str()] = value.clone();
     }
     line
 }
@@ -257,6 +258,27 @@ mod tests {
             line.to_string(),
             r#"{"op":"do","seq":1,"case":"CT-04","action":"sale","card":"6222020000000001","amount_fen":10000,"deadline_ms":60000}"#
         );
+    }
+
+    #[test]
+    fn the_case_line_omits_what_the_case_does_not_set() {
+        let mut settings = Map::new();
+        settings.insert("stan_start".into(), json!(999_999));
+        let setup = CaseSetup {
+            case: "CT-19".into(),
+            title: "t".into(),
+            terminal: "CT190001".into(),
+            merchant: "898100000000001".into(),
+            tmk: "0123456789ABCDEF".into(),
+            key_mode: "001".into(),
+            response_timeout_ms: 20_000,
+            cards: vec![CardLine { pan: "6222020000000001".into(), pin: None }],
+            settings,
+        };
+        let line = case_line(&setup);
+        assert_eq!(line["stan_start"], 999_999);
+        assert_eq!(line["cards"], json!([{"pan": "6222020000000001"}]));
+        assert!(line.get("journal_max").is_none());
     }
 
     proptest! {

@@ -127,10 +127,34 @@ pub fn prepare(loaded: &LoadedCase, device: &DeviceIdentity) -> Result<PreparedC
         tmk: config.tmk.clone(),
         key_mode,
         response_timeout_ms: config.response_timeout_ms,
-        stan_start: (config.stan_start != 1).then_some(config.stan_start),
         cards,
+        settings: device_settings(config),
     };
     Ok(PreparedCase { case, compiled, plan, setup })
+}
+
+/// A terminal's settings an operator configures on a real device; the
+/// case line carries those the case sets away from their defaults.
+pub const DEVICE_SETTINGS: [&str; 6] = [
+    "stan_start",
+    "reversal_tries_max",
+    "reversal_exhausted",
+    "journal_max",
+    "offline_queue_max",
+    "sign_off_after_settlement",
+];
+
+fn device_settings(
+    config: &possim_models::terminal::TerminalConfig,
+) -> serde_json::Map<String, serde_json::Value> {
+    let own = serde_json::to_value(config).unwrap_or_default();
+    let default = serde_json::to_value(possim_models::terminal::TerminalConfig::default())
+        .unwrap_or_default();
+    DEVICE_SETTINGS
+        .iter()
+        .filter(|key| own.get(**key).is_some() && own.get(**key) != default.get(**key))
+        .map(|key| (key.to_string(), own[*key].clone()))
+        .collect()
 }
 
 /// The longest a case may take: its script, each instruction's deadline,
