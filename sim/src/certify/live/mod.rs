@@ -9,6 +9,7 @@
 //! - [`identity`]: the device's terminal id, merchant and TMK in the case's.
 //! - [`plan`]: a case's script as instructions, and the power-cut cues.
 //! - [`session`]: the run, case after case, every wait with a deadline.
+//! - [`wire`]: what the wire showed so far (trades, cues landed).
 //! - [`judge`]: a case's verdict from its records.
 //!
 //! ```
@@ -22,3 +23,4 @@ pub mod judge;
 pub mod operator;
 pub mod plan;
 pub mod session;
+pub mod wire;

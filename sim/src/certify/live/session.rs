@@ -27,9 +27,9 @@ use super::identity::{self, DeviceIdentity};
 use super::judge::{judge, LiveVerdict};
 use super::operator::{self, AckResult, Answer, CardLine, CaseSetup, Instruction};
 use super::plan::{plan, CueWhen, Plan, Planned};
+use super::wire::WireWatch;
 use crate::certify::case::Case;
 use crate::certify::evidence::Evidence;
-use crate::certify::matcher::event_of;
 use crate::certify::runner::LoadedCase;
 use crate::live::host::{HostOutput, LiveHost};
 use crate::live::listener::{connection, Input, Outgoing};
@@ -234,23 +234,6 @@ struct Outstanding {
 /// cashier does, `workload.cashier.send_pending_after_ms` later).
 const TRADE_ACTIONS: [&str; 7] =
     ["sale", "inquiry", "pre_auth", "refund", "void", "completion", "pre_auth_cancel"];
-
-/// Whether the answer to the terminal's request `stan` reached it intact.
-fn answered(trace: &Trace, terminal: &str, stan: u32) -> bool {
-    trace.records().iter().any(|record| match &record.event {
-        TraceEvent::Frame(frame) => {
-            frame.to
-                == possim_models::actor::Node::Terminal(
-                    possim_models::iso8583::values::TerminalId::new(terminal)
-                        .expect("the case's id"),
-                )
-                && frame.stan == Some(stan)
-                && matches!(frame.mti.as_deref(), Some("0210" | "0110"))
-                && frame.fate == crate::trace::Fate::Delivered
-        }
-        _ => false,
-    })
-}
 
 /// Why a case stopped before its quiet end.
 enum Stop {
@@ -488,10 +471,7 @@ impl Run<'_, '_> {
         let mut power_on: Option<(tokio::time::Instant, String)> = None;
         let mut frames_from_terminal = 0u64;
         let mut last_frame = tokio::time::Instant::now();
-        // The terminal's online trade requests by STAN, in order, and the
-        // records read so far for the cues.
-        let mut trade_stans: Vec<u32> = Vec::new();
-        let mut scanned = 0usize;
+        let mut wire = WireWatch::new(terminal.trimmed());
         let mut finished: Vec<Outstanding> = Vec::new();
         let mut closing_given = !case.plan.closing_settlement;
         let mut send_pending_at: Option<tokio::time::Instant> = None;
@@ -517,7 +497,7 @@ impl Run<'_, '_> {
                     closing_given = true;
                     let settle =
                         Instruction { action: "settle".into(), fields: Default::default() };
-                    let counts = (frames_from_terminal, trade_stans.len());
+                    let counts = (frames_from_terminal, wire.trades());
                     self.give(case, &settle, &mut outstanding, counts);
                     continue;
                 }
@@ -543,9 +523,8 @@ impl Run<'_, '_> {
                 started + Duration::from_millis(at.as_millis().saturating_sub(origin.as_millis()))
             });
             let pending_at = send_pending_at.filter(|_| outstanding.is_empty());
-            let wake = [next_at, ack_deadline, cue_at, host_at, power_on.as_ref().map(|p| p.0)]
-                .into_iter()
-                .chain([pending_at])
+            let power_on_at = power_on.as_ref().map(|p| p.0);
+            let wake = [next_at, ack_deadline, cue_at, host_at, power_on_at, pending_at]
                 .into_iter()
                 .flatten()
                 .chain(idle.then_some(quiet_at))
@@ -663,39 +642,7 @@ impl Run<'_, '_> {
             }
             // Cues: what the wire shows since the last look.
             let records = host.trace().map_or(&[][..], |trace| trace.records());
-            let mut landed: Vec<usize> = Vec::new();
-            for record in records.get(scanned..).unwrap_or(&[]) {
-                let Some(event) = event_of(record) else { continue };
-                let stan = event.fields.get("stan").and_then(|s| s.as_u64());
-                if event.source == "frame"
-                    && event.fields["from"] == serde_json::json!(terminal.trimmed())
-                    && (event.name == "0200" || event.name == "0100")
-                {
-                    if let Some(stan) = stan.map(|s| s as u32) {
-                        if trade_stans.last() != Some(&stan) {
-                            trade_stans.push(stan);
-                            let trade = trade_stans.len() as u32;
-                            landed.extend(case.plan.cues.iter().enumerate().filter_map(
-                                |(index, cue)| {
-                                    (cue.when == CueWhen::RequestIn { trade }).then_some(index)
-                                },
-                            ));
-                        }
-                    }
-                }
-                if event.source == "issuer" && event.name == "approved" {
-                    let key_stan = event.fields["key"]["stan"].as_u64().map(|s| s as u32);
-                    for (index, cue) in case.plan.cues.iter().enumerate() {
-                        if let CueWhen::Approved { trade } = cue.when {
-                            let stan = trade_stans.get(trade as usize - 1).copied();
-                            if stan.is_some() && stan == key_stan {
-                                landed.push(index);
-                            }
-                        }
-                    }
-                }
-            }
-            scanned = records.len();
+            let mut landed = wire.look(records, &case.plan.cues);
             for (index, cue) in case.plan.cues.iter().enumerate() {
                 if let CueWhen::At { at_ms } = cue.when {
                     if wall(at_ms) <= at {
@@ -709,7 +656,7 @@ impl Run<'_, '_> {
                 }
                 let cue = &case.plan.cues[index];
                 let off = Instruction { action: "power_off".into(), fields: Default::default() };
-                self.give(case, &off, &mut outstanding, (frames_from_terminal, trade_stans.len()));
+                self.give(case, &off, &mut outstanding, (frames_from_terminal, wire.trades()));
                 host.note(now(), fault_record(FaultKind::PowerCut, &terminal, &cue.words));
                 power_on = Some((at + Duration::from_millis(cue.off_ms), cue.words.clone()));
             }
@@ -717,12 +664,7 @@ impl Run<'_, '_> {
                 let busy = outstanding.values().any(|o| o.action == "power_off");
                 if due <= at && !busy {
                     let on = Instruction { action: "power_on".into(), fields: Default::default() };
-                    self.give(
-                        case,
-                        &on,
-                        &mut outstanding,
-                        (frames_from_terminal, trade_stans.len()),
-                    );
+                    self.give(case, &on, &mut outstanding, (frames_from_terminal, wire.trades()));
                     host.note(now(), fault_record(FaultKind::PowerOn, &terminal, &words));
                     power_on = None;
                 }
@@ -731,13 +673,11 @@ impl Run<'_, '_> {
             // A trade whose answer did not come back intact: "send pending"
             // later, if that comes before the script's next item.
             for given in finished.drain(..) {
-                let sent = trade_stans.len() > given.trades_then;
-                let trace = host.trace().expect("recording");
+                let sent = wire.trades() > given.trades_then;
+                let records = host.trace().map_or(&[][..], |trace| trace.records());
                 let lost = sent
                     && TRADE_ACTIONS.contains(&given.action.as_str())
-                    && trade_stans
-                        .last()
-                        .is_some_and(|stan| !answered(trace, terminal.trimmed(), *stan));
+                    && wire.last_trade_answered(records) == Some(false);
                 let due = at + Duration::from_millis(send_pending_after_ms);
                 let before_next =
                     case.plan.items.get(next_item).is_none_or(|item| due < wall(item.at_ms));
@@ -750,12 +690,7 @@ impl Run<'_, '_> {
                 send_pending_at = None;
                 let press =
                     Instruction { action: "send_pending".into(), fields: Default::default() };
-                self.give(
-                    case,
-                    &press,
-                    &mut outstanding,
-                    (frames_from_terminal, trade_stans.len()),
-                );
+                self.give(case, &press, &mut outstanding, (frames_from_terminal, wire.trades()));
             }
             if outstanding.is_empty() && power_on.is_none() && send_pending_at.is_none() {
                 if let Some(Planned { at_ms, instruction }) = case.plan.items.get(next_item) {
@@ -765,7 +700,7 @@ impl Run<'_, '_> {
                             case,
                             instruction,
                             &mut outstanding,
-                            (frames_from_terminal, trade_stans.len()),
+                            (frames_from_terminal, wire.trades()),
                         );
                     }
                 }
