@@ -9,7 +9,7 @@
 //! | `delay_answer` | sends the answer at request + the terminal's timeout + `offset_ms` |
 //! | `corrupt_answer` | flips a bit of the answer's MAC |
 //! | `duplicate_request` | hands the request to the switch twice |
-//! | `drop_reversals` | withholds the answer to each reversal's first try |
+//! | `drop_reversals` | withholds the answer to each reversal's first try (`certify --serve`: drops every reversal until healing, as the simulated line) |
 //! | `drop_settlement_answer` | withholds the first 0510 |
 //! | `reset_after_request` | closes the connection once the request is in |
 //! | `answer_code` | answers that trade with the code itself, not forwarded |
@@ -104,6 +104,12 @@ pub struct ServeFaults {
     /// The fault the last `on_request` or `on_answer` applied: what a
     /// recording host writes into its trace, in the simulator's words.
     fired: Option<ProtocolFault>,
+    /// Faults apply as the simulated line applies them (`certify --serve`,
+    /// whose cases were written against the simulator): `drop_reversals`
+    /// drops every reversal request, not the first answer.
+    like_simulator: bool,
+    /// The healing phase began: no fault applies any more.
+    healed: bool,
 }
 
 /// Whether serve can apply a fault kind (the others are the terminal's).
@@ -139,6 +145,17 @@ impl ServeFaults {
         &self.not_applicable
     }
 
+    /// Applies the faults as the simulator's line does (see the field).
+    pub fn like_simulator(&mut self) {
+        self.like_simulator = true;
+    }
+
+    /// The safety phase is over: from now on every frame passes untouched,
+    /// as the simulator's faults stop when healing begins.
+    pub fn heal(&mut self) {
+        self.healed = true;
+    }
+
     /// The fault the last request or answer had applied, taken.
     pub fn take_fired(&mut self) -> Option<ProtocolFault> {
         self.fired.take()
@@ -152,9 +169,21 @@ impl ServeFaults {
         terminal: TerminalId,
         message: &CupMessage,
     ) -> (RequestVerdict, Option<String>) {
+        if self.healed {
+            return (RequestVerdict::Forward, None);
+        }
         let Some(state) = self.terminals.get_mut(&terminal) else {
             return (RequestVerdict::Forward, None);
         };
+        if let CupMessage::Reversal(_) = message {
+            let drop =
+                state.faults.iter().any(|f| matches!(f, ProtocolFault::DropReversals { .. }));
+            if self.like_simulator && drop {
+                self.fired = Some(ProtocolFault::DropReversals { terminal });
+                let stan = message.stan().value();
+                return (RequestVerdict::Discard, Some(format!("drop_reversals: stan {stan}")));
+            }
+        }
         let CupMessage::Trade(request) = message else {
             return (RequestVerdict::Forward, None);
         };
@@ -225,10 +254,17 @@ impl ServeFaults {
         message: &CupMessage,
         timeout_ms: u64,
     ) -> (AnswerVerdict, Option<String>) {
+        if self.healed {
+            return (AnswerVerdict::Deliver, None);
+        }
         let Some(state) = self.terminals.get_mut(&terminal) else {
             return (AnswerVerdict::Deliver, None);
         };
         match message {
+            // Dropped as requests already.
+            CupMessage::TradeAnswer(answer) if answer.reversal && self.like_simulator => {
+                (AnswerVerdict::Deliver, None)
+            }
             CupMessage::TradeAnswer(answer) if answer.reversal => {
                 let stan = answer.stan.value();
                 let drop =

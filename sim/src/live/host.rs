@@ -288,6 +288,10 @@ impl LiveHost {
         &self.faults
     }
 
+    pub fn faults_mut(&mut self) -> &mut ServeFaults {
+        &mut self.faults
+    }
+
     pub fn watch_mut(&mut self) -> &mut TerminalWatch {
         &mut self.watch
     }

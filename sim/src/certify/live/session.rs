@@ -35,6 +35,7 @@ use crate::live::host::{HostOutput, LiveHost};
 use crate::live::listener::{connection, Input, Outgoing};
 use crate::live::log::LiveLog;
 use crate::scenario::compile::CompiledScenario;
+use crate::scenario::model::ProtocolFault;
 use crate::trace::{FaultCause, FaultKind, FaultRecord, Phase, Trace, TraceEvent};
 
 /// Records one live case may keep; past it the case ends, not exercised,
@@ -160,7 +161,8 @@ fn device_settings(
 /// The longest a case may take: its script, each instruction's deadline,
 /// and the quiet after.
 pub fn case_bound_ms(case: &PreparedCase, options: &LiveOptions) -> u64 {
-    let last_ms = case.plan.items.last().map_or(0, |item| item.at_ms);
+    let last_ms =
+        case.plan.items.last().map_or(0, |item| item.at_ms).max(case.compiled.run.safety_ms);
     let waits = (case.plan.items.len() + 2 * case.plan.cues.len() + 3) as u64;
     let cue_ms: u64 = case.plan.cues.iter().map(|cue| cue.off_ms).sum();
     last_ms + cue_ms + waits * options.operator_timeout_ms + 2 * options.linger_ms
@@ -440,6 +442,7 @@ impl Run<'_, '_> {
             TraceEvent::Setup(crate::world::setup_record(&case.compiled, case.compiled.run.seed)),
         );
         host.record_into(trace);
+        host.faults_mut().like_simulator();
         match self.options.mode {
             OperatorMode::Json => self.out.line(&operator::case_line(&case.setup)),
             OperatorMode::Console => self.out.text(&format!(
@@ -473,6 +476,21 @@ impl Run<'_, '_> {
         let mut last_frame = tokio::time::Instant::now();
         let mut wire = WireWatch::new(terminal.trimmed());
         let mut finished: Vec<Outstanding> = Vec::new();
+        // The simulator's faults stop as the healing phase begins: a case
+        // that names a phase, or whose fault lasts until then, waits for it.
+        let heal_at = wall(case.compiled.run.safety_ms);
+        let mut healed = false;
+        let needs_healing = case.case.steps.iter().any(|step| {
+            [Some(step.pattern()), step.never.clone(), step.until.clone()]
+                .iter()
+                .flatten()
+                .any(|pattern| pattern.phase.is_some())
+        }) || case
+            .compiled
+            .faults
+            .protocol
+            .iter()
+            .any(|fault| matches!(fault, ProtocolFault::DropReversals { .. }));
         let mut closing_given = !case.plan.closing_settlement;
         let mut send_pending_at: Option<tokio::time::Instant> = None;
         let send_pending_after_ms = case.compiled.workload.cashier.send_pending_after_ms;
@@ -483,6 +501,7 @@ impl Run<'_, '_> {
                 && outstanding.is_empty()
                 && power_on.is_none()
                 && send_pending_at.is_none()
+                && (healed || !needs_healing)
                 && cues_fired
                     .iter()
                     .zip(&case.plan.cues)
@@ -524,13 +543,15 @@ impl Run<'_, '_> {
             });
             let pending_at = send_pending_at.filter(|_| outstanding.is_empty());
             let power_on_at = power_on.as_ref().map(|p| p.0);
-            let wake = [next_at, ack_deadline, cue_at, host_at, power_on_at, pending_at]
-                .into_iter()
-                .flatten()
-                .chain(idle.then_some(quiet_at))
-                .min()
-                .unwrap_or(far)
-                .min(bound);
+            let healing_at = (!healed).then_some(heal_at);
+            let wake =
+                [next_at, ack_deadline, cue_at, host_at, power_on_at, pending_at, healing_at]
+                    .into_iter()
+                    .flatten()
+                    .chain(idle.then_some(quiet_at))
+                    .min()
+                    .unwrap_or(far)
+                    .min(bound);
             let reading = self.options.mode == OperatorMode::Json;
             tokio::select! {
                 input = self.answers.recv(), if reading => {
@@ -614,6 +635,11 @@ impl Run<'_, '_> {
                     "the case passed its bound of {} s",
                     case_bound_ms(case, &self.options).div_ceil(1000)
                 )));
+            }
+            if !healed && at >= heal_at {
+                healed = true;
+                host.note(now(), TraceEvent::Phase { phase: Phase::Healing });
+                host.faults_mut().heal();
             }
             if host.poll_timeout().is_some_and(|t| t <= now()) {
                 host.on_timeout(now());
