@@ -61,7 +61,10 @@ pub struct Plan {
     /// In the order they are given (by `at_ms`, then as written).
     pub items: Vec<Planned>,
     pub cues: Vec<PowerCue>,
-    /// Terminal-side faults no operator instruction can place.
+    /// Terminal-side faults no operator instruction can place, and host
+    /// faults the live host does not apply (a crash, an issuer down, a
+    /// cutoff, a partition): a case with one is not exercised rather than
+    /// judged without it.
     pub unplaceable: Vec<String>,
     /// The cashier settles at the end of the day (`settle_at_end`).
     pub closing_settlement: bool,
@@ -126,6 +129,12 @@ pub fn plan(scenario: &CompiledScenario) -> Plan {
                 off_ms: *off_ms,
                 words: "scheduled power cut".into(),
             });
+        } else {
+            let kind = serde_json::to_value(&fault.fault)
+                .ok()
+                .and_then(|value| value.get("kind").and_then(Value::as_str).map(str::to_string))
+                .unwrap_or_else(|| "?".into());
+            plan.unplaceable.push(format!("scheduled {kind} at {} ms", fault.at_ms));
         }
     }
     for fault in &scenario.faults.protocol {
@@ -143,7 +152,10 @@ pub fn plan(scenario: &CompiledScenario) -> Plan {
             }
             ProtocolFault::CorruptRequest { .. }
             | ProtocolFault::ReverseUnknown { .. }
-            | ProtocolFault::DuplicateUploads { .. } => plan.unplaceable.push(fault.placement()),
+            | ProtocolFault::DuplicateUploads { .. }
+            | ProtocolFault::SwitchCrashWithReversalsQueued { .. }
+            | ProtocolFault::CutoffDuringSettlement { .. }
+            | ProtocolFault::Frame { .. } => plan.unplaceable.push(fault.placement()),
             _ => {}
         }
     }
@@ -192,7 +204,8 @@ mod tests {
     fn power_cuts_are_cues_and_what_no_operator_can_do_is_named() {
         let text = format!(
             "{HEAD}faults:\n  scheduled: [{{at_ms: 15000, kind: power_cut, terminal: CT080001, \
-             off_ms: 800}}]\n  protocol:\n\
+             off_ms: 800}}, {{at_ms: 1000, kind: issuer_down, issuer: 0, for_ms: 500}}]\n  \
+             protocol:\n\
              \x20   - {{kind: power_off, terminal: CT080001, trade: 1, phase: after_request_left, \
              off_ms: 1500}}\n\
              \x20   - {{kind: power_off, terminal: CT080001, trade: 2, phase: \
@@ -210,6 +223,9 @@ mod tests {
             ]
         );
         assert_eq!(plan.cues[1].words, "power off after the request of trade 1 left");
-        assert_eq!(plan.unplaceable, ["corrupt the request of trade 2"]);
+        assert_eq!(
+            plan.unplaceable,
+            ["scheduled issuer_down at 1000 ms", "corrupt the request of trade 2"]
+        );
     }
 }

@@ -455,7 +455,8 @@ impl Run<'_, '_> {
         if !case.plan.unplaceable.is_empty() {
             self.expired_cases.insert(id.clone());
             return Err(Stop::NotExercised(format!(
-                "a fault the terminal must suffer cannot be asked of it live: {}",
+                "a fault cannot be applied live (the terminal's own, or a host fault the live \
+                 host does not play): {}",
                 case.plan.unplaceable.join("; ")
             )));
         }
