@@ -36,7 +36,7 @@ use possim_models::iso8583::trade::TradeResponse;
 use possim_models::iso8583::values::TerminalId;
 use possim_models::iso8583::{Frame, Header, ResponseCode};
 use possim_models::issuer::Issuer;
-use possim_models::network::Network;
+use possim_models::network::{Network, NetworkCommand};
 use possim_models::switch::{Authentication, Switch, SwitchEventKind};
 use possim_models::time::{Calendar, Instant};
 use possim_models::wire::{seal_with_header, SOFTWARE_VERSION};
@@ -165,6 +165,9 @@ pub struct LiveHost {
     /// hop, its elements' events, the faults it applied); `None`: not
     /// recorded (`serve` judges with its watcher alone).
     trace: Option<Trace>,
+    /// Issuers made silent (a scheduled `issuer_silent`): what they send is
+    /// dropped, as the simulator's world drops it.
+    silent: BTreeSet<u16>,
     /// Online trade requests received.
     pub trades_received: u64,
     pub frames_received: u64,
@@ -229,6 +232,7 @@ impl LiveHost {
             arrivals: BTreeMap::new(),
             outputs: VecDeque::new(),
             trace: None,
+            silent: BTreeSet::new(),
             trades_received: 0,
             frames_received: 0,
             frames_rejected: 0,
@@ -272,6 +276,23 @@ impl LiveHost {
             frame: None,
         };
         self.note(now, TraceEvent::Fault(record));
+    }
+
+    /// A scheduled host fault on the network (a cutoff, an issuer down or
+    /// up), applied now.
+    pub fn network_command(&mut self, now: Instant, command: NetworkCommand) {
+        self.network.handle_command(now, command);
+        self.drain(now);
+    }
+
+    /// Issuer `issuer` stops answering (its answers are dropped), or
+    /// answers again.
+    pub fn set_issuer_silent(&mut self, issuer: u16, silent: bool) {
+        if silent {
+            self.silent.insert(issuer);
+        } else {
+            self.silent.remove(&issuer);
+        }
     }
 
     /// The models' time at wall-clock zero: the scenario's opening hour.
@@ -668,6 +689,9 @@ impl LiveHost {
             for (from, transmit) in outbound {
                 match transmit.to {
                     Node::Terminal(terminal) => self.answer(now, terminal, transmit.bytes),
+                    to if matches!(from, Node::Issuer(index) if self.silent.contains(&index)) => {
+                        self.note_frame(now, from, to, &transmit.bytes, Fate::Dropped);
+                    }
                     to => {
                         let at = now + self.latency(from, to);
                         self.note_frame(now, from, to, &transmit.bytes, Fate::Delivered);

@@ -27,7 +27,10 @@ use serde_json::{json, Map, Value};
 
 use super::operator::Instruction;
 use crate::scenario::compile::CompiledScenario;
+use possim_models::network::NetworkCommand;
+
 use crate::scenario::model::{Fault, PowerPhase, ProtocolFault, TradeChoice};
+use crate::trace::FaultKind;
 
 /// One instruction, not before `at_ms` after the operator's `ready`.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,11 +59,32 @@ pub struct PowerCue {
     pub words: String,
 }
 
+/// What the live host does for a scheduled host fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostAction {
+    /// A command to the network (a cutoff, an issuer down or up).
+    Network(NetworkCommand),
+    /// An issuer stops answering (`true`) or answers again.
+    Silent { issuer: u16, silent: bool },
+}
+
+/// A scheduled host fault's start or end, at `at_ms` after `ready`, and
+/// how the trace records it (as the simulator does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostStep {
+    pub at_ms: u64,
+    pub action: HostAction,
+    pub kind: FaultKind,
+    pub target: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Plan {
     /// In the order they are given (by `at_ms`, then as written).
     pub items: Vec<Planned>,
     pub cues: Vec<PowerCue>,
+    /// The scheduled host faults the live host plays, by time.
+    pub host: Vec<HostStep>,
     /// Terminal-side faults no operator instruction can place, and host
     /// faults the live host does not apply (a crash, an issuer down, a
     /// cutoff, a partition): a case with one is not exercised rather than
@@ -75,6 +99,68 @@ fn fields(value: Value) -> Map<String, Value> {
         Value::Object(map) => map,
         _ => Map::new(),
     }
+}
+
+/// A scheduled host fault's start and end as the live host plays them;
+/// `None`: one it does not play (a crash, a partition, a hold).
+fn host_steps(at_ms: u64, fault: &Fault) -> Option<[HostStep; 2]> {
+    let step = |at_ms, action, kind, target: &str| HostStep {
+        at_ms,
+        action,
+        kind,
+        target: target.to_string(),
+    };
+    Some(match *fault {
+        Fault::IssuerDown { issuer, for_ms } => {
+            let target = format!("issuer-{issuer}");
+            [
+                step(
+                    at_ms,
+                    HostAction::Network(NetworkCommand::IssuerDown(issuer)),
+                    FaultKind::IssuerDown,
+                    &target,
+                ),
+                step(
+                    at_ms + for_ms,
+                    HostAction::Network(NetworkCommand::IssuerUp(issuer)),
+                    FaultKind::IssuerUp,
+                    &target,
+                ),
+            ]
+        }
+        Fault::IssuerSilent { issuer, for_ms } => {
+            let target = format!("issuer-{issuer} silent");
+            [
+                step(
+                    at_ms,
+                    HostAction::Silent { issuer, silent: true },
+                    FaultKind::IssuerDown,
+                    &target,
+                ),
+                step(
+                    at_ms + for_ms,
+                    HostAction::Silent { issuer, silent: false },
+                    FaultKind::IssuerUp,
+                    &target,
+                ),
+            ]
+        }
+        Fault::Cutoff { for_ms } => [
+            step(
+                at_ms,
+                HostAction::Network(NetworkCommand::CutoffStart),
+                FaultKind::CutoffStart,
+                "network",
+            ),
+            step(
+                at_ms + for_ms,
+                HostAction::Network(NetworkCommand::CutoffEnd),
+                FaultKind::CutoffEnd,
+                "network",
+            ),
+        ],
+        _ => return None,
+    })
 }
 
 fn trade_action(choice: TradeChoice) -> &'static str {
@@ -129,6 +215,8 @@ pub fn plan(scenario: &CompiledScenario) -> Plan {
                 off_ms: *off_ms,
                 words: "scheduled power cut".into(),
             });
+        } else if let Some(steps) = host_steps(fault.at_ms, &fault.fault) {
+            plan.host.extend(steps);
         } else {
             let kind = serde_json::to_value(&fault.fault)
                 .ok()
@@ -137,6 +225,7 @@ pub fn plan(scenario: &CompiledScenario) -> Plan {
             plan.unplaceable.push(format!("scheduled {kind} at {} ms", fault.at_ms));
         }
     }
+    plan.host.sort_by_key(|step| step.at_ms);
     for fault in &scenario.faults.protocol {
         match fault {
             ProtocolFault::PowerOff { trade, phase, off_ms, .. } => {
@@ -204,7 +293,8 @@ mod tests {
     fn power_cuts_are_cues_and_what_no_operator_can_do_is_named() {
         let text = format!(
             "{HEAD}faults:\n  scheduled: [{{at_ms: 15000, kind: power_cut, terminal: CT080001, \
-             off_ms: 800}}, {{at_ms: 1000, kind: issuer_down, issuer: 0, for_ms: 500}}]\n  \
+             off_ms: 800}}, {{at_ms: 1000, kind: issuer_down, issuer: 0, for_ms: 500}}, \
+             {{at_ms: 2000, kind: crash, host: switch, restart_after_ms: 500}}]\n  \
              protocol:\n\
              \x20   - {{kind: power_off, terminal: CT080001, trade: 1, phase: after_request_left, \
              off_ms: 1500}}\n\
@@ -223,9 +313,11 @@ mod tests {
             ]
         );
         assert_eq!(plan.cues[1].words, "power off after the request of trade 1 left");
+        let host: Vec<(u64, FaultKind)> = plan.host.iter().map(|h| (h.at_ms, h.kind)).collect();
+        assert_eq!(host, [(1000, FaultKind::IssuerDown), (1500, FaultKind::IssuerUp)]);
         assert_eq!(
             plan.unplaceable,
-            ["scheduled issuer_down at 1000 ms", "corrupt the request of trade 2"]
+            ["scheduled crash at 2000 ms", "corrupt the request of trade 2"]
         );
     }
 }

@@ -26,7 +26,7 @@ use tokio::sync::mpsc;
 use super::identity::{self, DeviceIdentity};
 use super::judge::{judge, LiveVerdict};
 use super::operator::{self, AckResult, Answer, CardLine, CaseSetup, Instruction};
-use super::plan::{plan, CueWhen, Plan, Planned};
+use super::plan::{plan, CueWhen, HostAction, Plan, Planned};
 use super::wire::WireWatch;
 use crate::certify::case::Case;
 use crate::certify::evidence::Evidence;
@@ -477,6 +477,7 @@ impl Run<'_, '_> {
         let mut last_frame = tokio::time::Instant::now();
         let mut wire = WireWatch::new(terminal.trimmed());
         let mut finished: Vec<Outstanding> = Vec::new();
+        let mut next_host = 0usize;
         // The simulator's faults stop as the healing phase begins: a case
         // that names a phase, or whose fault lasts until then, waits for it.
         let heal_at = wall(case.compiled.run.safety_ms);
@@ -503,6 +504,7 @@ impl Run<'_, '_> {
                 && power_on.is_none()
                 && send_pending_at.is_none()
                 && (healed || !needs_healing)
+                && next_host >= case.plan.host.len()
                 && cues_fired
                     .iter()
                     .zip(&case.plan.cues)
@@ -545,14 +547,15 @@ impl Run<'_, '_> {
             let pending_at = send_pending_at.filter(|_| outstanding.is_empty());
             let power_on_at = power_on.as_ref().map(|p| p.0);
             let healing_at = (!healed).then_some(heal_at);
-            let wake =
-                [next_at, ack_deadline, cue_at, host_at, power_on_at, pending_at, healing_at]
-                    .into_iter()
-                    .flatten()
-                    .chain(idle.then_some(quiet_at))
-                    .min()
-                    .unwrap_or(far)
-                    .min(bound);
+            let host_fault_at = case.plan.host.get(next_host).map(|step| wall(step.at_ms));
+            let wake = [next_at, ack_deadline, cue_at, host_at, power_on_at, pending_at]
+                .into_iter()
+                .chain([healing_at, host_fault_at])
+                .flatten()
+                .chain(idle.then_some(quiet_at))
+                .min()
+                .unwrap_or(far)
+                .min(bound);
             let reading = self.options.mode == OperatorMode::Json;
             tokio::select! {
                 input = self.answers.recv(), if reading => {
@@ -636,6 +639,22 @@ impl Run<'_, '_> {
                     "the case passed its bound of {} s",
                     case_bound_ms(case, &self.options).div_ceil(1000)
                 )));
+            }
+            while let Some(step) = case.plan.host.get(next_host).filter(|s| wall(s.at_ms) <= at) {
+                next_host += 1;
+                match &step.action {
+                    HostAction::Network(command) => host.network_command(now(), command.clone()),
+                    HostAction::Silent { issuer, silent } => {
+                        host.set_issuer_silent(*issuer, *silent)
+                    }
+                }
+                let record = FaultRecord {
+                    kind: step.kind,
+                    target: step.target.clone(),
+                    cause: FaultCause::Scheduled,
+                    frame: None,
+                };
+                host.note(now(), TraceEvent::Fault(record));
             }
             if !healed && at >= heal_at {
                 healed = true;
