@@ -452,7 +452,11 @@ impl LiveHost {
             self.log("fault", vec![("terminal", json(terminal.trimmed())), ("what", json(why))]);
         }
         self.note_fault(now);
-        let fate = if verdict == RequestVerdict::Discard { Fate::Dropped } else { Fate::Delivered };
+        let fate = match verdict {
+            RequestVerdict::Discard => Fate::Dropped,
+            RequestVerdict::ForwardTwice => Fate::Duplicated,
+            _ => Fate::Delivered,
+        };
         self.note_frame(now, Node::Terminal(terminal), Node::Switch, bytes, fate);
         if self.arrivals.len() >= ARRIVALS_MAX {
             self.arrivals.pop_first();

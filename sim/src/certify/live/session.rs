@@ -752,6 +752,9 @@ impl Run<'_, '_> {
                 }
             }
         }
+        // As the simulator's trace ends: the wire was watched until the
+        // terminal was quiet, so a `never` step to the end judged that.
+        host.note(now(), TraceEvent::Phase { phase: Phase::End });
         let trace = host.trace().expect("recording");
         let (verdict, evidence) = judge(&case.case, &case.compiled, trace);
         if host.terminals_seen() == 0 {
