@@ -228,7 +228,17 @@ const RUN_BOUND: Duration = Duration::from_secs(400);
 /// script (`py_terminal.py --operator` plus `flags`): the exit code and each
 /// case's verdict word.
 fn against_python(flags: &[&str], possim_args: &[&str]) -> (i32, Vec<(String, String)>, String) {
-    let dir = fixtures();
+    against_python_in(&fixtures(), "LT-", flags, possim_args, RUN_BOUND)
+}
+
+/// As [`against_python`], the cases of `dir` whose ids start `prefix`.
+fn against_python_in(
+    dir: &std::path::Path,
+    prefix: &str,
+    flags: &[&str],
+    possim_args: &[&str],
+    bound: Duration,
+) -> (i32, Vec<(String, String)>, String) {
     let mut possim = Command::new(env!("CARGO_BIN_EXE_possim"))
         .current_dir(root())
         .args(["certify", "--serve", "127.0.0.1:0", "--operator", "json"])
@@ -269,10 +279,10 @@ fn against_python(flags: &[&str], possim_args: &[&str]) -> (i32, Vec<(String, St
         if let Some(status) = possim.try_wait().unwrap() {
             break status.code().unwrap_or(-1);
         }
-        if started.elapsed() > RUN_BOUND {
+        if started.elapsed() > bound {
             let _ = possim.kill();
             let _ = python.kill();
-            panic!("the run passed {RUN_BOUND:?}");
+            panic!("the run passed {bound:?}");
         }
         std::thread::sleep(Duration::from_millis(100));
     };
@@ -286,7 +296,7 @@ fn against_python(flags: &[&str], possim_args: &[&str]) -> (i32, Vec<(String, St
         .filter_map(|line| {
             let mut words = line.split_whitespace();
             let (id, word) = (words.next()?, words.next()?);
-            (id.starts_with("LT-")
+            (id.starts_with(prefix)
                 && !id.ends_with(':')
                 && ["pass", "fail", "not_exercised"].contains(&word))
             .then(|| (id.to_string(), word.to_string()))

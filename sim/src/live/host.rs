@@ -168,6 +168,11 @@ pub struct LiveHost {
     /// Issuers made silent (a scheduled `issuer_silent`): what they send is
     /// dropped, as the simulator's world drops it.
     silent: BTreeSet<u16>,
+    /// Terminals whose power is cut (`certify --serve` tells the host at
+    /// the moment it tells the operator): an answer meant for one is lost,
+    /// as the simulated terminal that is off loses it, however fast the
+    /// person at the real one is.
+    off: BTreeSet<TerminalId>,
     /// Online trade requests received.
     pub trades_received: u64,
     pub frames_received: u64,
@@ -233,6 +238,7 @@ impl LiveHost {
             outputs: VecDeque::new(),
             trace: None,
             silent: BTreeSet::new(),
+            off: BTreeSet::new(),
             trades_received: 0,
             frames_received: 0,
             frames_rejected: 0,
@@ -292,6 +298,16 @@ impl LiveHost {
             self.silent.insert(issuer);
         } else {
             self.silent.remove(&issuer);
+        }
+    }
+
+    /// `terminal`'s power is cut (`true`) or back: while it is off, answers
+    /// meant for it are lost.
+    pub fn set_terminal_off(&mut self, terminal: TerminalId, off: bool) {
+        if off {
+            self.off.insert(terminal);
+        } else {
+            self.off.remove(&terminal);
         }
     }
 
@@ -710,6 +726,9 @@ impl LiveHost {
     /// An answer from the switch to a terminal, through the fault plan.
     fn answer(&mut self, now: Instant, terminal: TerminalId, mut bytes: Vec<u8>) {
         let to = Node::Terminal(terminal);
+        if self.off.contains(&terminal) {
+            return self.note_frame(now, Node::Switch, to, &bytes, Fate::Lost);
+        }
         let reached =
             |route: Option<ConnId>| if route.is_some() { Fate::Delivered } else { Fate::Lost };
         let Ok(frame) = Frame::decode(&bytes) else {

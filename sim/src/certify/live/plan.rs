@@ -226,6 +226,21 @@ pub fn plan(scenario: &CompiledScenario) -> Plan {
         }
     }
     plan.host.sort_by_key(|step| step.at_ms);
+    // The live host applies one placed fault per trade, and a copy at once.
+    let host_faults: Vec<&ProtocolFault> = scenario
+        .faults
+        .protocol
+        .iter()
+        .filter(|fault| crate::live::faults::serve_applies(fault) && fault.trade().is_some())
+        .collect();
+    for (index, fault) in host_faults.iter().enumerate() {
+        let twice = host_faults[..index].iter().any(|other| other.trade() == fault.trade());
+        let late_copy =
+            matches!(fault, ProtocolFault::DuplicateRequest { after_ms, .. } if *after_ms > 0);
+        if twice || late_copy {
+            plan.unplaceable.push(format!("{} (not played live)", fault.placement()));
+        }
+    }
     for fault in &scenario.faults.protocol {
         match fault {
             ProtocolFault::PowerOff { trade, phase, off_ms, .. } => {

@@ -703,6 +703,7 @@ impl Run<'_, '_> {
                 let cue = &case.plan.cues[index];
                 let off = Instruction { action: "power_off".into(), fields: Default::default() };
                 self.give(case, &off, &mut outstanding, (frames_from_terminal, wire.trades()));
+                host.set_terminal_off(terminal, true);
                 host.note(now(), fault_record(FaultKind::PowerCut, &terminal, &cue.words));
                 power_on = Some((at + Duration::from_millis(cue.off_ms), cue.words.clone()));
             }
@@ -711,6 +712,7 @@ impl Run<'_, '_> {
                 if due <= at && !busy {
                     let on = Instruction { action: "power_on".into(), fields: Default::default() };
                     self.give(case, &on, &mut outstanding, (frames_from_terminal, wire.trades()));
+                    host.set_terminal_off(terminal, false);
                     host.note(now(), fault_record(FaultKind::PowerOn, &terminal, &words));
                     power_on = None;
                 }
