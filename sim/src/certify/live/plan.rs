@@ -226,6 +226,21 @@ pub fn plan(scenario: &CompiledScenario) -> Plan {
         }
     }
     plan.host.sort_by_key(|step| step.at_ms);
+    // A battery that dies by itself is the terminal model's own: no
+    // instruction makes a real one die at that message.
+    let default = possim_models::terminal::TerminalConfig::default();
+    for terminal in &scenario.terminals {
+        let config = &terminal.config;
+        if config.battery_start_percent != default.battery_start_percent
+            || config.battery_drain_per_message_permille
+                != default.battery_drain_per_message_permille
+        {
+            plan.unplaceable.push(format!(
+                "a battery at {} % draining {} per mille a message",
+                config.battery_start_percent, config.battery_drain_per_message_permille
+            ));
+        }
+    }
     // The live host applies one placed fault per trade, and a copy at once.
     let host_faults: Vec<&ProtocolFault> = scenario
         .faults
