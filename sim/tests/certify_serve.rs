@@ -360,3 +360,40 @@ fn a_device_with_its_own_identity_is_judged_as_the_case_s_terminal() {
     assert_eq!(code, 0, "{log}");
     assert!(log.contains("== LT-04: terminal POS00042"), "the case line named the device: {log}");
 }
+
+/// The suite's own `device: terminal` cases the Python terminal implements
+/// and passes, in groups run side by side. Ignored by default: the cases
+/// wait out their scripts' real time (up to five minutes a case); run with
+/// `cargo test -p possim-sim --test certify_serve -- --ignored`.
+#[test]
+#[ignore = "minutes of real time: the suite's scripts"]
+fn the_python_terminal_passes_the_suite_s_terminal_cases_it_implements() {
+    let groups: [&[&str]; 6] = [
+        &["CT-01", "CT-02", "CT-03", "CT-04", "CT-06"],
+        &["CT-05", "CT-07", "CT-08", "CT-09"],
+        &["CT-10", "CT-11", "CT-13", "CT-14", "CT-15"],
+        &["CT-16", "CT-19", "CT-20", "CT-21", "CT-22"],
+        &["CT-23", "CT-24", "CT-28", "CT-29", "CT-32"],
+        &["CT-35", "CT-37", "CT-38", "CT-46"],
+    ];
+    let suite = root().join("scenarios/certification");
+    let runs: Vec<_> = groups
+        .iter()
+        .map(|ids| {
+            let suite = suite.clone();
+            let ids: Vec<&'static str> = ids.to_vec();
+            std::thread::spawn(move || {
+                let args: Vec<&str> = ids.iter().flat_map(|id| ["--case", id]).collect();
+                let run = against_python_in(&suite, "CT-", &[], &args, Duration::from_secs(3000));
+                (ids, run)
+            })
+        })
+        .collect();
+    for run in runs {
+        let (ids, (code, verdicts, log)) = run.join().unwrap();
+        let expected: Vec<(String, String)> =
+            ids.iter().map(|id| (id.to_string(), "pass".to_string())).collect();
+        assert_eq!(verdicts, expected, "{log}");
+        assert_eq!(code, 0, "{log}");
+    }
+}
