@@ -23,6 +23,7 @@
 //! | numbering | [`numbering`] |
 //! | ecash-balances | [`ecash_balances`] |
 //! | holds-accounted | [`holds_accounted`] |
+//! | declines-are-final | [`declines_are_final`] |
 //!
 //! ```
 //! use possim_sim::oracle::{check, Invariant};
@@ -43,6 +44,7 @@
 
 pub mod authenticated_only;
 pub mod conservation;
+pub mod declines_are_final;
 pub mod ecash_balances;
 pub mod every_unanswered_trade_reversed;
 pub mod holds_accounted;
@@ -86,10 +88,11 @@ pub enum Invariant {
     Numbering,
     EcashBalances,
     HoldsAccounted,
+    DeclinesAreFinal,
 }
 
 impl Invariant {
-    pub const ALL: [Invariant; 10] = [
+    pub const ALL: [Invariant; 11] = [
         Invariant::EveryUnansweredTradeReversed,
         Invariant::OfflineBeforeSettlement,
         Invariant::NoDoubleDebit,
@@ -100,6 +103,7 @@ impl Invariant {
         Invariant::Numbering,
         Invariant::EcashBalances,
         Invariant::HoldsAccounted,
+        Invariant::DeclinesAreFinal,
     ];
 
     /// The kebab-case name used in reports, scenarios and the CLI.
@@ -115,6 +119,7 @@ impl Invariant {
             Invariant::Numbering => "numbering",
             Invariant::EcashBalances => "ecash-balances",
             Invariant::HoldsAccounted => "holds-accounted",
+            Invariant::DeclinesAreFinal => "declines-are-final",
         }
     }
 
@@ -132,6 +137,7 @@ impl Invariant {
             Invariant::Numbering => numbering::check(index),
             Invariant::EcashBalances => ecash_balances::check(index),
             Invariant::HoldsAccounted => holds_accounted::check(index),
+            Invariant::DeclinesAreFinal => declines_are_final::check(index),
         }
     }
 }

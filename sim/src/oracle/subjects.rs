@@ -67,5 +67,8 @@ pub(crate) fn count(invariant: Invariant, index: &TraceIndex) -> (usize, &'stati
             "messages sent by terminals",
         ),
         Invariant::EcashBalances => (super::ecash_balances::cards_judged(index), "e-cash cards"),
+        Invariant::DeclinesAreFinal => {
+            (super::declines_are_final::judged(index), "declines of reversible trades")
+        }
     }
 }
