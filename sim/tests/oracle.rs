@@ -316,7 +316,8 @@ fn invariant_names_are_kebab_case_and_parse_back() {
             "numbering",
             "ecash-balances",
             "holds-accounted",
-            "declines-are-final"
+            "declines-are-final",
+            "sign-off-ends-session"
         ]
     );
     for invariant in Invariant::ALL {
@@ -1964,4 +1965,45 @@ fn declines_are_final_excuses_what_the_line_cannot_show() {
         });
         assert!(reversed_decline, "{path} seed {seed}: no reversed decline left to excuse");
     }
+}
+
+// ---- sign-off-ends-session ----
+
+/// A sale, a settlement the terminal signs off after, then a sale.
+fn signed_off_then_sale(mutation: TerminalMutation) -> Run {
+    let mut run = world(|configs| {
+        configs.terminals[0].sign_off_after_settlement = true;
+        configs.terminals[0].mutation = mutation;
+    });
+    open_the_day(&mut run);
+    sell(&mut run, SALE_FEN);
+    run.h.settle(Duration::from_secs(30));
+    settle(&mut run);
+    sell(&mut run, SALE_FEN);
+    run.h.settle(Duration::from_secs(30));
+    run
+}
+
+#[test]
+fn sign_off_ends_session_passes_when_the_terminal_signs_in_first() {
+    let run = signed_off_then_sale(TerminalMutation::None);
+    let trace = trace_of(&run);
+    let verdict = judged(&trace, Invariant::SignOffEndsSession);
+    assert!(verdict.passed(), "{verdict}");
+    assert_eq!(verdict.judged, 1, "one acknowledged sign-off: {verdict}");
+}
+
+#[test]
+fn sign_off_ends_session_fails_when_the_session_outlives_its_sign_off() {
+    let run = signed_off_then_sale(TerminalMutation::SignOffKeepsSession);
+    let trace = trace_of(&run);
+    let verdict = judged(&trace, Invariant::SignOffEndsSession);
+    let violation = verdict
+        .violations
+        .iter()
+        .find(|v| v.trade.as_ref().is_some_and(|t| t.terminal == run.t))
+        .unwrap_or_else(|| panic!("no violation names {}: {verdict}", run.t));
+    check_shape(violation, Invariant::SignOffEndsSession);
+    assert!(violation.message.contains("sent an 0200"), "{violation}");
+    assert!(evidence_mentions(violation, "0830"), "{violation}");
 }

@@ -24,6 +24,7 @@
 //! | ecash-balances | [`ecash_balances`] |
 //! | holds-accounted | [`holds_accounted`] |
 //! | declines-are-final | [`declines_are_final`] |
+//! | sign-off-ends-session | [`sign_off_ends_session`] |
 //!
 //! ```
 //! use possim_sim::oracle::{check, Invariant};
@@ -54,6 +55,7 @@ pub mod no_double_debit;
 pub mod numbering;
 pub mod offline_before_settlement;
 pub mod settlement_balances;
+pub mod sign_off_ends_session;
 pub mod slip_truth;
 mod subjects;
 pub mod wire;
@@ -89,10 +91,11 @@ pub enum Invariant {
     EcashBalances,
     HoldsAccounted,
     DeclinesAreFinal,
+    SignOffEndsSession,
 }
 
 impl Invariant {
-    pub const ALL: [Invariant; 11] = [
+    pub const ALL: [Invariant; 12] = [
         Invariant::EveryUnansweredTradeReversed,
         Invariant::OfflineBeforeSettlement,
         Invariant::NoDoubleDebit,
@@ -104,6 +107,7 @@ impl Invariant {
         Invariant::EcashBalances,
         Invariant::HoldsAccounted,
         Invariant::DeclinesAreFinal,
+        Invariant::SignOffEndsSession,
     ];
 
     /// The kebab-case name used in reports, scenarios and the CLI.
@@ -120,6 +124,7 @@ impl Invariant {
             Invariant::EcashBalances => "ecash-balances",
             Invariant::HoldsAccounted => "holds-accounted",
             Invariant::DeclinesAreFinal => "declines-are-final",
+            Invariant::SignOffEndsSession => "sign-off-ends-session",
         }
     }
 
@@ -138,6 +143,7 @@ impl Invariant {
             Invariant::EcashBalances => ecash_balances::check(index),
             Invariant::HoldsAccounted => holds_accounted::check(index),
             Invariant::DeclinesAreFinal => declines_are_final::check(index),
+            Invariant::SignOffEndsSession => sign_off_ends_session::check(index),
         }
     }
 }
