@@ -15,7 +15,9 @@
 /// live with the scenario they are part of (so the scenario needs nothing
 /// from certification); they are named here too.
 pub use crate::scenario::{case, guard};
+pub mod drive;
 pub mod matcher;
 pub mod matrix;
 pub mod outcome;
+pub mod registry;
 pub mod runner;
