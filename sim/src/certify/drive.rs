@@ -138,9 +138,8 @@ pub fn drive_case(
         first_answer_timeout_ms: response_timeout_max_ms.saturating_add(FIRST_ANSWER_MARGIN_MS),
     };
     let timeout = Duration::from_millis(options.case_timeout_ms);
-    let outcome = runtime.block_on(async {
-        drive(fleet, drive_options, log, tokio::time::sleep(timeout)).await
-    });
+    let outcome = runtime
+        .block_on(async { drive(fleet, drive_options, log, tokio::time::sleep(timeout)).await });
     let timed_out = outcome.stopped_by == "signal";
     let verdict = judge(loaded, &outcome, timed_out.then_some(options.case_timeout_ms));
     Ok(HostCaseResult {

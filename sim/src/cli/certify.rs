@@ -16,9 +16,9 @@ use anyhow::Result;
 use clap::Args;
 use possim_reports::{write_suite, CaseResult, Suite};
 use possim_sim::certify::drive::{drivable, drive_case, DriveCaseOptions, HostVerdict};
+use possim_sim::certify::runner::{load_suite, run_case, LoadedCase};
 use possim_sim::certify::{matrix, registry};
 use possim_sim::live::log::LiveLog;
-use possim_sim::certify::runner::{load_suite, run_case, LoadedCase};
 
 use super::exit;
 use super::frame::InputError;

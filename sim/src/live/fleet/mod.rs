@@ -243,9 +243,10 @@ impl Fleet {
         };
         if fleet.options.records_max > 0 {
             let mut recorder = Recorder::new(fleet.options.records_max);
-            recorder.push(start, crate::trace::TraceEvent::Phase {
-                phase: crate::trace::Phase::Safety,
-            });
+            recorder.push(
+                start,
+                crate::trace::TraceEvent::Phase { phase: crate::trace::Phase::Safety },
+            );
             fleet.recorder = Some(recorder);
         }
         fleet.plan(scenario);
@@ -268,7 +269,8 @@ impl Fleet {
         self.day.plan_settle_every();
         self.at(self.workload_end, Chore::Closing);
         for fault in &scenario.faults.protocol {
-            let played = drive_applies(fault) || (self.options.line_faults && line::is_line_fault(fault));
+            let played =
+                drive_applies(fault) || (self.options.line_faults && line::is_line_fault(fault));
             if !played {
                 self.log(
                     "fault-skipped",

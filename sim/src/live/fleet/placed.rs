@@ -118,7 +118,11 @@ impl Fleet {
         let index = slot.frames_down;
         let placed = line::frame_fate(&slot.faults, terminal, LineDirection::Down, index, bytes);
         if let Some((fate, words)) = placed {
-            let kind = if fate == Fate::Dropped { FaultKind::LineDropFrame } else { FaultKind::LineCorrupt };
+            let kind = if fate == Fate::Dropped {
+                FaultKind::LineDropFrame
+            } else {
+                FaultKind::LineCorrupt
+            };
             self.record_fault(now, terminal, kind, words.clone());
             self.fault_log(terminal, words);
             return fate;
