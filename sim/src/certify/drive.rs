@@ -199,3 +199,67 @@ pub fn judge(loaded: &LoadedCase, outcome: &DriveOutcome, timed_out: Option<u64>
         Err(why) => HostVerdict::Fail(said(why)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use possim_models::time::Instant;
+
+    use super::*;
+    use crate::certify::runner::load_case;
+    use crate::live::fleet::Recorder;
+    use crate::trace::{Phase, TraceEvent};
+
+    fn case() -> LoadedCase {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../scenarios/certification/ch03_bad_mac_a0.yaml");
+        load_case(&path).expect("the case loads")
+    }
+
+    fn outcome(recorder: Recorder, frames_received: u64) -> DriveOutcome {
+        DriveOutcome {
+            stopped_by: "the fleet settled or reached its bounds".into(),
+            results: Vec::new(),
+            trades_sent: 0,
+            frames_sent: 0,
+            frames_received,
+            dials: 0,
+            dials_failed: 0,
+            host_missing: None,
+            host_closes: Vec::new(),
+            host_closes_total: 0,
+            wall_ms: 0,
+            records: Some(recorder),
+        }
+    }
+
+    fn started() -> Recorder {
+        let mut recorder = Recorder::new(10);
+        recorder.push(Instant::ZERO, TraceEvent::Phase { phase: Phase::Safety });
+        recorder
+    }
+
+    #[test]
+    fn a_host_that_is_not_there_is_not_exercised() {
+        let mut driven = outcome(started(), 0);
+        driven.host_missing = Some("host at 127.0.0.1:9 refused the connection".into());
+        let verdict = judge(&case(), &driven, None);
+        assert!(matches!(&verdict, HostVerdict::NotExercised(why) if why.contains("refused")));
+    }
+
+    #[test]
+    fn a_host_that_answered_nothing_is_not_exercised_and_one_that_did_fails() {
+        let verdict = judge(&case(), &outcome(started(), 0), None);
+        assert!(matches!(&verdict, HostVerdict::NotExercised(why) if why.contains("step 1")));
+        let verdict = judge(&case(), &outcome(started(), 3), None);
+        assert!(matches!(&verdict, HostVerdict::Fail(why) if why.starts_with("step 1")));
+    }
+
+    #[test]
+    fn records_past_the_bound_fail_naming_it() {
+        let mut recorder = Recorder::new(1);
+        recorder.push(Instant::ZERO, TraceEvent::Phase { phase: Phase::Safety });
+        recorder.push(Instant::ZERO, TraceEvent::Phase { phase: Phase::End });
+        let verdict = judge(&case(), &outcome(recorder, 3), None);
+        assert!(matches!(&verdict, HostVerdict::Fail(why) if why.contains("DRIVE_RECORDS_MAX")));
+    }
+}

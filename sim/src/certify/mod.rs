@@ -10,6 +10,9 @@
 //! - [`outcome`]: the end state of a run, compared with the case's.
 //! - [`runner`]: loading a directory of cases and running one.
 //! - [`matrix`]: cases × guards, as a Markdown table.
+//! - [`drive`]: a host case played against a real acquirer host and judged
+//!   on what the wire showed (`certify --drive`).
+//! - [`registry`]: what such a host must provision (`--host-registry`).
 
 /// The case block of a scenario file, and a guard applied to a scenario,
 /// live with the scenario they are part of (so the scenario needs nothing

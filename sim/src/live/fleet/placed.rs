@@ -252,8 +252,9 @@ impl Fleet {
             slot.repeated.insert(stan, 0);
         }
         for what in fired {
-            let kind = fault_kind(&what);
-            self.record_fault(now, id, kind, what.clone());
+            if let Some(kind) = fault_kind(&what) {
+                self.record_fault(now, id, kind, what.clone());
+            }
             self.fault_log(id, what);
         }
         if line_fate == Some(Fate::Dropped) {
@@ -305,6 +306,7 @@ impl Fleet {
             return;
         }
         slot.terminal.handle_command(now, TerminalCommand::PowerOff);
+        self.record_fault(now, id, FaultKind::PowerCut, format!("power off for {off_ms} ms"));
         self.fault_log(id, format!("power off for {off_ms} ms (scenario time)"));
         self.output(FleetOutput::Close { terminal: id, reason: "power off".into() });
         self.pump(now, id);
@@ -376,19 +378,18 @@ impl Fleet {
     }
 }
 
-/// The trace's kind for a fault the fleet fired, by its description.
-fn fault_kind(what: &str) -> FaultKind {
-    if what.starts_with("duplicate") {
-        FaultKind::LineDuplicate
-    } else if what.starts_with("corrupt") {
-        FaultKind::LineCorrupt
-    } else if what.starts_with("power") {
-        FaultKind::PowerCut
-    } else if what.starts_with("reset") {
-        FaultKind::LineReset
-    } else {
-        FaultKind::LineDropFrame
-    }
+/// The trace's kind for a fault the fleet fired, by its description;
+/// `None` for a fault that is a frame of its own (`reverse_unknown`: its
+/// reversal is recorded as the frame it is).
+fn fault_kind(what: &str) -> Option<FaultKind> {
+    let kinds = [
+        ("duplicate", FaultKind::LineDuplicate),
+        ("corrupt", FaultKind::LineCorrupt),
+        ("power", FaultKind::PowerCut),
+        ("reset", FaultKind::LineReset),
+        ("drop", FaultKind::LineDropFrame),
+    ];
+    kinds.iter().find(|(prefix, _)| what.starts_with(prefix)).map(|(_, kind)| *kind)
 }
 
 /// Whether `possim drive` applies a fault kind (the others are the host's:
