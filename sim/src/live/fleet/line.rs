@@ -46,7 +46,7 @@ pub fn frame_fate(
     terminal: TerminalId,
     direction: LineDirection,
     index: u32,
-    bytes: &mut Vec<u8>,
+    bytes: &mut [u8],
 ) -> Option<(Fate, String)> {
     faults.iter().find_map(|fault| match fault {
         ProtocolFault::Frame { terminal: t, direction: d, frame, action, byte, bit, .. }

@@ -109,7 +109,7 @@ impl Fleet {
 
     /// The line's faults on a frame arriving for `terminal` (when the fleet
     /// plays them): its fate, the bytes changed if corrupted.
-    fn line_down(&mut self, now: Instant, terminal: TerminalId, bytes: &mut Vec<u8>) -> Fate {
+    fn line_down(&mut self, now: Instant, terminal: TerminalId, bytes: &mut [u8]) -> Fate {
         if !self.options.line_faults {
             return Fate::Delivered;
         }
