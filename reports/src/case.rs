@@ -1,6 +1,8 @@
 //! A suite of named cases, each passed or failed with the reason: one
 //! certification case, one sweep seed, one live check.
 
+use crate::evidence::CaseEvidence;
+
 /// One case's result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseResult {
@@ -19,6 +21,9 @@ pub struct CaseResult {
     pub repro: Option<String>,
     /// Wall time the case took.
     pub wall_ms: u64,
+    /// For a failed certification case: its steps beside the frames
+    /// observed, shown by the HTML report.
+    pub evidence: Option<CaseEvidence>,
 }
 
 impl CaseResult {
@@ -31,6 +36,7 @@ impl CaseResult {
             skipped: None,
             repro: None,
             wall_ms,
+            evidence: None,
         }
     }
 
@@ -58,7 +64,14 @@ impl CaseResult {
             skipped: None,
             repro: None,
             wall_ms,
+            evidence: None,
         }
+    }
+
+    #[must_use]
+    pub fn with_evidence(mut self, evidence: CaseEvidence) -> Self {
+        self.evidence = Some(evidence);
+        self
     }
 
     #[must_use]

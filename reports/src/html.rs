@@ -14,10 +14,15 @@ text-align:left;vertical-align:top}th{background:#f3f3f3}.pass{color:#176f2c}\
 
 /// Opens a page with its title and the inline stylesheet.
 pub fn page_start(out: &mut String, title: &str) {
+    page_start_styled(out, title, "");
+}
+
+/// Opens a page whose stylesheet is [`STYLE`] and `extra`.
+fn page_start_styled(out: &mut String, title: &str, extra: &str) {
     let _ = writeln!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <title>{}</title><style>{STYLE}</style></head><body>",
+         <title>{}</title><style>{STYLE}{extra}</style></head><body>",
         html(title)
     );
 }
@@ -26,10 +31,12 @@ pub fn page_end(out: &mut String) {
     out.push_str("</body></html>\n");
 }
 
-/// A suite of cases as one page: the verdict, then a row per case.
+/// A suite of cases as one page: the verdict, then a row per case, then
+/// for each failed case that carries evidence its steps beside the frames
+/// observed ([`crate::evidence`]).
 pub fn suite(suite: &Suite) -> String {
     let mut out = String::new();
-    page_start(&mut out, &format!("possim {}", suite.name));
+    page_start_styled(&mut out, &format!("possim {}", suite.name), crate::evidence::CSS);
     let skipped = suite.skipped();
     let passed = suite.cases.len() - suite.failures() - skipped;
     let not_applicable =
@@ -62,6 +69,20 @@ pub fn suite(suite: &Suite) -> String {
         );
     }
     out.push_str("</table>\n");
+    for case in suite.cases.iter().filter(|case| !case.passed) {
+        let Some(evidence) = &case.evidence else { continue };
+        let _ = writeln!(
+            out,
+            "<section class=\"case-evidence\" id=\"evidence-{}\"><h2>{} {}: steps beside the \
+             frames observed</h2>\n<p class=\"fail\">{}</p>",
+            html(&case.id),
+            html(&case.id),
+            html(&case.title),
+            html(case.failure.as_deref().unwrap_or("failed"))
+        );
+        out.push_str(&crate::evidence::html(evidence));
+        out.push_str("</section>\n");
+    }
     page_end(&mut out);
     out
 }

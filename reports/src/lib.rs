@@ -6,7 +6,8 @@
 //!
 //! - A suite of named cases — certification cases, sweep seeds, live
 //!   checks — is a [`Suite`]; [`write_suite`] writes its `summary.md`,
-//!   `junit.xml` and `report.html`.
+//!   `junit.xml` and `report.html`; a failed certification case may carry
+//!   its [`evidence`] (the steps beside the frames observed).
 //! - One run is a [`RunRecord`] ([`run`]): verdicts, counts, message
 //!   sequence charts ([`chart`]), the ledger ([`ledger`]) and terminal
 //!   timelines ([`timeline`]); [`write_run`] renders it ([`run_html`],
@@ -32,6 +33,7 @@ pub mod case;
 pub mod chart;
 pub mod error;
 pub mod escape;
+pub mod evidence;
 pub mod format;
 pub mod html;
 pub mod junit;

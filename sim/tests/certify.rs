@@ -1,5 +1,6 @@
 //! The certification suite: every case passes clean and fails under at
-//! least one of its own guards; the step matcher; a bad case file.
+//! least one of its own guards; the step matcher; a bad case file; the
+//! evidence a failing case's report shows; the outcome a live run judges.
 
 use std::path::Path;
 use std::process::Command;
@@ -7,6 +8,7 @@ use std::process::Command;
 use possim_sim::certify::case::{Pattern, Step};
 use possim_sim::certify::matcher::{match_steps, Event};
 use possim_sim::certify::matrix;
+use possim_sim::certify::outcome;
 use possim_sim::certify::runner::{load_suite, run_case};
 
 fn suite_dir() -> std::path::PathBuf {
@@ -140,18 +142,16 @@ fn a_bad_case_file_exits_2_with_its_place() {
     let dir = std::env::temp_dir().join(format!("possim-certify-bad-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let good = std::fs::read_to_string(suite_dir().join("ct01_sign_in_001.yaml")).unwrap();
-    let bad = good.replace(
-        "{terminal: slip_printed, with: {kind: approval}}",
-        "{terminal: slip_printed, switch: answered}",
-    );
+    let bad = good
+        .replace("{switch: forwarded, with: {kind: sale}}", "{switch: forwarded, frame: \"0200\"}");
     assert_ne!(good, bad, "the case file changed: update this test");
     let file = dir.join("bad.yaml");
     std::fs::write(&file, &bad).unwrap();
-    let line = bad.lines().position(|l| l.contains("switch: answered")).unwrap() + 1;
+    let line = bad.lines().position(|l| l.contains("switch: forwarded, frame")).unwrap() + 1;
     let output = possim(&["certify", dir.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    let place = format!("bad.yaml:{line}:7: a step names one source, not terminal and switch");
+    let place = format!("bad.yaml:{line}:7: a step names one source, not switch and frame");
     assert!(stderr.contains(&place), "{stderr}");
     // An unknown guard is refused where it is written.
     let typo = good.replace("switch.quirks:", "switch.quirk:");
@@ -181,9 +181,9 @@ fn a_failing_case_exits_1_and_reports_the_step() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("CT-01") && stdout.contains("FAIL"), "{stdout}");
-    assert!(stdout.contains("step 3: expected switch signed_in"), "{stdout}");
+    assert!(stdout.contains("step 2: expected switch signed_in"), "{stdout}");
     let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
-    assert!(junit.contains("step 3: expected switch signed_in"), "{junit}");
+    assert!(junit.contains("step 2: expected switch signed_in"), "{junit}");
     // The clean case passes, exit 0.
     std::fs::write(dir.join("wrong.yaml"), good).unwrap();
     let output = possim(&["certify", dir.to_str().unwrap()]);
@@ -294,4 +294,139 @@ fn the_matrix_exits_1_when_an_own_guard_passes() {
         "{stderr}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A deviation carries the seqs of the steps that held before it, so a
+/// report can mark them found.
+#[test]
+fn a_deviation_names_the_steps_matched_before_it() {
+    let steps = [step("trade_started", 2), step("reversal_sent", 2), step("trade_started", 9)];
+    let deviation = match_steps(&steps, &story()).unwrap_err();
+    assert_eq!(deviation.step, 3);
+    assert_eq!(deviation.matched, vec![1, 3]);
+    assert_eq!(deviation.forbidden, None);
+    let no_trade = Step { never: Some(pattern("trade_started")), ..Step::default() };
+    let deviation = match_steps(&[step("trade_timed_out", 2), no_trade], &story()).unwrap_err();
+    assert_eq!((deviation.matched, deviation.forbidden), (vec![2], Some(5)));
+}
+
+/// The report of a failing case shows its steps (found, the deviation, not
+/// reached) beside every frame of the run, the matched ones highlighted;
+/// JUnit keeps one test case per case with the deviation as its message.
+#[test]
+fn a_failing_case_report_shows_the_steps_beside_the_frames() {
+    let cases = load_suite(&suite_dir()).expect("the suite loads");
+    let ct04 = cases.iter().find(|case| case.case.id == "CT-04").expect("CT-04");
+    let clean = run_case(ct04, None).expect("runs");
+    assert!(clean.passed() && clean.evidence.is_none(), "{:?}", clean.deviation);
+    let guard = &ct04.case.guards[0];
+    let verdict = run_case(ct04, Some(guard)).expect("runs");
+    let deviation = verdict.deviation.clone().expect("CT-04 fails under its guard");
+    let evidence = verdict.evidence.expect("a failed case carries its evidence");
+    let view = evidence.view();
+    assert_eq!(view.steps.len(), ct04.case.steps.len());
+    let failed_at = evidence.deviation.as_ref().expect("a step deviated").step;
+    for (index, row) in view.steps.iter().enumerate() {
+        use possim_reports::evidence::StepMark;
+        let number = index + 1;
+        match &row.mark {
+            StepMark::Found { .. } | StepMark::Held => assert!(number < failed_at, "{row:?}"),
+            StepMark::Deviated { .. } => assert_eq!(number, failed_at),
+            StepMark::NotReached => assert!(number > failed_at, "{row:?}"),
+        }
+    }
+    assert!(view.frames.iter().any(|frame| frame.mti == "0200" && frame.step == Some(1)));
+    assert!(view.frames.iter().any(|frame| frame.mti == "0810" && frame.step.is_none()));
+    let suite = possim_reports::Suite {
+        name: "certification".into(),
+        cases: vec![
+            possim_reports::CaseResult::fail("CT-04", &ct04.case.title, &deviation, 1)
+                .with_evidence(view),
+            possim_reports::CaseResult::pass("CT-05", "passes", 1),
+        ],
+    };
+    let page = possim_reports::html::suite(&suite);
+    assert!(page.contains("id=\"evidence-CT-04\""), "{page}");
+    assert!(!page.contains("id=\"evidence-CT-05\""), "{page}");
+    // The steps as written, the deviation, and the frames observed.
+    assert!(page.contains("frame 0200 from=CT040001 to=switch stan=2 amount_fen=10000"), "{page}");
+    assert!(page.contains("DEVIATION: expected"), "{page}");
+    assert!(page.contains("CT040001 → switch</td><td>0800</td>"), "{page}");
+    assert!(page.contains("<tr class=\"matched\"><td>#"), "{page}");
+    let xml = possim_reports::junit::render(&suite).unwrap();
+    assert_eq!(xml.matches("<testcase").count(), 2, "{xml}");
+    assert!(xml.contains(&deviation.replace('"', "&quot;")) || xml.contains(&deviation), "{xml}");
+}
+
+/// `possim certify --out` writes the evidence for a failing case.
+#[test]
+fn certify_out_writes_the_evidence_of_a_failing_case() {
+    let text = std::fs::read_to_string(suite_dir().join("ct04_timeout_reversal_98.yaml")).unwrap();
+    let broken = text.replace("stan: 2, code: \"98\"", "stan: 2, code: \"A0\"");
+    assert_ne!(text, broken, "the case file changed: update this test");
+    let dir = scratch_suite("evidence", &[("ct04.yaml", broken)]);
+    let out = dir.join("report");
+    let output = possim(&["certify", dir.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(page.contains("id=\"evidence-CT-04\""), "{page}");
+    assert!(page.contains("code=A0"), "the expected step: {page}");
+    assert!(page.contains("<td>0400</td><td>2</td><td>98</td>"), "the frame observed: {page}");
+    let xml = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert_eq!(xml.matches("<testcase").count(), 1, "{xml}");
+    assert!(xml.contains("step 5: expected"), "{xml}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The end state from matcher events is the end state from the trace; a
+/// live run against a real terminal judges the balances and names the
+/// counts it could not see, against a real host the reverse.
+#[test]
+fn the_end_state_from_events_and_what_a_live_run_judges() {
+    use possim_sim::certify::case::Device;
+    let cases = load_suite(&suite_dir()).expect("the suite loads");
+    let ct04 = cases.iter().find(|case| case.case.id == "CT-04").expect("CT-04");
+    let options = possim_sim::world::RunOptions { seed: 0, swarm: false };
+    let report = possim_sim::execute::execute(&ct04.compiled, &options).expect("runs");
+    let events = possim_sim::certify::matcher::events(&report.trace);
+    let opening = outcome::opening_balances(&ct04.compiled);
+    assert_eq!(opening["6222020000000001"], 100_000);
+    let state = outcome::EndState::of_events(&opening, &events);
+    assert_eq!(state, outcome::EndState::of(&report.trace));
+    assert_eq!(state.balances["6222020000000001"], 95_000);
+    let named = &ct04.case.outcome;
+    assert_eq!(
+        outcome::check_live(named, Device::Terminal, &state),
+        Ok(vec!["approved", "reversed"])
+    );
+    assert_eq!(outcome::check_live(named, Device::Host, &state), Ok(vec!["balances"]));
+    // A live terminal run sees no terminal events: the balances still judge.
+    let wire: Vec<_> = events.iter().filter(|e| e.source != "terminal").cloned().collect();
+    let seen = outcome::EndState::of_events(&opening, &wire);
+    assert_eq!(seen.approved, 0);
+    assert!(outcome::check_live(named, Device::Terminal, &seen).is_ok());
+    let mut wrong = named.clone();
+    wrong.balances.insert("6222020000000001".into(), 90_000);
+    let error = outcome::check_live(&wrong, Device::Terminal, &seen).unwrap_err();
+    assert!(error.contains("expected 90000; found 95000"), "{error}");
+}
+
+/// docs/CERTIFICATION.md lists every case with the device it names (or
+/// "simulator only"), as the case files say.
+#[test]
+fn the_device_table_in_the_docs_matches_the_case_files() {
+    let docs = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/CERTIFICATION.md"),
+    )
+    .unwrap();
+    let cases = load_suite(&suite_dir()).expect("the suite loads");
+    for loaded in &cases {
+        let case = &loaded.case;
+        let device = case.device.map_or("simulator only", |device| device.name());
+        let row = format!("| {} {} | {device} |", case.id, case.title);
+        assert!(docs.contains(&row), "docs/CERTIFICATION.md lacks the row {row}");
+    }
+    let terminal = cases.iter().filter(|c| c.case.device.is_some()).count();
+    assert!(terminal >= 39, "{terminal} cases judged from the wire");
 }

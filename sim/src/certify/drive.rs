@@ -22,8 +22,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::case::Device;
-use super::matcher::{events, match_steps};
-use super::outcome::{check_counts, EndState};
+use super::evidence::Evidence;
+use super::matcher::events;
+use super::outcome::{check_live, opening_balances, EndState};
 use super::runner::LoadedCase;
 use crate::live::driver::{drive, DriveOptions, DriveOutcome};
 use crate::live::fleet::{Fleet, FleetOptions};
@@ -87,6 +88,8 @@ impl HostVerdict {
 #[derive(Debug, Clone)]
 pub struct HostCaseResult {
     pub verdict: HostVerdict,
+    /// The steps beside the frames the host exchanged (`None`: no records).
+    pub evidence: Option<Evidence>,
     pub wall_ms: u64,
     pub frames_sent: u64,
     pub frames_received: u64,
@@ -142,8 +145,18 @@ pub fn drive_case(
         .block_on(async { drive(fleet, drive_options, log, tokio::time::sleep(timeout)).await });
     let timed_out = outcome.stopped_by == "signal";
     let verdict = judge(loaded, &outcome, timed_out.then_some(options.case_timeout_ms));
+    let evidence = outcome.records.as_ref().map(|recorder| {
+        let mut evidence = Evidence::of(&loaded.case, &events(recorder.trace()));
+        if let HostVerdict::Fail(why) | HostVerdict::NotExercised(why) = &verdict {
+            if evidence.steps_held() {
+                evidence.outcome = Some(why.clone());
+            }
+        }
+        evidence
+    });
     Ok(HostCaseResult {
         verdict,
+        evidence,
         wall_ms: outcome.wall_ms,
         frames_sent: outcome.frames_sent,
         frames_received: outcome.frames_received,
@@ -176,9 +189,9 @@ pub fn judge(loaded: &LoadedCase, outcome: &DriveOutcome, timed_out: Option<u64>
     if let Some(missing) = &outcome.host_missing {
         return HostVerdict::NotExercised(said(missing.clone()));
     }
-    let trace = recorder.trace();
-    let found = events(trace);
-    if let Err(deviation) = match_steps(&loaded.case.steps, &found) {
+    let found = events(recorder.trace());
+    let evidence = Evidence::of(&loaded.case, &found);
+    if let Some(deviation) = &evidence.deviation {
         let text = deviation.to_string();
         let ended_early = deviation.found.starts_with("nothing after")
             || deviation.found.starts_with("not exercised");
@@ -192,9 +205,11 @@ pub fn judge(loaded: &LoadedCase, outcome: &DriveOutcome, timed_out: Option<u64>
         }
         return HostVerdict::Fail(said(text));
     }
-    let state = EndState::of(trace);
-    match check_counts(&loaded.case.outcome, &state) {
-        Ok(()) => HostVerdict::Pass,
+    // The counts and batch numbers of possim's own terminals; balances are
+    // the host's (a host case names none).
+    let state = EndState::of_events(&opening_balances(&loaded.compiled), &found);
+    match check_live(&loaded.case.outcome, Device::Host, &state) {
+        Ok(_) => HostVerdict::Pass,
         Err(why) if timed_out.is_some() => HostVerdict::NotExercised(said(why)),
         Err(why) => HostVerdict::Fail(said(why)),
     }

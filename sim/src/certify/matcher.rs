@@ -78,6 +78,11 @@ pub struct Deviation {
     pub expected: String,
     /// What came instead (or what happened that must not have).
     pub found: String,
+    /// The seq of each step's event before this one, as on success: the
+    /// steps that held, so a report can mark them found.
+    pub matched: Vec<u64>,
+    /// The event a `never` step forbade, when one came.
+    pub forbidden: Option<u64>,
 }
 
 impl std::fmt::Display for Deviation {
@@ -225,8 +230,9 @@ fn nearby(pattern: &Pattern, events: &[Event], from: usize) -> String {
 }
 
 /// Matches `steps` against `events` in order; the first step that does not
-/// hold is returned. On success, the seq of each step's event (a `never`
-/// step: its `until`'s, or the previous position).
+/// hold is returned, with the seqs of the steps that held before it. On
+/// success, the seq of each step's event (a `never` step: its `until`'s, or
+/// the previous position, 0 at the start).
 pub fn match_steps(steps: &[Step], events: &[Event]) -> Result<Vec<u64>, Deviation> {
     let mut position = 0usize;
     let mut previous_ms = 0u64;
@@ -245,6 +251,8 @@ pub fn match_steps(steps: &[Step], events: &[Event]) -> Result<Vec<u64>, Deviati
                             step: number,
                             expected: format!("{} (ending a `never` window)", until.describe()),
                             found: nearby(until, events, position),
+                            matched: found,
+                            forbidden: None,
                         });
                     };
                     position + offset
@@ -257,6 +265,8 @@ pub fn match_steps(steps: &[Step], events: &[Event]) -> Result<Vec<u64>, Deviati
                             "not exercised: the run ended at step {index}, leaving nothing to \
                              judge"
                         ),
+                        matched: found,
+                        forbidden: None,
                     });
                 }
                 None => events.len(),
@@ -267,6 +277,8 @@ pub fn match_steps(steps: &[Step], events: &[Event]) -> Result<Vec<u64>, Deviati
                     step: number,
                     expected: format!("no {}", never.describe()),
                     found: bad.describe(),
+                    matched: found,
+                    forbidden: Some(bad.seq),
                 });
             }
             if step.until.is_some() {
@@ -299,6 +311,8 @@ pub fn match_steps(steps: &[Step], events: &[Event]) -> Result<Vec<u64>, Deviati
                     step: number,
                     expected,
                     found: nearby(&pattern, events, position),
+                    matched: found,
+                    forbidden: None,
                 });
             }
         }

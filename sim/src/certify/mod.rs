@@ -7,7 +7,10 @@
 //!   steps, outcome) and its checks.
 //! - [`guard`]: a scenario with one guard applied.
 //! - [`matcher`]: the trace as events; steps matched in order.
-//! - [`outcome`]: the end state of a run, compared with the case's.
+//! - [`evidence`]: which event each step matched and the frames observed,
+//!   for the report (the same for simulator and live runs).
+//! - [`outcome`]: the end state of a run, compared with the case's (all of
+//!   it, or what a live run's device side can see).
 //! - [`runner`]: loading a directory of cases and running one.
 //! - [`matrix`]: cases × guards, as a Markdown table.
 //! - [`drive`]: a host case played against a real acquirer host and judged
@@ -19,6 +22,7 @@
 /// from certification); they are named here too.
 pub use crate::scenario::{case, guard};
 pub mod drive;
+pub mod evidence;
 pub mod matcher;
 pub mod matrix;
 pub mod outcome;

@@ -14,8 +14,9 @@
 use std::path::{Path, PathBuf};
 
 use super::case::{Case, Guard};
+use super::evidence::Evidence;
 use super::guard;
-use super::matcher::{events, match_steps};
+use super::matcher::events;
 use super::outcome;
 use crate::execute::execute;
 use crate::scenario::compile::CompiledScenario;
@@ -38,11 +39,13 @@ pub struct LoadedCase {
 }
 
 /// One case's verdict.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CaseVerdict {
     /// The first step (or outcome) that deviated; `None`: the case passed.
     pub deviation: Option<String>,
     pub wall_ms: u64,
+    /// The steps beside the run's frames, when the case failed.
+    pub evidence: Option<Evidence>,
 }
 
 impl CaseVerdict {
@@ -114,25 +117,37 @@ pub fn load_suite(dir: &Path) -> Result<Vec<LoadedCase>, ScenarioError> {
 
 /// Judges `case` on a scenario's run: steps first, then the outcome.
 pub fn judge(case: &Case, scenario: &CompiledScenario) -> Result<Option<String>, String> {
+    judge_with_evidence(case, scenario).map(|(deviation, _)| deviation)
+}
+
+/// As [`judge`], with the evidence: which event each step matched, the
+/// frames observed, and the outcome's complaint when the steps held.
+pub fn judge_with_evidence(
+    case: &Case,
+    scenario: &CompiledScenario,
+) -> Result<(Option<String>, Evidence), String> {
     let options = RunOptions { seed: scenario.run.seed, swarm: false };
     let report = execute(scenario, &options).map_err(|error| error.to_string())?;
     let events = events(&report.trace);
-    if let Err(deviation) = match_steps(&case.steps, &events) {
-        return Ok(Some(deviation.to_string()));
+    let mut evidence = Evidence::of(case, &events);
+    if let Some(deviation) = &evidence.deviation {
+        return Ok((Some(deviation.to_string()), evidence));
     }
-    Ok(outcome::check(&case.outcome, &report).err())
+    evidence.outcome = outcome::check(&case.outcome, &report).err();
+    Ok((evidence.outcome.clone(), evidence))
 }
 
 /// Runs a case, clean (`guard` `None`) or under one guard.
 pub fn run_case(loaded: &LoadedCase, guard: Option<&Guard>) -> Result<CaseVerdict, String> {
     let started = std::time::Instant::now();
-    let deviation = match guard {
-        None => judge(&loaded.case, &loaded.compiled)?,
+    let (deviation, evidence) = match guard {
+        None => judge_with_evidence(&loaded.case, &loaded.compiled)?,
         Some(guard) => {
             let guarded = guard::apply(&loaded.scenario, guard)?;
             let compiled = guarded.compile().map_err(|error| error.to_string())?;
-            judge(&loaded.case, &compiled)?
+            judge_with_evidence(&loaded.case, &compiled)?
         }
     };
-    Ok(CaseVerdict { deviation, wall_ms: started.elapsed().as_millis() as u64 })
+    let evidence = deviation.is_some().then_some(evidence);
+    Ok(CaseVerdict { deviation, wall_ms: started.elapsed().as_millis() as u64, evidence })
 }

@@ -106,11 +106,14 @@ pub fn run(args: CertifyArgs) -> Result<u8> {
         let id = &loaded.case.id;
         let title = &loaded.case.title;
         let repro = format!("possim run {}", loaded.path.display());
-        let result = match &verdict.deviation {
+        let mut result = match &verdict.deviation {
             None => CaseResult::pass(id, title, verdict.wall_ms),
             Some(deviation) => CaseResult::fail(id, title, deviation, verdict.wall_ms),
         }
         .with_repro(repro);
+        if let Some(evidence) = &verdict.evidence {
+            result = result.with_evidence(evidence.view());
+        }
         writeln!(
             out,
             "{id:<8} {title:<width$} {:<6} {}",
@@ -197,7 +200,7 @@ fn drive_cases(args: &CertifyArgs, target: &str, cases: Vec<LoadedCase>) -> Resu
             .map_err(|why| bad(format!("{}: {why}", loaded.path.display())))?;
         let verdict = &driven.verdict;
         let repro = format!("possim certify --drive {target} --case {id} {}", args.dir.display());
-        let result = match verdict {
+        let mut result = match verdict {
             HostVerdict::Pass => CaseResult::pass(id, title, driven.wall_ms),
             HostVerdict::Fail(why) => CaseResult::fail(id, title, why, driven.wall_ms),
             HostVerdict::NotExercised(why) => {
@@ -205,6 +208,9 @@ fn drive_cases(args: &CertifyArgs, target: &str, cases: Vec<LoadedCase>) -> Resu
             }
         }
         .with_repro(repro);
+        if let (false, Some(evidence)) = (verdict.passed(), &driven.evidence) {
+            result = result.with_evidence(evidence.view());
+        }
         let detail = if verdict.detail().is_empty() { "-" } else { verdict.detail() };
         writeln!(out, "{id:<8} {title:<width$} {:<13} {detail}", verdict.label())?;
         if !verdict.passed() {
