@@ -142,8 +142,12 @@ fn a_compliant_host_passes_every_host_case() {
 #[test]
 fn a_host_that_checks_the_mac_on_0200s_only_fails_exactly_the_bad_mac_case() {
     let serve = Serve::start("sim/tests/fixtures/host_cases_unsafe_mac.yaml");
-    let (code, table, log) =
-        certify(&["--drive", &serve.addr, "--case", "CH-01", "--case", "CH-03", "--case", "CH-05"]);
+    let out = std::env::temp_dir().join(format!("possim-certify-unsafe-{}", std::process::id()));
+    let out_arg = out.display().to_string();
+    let cases = ["--case", "CH-01", "--case", "CH-03", "--case", "CH-05"];
+    let mut args = vec!["--drive", serve.addr.as_str(), "--out", out_arg.as_str()];
+    args.extend(cases);
+    let (code, table, log) = certify(&args);
     assert_eq!(code, 1, "{table}\n{log}");
     assert_eq!(verdict(&table, "CH-03"), "FAIL", "{table}");
     assert!(table.contains("code=A0"), "the deviation names the A0 that did not come: {table}");
@@ -151,6 +155,12 @@ fn a_host_that_checks_the_mac_on_0200s_only_fails_exactly_the_bad_mac_case() {
     assert_eq!(verdict(&table, "CH-05"), "pass", "{table}");
     assert_eq!(log.lines().filter(|line| line.starts_with("certify --drive:")).count(), 1, "{log}");
     assert!(log.contains("CH-03 FAIL"), "{log}");
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert_eq!(junit.matches("<failure").count(), 1, "{junit}");
+    // The report shows the failing case's steps beside the frames the host sent.
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(summary.contains("CH-03") && summary.contains("0410"), "{summary}");
+    let _ = std::fs::remove_dir_all(&out);
 }
 
 #[test]
