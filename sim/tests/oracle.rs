@@ -315,7 +315,9 @@ fn invariant_names_are_kebab_case_and_parse_back() {
             "authenticated-only",
             "numbering",
             "ecash-balances",
-            "holds-accounted"
+            "holds-accounted",
+            "declines-are-final",
+            "sign-off-ends-session"
         ]
     );
     for invariant in Invariant::ALL {
@@ -1888,4 +1890,120 @@ fn an_issuer_record_that_disagrees_with_the_chip_after_upload_is_caught() {
     let verdict = judged(&trace, Invariant::EcashBalances);
     assert_eq!(verdict.total(), 1, "{verdict}");
     assert!(verdict.violations[0].message.contains("after upload the issuer records"), "{verdict}");
+}
+
+// ---- declines-are-final ----
+
+/// A sale over the card's balance: the issuer declines it 51.
+fn declined_sale(mutation: TerminalMutation) -> Run {
+    let mut run = world(|configs| configs.terminals[0].mutation = mutation);
+    open_the_day(&mut run);
+    sell(&mut run, OPENING_FEN as u64 + 1);
+    run.h.settle(Duration::from_secs(60));
+    // The next sale sends any reversal first.
+    sell(&mut run, SALE_FEN);
+    run.h.settle(Duration::from_secs(60));
+    run
+}
+
+#[test]
+fn declines_are_final_passes_when_a_decline_settles_the_trade() {
+    let run = declined_sale(TerminalMutation::None);
+    let trace = trace_of(&run);
+    let verdict = judged(&trace, Invariant::DeclinesAreFinal);
+    assert!(verdict.passed(), "{verdict}");
+    assert_eq!(verdict.judged, 1, "one decline judged: {verdict}");
+}
+
+#[test]
+fn declines_are_final_fails_when_the_terminal_reverses_a_decline() {
+    let run = declined_sale(TerminalMutation::ReverseDeclines);
+    let trace = trace_of(&run);
+    let stan = stans_of(&run, TradeKind::Sale)[0];
+    let violation = violation_for(&trace, Invariant::DeclinesAreFinal, run.t, stan);
+    assert!(violation.message.contains("answered 51"), "{violation}");
+    assert!(evidence_mentions(&violation, "0400"), "{violation}");
+    // No money moved: the invariants on money cannot see it.
+    assert_passes(&trace, Invariant::NoDoubleDebit);
+}
+
+/// Runs the sweeps found where a reversal after an intact decline is the
+/// terminal's duty, each a regression test of this invariant's reading.
+#[test]
+fn declines_are_final_excuses_what_the_line_cannot_show() {
+    use possim_sim::execute::execute;
+    use possim_sim::scenario::load::load_simulable;
+    use possim_sim::world::RunOptions;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let cases = [
+        // The battery went as the request left: the decline found it off.
+        ("scenarios/faults/device.yaml", 178, false),
+        // The switch answered a corrupted request with what the terminal
+        // cannot parse (06).
+        ("scenarios/quickstart.yaml", 97, false),
+        // The decline was delayed past the terminal's timeout (98).
+        ("scenarios/faults/backbone.yaml", 69, true),
+        // The tamper lock erased the keys while the trade waited.
+        ("scenarios/faults/device.yaml", 319, true),
+    ];
+    for (path, seed, swarm) in cases {
+        let scenario = load_simulable(&root.join(path)).expect("a bundled scenario");
+        let report = execute(&scenario, &RunOptions { seed, swarm }).expect("the run completes");
+        let verdict = report
+            .verdicts
+            .iter()
+            .find(|verdict| verdict.invariant == Invariant::DeclinesAreFinal)
+            .expect("judged");
+        assert!(verdict.passed(), "{path} seed {seed} swarm {swarm}: {verdict}");
+        // The moment is still in the run: a decline, then that trade's 0400.
+        let index = possim_sim::oracle::TraceIndex::new(&report.trace);
+        let reversed_decline = index.wire_trades.values().any(|trade| {
+            trade.kind.is_reversible()
+                && trade.answer.is_some_and(|(seq, code)| {
+                    !code.is_approved() && trade.reversals.iter().any(|r| *r > seq)
+                })
+        });
+        assert!(reversed_decline, "{path} seed {seed}: no reversed decline left to excuse");
+    }
+}
+
+// ---- sign-off-ends-session ----
+
+/// A sale, a settlement the terminal signs off after, then a sale.
+fn signed_off_then_sale(mutation: TerminalMutation) -> Run {
+    let mut run = world(|configs| {
+        configs.terminals[0].sign_off_after_settlement = true;
+        configs.terminals[0].mutation = mutation;
+    });
+    open_the_day(&mut run);
+    sell(&mut run, SALE_FEN);
+    run.h.settle(Duration::from_secs(30));
+    settle(&mut run);
+    sell(&mut run, SALE_FEN);
+    run.h.settle(Duration::from_secs(30));
+    run
+}
+
+#[test]
+fn sign_off_ends_session_passes_when_the_terminal_signs_in_first() {
+    let run = signed_off_then_sale(TerminalMutation::None);
+    let trace = trace_of(&run);
+    let verdict = judged(&trace, Invariant::SignOffEndsSession);
+    assert!(verdict.passed(), "{verdict}");
+    assert_eq!(verdict.judged, 1, "one acknowledged sign-off: {verdict}");
+}
+
+#[test]
+fn sign_off_ends_session_fails_when_the_session_outlives_its_sign_off() {
+    let run = signed_off_then_sale(TerminalMutation::SignOffKeepsSession);
+    let trace = trace_of(&run);
+    let verdict = judged(&trace, Invariant::SignOffEndsSession);
+    let violation = verdict
+        .violations
+        .iter()
+        .find(|v| v.trade.as_ref().is_some_and(|t| t.terminal == run.t))
+        .unwrap_or_else(|| panic!("no violation names {}: {verdict}", run.t));
+    check_shape(violation, Invariant::SignOffEndsSession);
+    assert!(violation.message.contains("sent an 0200"), "{violation}");
+    assert!(evidence_mentions(violation, "0830"), "{violation}");
 }

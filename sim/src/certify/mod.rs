@@ -13,15 +13,20 @@
 //!   it, or what a live run's device side can see).
 //! - [`runner`]: loading a directory of cases and running one.
 //! - [`matrix`]: cases × guards, as a Markdown table.
+//! - [`drive`]: a host case played against a real acquirer host and judged
+//!   on what the wire showed (`certify --drive`).
+//! - [`registry`]: what such a host must provision (`--host-registry`).
 
 /// The case block of a scenario file, and a guard applied to a scenario,
 /// live with the scenario they are part of (so the scenario needs nothing
 /// from certification); they are named here too.
 pub use crate::scenario::{case, guard};
+pub mod drive;
 pub mod evidence;
 pub mod live;
 pub mod matcher;
 pub mod matrix;
 pub mod outcome;
+pub mod registry;
 pub mod runner;
 pub mod symbols;

@@ -84,6 +84,8 @@ pub fn run(args: DriveArgs) -> Result<u8> {
         workload_ms,
         closing_ms: args.closing_ms,
         seed: args.seed,
+        records_max: 0,
+        line_faults: false,
     };
     let fleet = Fleet::new(&scenario, options).map_err(|error| input(error.to_string()))?;
     // With logs on, the decision log's lines are log events (target

@@ -117,6 +117,9 @@ pub struct DayDriver<G> {
     /// sorted (the order healing looks at them).
     listed: Vec<TerminalId>,
     sorted: Vec<TerminalId>,
+    /// The registered ones among `sorted`: healing waits for these only,
+    /// since a terminal the host does not know can never sign in.
+    registered: Vec<TerminalId>,
     cardholders: Cardholders,
     signing_in: SigningIn,
     healing_pending: Vec<String>,
@@ -171,6 +174,13 @@ impl<G: GlueItem> DayDriver<G> {
         let mut sorted = listed.clone();
         sorted.sort();
         sorted.dedup();
+        let registered = sorted
+            .iter()
+            .copied()
+            .filter(|id| {
+                scenario.terminals.iter().any(|t| t.config.terminal_id == *id && t.registered)
+            })
+            .collect();
         DayDriver {
             schedule: BTreeMap::new(),
             sequence: 0,
@@ -182,6 +192,7 @@ impl<G: GlueItem> DayDriver<G> {
             healing_end,
             listed,
             sorted,
+            registered,
             cardholders: Cardholders::new(scenario, streams),
             signing_in: SigningIn::default(),
             healing_pending: Vec::new(),
@@ -525,7 +536,7 @@ impl<G: GlueItem> DayDriver<G> {
     }
 
     fn healing_round(&mut self, now: Instant, view: &dyn DayView) {
-        let round = rounds::healing_round(now, &self.sorted, view);
+        let round = rounds::healing_round(now, &self.registered, view);
         for (id, command) in round.now {
             self.command(id, command, view);
         }

@@ -67,6 +67,8 @@ pub struct DriveOutcome {
     pub host_closes: Vec<String>,
     pub host_closes_total: u64,
     pub wall_ms: u64,
+    /// What happened, as trace records, when the fleet kept them.
+    pub records: Option<super::fleet::Recorder>,
 }
 
 /// How a dial ended.
@@ -283,7 +285,9 @@ pub async fn drive(
         let _ = line.outbox.try_send(Outgoing::Close("the run ended".into()));
     }
     let results = fleet.finish(now());
+    let records = fleet.take_records();
     DriveOutcome {
+        records,
         stopped_by,
         results,
         trades_sent: fleet.trades_sent,

@@ -100,9 +100,7 @@ pub fn judged(event: &TraceEvent) -> bool {
     match event {
         TraceEvent::Terminal(event) => !matches!(
             event.kind,
-            TerminalEventKind::ReversalCleared { .. }
-                | TerminalEventKind::OperatorSignedIn
-                | TerminalEventKind::PowerOn
+            TerminalEventKind::ReversalCleared { .. } | TerminalEventKind::OperatorSignedIn
         ),
         TraceEvent::Issuer { event, .. } => !matches!(event.kind, IssuerEventKind::Cleared { .. }),
         TraceEvent::Switch(event) => matches!(

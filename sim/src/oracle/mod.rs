@@ -23,6 +23,8 @@
 //! | numbering | [`numbering`] |
 //! | ecash-balances | [`ecash_balances`] |
 //! | holds-accounted | [`holds_accounted`] |
+//! | declines-are-final | [`declines_are_final`] |
+//! | sign-off-ends-session | [`sign_off_ends_session`] |
 //!
 //! ```
 //! use possim_sim::oracle::{check, Invariant};
@@ -43,6 +45,7 @@
 
 pub mod authenticated_only;
 pub mod conservation;
+pub mod declines_are_final;
 pub mod ecash_balances;
 pub mod every_unanswered_trade_reversed;
 pub mod holds_accounted;
@@ -52,6 +55,7 @@ pub mod no_double_debit;
 pub mod numbering;
 pub mod offline_before_settlement;
 pub mod settlement_balances;
+pub mod sign_off_ends_session;
 pub mod slip_truth;
 mod subjects;
 pub mod wire;
@@ -86,10 +90,12 @@ pub enum Invariant {
     Numbering,
     EcashBalances,
     HoldsAccounted,
+    DeclinesAreFinal,
+    SignOffEndsSession,
 }
 
 impl Invariant {
-    pub const ALL: [Invariant; 10] = [
+    pub const ALL: [Invariant; 12] = [
         Invariant::EveryUnansweredTradeReversed,
         Invariant::OfflineBeforeSettlement,
         Invariant::NoDoubleDebit,
@@ -100,6 +106,8 @@ impl Invariant {
         Invariant::Numbering,
         Invariant::EcashBalances,
         Invariant::HoldsAccounted,
+        Invariant::DeclinesAreFinal,
+        Invariant::SignOffEndsSession,
     ];
 
     /// The kebab-case name used in reports, scenarios and the CLI.
@@ -115,6 +123,8 @@ impl Invariant {
             Invariant::Numbering => "numbering",
             Invariant::EcashBalances => "ecash-balances",
             Invariant::HoldsAccounted => "holds-accounted",
+            Invariant::DeclinesAreFinal => "declines-are-final",
+            Invariant::SignOffEndsSession => "sign-off-ends-session",
         }
     }
 
@@ -132,6 +142,8 @@ impl Invariant {
             Invariant::Numbering => numbering::check(index),
             Invariant::EcashBalances => ecash_balances::check(index),
             Invariant::HoldsAccounted => holds_accounted::check(index),
+            Invariant::DeclinesAreFinal => declines_are_final::check(index),
+            Invariant::SignOffEndsSession => sign_off_ends_session::check(index),
         }
     }
 }

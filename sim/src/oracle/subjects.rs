@@ -67,5 +67,11 @@ pub(crate) fn count(invariant: Invariant, index: &TraceIndex) -> (usize, &'stati
             "messages sent by terminals",
         ),
         Invariant::EcashBalances => (super::ecash_balances::cards_judged(index), "e-cash cards"),
+        Invariant::SignOffEndsSession => {
+            (super::sign_off_ends_session::judged(index), "acknowledged sign-offs")
+        }
+        Invariant::DeclinesAreFinal => {
+            (super::declines_are_final::judged(index), "declines of reversible trades")
+        }
     }
 }

@@ -78,6 +78,8 @@ pub struct CompiledTerminal {
     pub config: TerminalConfig,
     pub farm: String,
     pub link: String,
+    /// Whether the switch knows it (`registered: false`: it answers 97).
+    pub registered: bool,
 }
 
 /// One card: the workload draws cardholders from these, and the issuer at
@@ -215,7 +217,12 @@ impl Context<'_> {
             ..config.clone()
         };
         config.validate().map_err(|error| terminal_error(&at.key("config"), &error))?;
-        Ok(CompiledTerminal { config, farm: source.farm.to_owned(), link: source.link.to_owned() })
+        Ok(CompiledTerminal {
+            config,
+            farm: source.farm.to_owned(),
+            link: source.link.to_owned(),
+            registered: true,
+        })
     }
 }
 
@@ -375,7 +382,11 @@ impl Scenario {
                 tmk: &spec.tmk,
                 config: &spec.config,
             };
-            add(context.terminal(&at, spec.id, &source)?, at.key("id"))?;
+            let compiled = CompiledTerminal {
+                registered: spec.registered,
+                ..context.terminal(&at, spec.id, &source)?
+            };
+            add(compiled, at.key("id"))?;
         }
         for (index, group) in self.terminal_groups.iter().enumerate() {
             let at = root.key("terminal_groups").index(index);
@@ -627,7 +638,7 @@ impl Scenario {
     ) -> Result<SwitchConfig, CompileError> {
         let keys = switch_link_keys();
         let mut switch = SwitchConfig::new(keys.pik, keys.mak, zone_key(ZoneKey::KeyGeneration, 0));
-        for terminal in terminals {
+        for terminal in terminals.iter().filter(|terminal| terminal.registered) {
             let config = &terminal.config;
             switch.terminals.push(RegisteredTerminal {
                 terminal_id: config.terminal_id,

@@ -9,6 +9,7 @@
 //! | `issuer.<field>` | every issuer's policy |
 //! | `cashier.<field>` | the workload's cashier |
 //! | `protocol` / `scheduled` | one fault added to the plan |
+//! | `registered` | every listed terminal registered with the host (or not) |
 //!
 //! ```
 //! use possim_sim::certify::case::Guard;
@@ -57,7 +58,7 @@ pub fn apply(scenario: &Scenario, guard: &Guard) -> Result<Scenario, String> {
     let (scope, field) = match guard.key.split_once('.') {
         Some((scope, field)) => (scope, field),
         None => match guard.key.as_str() {
-            "protocol" | "scheduled" => (guard.key.as_str(), ""),
+            "protocol" | "scheduled" | "registered" => (guard.key.as_str(), ""),
             field => ("terminal", field),
         },
     };
@@ -83,6 +84,14 @@ pub fn apply(scenario: &Scenario, guard: &Guard) -> Result<Scenario, String> {
             for issuer in &mut guarded.issuers {
                 let policy = issuer.policy.clone().unwrap_or_default();
                 issuer.policy = Some(patch(&policy, field, &guard.value, "issuer policy")?);
+            }
+        }
+        // A host that knows every terminal (`registered: true`): a stranger
+        // signs in as if it were one of its own.
+        "registered" => {
+            let registered = guard.value.as_bool().ok_or("registered: true or false")?;
+            for terminal in &mut guarded.terminals {
+                terminal.registered = registered;
             }
         }
         "protocol" => {

@@ -112,6 +112,19 @@ pub struct TerminalSpec {
     pub tmk: String,
     #[serde(default)]
     pub config: TerminalConfig,
+    /// Whether the host knows the terminal (its key and merchant). `false`:
+    /// a terminal the switch was never told of, so it answers it 97; what a
+    /// certification case needs to see a host refuse a stranger.
+    #[serde(default = "registered_by_default", skip_serializing_if = "is_true")]
+    pub registered: bool,
+}
+
+fn registered_by_default() -> bool {
+    true
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
 }
 
 /// Many terminals alike: ids are `prefix` followed by a zero-padded number

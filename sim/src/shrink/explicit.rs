@@ -46,6 +46,7 @@ pub fn expand_groups(scenario: &Scenario) -> Scenario {
                 link: group.link.clone(),
                 tmk: group.tmk.clone(),
                 config: group.config.clone(),
+                registered: true,
             });
         }
     }

@@ -36,7 +36,9 @@ impl Fleet {
     /// A closing round of the day driver ([`crate::day::rounds::closing_round`]):
     /// each terminal not settled, one step on.
     pub(super) fn closing_round(&mut self, now: Instant) {
-        let ids: Vec<TerminalId> = self.slots.keys().copied().collect();
+        // A terminal the host does not know never signs in: not waited for.
+        let ids: Vec<TerminalId> =
+            self.slots.keys().copied().filter(|id| !self.unregistered.contains(id)).collect();
         let round = {
             let day = &self.day;
             crate::day::rounds::closing_round(&ids, &self.slots, &|id| day.is_signing_in(id))

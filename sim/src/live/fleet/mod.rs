@@ -38,12 +38,15 @@
 //! ```
 
 mod closing;
+pub mod line;
 mod options;
 mod placed;
+mod record;
 mod terminals;
 
 pub use options::FleetOptions;
 pub use placed::drive_applies;
+pub use record::Recorder;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
@@ -131,6 +134,8 @@ pub enum Phase {
 #[derive(Debug)]
 pub struct Fleet {
     slots: Slots,
+    /// The scenario's terminals with `registered: false`.
+    unregistered: BTreeSet<TerminalId>,
     stranger: Option<Terminal>,
     /// The day: cardholders and the cashier's habits, as in the simulator,
     /// on one clock with the fleet's own items.
@@ -142,6 +147,10 @@ pub struct Fleet {
     phase: Phase,
     watch: HostWatch,
     outputs: VecDeque<FleetOutput>,
+    /// What happened, when asked for ([`FleetOptions::records_max`]).
+    recorder: Option<Recorder>,
+    /// The time of the input being handled, for the records.
+    now_recorded: Instant,
     /// Online trade requests sent, all terminals.
     pub trades_sent: u64,
     pub frames_sent: u64,
@@ -180,6 +189,9 @@ impl Fleet {
                     ghosts: BTreeSet::new(),
                     repeated: BTreeMap::new(),
                     landed: Landed::default(),
+                    frames_up: 0,
+                    frames_down: 0,
+                    drop_answers: BTreeSet::new(),
                 },
             );
         }
@@ -196,8 +208,15 @@ impl Fleet {
                 Terminal::new(config, start).ok()
             });
         let workload_end = start + Duration::from_millis(options.workload_ms);
+        let unregistered = scenario
+            .terminals
+            .iter()
+            .filter(|t| !t.registered)
+            .map(|t| t.config.terminal_id)
+            .collect();
         let mut fleet = Fleet {
             slots,
+            unregistered,
             stranger,
             day: DayDriver::paced(
                 scenario,
@@ -216,10 +235,20 @@ impl Fleet {
             phase: Phase::Workload,
             watch: HostWatch::new(),
             outputs: VecDeque::new(),
+            recorder: None,
+            now_recorded: start,
             trades_sent: 0,
             frames_sent: 0,
             frames_received: 0,
         };
+        if fleet.options.records_max > 0 {
+            let mut recorder = Recorder::new(fleet.options.records_max);
+            recorder.push(
+                start,
+                crate::trace::TraceEvent::Phase { phase: crate::trace::Phase::Safety },
+            );
+            fleet.recorder = Some(recorder);
+        }
         fleet.plan(scenario);
         Ok(fleet)
     }
@@ -240,7 +269,9 @@ impl Fleet {
         self.day.plan_settle_every();
         self.at(self.workload_end, Chore::Closing);
         for fault in &scenario.faults.protocol {
-            if !drive_applies(fault) {
+            let played =
+                drive_applies(fault) || (self.options.line_faults && line::is_line_fault(fault));
+            if !played {
                 self.log(
                     "fault-skipped",
                     vec![
@@ -310,6 +341,7 @@ impl Fleet {
 
     /// Time passed: due actions, then due terminal timers.
     pub fn on_timeout(&mut self, now: Instant) {
+        self.now_recorded = now;
         // Each pass applies one of the day's actions; its schedule is
         // bounded, and what a pass bound leaves waits for the next call.
         for _ in 0..=crate::day::SCHEDULE_MAX {
@@ -374,6 +406,43 @@ impl Fleet {
             }
             Chore::Closing => self.start_closing(now),
             Chore::ClosingRound => self.closing_round(now),
+        }
+    }
+
+    /// The records kept so far (`None`: not asked for); the recorder says
+    /// whether its bound refused any.
+    pub fn take_records(&mut self) -> Option<Recorder> {
+        self.recorder.take()
+    }
+
+    pub(super) fn record(&mut self, at: Instant, event: crate::trace::TraceEvent) {
+        if let Some(recorder) = &mut self.recorder {
+            recorder.push(at, event);
+        }
+    }
+
+    pub(super) fn record_frame(
+        &mut self,
+        at: Instant,
+        terminal: TerminalId,
+        up: bool,
+        bytes: &[u8],
+        fate: crate::trace::Fate,
+    ) {
+        if let Some(recorder) = &mut self.recorder {
+            recorder.frame(at, terminal, up, bytes, fate);
+        }
+    }
+
+    pub(super) fn record_fault(
+        &mut self,
+        at: Instant,
+        terminal: TerminalId,
+        kind: crate::trace::FaultKind,
+        words: String,
+    ) {
+        if let Some(recorder) = &mut self.recorder {
+            recorder.fault(at, terminal, kind, words);
         }
     }
 

@@ -14,6 +14,11 @@ pub struct FleetOptions {
     pub closing_ms: u64,
     /// Seeds the drawn cardholders.
     pub seed: u64,
+    /// Keep what happened as trace records, at most this many (0: none).
+    pub records_max: usize,
+    /// Play the simulated line's faults too (`drop_request`, `drop_answer`,
+    /// `drop_reversals`, `frame` drop and corrupt): see [`super::line`].
+    pub line_faults: bool,
 }
 
 impl Default for FleetOptions {
@@ -24,6 +29,8 @@ impl Default for FleetOptions {
             workload_ms: 60_000,
             closing_ms: 60_000,
             seed: 0,
+            records_max: 0,
+            line_faults: false,
         }
     }
 }

@@ -16,10 +16,11 @@ use possim_models::terminal::TerminalCommand;
 use possim_models::time::Instant;
 use possim_models::wire::seal_with_header;
 
-use super::{json, parse, Chore, Fleet, FleetOutput, Phase, GHOST_STAN_BASE};
+use super::{json, line, parse, Chore, Fleet, FleetOutput, Phase, GHOST_STAN_BASE};
 use crate::day::placed::{self, AtMoment, Moment, OnTrade, Standing};
 use crate::live::host_checks::Sent;
-use crate::scenario::model::{Fault, ProtocolFault};
+use crate::scenario::model::{Fault, LineDirection, ProtocolFault};
+use crate::trace::{Fate, FaultKind};
 
 fn is_online_trade(message: &CupMessage) -> bool {
     matches!(message, CupMessage::Trade(request) if !request.kind().is_offline_upload())
@@ -28,7 +29,15 @@ fn is_online_trade(message: &CupMessage) -> bool {
 impl Fleet {
     /// A whole frame arrived on `terminal`'s connection.
     pub fn on_frame(&mut self, now: Instant, terminal: TerminalId, bytes: &[u8]) {
+        self.now_recorded = now;
         self.frames_received += 1;
+        let mut owned = bytes.to_vec();
+        let fate = self.line_down(now, terminal, &mut owned);
+        self.record_frame(now, terminal, false, bytes, fate);
+        if fate == Fate::Dropped {
+            return;
+        }
+        let bytes = owned.as_slice();
         let Some((_, message)) = parse(bytes) else {
             self.log(
                 "reject",
@@ -98,10 +107,62 @@ impl Fleet {
         }
     }
 
+    /// The line's faults on a frame arriving for `terminal` (when the fleet
+    /// plays them): its fate, the bytes changed if corrupted.
+    fn line_down(&mut self, now: Instant, terminal: TerminalId, bytes: &mut [u8]) -> Fate {
+        if !self.options.line_faults {
+            return Fate::Delivered;
+        }
+        let Some(slot) = self.slots.get_mut(&terminal) else { return Fate::Delivered };
+        slot.frames_down += 1;
+        let index = slot.frames_down;
+        let placed = line::frame_fate(&slot.faults, terminal, LineDirection::Down, index, bytes);
+        if let Some((fate, words)) = placed {
+            let kind = if fate == Fate::Dropped {
+                FaultKind::LineDropFrame
+            } else {
+                FaultKind::LineCorrupt
+            };
+            self.record_fault(now, terminal, kind, words.clone());
+            self.fault_log(terminal, words);
+            return fate;
+        }
+        let answer = parse(bytes).and_then(|(_, message)| match message {
+            CupMessage::TradeAnswer(answer) if !answer.reversal => Some(answer.stan.value()),
+            _ => None,
+        });
+        if let Some(stan) = answer.filter(|stan| slot.drop_answers.remove(stan)) {
+            let words = format!("drop the answer to stan {stan}");
+            self.record_fault(now, terminal, FaultKind::LineDropFrame, words.clone());
+            self.fault_log(terminal, words);
+            return Fate::Dropped;
+        }
+        Fate::Delivered
+    }
+
     /// A frame the terminal sends, through its fault plan.
     pub(super) fn outgoing(&mut self, now: Instant, id: TerminalId, mut bytes: Vec<u8>) {
-        let Some((_, message)) = parse(&bytes) else {
-            return self.send(id, bytes);
+        self.now_recorded = now;
+        let mut line_fate = None;
+        let original = bytes.clone();
+        if self.options.line_faults {
+            let slot = self.slots.get_mut(&id).expect("a terminal of the fleet");
+            slot.frames_up += 1;
+            let index = slot.frames_up;
+            let placed = line::frame_fate(&slot.faults, id, LineDirection::Up, index, &mut bytes);
+            if let Some((fate, words)) = placed {
+                let kind = if fate == Fate::Dropped {
+                    FaultKind::LineDropFrame
+                } else {
+                    FaultKind::LineCorrupt
+                };
+                self.record_fault(now, id, kind, words.clone());
+                self.fault_log(id, words);
+                line_fate = Some(fate);
+            }
+        }
+        let Some((_, message)) = parse(&original) else {
+            return self.send_through(id, bytes, &original, line_fate);
         };
         self.log(
             "request",
@@ -139,8 +200,14 @@ impl Fleet {
                     OnTrade::ReverseUnknown => {
                         slot.ghost_after.insert(stan, trade);
                     }
+                    OnTrade::DropRequest if self.options.line_faults => {
+                        line_fate = Some(Fate::Dropped);
+                    }
+                    OnTrade::DropAnswer if self.options.line_faults => {
+                        slot.drop_answers.insert(stan);
+                    }
                     // The host's, or the simulated line's (refused as the
-                    // scenario loads).
+                    // scenario loads, or not asked for).
                     OnTrade::DropRequest
                     | OnTrade::DropAnswer
                     | OnTrade::CorruptAnswer
@@ -174,14 +241,30 @@ impl Fleet {
                 fired.push("power_off in the middle of the batch upload".into());
             }
         }
+        let reversal_lost = self.options.line_faults
+            && matches!(&message, CupMessage::Reversal(_))
+            && placed::standing(&slot.faults, Standing::DropReversals).is_some();
+        if reversal_lost {
+            line_fate = Some(Fate::Dropped);
+            fired.push(format!("drop_reversals: the reversal of stan {stan} lost"));
+        }
         if twice {
             slot.repeated.insert(stan, 0);
         }
         for what in fired {
+            if let Some(kind) = fault_kind(&what) {
+                self.record_fault(now, id, kind, what.clone());
+            }
             self.fault_log(id, what);
         }
+        if line_fate == Some(Fate::Dropped) {
+            // Lost on the line: the host never sees it, so its checks do not
+            // count it either.
+            self.record_frame_sent(id, &original, Fate::Dropped);
+            return;
+        }
         self.watch.on_request(now, id, &message, sent);
-        self.send(id, bytes.clone());
+        self.send_through(id, bytes.clone(), &original, line_fate);
         if twice {
             self.watch.on_request(now, id, &message, Sent::Repeat);
             self.send(id, bytes);
@@ -197,12 +280,33 @@ impl Fleet {
         }
     }
 
+    /// Sends `bytes` (a line fault may have changed them) and records the
+    /// frame by its `original` facts, as the simulated line does.
+    fn send_through(
+        &mut self,
+        id: TerminalId,
+        bytes: Vec<u8>,
+        original: &[u8],
+        fate: Option<Fate>,
+    ) {
+        match fate {
+            None => self.send(id, bytes),
+            Some(Fate::Dropped) => self.record_frame_sent(id, original, Fate::Dropped),
+            Some(fate) => {
+                self.record_frame_sent(id, original, fate);
+                self.frames_sent += 1;
+                self.output(FleetOutput::Send { terminal: id, bytes });
+            }
+        }
+    }
+
     pub(super) fn power_off(&mut self, now: Instant, id: TerminalId, off_ms: u64) {
         let Some(slot) = self.slots.get_mut(&id) else { return };
         if !slot.terminal.is_powered() {
             return;
         }
         slot.terminal.handle_command(now, TerminalCommand::PowerOff);
+        self.record_fault(now, id, FaultKind::PowerCut, format!("power off for {off_ms} ms"));
         self.fault_log(id, format!("power off for {off_ms} ms (scenario time)"));
         self.output(FleetOutput::Close { terminal: id, reason: "power off".into() });
         self.pump(now, id);
@@ -272,6 +376,20 @@ impl Fleet {
             }
         }
     }
+}
+
+/// The trace's kind for a fault the fleet fired, by its description;
+/// `None` for a fault that is a frame of its own (`reverse_unknown`: its
+/// reversal is recorded as the frame it is).
+fn fault_kind(what: &str) -> Option<FaultKind> {
+    let kinds = [
+        ("duplicate", FaultKind::LineDuplicate),
+        ("corrupt", FaultKind::LineCorrupt),
+        ("power", FaultKind::PowerCut),
+        ("reset", FaultKind::LineReset),
+        ("drop", FaultKind::LineDropFrame),
+    ];
+    kinds.iter().find(|(prefix, _)| what.starts_with(prefix)).map(|(_, kind)| *kind)
 }
 
 /// Whether `possim drive` applies a fault kind (the others are the host's:

@@ -37,6 +37,11 @@ pub(super) struct Slot {
     pub repeated: BTreeMap<u32, u32>,
     /// The placed faults that fired on their moment (once each).
     pub landed: Landed,
+    /// Frames sent and received on its line, for placed `frame` faults.
+    pub frames_up: u32,
+    pub frames_down: u32,
+    /// STANs whose answer is lost on the line (`drop_answer`).
+    pub drop_answers: BTreeSet<u32>,
 }
 
 /// The fleet's terminals, as the day reads them.
@@ -88,8 +93,21 @@ impl Fleet {
     }
 
     pub(super) fn send(&mut self, terminal: TerminalId, bytes: Vec<u8>) {
+        self.record_frame_sent(terminal, &bytes, crate::trace::Fate::Delivered);
         self.frames_sent += 1;
         self.output(FleetOutput::Send { terminal, bytes });
+    }
+
+    /// A frame up the line, as the simulator records it: its facts as
+    /// sent, and what became of it.
+    pub(super) fn record_frame_sent(
+        &mut self,
+        terminal: TerminalId,
+        bytes: &[u8],
+        fate: crate::trace::Fate,
+    ) {
+        let at = self.now_recorded;
+        self.record_frame(at, terminal, true, bytes, fate);
     }
 
     /// Moves the terminal's frames out (through the fault plan) and its
@@ -101,6 +119,11 @@ impl Fleet {
             let event = slot.terminal.poll_event();
             if transmit.is_none() && event.is_none() {
                 return;
+            }
+            // The terminal's event first, then its frame: the order the
+            // simulator records them in (`settlement_started`, then the 0500).
+            if let Some(event) = &event {
+                self.record(now, TraceEvent::Terminal(event.clone()));
             }
             if let Some(transmit) = transmit {
                 self.outgoing(now, id, transmit.bytes);
