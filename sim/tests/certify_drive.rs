@@ -4,7 +4,10 @@
 //! exercised, at once), and bad input (exit 2). `--host-registry` and the
 //! shipped registry scenario agree.
 
-use std::io::{BufRead, BufReader, Read};
+#[path = "support/process.rs"]
+mod process;
+
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -66,7 +69,7 @@ impl Drop for Serve {
 
 /// `possim certify ARGS`: (exit code, stdout, stderr), within the bound.
 fn certify(args: &[&str]) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_possim"))
+    let child = Command::new(env!("CARGO_BIN_EXE_possim"))
         .current_dir(root())
         .arg("certify")
         .args(args)
@@ -75,31 +78,7 @@ fn certify(args: &[&str]) -> (i32, String, String) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("possim runs");
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let err = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_millis(DRIVE_WALL_MAX_MS) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("certify ran over {DRIVE_WALL_MAX_MS} ms: {}", err.join().unwrap());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    (status.code().unwrap_or(-1), out.join().unwrap(), err.join().unwrap())
+    process::finish(child, "certify", Duration::from_millis(DRIVE_WALL_MAX_MS))
 }
 
 /// The verdict column of case `id`'s row.

@@ -2,6 +2,9 @@
 //! (tests/interop/py_terminal.py, on pyiso8583), and against hostile
 //! clients. Ports are chosen by binding port 0; serve logs the address.
 
+#[path = "support/process.rs"]
+mod process;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -528,7 +531,7 @@ fn live_only_fault_kinds_are_refused_by_the_simulator_and_checked_by_serve() {
 
 /// Runs `possim drive` against `addr`; (exit code, stdout table, stderr log).
 fn drive(scenario: &str, addr: &str, extra: &[&str]) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_possim"))
+    let child = Command::new(env!("CARGO_BIN_EXE_possim"))
         .arg("drive")
         .arg(root().join(scenario))
         .args(["--target", addr, "--speed", "5"])
@@ -538,31 +541,7 @@ fn drive(scenario: &str, addr: &str, extra: &[&str]) -> (i32, String, String) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("possim runs");
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let err = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let deadline = std::time::Instant::now() + Duration::from_secs(50);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("drive ran over 50 s: {}", err.join().unwrap());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    (status.code().unwrap_or(-1), out.join().unwrap(), err.join().unwrap())
+    process::finish(child, "drive", Duration::from_secs(50))
 }
 
 /// serve on port 0, drive against it, then serve stopped by a signal.
