@@ -153,18 +153,31 @@ pub fn run(args: CertifyArgs) -> Result<u8> {
         results.push(result);
     }
     let suite = Suite { name: "certification".into(), cases: results };
+    summarise(&mut out, &suite, "cases", "failed", args.out.as_deref())?;
+    Ok(if suite.passed() { exit::PASS } else { exit::FAIL })
+}
+
+/// The suite's last line (`50 cases: 50 passed, 0 failed`) and, with
+/// `--out`, its report directory.
+fn summarise(
+    out: &mut impl Write,
+    suite: &Suite,
+    counted: &str,
+    failed: &str,
+    dir: Option<&std::path::Path>,
+) -> Result<()> {
+    let failures = suite.failures();
     writeln!(
         out,
-        "{} cases: {} passed, {} failed",
+        "{} {counted}: {} passed, {failures} {failed}",
         suite.cases.len(),
-        suite.cases.len() - suite.failures(),
-        suite.failures()
+        suite.cases.len() - failures
     )?;
-    if let Some(dir) = &args.out {
-        write_suite(dir, &suite)?;
+    if let Some(dir) = dir {
+        write_suite(dir, suite)?;
         writeln!(out, "report    {}", dir.display())?;
     }
-    Ok(if suite.passed() { exit::PASS } else { exit::FAIL })
+    Ok(())
 }
 
 /// The cases named by `--case`, in the suite's order; all when none is
@@ -253,18 +266,8 @@ fn drive_cases(args: &CertifyArgs, target: &str, cases: Vec<LoadedCase>) -> Resu
         results.push(result);
     }
     let suite = Suite { name: format!("host certification against {target}"), cases: results };
-    writeln!(
-        out,
-        "{} host cases: {} passed, {} failed or not exercised; balances are the host's, not \
-         judged",
-        suite.cases.len(),
-        suite.cases.len() - suite.failures(),
-        suite.failures()
-    )?;
-    if let Some(dir) = &args.out {
-        write_suite(dir, &suite)?;
-        writeln!(out, "report    {}", dir.display())?;
-    }
+    let failed = "failed or not exercised; balances are the host's, not judged";
+    summarise(&mut out, &suite, "host cases", failed, args.out.as_deref())?;
     drop(out);
     runtime.shutdown_timeout(std::time::Duration::from_millis(500));
     for line in &lines {
