@@ -174,13 +174,14 @@ impl<G: GlueItem> DayDriver<G> {
         let mut sorted = listed.clone();
         sorted.sort();
         sorted.dedup();
-        let registered = sorted
+        let mut registered: Vec<TerminalId> = scenario
+            .terminals
             .iter()
-            .copied()
-            .filter(|id| {
-                scenario.terminals.iter().any(|t| t.config.terminal_id == *id && t.registered)
-            })
+            .filter(|t| t.registered)
+            .map(|t| t.config.terminal_id)
             .collect();
+        registered.sort();
+        registered.dedup();
         DayDriver {
             schedule: BTreeMap::new(),
             sequence: 0,

@@ -69,8 +69,8 @@ pub(crate) fn setup_record(scenario: &CompiledScenario, seed: u64) -> Setup {
     }
 }
 
-/// The world of `scenario` for `options`, its hosts spawned.
-/// The world of `scenario`, writing into `trace` (kept or streamed).
+/// The world of `scenario` for `options`, its hosts spawned, writing into
+/// `trace` (kept or streamed).
 pub(super) fn build(
     scenario: &CompiledScenario,
     options: &RunOptions,
