@@ -8,13 +8,16 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 /// (exit code, stdout, stderr) of `child`, killed and reported as a panic
-/// naming `what` if it runs over `wall_max`.
+/// naming `what` if it runs over `wall_max`. A stdout the caller already
+/// took (to converse with the child) comes back empty.
 pub fn finish(mut child: Child, what: &str, wall_max: Duration) -> (i32, String, String) {
-    let mut stdout = child.stdout.take().expect("stdout piped");
+    let stdout = child.stdout.take();
     let mut stderr = child.stderr.take().expect("stderr piped");
     let out = std::thread::spawn(move || {
         let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
+        if let Some(mut stdout) = stdout {
+            let _ = stdout.read_to_string(&mut text);
+        }
         text
     });
     let err = std::thread::spawn(move || {
