@@ -66,7 +66,11 @@ pub struct HuntRow {
 pub fn guards_of(cases: &[LoadedCase]) -> Vec<Guard> {
     crate::certify::matrix::columns(cases)
         .into_iter()
-        .filter(|guard| !matches!(guard.key.as_str(), "protocol" | "scheduled" | "switch.quirks"))
+        .filter(|guard| {
+            !guard.settings.iter().any(|setting| {
+                matches!(setting.key.as_str(), "protocol" | "scheduled" | "switch.quirks")
+            })
+        })
         .collect()
 }
 

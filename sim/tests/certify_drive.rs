@@ -1,8 +1,9 @@
 //! `possim certify --drive` on loopback: the host cases against `possim
-//! serve` playing a compliant host (every case passes) and an unsafe one
-//! (exactly the case that guards against it fails), against nobody (not
-//! exercised, at once), and bad input (exit 2). `--host-registry` and the
-//! shipped registry scenario agree.
+//! serve` playing a compliant host (every case passes) and unsafe ones
+//! (exactly the case that guards against each fails: CH-03 under a MAC
+//! checked on 0200s only, CH-07 under a repeated reversal credited again),
+//! against nobody (not exercised, at once), and bad input (exit 2).
+//! `--host-registry` and the shipped registry scenario agree.
 
 #[path = "support/process.rs"]
 mod process;
@@ -98,7 +99,7 @@ fn verdict(table: &str, id: &str) -> String {
     panic!("no verdict in {row}")
 }
 
-const HOST_CASES: [&str; 6] = ["CH-01", "CH-02", "CH-03", "CH-04", "CH-05", "CH-06"];
+const HOST_CASES: [&str; 7] = ["CH-01", "CH-02", "CH-03", "CH-04", "CH-05", "CH-06", "CH-07"];
 
 #[test]
 fn a_compliant_host_passes_every_host_case() {
@@ -143,6 +144,21 @@ fn a_host_that_checks_the_mac_on_0200s_only_fails_exactly_the_bad_mac_case() {
 }
 
 #[test]
+fn a_host_that_credits_a_repeated_reversal_again_fails_exactly_that_case() {
+    let serve = Serve::start("sim/tests/fixtures/host_cases_reversal_credited_twice.yaml");
+    // CH-02 repeats a reversal too (of a sale the host never saw): it must
+    // still pass; CH-07's repeat of an approved sale must not.
+    let (code, table, log) =
+        certify(&["--drive", &serve.addr, "--case", "CH-02", "--case", "CH-07"]);
+    assert_eq!(code, 1, "{table}\n{log}");
+    assert_eq!(verdict(&table, "CH-02"), "pass", "{table}");
+    assert_eq!(verdict(&table, "CH-07"), "FAIL", "{table}");
+    // Judged on the wire: the inquiry's field 54 shows the second credit.
+    assert!(table.contains("step 8:"), "{table}");
+    assert!(table.contains("54=1002156C000000101000"), "the credit twice, on the wire: {table}");
+}
+
+#[test]
 fn no_host_listening_is_not_exercised_at_once() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = port.local_addr().unwrap().to_string();
@@ -174,7 +190,7 @@ fn the_shipped_host_registry_is_what_host_registry_prints() {
         printed, shipped,
         "regenerate: possim certify --host-registry > scenarios/live/host_cases.yaml"
     );
-    for id in ["CH010001", "CH060001", "6222020106000002"] {
+    for id in ["CH010001", "CH060001", "CH070001", "6222020106000002", "6222020107000001"] {
         assert!(printed.contains(id), "{printed}");
     }
     assert!(!printed.contains("CH040002"), "the unregistered terminal is not provisioned");

@@ -687,9 +687,14 @@ fn each_variant_sets_its_unsafe_policy_and_names_what_it_breaks() {
             .policy
             .completion_releases_hold
     );
+    // Two settings, each harmless alone: the switch passes a repeated
+    // reversal on, the issuer books it again.
+    let host = bundled("variants/switch_forwards_repeated_reversals.yaml");
+    assert!(host.switch.forward_repeated_reversals);
+    assert!(!host.issuers[0].policy.reversal_idempotent);
     let mut files = Vec::new();
     yaml_files(&scenarios_dir().join("variants"), &mut files);
-    assert_eq!(files.len(), 10);
+    assert_eq!(files.len(), 11);
     for path in files {
         let compiled = load_and_compile(&path).unwrap();
         let name = path.file_name().unwrap().to_str().unwrap();

@@ -24,12 +24,13 @@ fn run_scenario(scenario: &Scenario, seed: u64) -> RunReport {
 
 /// Every variant with a failing seed has its repro (the one without is
 /// `offline_upload_before_settlement_only`, which no fault can break).
-const REPROS: [&str; 7] = [
+const REPROS: [&str; 8] = [
     "cashier_retry",
     "clearing_from_own_approvals",
     "issuer_reversal_not_idempotent",
     "journal_clear_when_sent",
     "reversal_persist_after_send",
+    "switch_forwards_repeated_reversals",
     "switch_no_duplicate_check",
     "upload_end_code_207",
 ];

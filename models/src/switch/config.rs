@@ -19,6 +19,7 @@
 //! assert_eq!(config.upstream_timeout_ms, 40_000);
 //! assert!(config.duplicate_check);
 //! assert!(!config.mac_checked_on_0200_only);
+//! assert!(!config.forward_repeated_reversals);
 //! ```
 
 use std::collections::BTreeSet;
@@ -137,6 +138,14 @@ pub struct SwitchConfig {
     /// cleared, and the cardholder stays charged with no slip.
     #[serde(default)]
     pub clearing_from_own_approvals: bool,
+    /// Policy. `false` (safe): a terminal's repeated reversal (its 0410
+    /// lost, the 0400 sent again) is answered from the switch's own record,
+    /// 00 and nothing sent upstream. `true` reproduces hosts that keep no
+    /// record of reversals and pass every 0400 on: harmless while the
+    /// issuer's reversal is idempotent, a second credit when it is not
+    /// (CH-07).
+    #[serde(default)]
+    pub forward_repeated_reversals: bool,
     /// The business calendar for fields 12, 13 and 15 of the answers.
     #[serde(default)]
     pub calendar: Calendar,
@@ -233,6 +242,7 @@ impl SwitchConfig {
             mac_checked_on_0200_only: false,
             clearing_max: defaults::clearing_max(),
             clearing_from_own_approvals: false,
+            forward_repeated_reversals: false,
             calendar: Calendar::default(),
             quirks: Vec::new(),
         }

@@ -738,8 +738,23 @@ impl Switch {
             Some(record) if matches!(record.outcome, Outcome::Declined(_)) => {
                 ResponseCode::UNSUPPORTED_BY_ISSUER
             }
-            // Already queued or already acknowledged upstream: nothing new.
-            Some(record) if record.reversed => ResponseCode::APPROVED,
+            // Already queued or already acknowledged upstream: nothing new,
+            // unless the unsafe policy passes the repeat on. One still
+            // queued is the same reversal and goes upstream anyway.
+            Some(record) if record.reversed => {
+                let forward = self.config.forward_repeated_reversals
+                    && room > 0
+                    && !self.state.store_forward.contains(&key);
+                if forward {
+                    self.state.store_forward.push(key, reversal.clone(), now);
+                    self.event(
+                        now,
+                        SwitchEventKind::ReversalQueued { key, reason: reversal.reason },
+                    );
+                    self.send_due_reversals(now);
+                }
+                ResponseCode::APPROVED
+            }
             Some(_) if room == 0 && !pending_reserved => ResponseCode::SYSTEM_MALFUNCTION,
             Some(record) => {
                 record.reversed = true;

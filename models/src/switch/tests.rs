@@ -803,6 +803,52 @@ fn a_reversal_of_an_approved_trade_is_acknowledged_at_once_and_forwarded_once_ho
     assert_eq!(pos.read_trade_answer(&again[0]).response_code, ResponseCode::APPROVED);
 }
 
+/// The unsafe policy `forward_repeated_reversals`: a repeat of a reversal
+/// the network already acknowledged goes upstream again (where an issuer
+/// that is not idempotent credits a second time); one still queued is not
+/// queued twice. The terminal's answer is 00 either way.
+#[test]
+fn forward_repeated_reversals_sends_an_acknowledged_reversal_upstream_again() {
+    let mut pos = Pos::new("10000001", TMK_SINGLE);
+    let mut config = config_for(&[&pos]);
+    config.forward_repeated_reversals = true;
+    let mut world = World::with(config);
+    assert!(world.sign_in(at(0), &mut pos, KeyMode::Single).response_code.is_approved());
+    let sale = pos.sale(6, 2500, None);
+    let key = TradeKey::of(&sale);
+    world.approved_sale(at(10), &pos, &sale, ResponseCode::APPROVED);
+    world.events();
+
+    let out = world.send(at(500), pos.node(), &pos.reversal(&sale));
+    assert_eq!(out.len(), 2);
+    let reversal = read_upstream_reversal(out.iter().find(|t| t.to == Node::Network).unwrap());
+    // Still queued: the repeat is the same reversal, nothing new upstream.
+    let again = world.send(at(600), pos.node(), &pos.reversal(&sale));
+    assert_eq!(again.len(), 1, "still queued: not queued twice");
+    assert_eq!(pos.read_trade_answer(&again[0]).response_code, ResponseCode::APPROVED);
+
+    world.send(at(800), Node::Network, &network_reversal_answer(&reversal, ResponseCode::APPROVED));
+    assert!(world.switch.store_forward().is_empty());
+    world.events();
+    // Acknowledged upstream, then repeated: the safe switch sends nothing
+    // (the test above); this one queues it and sends it again.
+    let again = world.send(at(900), pos.node(), &pos.reversal(&sale));
+    assert_eq!(again.len(), 2);
+    let upstream = again.iter().find(|t| t.to == Node::Network).expect("forwarded again");
+    assert_eq!(TradeKey::of(read_upstream_reversal(upstream).original()), key);
+    let answer = again.iter().find(|t| t.to == pos.node()).unwrap();
+    assert_eq!(pos.read_trade_answer(answer).response_code, ResponseCode::APPROVED);
+    assert_eq!(world.switch.store_forward().len(), 1);
+    let queued = world
+        .events()
+        .iter()
+        .filter(
+            |e| matches!(e, SwitchEventKind::ReversalQueued { key: queued, .. } if *queued == key),
+        )
+        .count();
+    assert_eq!(queued, 1);
+}
+
 #[test]
 fn a_reversal_while_the_original_is_still_in_flight_takes_over_from_it() {
     let (mut world, pos) = signed_in_world();

@@ -244,23 +244,51 @@ pub struct Outcome {
 /// `switch.<field>`, `network.<field>`, `issuer.<policy field>` (every
 /// issuer), `cashier.<field>`, or a fault added to the plan (`protocol:
 /// {...}`, `scheduled: {...}`). See `guard.rs`.
+///
+/// A guard may set up to [`GUARD_SETTINGS_MAX`] keys in one mapping, applied
+/// together: a host whose parts are each harmless alone and unsafe together
+/// (a switch that passes every reversal on, an issuer that books each) is
+/// one guard, not two that each pass.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Guard {
+    /// In the order written; never empty.
+    pub settings: Vec<GuardSetting>,
+}
+
+/// One `key: value` of a guard.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GuardSetting {
     pub key: String,
     pub value: serde_json::Value,
 }
 
+/// Settings one guard may combine.
+pub const GUARD_SETTINGS_MAX: usize = 4;
+
 impl Guard {
-    /// `key: value`, as written (flow style for mappings).
+    /// A guard of one setting.
+    pub fn one(key: impl Into<String>, value: serde_json::Value) -> Guard {
+        Guard { settings: vec![GuardSetting { key: key.into(), value }] }
+    }
+
+    /// `key: value`, as written (flow style for mappings); combined
+    /// settings joined with ` + `.
     pub fn label(&self) -> String {
-        format!("{}: {}", self.key, compact(&self.value))
+        let shown: Vec<String> = self
+            .settings
+            .iter()
+            .map(|setting| format!("{}: {}", setting.key, compact(&setting.value)))
+            .collect();
+        shown.join(" + ")
     }
 }
 
 impl Serialize for Guard {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serde_json::Map::new();
-        map.insert(self.key.clone(), self.value.clone());
+        for setting in &self.settings {
+            map.insert(setting.key.clone(), setting.value.clone());
+        }
         map.serialize(serializer)
     }
 }
@@ -269,14 +297,15 @@ impl<'de> Deserialize<'de> for Guard {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         use serde::de::Error;
         let map = serde_json::Map::deserialize(deserializer)?;
-        if map.len() != 1 {
+        if map.is_empty() || map.len() > GUARD_SETTINGS_MAX {
             return Err(D::Error::custom(format!(
-                "a guard is one `key: value`, not {} keys",
+                "a guard is 1 to {GUARD_SETTINGS_MAX} `key: value` settings applied together, \
+                 not {} keys",
                 map.len()
             )));
         }
-        let (key, value) = map.into_iter().next().expect("one entry");
-        Ok(Guard { key, value })
+        let settings = map.into_iter().map(|(key, value)| GuardSetting { key, value }).collect();
+        Ok(Guard { settings })
     }
 }
 

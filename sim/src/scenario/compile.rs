@@ -678,6 +678,9 @@ impl Scenario {
         if let Some(value) = spec.clearing_from_own_approvals {
             switch.clearing_from_own_approvals = value;
         }
+        if let Some(value) = spec.forward_repeated_reversals {
+            switch.forward_repeated_reversals = value;
+        }
         switch.quirks = spec.quirks.clone();
         // The output queues must hold what one call can produce (the
         // switch's validate() states the same sums).

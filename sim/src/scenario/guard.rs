@@ -11,6 +11,8 @@
 //! | `protocol` / `scheduled` | one fault added to the plan |
 //! | `registered` | every listed terminal registered with the host (or not) |
 //!
+//! A guard of several settings applies them in the order written.
+//!
 //! ```
 //! use possim_sim::certify::case::Guard;
 //! use possim_sim::certify::guard::apply;
@@ -18,10 +20,10 @@
 //! let text = "name: c\nmerchants: [{id: M1}]\nissuers: [{index: 0, bins: ['622202']}]\n\
 //!             terminals: [{id: T1, merchant: M1, tmk: 0123456789ABCDEF}]\n";
 //! let scenario = parse(text, "c.yaml").unwrap();
-//! let guard = Guard { key: "reversal_persist".into(), value: "after_send".into() };
+//! let guard = Guard::one("reversal_persist", "after_send".into());
 //! let guarded = apply(&scenario, &guard).unwrap();
 //! assert_ne!(guarded.terminals[0].config, scenario.terminals[0].config);
-//! let typo = Guard { key: "reversal_persistence".into(), value: "after_send".into() };
+//! let typo = Guard::one("reversal_persistence", "after_send".into());
 //! assert!(apply(&scenario, &typo).is_err());
 //! ```
 
@@ -29,7 +31,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::case::Guard;
+use super::case::{Guard, GuardSetting};
 use crate::scenario::model::{ProtocolFault, Scenario, ScheduledFault};
 
 /// Sets `field` of `target` (through its serde form) to `value`.
@@ -55,6 +57,14 @@ fn patch<T: Serialize + DeserializeOwned>(
 pub fn apply(scenario: &Scenario, guard: &Guard) -> Result<Scenario, String> {
     let mut guarded = scenario.clone();
     guarded.case = None;
+    for setting in &guard.settings {
+        apply_setting(&mut guarded, setting)?;
+    }
+    Ok(guarded)
+}
+
+/// One setting of a guard, applied to `guarded` in place.
+fn apply_setting(guarded: &mut Scenario, guard: &GuardSetting) -> Result<(), String> {
     let (scope, field) = match guard.key.split_once('.') {
         Some((scope, field)) => (scope, field),
         None => match guard.key.as_str() {
@@ -110,5 +120,59 @@ pub fn apply(scenario: &Scenario, guard: &Guard) -> Result<Scenario, String> {
             ))
         }
     }
-    Ok(guarded)
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::parse;
+
+    const BASE: &str = "name: c\nmerchants: [{id: M1}]\nissuers: [{index: 0, bins: ['622202']}]\n\
+                        terminals: [{id: T1, merchant: M1, tmk: 0123456789ABCDEF}]\n";
+
+    fn guard(yaml: &str) -> Result<Guard, serde_json::Error> {
+        let value: serde_json::Value = serde_saphyr::from_str(yaml).expect("yaml");
+        serde_json::from_value(value)
+    }
+
+    #[test]
+    fn a_combined_guard_applies_every_setting_and_is_labelled_as_written() {
+        let scenario = parse(BASE, "c.yaml").unwrap();
+        let combined =
+            guard("{switch.forward_repeated_reversals: true, issuer.reversal_idempotent: false}")
+                .unwrap();
+        assert_eq!(
+            combined.label(),
+            "switch.forward_repeated_reversals: true + issuer.reversal_idempotent: false"
+        );
+        let guarded = apply(&scenario, &combined).unwrap();
+        assert_eq!(guarded.switch.forward_repeated_reversals, Some(true));
+        let policy = guarded.issuers[0].policy.clone().unwrap();
+        assert!(!policy.reversal_idempotent);
+        assert!(scenario.switch.forward_repeated_reversals.is_none(), "the original untouched");
+        // Serialised back, the same mapping.
+        let again: Guard =
+            serde_json::from_value(serde_json::to_value(&combined).unwrap()).unwrap();
+        assert_eq!(again, combined);
+    }
+
+    #[test]
+    fn a_combined_guard_with_one_bad_setting_is_refused_whole() {
+        let scenario = parse(BASE, "c.yaml").unwrap();
+        let typo =
+            guard("{switch.forward_repeated_reversals: true, issuer.reversal_idempotence: false}")
+                .unwrap();
+        let error = apply(&scenario, &typo).unwrap_err();
+        assert!(error.contains("reversal_idempotence"), "{error}");
+    }
+
+    #[test]
+    fn a_guard_sets_one_to_four_keys() {
+        let error = guard("{}").unwrap_err().to_string();
+        assert!(error.contains("not 0 keys"), "{error}");
+        let error = guard("{a: 1, b: 2, c: 3, d: 4, e: 5}").unwrap_err().to_string();
+        assert!(error.contains("not 5 keys"), "{error}");
+        assert_eq!(guard("{a: 1, b: 2, c: 3, d: 4}").unwrap().settings.len(), 4);
+    }
 }

@@ -221,6 +221,10 @@ pub struct SwitchSpec {
     /// settled (default, safe) or, `true`, every approval the switch
     /// recorded, so a trade whose terminal gave up its reversal is cleared.
     pub clearing_from_own_approvals: Option<bool>,
+    /// Policy: a terminal's repeated reversal is answered from the switch's
+    /// own record (default, safe) or, `true`, passed upstream again, which
+    /// credits twice at an issuer whose reversal is not idempotent.
+    pub forward_repeated_reversals: Option<bool>,
     /// Scripted misbehaviours toward single requests (certification):
     /// `{terminal, stan, answer: "77"}`, `sign_in_again_header: true`,
     /// `bad_key_check: true`.

@@ -78,6 +78,10 @@ pub fn make_safe(scenario: &mut Scenario) -> Vec<String> {
         changed.push("switch clearing_from_own_approvals: true".into());
         scenario.switch.clearing_from_own_approvals = None;
     }
+    if scenario.switch.forward_repeated_reversals == Some(true) {
+        changed.push("switch forward_repeated_reversals: true".into());
+        scenario.switch.forward_repeated_reversals = None;
+    }
     for issuer in &mut scenario.issuers {
         if issuer.policy.as_ref().is_some_and(|p| *p != IssuerPolicy::default()) {
             changed.push(format!("issuer {} reversal_idempotent: false", issuer.index));
