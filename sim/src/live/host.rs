@@ -7,7 +7,11 @@
 //! Answers go back to the connection their request came on; an answer
 //! whose connection is gone goes to the connection now bound to its
 //! terminal, or is lost. An unauthenticated connection therefore only ever
-//! reads answers to frames it sent itself. Sans-IO: connections are
+//! reads answers to frames it sent itself. For `certify --serve` it also
+//! crashes and restarts its switch as the simulator does, hands the switch
+//! late copies of a request, cuts a terminal's power at a message the
+//! switch would answer at once, and records a line fault on an arriving
+//! frame. Sans-IO: connections are
 //! numbers, time is passed in (wall time since start mapped to the models'
 //! `Instant` from the scenario's opening hour), and the shell polls
 //! [`HostOutput`]s.

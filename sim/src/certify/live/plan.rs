@@ -264,15 +264,24 @@ fn in_the_air(items: &[Planned], scenario: &CompiledScenario, at_ms: u64) -> Opt
     Some((item, link_ms + scenario.run.tick_ms))
 }
 
-/// Whether a host-placed trade fault acts on the request (`true`) or on
-/// its answer.
-fn on_request_side(fault: &ProtocolFault) -> bool {
-    matches!(
-        fault,
+/// What of a trade a host-placed fault acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Request,
+    Answer,
+    /// A reset closes the connection as the request comes in and loses the
+    /// answer with it: it shares its trade with no other fault.
+    Both,
+}
+
+fn side(fault: &ProtocolFault) -> Side {
+    match fault {
         ProtocolFault::DropRequest { .. }
-            | ProtocolFault::DuplicateRequest { .. }
-            | ProtocolFault::AnswerCode { .. }
-    )
+        | ProtocolFault::DuplicateRequest { .. }
+        | ProtocolFault::AnswerCode { .. } => Side::Request,
+        ProtocolFault::ResetAfterRequest { .. } => Side::Both,
+        _ => Side::Answer,
+    }
 }
 
 /// Where a terminal's own battery leaves it.
@@ -414,10 +423,12 @@ pub fn plan(scenario: &CompiledScenario) -> Plan {
         .filter(|fault| crate::live::faults::serve_applies(fault) && fault.trade().is_some())
         .collect();
     for (index, fault) in host_faults.iter().enumerate() {
-        let side = on_request_side(fault);
-        let twice = host_faults[..index]
-            .iter()
-            .any(|other| other.trade() == fault.trade() && on_request_side(other) == side);
+        let clash = |other: &ProtocolFault| {
+            let (a, b) = (side(fault), side(other));
+            a == b || a == Side::Both || b == Side::Both
+        };
+        let twice =
+            host_faults[..index].iter().any(|other| other.trade() == fault.trade() && clash(other));
         if twice {
             plan.unplaceable.push(format!("{} (a second on that side of it)", fault.placement()));
         }
@@ -641,9 +652,11 @@ mod tests {
              \x20   - {kind: drop_answer, terminal: CT080001, trade: 1}\n\
              \x20   - {kind: corrupt_answer, terminal: CT080001, trade: 1}\n\
              \x20   - {kind: drop_request, terminal: CT080001, trade: 2}\n\
-             \x20   - {kind: duplicate_request, terminal: CT080001, trade: 2}\n",
+             \x20   - {kind: duplicate_request, terminal: CT080001, trade: 2}\n\
+             \x20   - {kind: drop_answer, terminal: CT080001, trade: 3}\n\
+             \x20   - {kind: reset_after_request, terminal: CT080001, trade: 3}\n",
         );
-        assert_eq!(plan.unplaceable.len(), 2, "{:?}", plan.unplaceable);
+        assert_eq!(plan.unplaceable.len(), 3, "{:?}", plan.unplaceable);
     }
 
     #[test]
