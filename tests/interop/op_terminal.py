@@ -408,6 +408,15 @@ class Terminal:
                 self.set_reversal(None)
                 return True
             log(f"   reversal try {attempt} not acknowledged ({outcome})")
+            code = answer.get("39") if outcome == "answer" else None
+            if code in SIGN_IN_AGAIN and not (code == "77" and self.flags.ignore_77):
+                # DOMAIN.md, Response codes: A0 (the host found the MAC
+                # wrong), 77, 99 ... mean sign in again; the next try goes
+                # under the new session's MAC key.
+                log(f"   code {code} to the reversal: sign in again before the next try")
+                self.store("session", None)
+                if not self.sign_in():
+                    return False
         if self.give_up:
             log(f"   reversal of stan {msg['11']} given up: reconciled at clearing")
             self.set_reversal(None)

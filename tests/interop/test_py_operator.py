@@ -474,6 +474,24 @@ def test_reversal_retried_to_its_bound_and_blocks_the_trade():
         host.close()
 
 
+def test_a0_to_a_reversal_signs_in_again_before_the_next_try():
+    # The sale's answer is lost; the reversal's first try is answered A0 (a
+    # MAC garbled on the way): sign in, then the reversal again, then the sale.
+    host = FakeHost(lambda msg, nth: {"drop": True} if msg["mti"] == "0200" and nth == 1
+                    else {"39": "A0"} if msg["mti"] == "0400" and nth == 1 else None)
+    run = Run(host)
+    try:
+        run.case("T-A", "TA000001")
+        run.sale()
+        run.sale()
+        assert run.bye() == 0, "".join(run.log)
+        seen = host.requests("TA000001")
+        assert mtis(seen) == ["0800", "0200", "0400", "0800", "0400", "0200"], seen
+        assert seen[4][1:3] == ("000002", "98"), seen
+    finally:
+        host.close()
+
+
 def test_unbalanced_settlement_uploads_the_batch_and_ends_202():
     host = FakeHost(lambda msg, nth: {"flag": "2"} if msg["mti"] == "0500" else None)
     run = Run(host)
@@ -718,6 +736,7 @@ def main() -> int:
         test_bare_94_is_not_a_verdict,
         test_send_pending_sends_the_reversal_now,
         test_header_3_signs_in_again,
+        test_a0_to_a_reversal_signs_in_again_before_the_next_try,
         test_reversal_retried_to_its_bound_and_blocks_the_trade,
         test_unbalanced_settlement_uploads_the_batch_and_ends_202,
         test_95_to_the_upload_end_uploads_again,

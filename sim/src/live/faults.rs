@@ -8,7 +8,7 @@
 //! | `drop_request` | discards the request: no answer |
 //! | `delay_answer` | sends the answer at request + the terminal's timeout + `offset_ms` |
 //! | `corrupt_answer` | flips a bit of the answer's MAC |
-//! | `duplicate_request` | hands the request to the switch twice |
+//! | `duplicate_request` | hands the request to the switch twice; with `after_ms`, the copy that much later |
 //! | `drop_reversals` | withholds the answer to each reversal's first try (`certify --serve`: drops every reversal until healing, as the simulated line) |
 //! | `drop_settlement_answer` | withholds the first 0510 |
 //! | `reset_after_request` | closes the connection once the request is in |
@@ -51,6 +51,11 @@ pub enum RequestVerdict {
     ForwardThenReset,
     /// Hand it to the switch twice.
     ForwardTwice,
+    /// Hand it to the switch, and a copy of it `after_ms` later (a late
+    /// copy, as if it arrived again on the terminal's connection).
+    ForwardThenCopy {
+        after_ms: u64,
+    },
     /// Drop it: no answer.
     Discard,
     /// Answer it with this code, without forwarding.
@@ -101,9 +106,9 @@ pub struct ServeFaults {
     terminals: BTreeMap<TerminalId, PerTerminal>,
     applicable: Vec<ProtocolFault>,
     not_applicable: Vec<ProtocolFault>,
-    /// The fault the last `on_request` or `on_answer` applied: what a
+    /// The faults the last `on_request` or `on_answer` applied: what a
     /// recording host writes into its trace, in the simulator's words.
-    fired: Option<ProtocolFault>,
+    fired: Vec<ProtocolFault>,
     /// Faults apply as the simulated line applies them (`certify --serve`,
     /// whose cases were written against the simulator): `drop_reversals`
     /// drops every reversal request, not the first answer.
@@ -156,9 +161,10 @@ impl ServeFaults {
         self.healed = true;
     }
 
-    /// The fault the last request or answer had applied, taken.
-    pub fn take_fired(&mut self) -> Option<ProtocolFault> {
-        self.fired.take()
+    /// The faults the last request or answer had applied, taken, in the
+    /// order they fired.
+    pub fn take_fired(&mut self) -> Vec<ProtocolFault> {
+        std::mem::take(&mut self.fired)
     }
 
     /// A request from `terminal`; `timeout_ms` is the terminal's response
@@ -179,7 +185,7 @@ impl ServeFaults {
             let drop =
                 state.faults.iter().any(|f| matches!(f, ProtocolFault::DropReversals { .. }));
             if self.like_simulator && drop {
-                self.fired = Some(ProtocolFault::DropReversals { terminal });
+                self.fired.push(ProtocolFault::DropReversals { terminal });
                 let stan = message.stan().value();
                 return (RequestVerdict::Discard, Some(format!("drop_reversals: stan {stan}")));
             }
@@ -199,35 +205,42 @@ impl ServeFaults {
         state.last_stan = Some(stan);
         state.trades_seen += 1;
         let trade = state.trades_seen;
+        // Several faults may sit on one trade (a lost answer and a late
+        // copy of the request): one on the request, one on its answer,
+        // each the first of its side in the order listed.
+        let mut verdict = None;
+        let mut plan = None;
+        let mut said = Vec::new();
         for fault in state.faults.clone() {
             if fault.trade() != Some(trade) {
                 continue;
             }
             let why = format!("{} on trade {trade} (stan {stan})", fault.kind_name());
-            let plan = match &fault {
-                ProtocolFault::DropRequest { .. }
-                | ProtocolFault::DuplicateRequest { .. }
-                | ProtocolFault::AnswerCode { .. }
-                | ProtocolFault::ResetAfterRequest { .. } => {
-                    self.fired = Some(fault.clone());
-                    match &fault {
-                        ProtocolFault::DropRequest { .. } => {
-                            return (RequestVerdict::Discard, Some(why))
-                        }
-                        ProtocolFault::DuplicateRequest { .. } => {
-                            return (RequestVerdict::ForwardTwice, Some(why))
-                        }
-                        ProtocolFault::AnswerCode { code, .. } => {
-                            let bytes = code.as_bytes();
-                            let code = ResponseCode::new([
-                                bytes[0],
-                                bytes.get(1).copied().unwrap_or(b'0'),
-                            ]);
-                            return (RequestVerdict::Answer(code), Some(why));
-                        }
-                        _ => Plan::Reset,
-                    }
+            let on_request = match &fault {
+                ProtocolFault::DropRequest { .. } => Some(RequestVerdict::Discard),
+                ProtocolFault::DuplicateRequest { after_ms: 0, .. } => {
+                    Some(RequestVerdict::ForwardTwice)
                 }
+                ProtocolFault::DuplicateRequest { after_ms, .. } => {
+                    Some(RequestVerdict::ForwardThenCopy { after_ms: *after_ms })
+                }
+                ProtocolFault::AnswerCode { code, .. } => {
+                    let bytes = code.as_bytes();
+                    let code = ResponseCode::new([bytes[0], bytes.get(1).copied().unwrap_or(b'0')]);
+                    Some(RequestVerdict::Answer(code))
+                }
+                _ => None,
+            };
+            if let Some(on_request) = on_request {
+                if verdict.is_none() {
+                    verdict = Some(on_request);
+                    self.fired.push(fault.clone());
+                    said.push(why);
+                }
+                continue;
+            }
+            let on_answer = match &fault {
+                ProtocolFault::ResetAfterRequest { .. } => Plan::Reset,
                 ProtocolFault::DropAnswer { .. } => Plan::Withhold,
                 ProtocolFault::DelayAnswer { offset_ms, .. } => {
                     Plan::Delay { offset_ms: *offset_ms }
@@ -235,16 +248,29 @@ impl ServeFaults {
                 ProtocolFault::CorruptAnswer { .. } => Plan::Corrupt,
                 _ => continue,
             };
+            if plan.is_none() {
+                if on_answer == Plan::Reset {
+                    // Recorded as the request comes in.
+                    self.fired.push(fault.clone());
+                }
+                plan = Some((on_answer, fault));
+                said.push(why);
+            }
+        }
+        let reset = matches!(plan, Some((Plan::Reset, _)));
+        if let Some((plan, fault)) = plan {
             if state.plans.len() >= PLANS_MAX {
                 state.plans.pop_first();
             }
-            state.plans.insert(stan, (plan, trade, fault.clone()));
-            if plan == Plan::Reset {
-                return (RequestVerdict::ForwardThenReset, Some(why));
-            }
-            return (RequestVerdict::Forward, Some(why));
+            state.plans.insert(stan, (plan, trade, fault));
         }
-        (RequestVerdict::Forward, None)
+        let verdict = match verdict {
+            // Nothing reaches the switch: no answer to lose.
+            Some(verdict) => verdict,
+            None if reset => RequestVerdict::ForwardThenReset,
+            None => RequestVerdict::Forward,
+        };
+        (verdict, (!said.is_empty()).then(|| said.join("; ")))
     }
 
     /// An answer for `terminal`; `timeout_ms` is its response timeout.
@@ -270,7 +296,7 @@ impl ServeFaults {
                 let drop =
                     state.faults.iter().any(|f| matches!(f, ProtocolFault::DropReversals { .. }));
                 if drop && state.reversals_withheld.insert(stan) {
-                    self.fired = Some(ProtocolFault::DropReversals { terminal });
+                    self.fired.push(ProtocolFault::DropReversals { terminal });
                     let why =
                         format!("drop_reversals: first answer to the reversal of stan {stan}");
                     return (AnswerVerdict::Withhold, Some(why));
@@ -283,7 +309,7 @@ impl ServeFaults {
                 };
                 // A reset was recorded as the request came in.
                 if plan != Plan::Reset {
-                    self.fired = Some(fault);
+                    self.fired.push(fault);
                 }
                 let stan = answer.stan.value();
                 let verdict = match plan {
@@ -302,7 +328,7 @@ impl ServeFaults {
                     match fault {
                         ProtocolFault::SettlementUnbalanced { .. } => {
                             state.settlement_done = true;
-                            self.fired = Some(fault.clone());
+                            self.fired.push(fault.clone());
                             let why = format!(
                                 "settlement_unbalanced: batch {} answered not balanced",
                                 answer.batch.value()
@@ -311,7 +337,7 @@ impl ServeFaults {
                         }
                         ProtocolFault::DropSettlementAnswer { .. } => {
                             state.settlement_done = true;
-                            self.fired = Some(fault.clone());
+                            self.fired.push(fault.clone());
                             let why = format!(
                                 "drop_settlement_answer: the 0510 of batch {} withheld",
                                 answer.batch.value()
@@ -325,5 +351,58 @@ impl ServeFaults {
             }
             _ => (AnswerVerdict::Deliver, None),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use possim_models::iso8583::trade::TradeResponse;
+    use possim_models::iso8583::values::{MonthDay, TimeOfDay};
+
+    use super::*;
+    use crate::live::fixtures::{sale, terminal};
+
+    fn request(stan: u32) -> CupMessage {
+        CupMessage::Trade(sale(stan, 1000))
+    }
+
+    #[test]
+    fn a_lost_answer_and_a_late_copy_on_one_trade_both_fire() {
+        let terminal = terminal();
+        let mut faults = ServeFaults::new(&[
+            ProtocolFault::DropAnswer { terminal, trade: 1 },
+            ProtocolFault::DuplicateRequest { terminal, trade: 1, after_ms: 5000 },
+        ]);
+        let (verdict, why) = faults.on_request(terminal, &request(2));
+        assert_eq!(verdict, RequestVerdict::ForwardThenCopy { after_ms: 5000 });
+        assert_eq!(
+            why.as_deref(),
+            Some("drop_answer on trade 1 (stan 2); duplicate_request on trade 1 (stan 2)")
+        );
+        let fired: Vec<&str> = faults.take_fired().iter().map(|f| f.kind_name()).collect();
+        assert_eq!(fired, ["duplicate_request"], "the lost answer fires as it is lost");
+        let CupMessage::Trade(sent) = request(2) else { unreachable!() };
+        let answer = CupMessage::TradeAnswer(TradeResponse::answering(
+            &sent,
+            ResponseCode::new(*b"00"),
+            TimeOfDay::new(10, 0, 0).unwrap(),
+            MonthDay::new(11, 21).unwrap(),
+        ));
+        assert_eq!(faults.on_answer(terminal, &answer, 20_000).0, AnswerVerdict::Withhold);
+        let fired: Vec<&str> = faults.take_fired().iter().map(|f| f.kind_name()).collect();
+        assert_eq!(fired, ["drop_answer"]);
+        // The copy's answer, the same STAN again: delivered.
+        assert_eq!(faults.on_answer(terminal, &answer, 20_000).0, AnswerVerdict::Deliver);
+    }
+
+    #[test]
+    fn a_copy_at_once_stays_a_double_hand_over() {
+        let terminal = terminal();
+        let mut faults = ServeFaults::new(&[ProtocolFault::DuplicateRequest {
+            terminal,
+            trade: 1,
+            after_ms: 0,
+        }]);
+        assert_eq!(faults.on_request(terminal, &request(2)).0, RequestVerdict::ForwardTwice);
     }
 }

@@ -7,7 +7,11 @@
 //! Answers go back to the connection their request came on; an answer
 //! whose connection is gone goes to the connection now bound to its
 //! terminal, or is lost. An unauthenticated connection therefore only ever
-//! reads answers to frames it sent itself. Sans-IO: connections are
+//! reads answers to frames it sent itself. For `certify --serve` it also
+//! crashes and restarts its switch as the simulator does, hands the switch
+//! late copies of a request, cuts a terminal's power at a message the
+//! switch would answer at once, and records a line fault on an arriving
+//! frame. Sans-IO: connections are
 //! numbers, time is passed in (wall time since start mapped to the models'
 //! `Instant` from the scenario's opening hour), and the shell polls
 //! [`HostOutput`]s.
@@ -37,7 +41,7 @@ use possim_models::iso8583::values::TerminalId;
 use possim_models::iso8583::{Frame, Header, ResponseCode};
 use possim_models::issuer::Issuer;
 use possim_models::network::{Network, NetworkCommand};
-use possim_models::switch::{Authentication, Switch, SwitchEventKind};
+use possim_models::switch::{Authentication, Switch, SwitchConfig, SwitchEventKind};
 use possim_models::time::{Calendar, Instant};
 use possim_models::wire::{seal_with_header, SOFTWARE_VERSION};
 
@@ -123,7 +127,40 @@ enum Flight {
         conn: Option<ConnId>,
         bytes: Vec<u8>,
     },
+    /// A late copy of a terminal's request reaching the switch again.
+    Copy {
+        terminal: TerminalId,
+        bytes: Vec<u8>,
+    },
 }
+
+/// The moment of a power cut the host makes itself, as a terminal's
+/// message arrives: one the switch would answer before anyone outside the
+/// host could act on it (a batch upload is answered at once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CutAt {
+    /// The terminal's first batch upload (0320).
+    BatchUpload,
+    /// The terminal's `nth` message (from 1), whatever it is: a battery
+    /// that runs out as it sends it.
+    Message { nth: u32 },
+}
+
+/// A power cut armed on a terminal's message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ArmedCut {
+    terminal: TerminalId,
+    at: CutAt,
+    /// The fault record's cause; `None`: none is recorded (a flat
+    /// battery is the terminal's own doing, which the simulator does not
+    /// record as a fault either).
+    words: Option<String>,
+    /// The caller's number for it, handed back when it lands.
+    id: usize,
+}
+
+/// Power cuts armed at once; a live case has a handful.
+const CUTS_MAX: usize = 64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
@@ -135,6 +172,18 @@ pub enum HostError {
 #[derive(Debug)]
 pub struct LiveHost {
     switch: Switch,
+    switch_config: SwitchConfig,
+    /// False between a scheduled crash and its restart: nothing reaches the
+    /// switch and it keeps no time.
+    switch_up: bool,
+    armed_cuts: Vec<ArmedCut>,
+    /// The armed cuts that landed, by the caller's number, not yet taken.
+    cuts_landed: Vec<usize>,
+    /// Messages each terminal with an armed cut sent (at most the armed
+    /// cuts' terminals).
+    messages_from: BTreeMap<TerminalId, u32>,
+    /// The fate a line fault gave the frame now arriving (a flipped bit).
+    line_fate: Option<Fate>,
     network: Network,
     /// By their index in the scenario, which need not run 0, 1, 2, ...
     issuers: BTreeMap<u16, Issuer>,
@@ -219,6 +268,12 @@ impl LiveHost {
             .collect();
         Ok(LiveHost {
             switch,
+            switch_config: scenario.switch.clone(),
+            switch_up: true,
+            armed_cuts: Vec::new(),
+            cuts_landed: Vec::new(),
+            messages_from: BTreeMap::new(),
+            line_fate: None,
             network,
             issuers,
             backbone: scenario.backbone.clone(),
@@ -271,17 +326,18 @@ impl LiveHost {
         }
     }
 
-    /// The fault the plan just applied, in the simulator's words.
+    /// The faults the plan just applied, in the simulator's words.
     fn note_fault(&mut self, now: Instant) {
-        let Some(fault) = self.faults.take_fired() else { return };
-        let Some(kind) = recorded_kind(&fault) else { return };
-        let record = FaultRecord {
-            kind,
-            target: fault.terminal().trimmed().to_string(),
-            cause: FaultCause::Protocol(fault.placement()),
-            frame: None,
-        };
-        self.note(now, TraceEvent::Fault(record));
+        for fault in self.faults.take_fired() {
+            let Some(kind) = recorded_kind(&fault) else { continue };
+            let record = FaultRecord {
+                kind,
+                target: fault.terminal().trimmed().to_string(),
+                cause: FaultCause::Protocol(fault.placement()),
+                frame: None,
+            };
+            self.note(now, TraceEvent::Fault(record));
+        }
     }
 
     /// A scheduled host fault on the network (a cutoff, an issuer down or
@@ -309,6 +365,110 @@ impl LiveHost {
         } else {
             self.off.remove(&terminal);
         }
+    }
+
+    /// Arms a power cut of `terminal` at its message `at`, handed back as
+    /// `id` by [`take_cuts_landed`](Self::take_cuts_landed) when it lands;
+    /// with `words`, a power cut fault record with those words is kept.
+    /// The host cuts the power before the switch reads the message, so
+    /// its answer is lost as it is to a simulated terminal that is off.
+    pub fn arm_power_cut(
+        &mut self,
+        terminal: TerminalId,
+        at: CutAt,
+        words: Option<String>,
+        id: usize,
+    ) {
+        assert!(self.armed_cuts.len() < CUTS_MAX, "power cuts armed over {CUTS_MAX}");
+        self.armed_cuts.push(ArmedCut { terminal, at, words, id });
+    }
+
+    /// The armed power cuts that landed since the last call.
+    pub fn take_cuts_landed(&mut self) -> Vec<usize> {
+        std::mem::take(&mut self.cuts_landed)
+    }
+
+    /// The armed cuts a message of `terminal` lands, each once.
+    fn cut_on_message(&mut self, now: Instant, terminal: TerminalId, message: &CupMessage) {
+        if !self.armed_cuts.iter().any(|cut| cut.terminal == terminal) {
+            return;
+        }
+        let count = self.messages_from.entry(terminal).or_default();
+        *count = count.saturating_add(1);
+        let nth = *count;
+        let upload = matches!(message, CupMessage::BatchUpload(_) | CupMessage::BatchUploadEnd(_));
+        let (landed, armed): (Vec<ArmedCut>, Vec<ArmedCut>) =
+            std::mem::take(&mut self.armed_cuts).into_iter().partition(|cut| {
+                cut.terminal == terminal
+                    && match cut.at {
+                        CutAt::BatchUpload => upload,
+                        CutAt::Message { nth: at } => at == nth,
+                    }
+            });
+        self.armed_cuts = armed;
+        for cut in landed {
+            self.off.insert(terminal);
+            if let Some(words) = cut.words {
+                let record = FaultRecord {
+                    kind: FaultKind::PowerCut,
+                    target: terminal.trimmed().to_string(),
+                    cause: FaultCause::Protocol(words),
+                    frame: None,
+                };
+                self.note(now, TraceEvent::Fault(record));
+            }
+            self.cuts_landed.push(cut.id);
+        }
+    }
+
+    /// A line fault on the frame from `terminal` about to be handed to
+    /// [`on_frame`](Self::on_frame) (`bytes` as it arrives, already
+    /// garbled): its record, then the frame's own with `fate`. A dropped
+    /// frame is recorded here and must not be handed on.
+    pub fn line_fault(
+        &mut self,
+        now: Instant,
+        terminal: TerminalId,
+        bytes: &[u8],
+        record: FaultRecord,
+        fate: Fate,
+    ) {
+        self.note(now, TraceEvent::Fault(record));
+        if fate == Fate::Dropped {
+            self.note_frame(now, Node::Terminal(terminal), Node::Switch, bytes, fate);
+        } else {
+            self.line_fate = Some(fate);
+        }
+    }
+
+    /// The switch crashes: every terminal's connection is closed and
+    /// nothing reaches it until [`restart_switch`](Self::restart_switch).
+    pub fn crash_switch(&mut self) {
+        if !self.switch_up {
+            return;
+        }
+        self.switch_up = false;
+        for conn in self.live.clone() {
+            self.output(HostOutput::Close { conn, reason: "the switch crashed".into() });
+        }
+    }
+
+    /// The switch comes back with what it kept in persistent storage, as
+    /// the simulator restarts it.
+    pub fn restart_switch(&mut self, now: Instant) {
+        if self.switch_up {
+            return;
+        }
+        let persistent = self.switch.persistent();
+        self.switch = Switch::restart(self.switch_config.clone(), persistent, now)
+            .expect("a configuration that loaded once loads again");
+        self.switch_up = true;
+        self.drain(now);
+    }
+
+    /// Whether the switch is up (not between a crash and its restart).
+    pub fn switch_up(&self) -> bool {
+        self.switch_up
     }
 
     /// The models' time at wall-clock zero: the scenario's opening hour.
@@ -358,8 +518,13 @@ impl LiveHost {
     /// A whole frame (length prefix included) arrived on `conn`.
     pub fn on_frame(&mut self, now: Instant, conn: ConnId, bytes: &[u8]) {
         self.frames_received += 1;
+        if !self.switch_up {
+            self.line_fate = None;
+            return self.reject(conn, "the switch is down".into(), true);
+        }
         self.live.insert(conn);
         let verdict = self.judge(now, conn, bytes);
+        self.line_fate = None;
         self.output(HostOutput::Judged { conn, verdict });
     }
 
@@ -470,10 +635,14 @@ impl LiveHost {
         self.note_fault(now);
         let fate = match verdict {
             RequestVerdict::Discard => Fate::Dropped,
-            RequestVerdict::ForwardTwice => Fate::Duplicated,
+            RequestVerdict::ForwardTwice | RequestVerdict::ForwardThenCopy { .. } => {
+                Fate::Duplicated
+            }
             _ => Fate::Delivered,
         };
+        let fate = self.line_fate.take().unwrap_or(fate);
         self.note_frame(now, Node::Terminal(terminal), Node::Switch, bytes, fate);
+        self.cut_on_message(now, terminal, &message);
         if self.arrivals.len() >= ARRIVALS_MAX {
             self.arrivals.pop_first();
         }
@@ -486,6 +655,11 @@ impl LiveHost {
                 self.switch.handle_message(now, from, bytes);
                 self.drain(now);
                 self.switch.handle_message(now, from, bytes);
+            }
+            RequestVerdict::ForwardThenCopy { after_ms } => {
+                self.switch.handle_message(now, from, bytes);
+                let at = now + Duration::from_millis(after_ms);
+                self.schedule(at, Flight::Copy { terminal, bytes: bytes.to_vec() });
             }
             RequestVerdict::ForwardThenReset => {
                 self.switch.handle_message(now, from, bytes);
@@ -559,7 +733,9 @@ impl LiveHost {
                 earliest = Some(earliest.map_or(deadline, |e: Instant| e.min(deadline)));
             }
         };
-        consider(self.switch.poll_timeout());
+        if self.switch_up {
+            consider(self.switch.poll_timeout());
+        }
         consider(self.network.poll_timeout());
         for issuer in self.issuers.values() {
             consider(issuer.poll_timeout());
@@ -573,6 +749,13 @@ impl LiveHost {
                 break;
             }
             match entry.remove() {
+                // A crashed switch reads nothing: what was on its way is lost.
+                Flight::Hop { to: Node::Switch, .. } | Flight::Copy { .. } if !self.switch_up => {}
+                Flight::Copy { terminal, bytes } => {
+                    // Not the frame being handled: its answer follows the
+                    // original request's connection, or the terminal's now.
+                    self.switch.handle_message(now, Node::Terminal(terminal), &bytes);
+                }
                 Flight::Hop { from, to, bytes } => match to {
                     Node::Switch => self.switch.handle_message(now, from, &bytes),
                     Node::Network => self.network.handle_message(now, from, &bytes),
@@ -590,7 +773,7 @@ impl LiveHost {
                 }
             }
         }
-        if self.switch.poll_timeout().is_some_and(|t| t <= now) {
+        if self.switch_up && self.switch.poll_timeout().is_some_and(|t| t <= now) {
             self.switch.handle_timeout(now);
         }
         if self.network.poll_timeout().is_some_and(|t| t <= now) {
@@ -853,6 +1036,96 @@ mod tests {
                     terminals: [{id: LV000001, merchant: '898100000000001', tmk: 0123456789ABCDEF}]\n\
                     card_groups: [{bin: '622202', count: 2, balance_fen: 100000}]\n";
         LiveHost::new(&parse_and_compile(text, "t.yaml").unwrap()).unwrap()
+    }
+
+    fn host_with(faults: &str) -> LiveHost {
+        let text = format!(
+            "name: t\nmerchants: [{{id: '898100000000001'}}]\n\
+             issuers: [{{index: 0, bins: ['622202']}}]\n\
+             terminals: [{{id: LV000001, merchant: '898100000000001', tmk: 0123456789ABCDEF}}]\n\
+             card_groups: [{{bin: '622202', count: 2, balance_fen: 100000}}]\n{faults}"
+        );
+        LiveHost::new(&parse_and_compile(&text, "t.yaml").unwrap()).unwrap()
+    }
+
+    /// Runs the host's time from `from` for `ms`, one millisecond a step;
+    /// what it sent, to which connection.
+    fn run_for(host: &mut LiveHost, from: Instant, ms: u64) -> Vec<ConnId> {
+        let mut sent = Vec::new();
+        for step in 1..=ms {
+            let at = from + Duration::from_millis(step);
+            if host.poll_timeout().is_some_and(|t| t <= at) {
+                host.on_timeout(at);
+            }
+            sent.extend(sent_to(&outputs(host)));
+        }
+        sent
+    }
+
+    #[test]
+    fn a_late_copy_reaches_the_switch_after_its_delay_and_is_answered_to_the_terminal() {
+        let mut host = host_with(
+            "faults:\n  protocol: [{kind: duplicate_request, terminal: LV000001, trade: 1, \
+             after_ms: 3000}]\n",
+        );
+        let now = host.start();
+        let mak = sign_in(&mut host, now, 1);
+        outputs(&mut host);
+        host.on_frame(now, 1, &sealed_sale(3, &mak));
+        outputs(&mut host);
+        assert_eq!(run_for(&mut host, now, 2_000), [1], "the sale's own answer");
+        assert_eq!(
+            run_for(&mut host, now + Duration::from_millis(2_000), 2_000),
+            [1],
+            "the copy's answer, once it reached the switch 3 s after the sale"
+        );
+        assert_eq!(host.trades_received, 1, "the copy is the line's, not another trade");
+    }
+
+    #[test]
+    fn a_crashed_switch_closes_every_connection_reads_nothing_and_restarts_with_its_keys() {
+        let mut host = host();
+        let now = host.start();
+        let mak = sign_in(&mut host, now, 1);
+        outputs(&mut host);
+        host.crash_switch();
+        assert!(!host.switch_up());
+        let out = outputs(&mut host);
+        assert_eq!(
+            out,
+            [HostOutput::Close { conn: 1, reason: "the switch crashed".into() }],
+            "{out:?}"
+        );
+        host.on_closed(1);
+        host.on_frame(now, 2, &sealed_sale(3, &mak));
+        let out = outputs(&mut host);
+        assert!(sent_to(&out).is_empty(), "{out:?}");
+        assert!(out.iter().any(|o| matches!(o, HostOutput::Close { conn: 2, .. })), "{out:?}");
+        host.on_closed(2);
+        assert_eq!(run_for(&mut host, now, 1_000), Vec::<ConnId>::new());
+        // Back with its persistent store: the session keys signed in before
+        // the crash still prove the terminal.
+        let later = now + Duration::from_millis(1_000);
+        host.restart_switch(later);
+        assert!(host.switch_up());
+        host.on_frame(later, 3, &sealed_sale(4, &mak));
+        assert_eq!(verdict(&outputs(&mut host)), FrameVerdict::Authenticated);
+        assert_eq!(run_for(&mut host, later, 2_000), [3]);
+    }
+
+    #[test]
+    fn a_power_cut_armed_on_a_message_lands_before_the_switch_answers_it() {
+        let mut host = host();
+        let now = host.start();
+        host.arm_power_cut(terminal(), CutAt::Message { nth: 2 }, None, 7);
+        let mak = sign_in(&mut host, now, 1);
+        outputs(&mut host);
+        assert!(host.take_cuts_landed().is_empty(), "the sign-in is message 1");
+        host.on_frame(now, 1, &sealed_sale(3, &mak));
+        outputs(&mut host);
+        assert_eq!(host.take_cuts_landed(), [7]);
+        assert_eq!(run_for(&mut host, now, 2_000), Vec::<ConnId>::new(), "the answer finds it off");
+        assert!(host.take_cuts_landed().is_empty(), "each cut lands once");
     }
 
     fn network(code: NetworkCode, stan: u32) -> Vec<u8> {

@@ -197,7 +197,10 @@ pub fn sentence(case: &str, terminal: &str, instruction: &Instruction, deadline_
         "echo" => "run the echo test".to_string(),
         "settle" => "settle the batch".to_string(),
         "send_pending" => "choose \"send pending\"".to_string(),
-        "power_off" => "cut the terminal's power NOW".to_string(),
+        "power_off" => match field("why").and_then(Value::as_str) {
+            Some(why) => format!("cut the terminal's power NOW ({why})"),
+            None => "cut the terminal's power NOW".to_string(),
+        },
         "power_on" => "switch the terminal on".to_string(),
         "void" => "void the last sale".to_string(),
         action => {

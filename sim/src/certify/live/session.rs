@@ -6,10 +6,15 @@
 //! goes out at the moment the wire shows, even while another instruction is
 //! outstanding; after a trade whose answer did not come back intact the
 //! cashier's "send pending" follows `send_pending_after_ms` later, as in the
-//! simulator, when that comes before the script's next item. Every wait has a deadline: the operator's `ready` and each
-//! acknowledgement (`operator_timeout_ms`), the quiet after the script
-//! (`linger_ms`), and the whole case ([`case_bound_ms`]). The case is then
-//! judged from its records ([`judge`](super::judge)).
+//! simulator, when that comes before the script's next item. Scheduled host
+//! faults play at their time, or from the request of the trade they land in
+//! ([`Anchor`]); a switch crash closes the terminal's connections and
+//! refuses new ones until the restart. A `frame` fault up the line garbles
+//! or loses the terminal's Nth frame before the host reads it. Every wait
+//! has a deadline: the operator's `ready` and each acknowledgement
+//! (`operator_timeout_ms`), the quiet after the script (`linger_ms`), and
+//! the whole case ([`case_bound_ms`]). The case is then judged from its
+//! records ([`judge`](super::judge)).
 //!
 //! The operator's side is two channels: lines possim writes (JSON or, for a
 //! person, sentences) and answers it reads ([`OperatorInput`]); in console
@@ -26,7 +31,9 @@ use tokio::sync::mpsc;
 use super::identity::{self, DeviceIdentity};
 use super::judge::{judge, LiveVerdict};
 use super::operator::{self, AckResult, Answer, CardLine, CaseSetup, Instruction};
-use super::plan::{plan, CueWhen, HostAction, Plan, Planned};
+use super::plan::{
+    plan, Anchor, CueWhen, HostAction, HostStep, Plan, Planned, PowerBack, TRADE_ACTIONS,
+};
 use super::wire::WireWatch;
 use crate::certify::case::Case;
 use crate::certify::evidence::Evidence;
@@ -35,8 +42,8 @@ use crate::live::host::{HostOutput, LiveHost};
 use crate::live::listener::{connection, Input, Outgoing};
 use crate::live::log::LiveLog;
 use crate::scenario::compile::CompiledScenario;
-use crate::scenario::model::ProtocolFault;
-use crate::trace::{FaultCause, FaultKind, FaultRecord, Phase, Trace, TraceEvent};
+use crate::scenario::model::{LineDirection, ProtocolFault};
+use crate::trace::{Fate, FaultCause, FaultKind, FaultRecord, FrameSlot, Phase, Trace, TraceEvent};
 
 /// Records one live case may keep; past it the case ends, not exercised,
 /// saying so (a real terminal that floods the host is not judged on a cut).
@@ -164,7 +171,8 @@ pub fn case_bound_ms(case: &PreparedCase, options: &LiveOptions) -> u64 {
     let last_ms =
         case.plan.items.last().map_or(0, |item| item.at_ms).max(case.compiled.run.safety_ms);
     let waits = (case.plan.items.len() + 2 * case.plan.cues.len() + 3) as u64;
-    let cue_ms: u64 = case.plan.cues.iter().map(|cue| cue.off_ms).sum();
+    // A cut lasting until healing ends within the script's time already.
+    let cue_ms: u64 = case.plan.cues.iter().filter_map(|cue| cue.off_ms()).sum();
     last_ms + cue_ms + waits * options.operator_timeout_ms + 2 * options.linger_ms
 }
 
@@ -230,12 +238,6 @@ struct Outstanding {
     /// action sent one.
     trades_then: usize,
 }
-
-/// Actions that are online trades: after one whose answer did not come
-/// back intact the cashier presses "send pending" (as the simulated
-/// cashier does, `workload.cashier.send_pending_after_ms` later).
-const TRADE_ACTIONS: [&str; 7] =
-    ["sale", "inquiry", "pre_auth", "refund", "void", "completion", "pre_auth_cancel"];
 
 /// Why a case stopped before its quiet end.
 enum Stop {
@@ -466,18 +468,43 @@ impl Run<'_, '_> {
         let wall = move |ms: u64| started + Duration::from_millis(ms);
         host.note(now(), TraceEvent::Phase { phase: Phase::Safety });
         let terminal = case.compiled.terminals[0].config.terminal_id;
+        for (index, cue) in case.plan.cues.iter().enumerate() {
+            if let Some(at) = cue.when.host_cut() {
+                let words = cue.recorded.then(|| cue.words.clone());
+                host.arm_power_cut(terminal, at, words, index);
+            }
+        }
         let bound = wall(case_bound_ms(case, &self.options));
         let far = started + Duration::from_secs(365 * 86_400);
 
         let mut next_item = 0usize;
         let mut outstanding: BTreeMap<u64, Outstanding> = BTreeMap::new();
         let mut cues_fired = vec![false; case.plan.cues.len()];
-        let mut power_on: Option<(tokio::time::Instant, String)> = None;
+        // When the power comes back, the cut's words, and whether the trace
+        // records it.
+        let mut power_on: Option<(tokio::time::Instant, String, bool)> = None;
         let mut frames_from_terminal = 0u64;
         let mut last_frame = tokio::time::Instant::now();
         let mut wire = WireWatch::new(terminal.trimmed());
         let mut finished: Vec<Outstanding> = Vec::new();
         let mut next_host = 0usize;
+        // The wire count of trades as each script item was given, and when
+        // each trade's request arrived: what an anchored host step counts
+        // from (at most the script's items, and the wire's trades).
+        let mut item_trades: BTreeMap<usize, usize> = BTreeMap::new();
+        let mut frame_at = started;
+        let mut trade_in_at: Vec<tokio::time::Instant> = Vec::new();
+        let operator_timeout = Duration::from_millis(self.options.operator_timeout_ms);
+        let step_due = |step: &HostStep,
+                        item_trades: &BTreeMap<usize, usize>,
+                        trade_in_at: &[tokio::time::Instant]| {
+            let Some(Anchor { item, offset_ms }) = step.anchor else { return wall(step.at_ms) };
+            match item_trades.get(&item).and_then(|trades| trade_in_at.get(*trades)) {
+                Some(arrived) => *arrived + Duration::from_millis(offset_ms),
+                // The trade never came: the fault still happens, late.
+                None => wall(step.at_ms) + operator_timeout,
+            }
+        };
         // The simulator's faults stop as the healing phase begins: a case
         // that names a phase, or whose fault lasts until then, waits for it.
         let heal_at = wall(case.compiled.run.safety_ms);
@@ -547,7 +574,11 @@ impl Run<'_, '_> {
             let pending_at = send_pending_at.filter(|_| outstanding.is_empty());
             let power_on_at = power_on.as_ref().map(|p| p.0);
             let healing_at = (!healed).then_some(heal_at);
-            let host_fault_at = case.plan.host.get(next_host).map(|step| wall(step.at_ms));
+            let host_fault_at = case
+                .plan
+                .host
+                .get(next_host)
+                .map(|step| step_due(step, &item_trades, &trade_in_at));
             let wake = [next_at, ack_deadline, cue_at, host_at, power_on_at, pending_at]
                 .into_iter()
                 .chain([healing_at, host_fault_at])
@@ -594,10 +625,30 @@ impl Run<'_, '_> {
                     }
                 }
                 input = self.input_rx.recv() => match input {
-                    Some(Input::Frame { conn, bytes }) if self.outboxes.contains_key(&conn) => {
+                    Some(Input::Frame { conn, mut bytes }) if self.outboxes.contains_key(&conn) => {
                         frames_from_terminal += 1;
                         last_frame = tokio::time::Instant::now();
-                        host.on_frame(now(), conn, &bytes);
+                        // On the host's millisecond clock, so that a step
+                        // anchored on this frame and the host's own flights
+                        // from it fall due together, the step first.
+                        let elapsed_ms = (last_frame - started).as_millis() as u64;
+                        frame_at = started + Duration::from_millis(elapsed_ms);
+                        let now = || origin + Duration::from_millis(elapsed_ms);
+                        let index = u32::try_from(frames_from_terminal).unwrap_or(u32::MAX);
+                        let faults = &case.compiled.faults.protocol;
+                        let line = (!healed)
+                            .then(|| line_fault(faults, terminal, index, &mut bytes))
+                            .flatten();
+                        match line {
+                            Some((record, Fate::Dropped)) => {
+                                host.line_fault(now(), terminal, &bytes, record, Fate::Dropped)
+                            }
+                            Some((record, fate)) => {
+                                host.line_fault(now(), terminal, &bytes, record, fate);
+                                host.on_frame(now(), conn, &bytes);
+                            }
+                            None => host.on_frame(now(), conn, &bytes),
+                        }
                     }
                     Some(Input::Frame { .. }) => {}
                     Some(Input::Closed { conn }) => {
@@ -608,7 +659,8 @@ impl Run<'_, '_> {
                 },
                 accept = self.listener.accept() => {
                     if let Ok((stream, peer)) = accept {
-                        if self.outboxes.len() >= CONNECTIONS_MAX {
+                        // A crashed switch takes no connections until it restarts.
+                        if self.outboxes.len() >= CONNECTIONS_MAX || !host.switch_up() {
                             drop(stream);
                         } else {
                             self.next_conn += 1;
@@ -640,21 +692,44 @@ impl Run<'_, '_> {
                     case_bound_ms(case, &self.options).div_ceil(1000)
                 )));
             }
-            while let Some(step) = case.plan.host.get(next_host).filter(|s| wall(s.at_ms) <= at) {
+            while let Some(step) = case
+                .plan
+                .host
+                .get(next_host)
+                .filter(|step| step_due(step, &item_trades, &trade_in_at) <= at)
+            {
                 next_host += 1;
-                match &step.action {
-                    HostAction::Network(command) => host.network_command(now(), command.clone()),
-                    HostAction::Silent { issuer, silent } => {
-                        host.set_issuer_silent(*issuer, *silent)
-                    }
-                }
-                let record = FaultRecord {
+                let record = TraceEvent::Fault(FaultRecord {
                     kind: step.kind,
                     target: step.target.clone(),
                     cause: FaultCause::Scheduled,
                     frame: None,
-                };
-                host.note(now(), TraceEvent::Fault(record));
+                });
+                match &step.action {
+                    HostAction::Network(command) => {
+                        host.network_command(now(), command.clone());
+                        host.note(now(), record);
+                    }
+                    HostAction::Silent { issuer, silent } => {
+                        host.set_issuer_silent(*issuer, *silent);
+                        host.note(now(), record);
+                    }
+                    // As the simulator: the crash's record, then the
+                    // connections gone; the restart's, then the switch's
+                    // own "recovered".
+                    HostAction::SwitchCrash => {
+                        host.note(now(), record);
+                        host.crash_switch();
+                        for conn in self.outboxes.keys().copied().collect::<Vec<_>>() {
+                            host.on_closed(conn);
+                        }
+                        self.close_all("the switch crashed");
+                    }
+                    HostAction::SwitchRestart => {
+                        host.note(now(), record);
+                        host.restart_switch(now());
+                    }
+                }
             }
             if !healed && at >= heal_at {
                 healed = true;
@@ -689,6 +764,10 @@ impl Run<'_, '_> {
             // Cues: what the wire shows since the last look.
             let records = host.trace().map_or(&[][..], |trace| trace.records());
             let mut landed = wire.look(records, &case.plan.cues);
+            while trade_in_at.len() < wire.trades() {
+                trade_in_at.push(frame_at);
+            }
+            landed.extend(host.take_cuts_landed());
             for (index, cue) in case.plan.cues.iter().enumerate() {
                 if let CueWhen::At { at_ms } = cue.when {
                     if wall(at_ms) <= at {
@@ -701,19 +780,33 @@ impl Run<'_, '_> {
                     continue;
                 }
                 let cue = &case.plan.cues[index];
-                let off = Instruction { action: "power_off".into(), fields: Default::default() };
+                let mut fields = serde_json::Map::new();
+                fields.insert("why".into(), cue.words.clone().into());
+                let off = Instruction { action: "power_off".into(), fields };
                 self.give(case, &off, &mut outstanding, (frames_from_terminal, wire.trades()));
-                host.set_terminal_off(terminal, true);
-                host.note(now(), fault_record(FaultKind::PowerCut, &terminal, &cue.words));
-                power_on = Some((at + Duration::from_millis(cue.off_ms), cue.words.clone()));
+                // A cut the host watched for it made itself, before the
+                // switch read the message.
+                if cue.when.host_cut().is_none() {
+                    host.set_terminal_off(terminal, true);
+                    if cue.recorded {
+                        host.note(now(), fault_record(FaultKind::PowerCut, &terminal, &cue.words));
+                    }
+                }
+                let due = match cue.back {
+                    PowerBack::AfterMs(off_ms) => at + Duration::from_millis(off_ms),
+                    PowerBack::AtHealing => heal_at.max(at),
+                };
+                power_on = Some((due, cue.words.clone(), cue.recorded));
             }
-            if let Some((due, words)) = power_on.clone() {
+            if let Some((due, words, recorded)) = power_on.clone() {
                 let busy = outstanding.values().any(|o| o.action == "power_off");
                 if due <= at && !busy {
                     let on = Instruction { action: "power_on".into(), fields: Default::default() };
                     self.give(case, &on, &mut outstanding, (frames_from_terminal, wire.trades()));
                     host.set_terminal_off(terminal, false);
-                    host.note(now(), fault_record(FaultKind::PowerOn, &terminal, &words));
+                    if recorded {
+                        host.note(now(), fault_record(FaultKind::PowerOn, &terminal, &words));
+                    }
                     power_on = None;
                 }
             }
@@ -743,6 +836,7 @@ impl Run<'_, '_> {
             if outstanding.is_empty() && power_on.is_none() && send_pending_at.is_none() {
                 if let Some(Planned { at_ms, instruction }) = case.plan.items.get(next_item) {
                     if wall(*at_ms) <= at {
+                        item_trades.insert(next_item, wire.trades());
                         next_item += 1;
                         self.give(
                             case,
@@ -791,6 +885,36 @@ impl Run<'_, '_> {
             }
         }
     }
+}
+
+/// A placed `frame` fault up the line on the terminal's `index`-th frame
+/// (from 1, as the simulator's line counts): `bytes` garbled in place, the
+/// fault's record and the frame's fate. The matching and the flip are the
+/// live line's ([`frame_fate`](crate::live::fleet::line::frame_fate)).
+fn line_fault(
+    faults: &[ProtocolFault],
+    terminal: possim_models::iso8583::values::TerminalId,
+    index: u32,
+    bytes: &mut [u8],
+) -> Option<(FaultRecord, Fate)> {
+    let before = bytes.to_vec();
+    let (fate, words) =
+        crate::live::fleet::line::frame_fate(faults, terminal, LineDirection::Up, index, bytes)?;
+    let kind = match fate {
+        Fate::Dropped => FaultKind::LineDropFrame,
+        _ => FaultKind::LineCorrupt,
+    };
+    let flipped = before.iter().zip(bytes.iter()).position(|(a, b)| a != b).map(|at| {
+        let bit = (before[at] ^ bytes[at]).trailing_zeros() as u8;
+        (at as u32, bit)
+    });
+    let record = FaultRecord {
+        kind,
+        target: terminal.trimmed().to_string(),
+        cause: FaultCause::Protocol(words),
+        frame: Some(FrameSlot { direction: LineDirection::Up, index, flipped }),
+    };
+    Some((record, fate))
 }
 
 fn fault_record(

@@ -82,7 +82,10 @@ impl WireWatch {
     }
 
     /// Whether the latest online trade's answer (0210, 0110) reached the
-    /// terminal intact; `None`: no trade yet.
+    /// terminal intact; `None`: no trade yet. A bare 94 (a duplicate) is no
+    /// verdict on a trade whose own answer did not come (DOMAIN.md,
+    /// Response codes): the terminal times out on it, and the simulated
+    /// cashier presses "send pending" after a timeout.
     pub fn last_trade_answered(&self, records: &[TraceRecord]) -> Option<bool> {
         let stan = *self.trade_stans.last()?;
         Some(records.iter().any(|record| match &record.event {
@@ -91,6 +94,7 @@ impl WireWatch {
                     && frame.stan == Some(stan)
                     && matches!(frame.mti.as_deref(), Some("0210" | "0110"))
                     && frame.fate == Fate::Delivered
+                    && frame.code.is_none_or(|code| code.as_str() != "94")
             }
             _ => false,
         }))
