@@ -8,7 +8,8 @@
 //! cashier's "send pending" follows `send_pending_after_ms` later, as in the
 //! simulator, when that comes before the script's next item. Every wait has a deadline: the operator's `ready` and each
 //! acknowledgement (`operator_timeout_ms`), the quiet after the script
-//! (`linger_ms`), and the whole case ([`case_bound_ms`]). The case is then
+//! (`linger_ms`, or a short one once the case is decided: [`end`]), and
+//! the whole case ([`case_bound_ms`]). The case is then
 //! judged from its records ([`judge`](super::judge)).
 //!
 //! The operator's side is two channels: lines possim writes (JSON or, for a
@@ -23,6 +24,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
+use super::end;
 use super::identity::{self, DeviceIdentity};
 use super::judge::{judge, LiveVerdict};
 use super::operator::{self, AckResult, Answer, CardLine, CaseSetup, Instruction};
@@ -65,7 +67,8 @@ pub struct LiveOptions {
     /// The deadline of the operator's `ready` and of each acknowledgement.
     pub operator_timeout_ms: u64,
     /// After the last instruction, the case ends once the terminal has sent
-    /// nothing for this long.
+    /// nothing for this long (or for [`end::SETTLED_QUIET_MS`], when less,
+    /// once the case is decided).
     pub linger_ms: u64,
     pub identity: DeviceIdentity,
 }
@@ -509,7 +512,16 @@ impl Run<'_, '_> {
                     .iter()
                     .zip(&case.plan.cues)
                     .all(|(fired, cue)| *fired || !matches!(cue.when, CueWhen::At { .. }));
-            let quiet_at = last_frame + Duration::from_millis(self.options.linger_ms);
+            let linger_at = last_frame + Duration::from_millis(self.options.linger_ms);
+            let settled_ms = end::SETTLED_QUIET_MS.min(self.options.linger_ms);
+            let settled_at = last_frame + Duration::from_millis(settled_ms);
+            // The short quiet first; past it, the full one unless decided
+            // (looked at only once the terminal has been quiet that long, so a
+            // chatty terminal costs no judging).
+            let short = idle
+                && (tokio::time::Instant::now() < settled_at
+                    || decided(case, &host, &terminal, !closing_given));
+            let quiet_at = if short { settled_at } else { linger_at };
             if idle && tokio::time::Instant::now() >= quiet_at {
                 if !closing_given {
                     // The day's closing settlement, once the script is done
@@ -791,6 +803,26 @@ impl Run<'_, '_> {
             }
         }
     }
+}
+
+/// Whether `case` is decided on what the wire showed so far
+/// ([`end`]): nothing open; for its end (not the quiet before the
+/// closing settlement), a pass with no step watching to the end.
+fn decided(
+    case: &PreparedCase,
+    host: &LiveHost,
+    terminal: &possim_models::iso8583::values::TerminalId,
+    before_closing: bool,
+) -> bool {
+    let Some(trace) = host.trace() else { return false };
+    if end::open_requests(trace.records(), terminal.trimmed()) > 0 {
+        return false;
+    }
+    if before_closing {
+        return true;
+    }
+    !end::watches_to_the_end(&case.case)
+        && matches!(judge(&case.case, &case.compiled, trace).0, LiveVerdict::Pass { .. })
 }
 
 fn fault_record(
