@@ -221,7 +221,7 @@ fn a_bad_selection_is_exit_2_naming_why() {
 }
 
 /// The longest one run of the fixtures may take before the test gives up
-/// on it (their scripts wait about 75 s of real time).
+/// on it (their scripts wait about 40 s of real time, all five in turn).
 const RUN_BOUND: Duration = Duration::from_secs(400);
 
 /// The fixtures run against the Python terminal following the operator
@@ -314,32 +314,47 @@ fn the_python_terminal_passes_and_each_broken_variant_fails_exactly_its_cases() 
         (&["--ignore-77"], &["LT-21"]),
         (&["--reversal-in-ram"], &["LT-08"]),
     ];
-    // The runs wait out real time, not the processor: side by side.
-    let runs: Vec<_> = variants
-        .iter()
-        .map(|(flags, failing)| {
+    // The runs wait out real time, not the processor, so they go side by
+    // side: each broken variant one run per case; the compliant terminal in
+    // sessions of two cases (one after another on one operator stream and
+    // one listener, a reversal and a power cut among them) beside LT-21,
+    // the longest script.
+    let sessions: [&[&str]; 3] = [&["LT-01", "LT-04"], &["LT-08", "LT-32"], &["LT-21"]];
+    let mut groups: Vec<(&[&str], Vec<&str>)> =
+        sessions.iter().map(|ids| (variants[0].0, ids.to_vec())).collect();
+    for (flags, _) in &variants[1..] {
+        groups.extend(LT_CASES.iter().map(|id| (*flags, vec![*id])));
+    }
+    let runs: Vec<_> = groups
+        .into_iter()
+        .map(|(flags, ids)| {
             let flags = flags.to_vec();
-            (
-                flags.clone(),
-                failing.to_vec(),
-                std::thread::spawn(move || against_python(&flags, &[])),
-            )
+            let run = std::thread::spawn({
+                let flags = flags.clone();
+                let args: Vec<&str> = ids.iter().flat_map(|id| ["--case", id]).collect();
+                move || against_python(&flags, &args)
+            });
+            (flags, ids, run)
         })
         .collect();
-    for (flags, failing, run) in runs {
+    for (flags, ids, run) in runs {
+        let failing = variants.iter().find(|(f, _)| *f == flags.as_slice()).unwrap().1;
+        let expected: Vec<(String, String)> = ids
+            .iter()
+            .map(|id| {
+                let word = if failing.contains(id) { "fail" } else { "pass" };
+                (id.to_string(), word.to_string())
+            })
+            .collect();
         let (code, verdicts, log) = run.join().unwrap();
-        let ids: Vec<&str> = verdicts.iter().map(|(id, _)| id.as_str()).collect();
-        assert_eq!(ids, ["LT-01", "LT-04", "LT-08", "LT-21", "LT-32"], "{flags:?}: {log}");
-        let failed: Vec<&str> =
-            verdicts.iter().filter(|(_, word)| word != "pass").map(|(id, _)| id.as_str()).collect();
-        assert_eq!(failed, failing, "{flags:?}: {log}");
-        assert!(
-            verdicts.iter().all(|(_, word)| word != "not_exercised"),
-            "{flags:?}: every case judged: {log}"
-        );
-        assert_eq!(code, if failing.is_empty() { 0 } else { 1 }, "{flags:?}: {log}");
+        assert_eq!(verdicts, expected, "{flags:?}: {log}");
+        let any_fails = ids.iter().any(|id| failing.contains(id));
+        assert_eq!(code, i32::from(any_fails), "{flags:?}: {log}");
     }
 }
+
+/// The fixtures' case ids.
+const LT_CASES: [&str; 5] = ["LT-01", "LT-04", "LT-08", "LT-21", "LT-32"];
 
 #[test]
 fn a_device_with_its_own_identity_is_judged_as_the_case_s_terminal() {
@@ -362,40 +377,49 @@ fn a_device_with_its_own_identity_is_judged_as_the_case_s_terminal() {
 }
 
 /// The suite's own `device: terminal` cases the Python terminal implements
-/// and passes, in groups run side by side. Ignored by default: the cases
-/// wait out their scripts' real time (up to five minutes a case); run with
-/// `cargo test -p possim-sim --test certify_serve -- --ignored`.
+/// and passes, one possim and one Python terminal per case, all side by
+/// side: the runs mostly sleep through their scripts' real time, so the
+/// whole takes about as long as the longest case (CT-05, five minutes of
+/// script before its line heals). Ignored by default; CI runs it in
+/// release: `cargo test --release -p possim-sim --test certify_serve --
+/// --ignored`.
 #[test]
 #[ignore = "minutes of real time: the suite's scripts"]
 fn the_python_terminal_passes_the_suite_s_terminal_cases_it_implements() {
-    let groups: [&[&str]; 8] = [
-        &["CT-01", "CT-02", "CT-03", "CT-04", "CT-06"],
-        &["CT-05", "CT-07", "CT-08", "CT-09"],
-        &["CT-10", "CT-11", "CT-13", "CT-14", "CT-15"],
-        &["CT-16", "CT-19", "CT-20", "CT-21", "CT-22"],
-        &["CT-23", "CT-24", "CT-28", "CT-29", "CT-32"],
-        &["CT-35", "CT-37", "CT-38", "CT-46"],
-        &["CT-17", "CT-26", "CT-30"],
-        &["CT-31", "CT-33", "CT-34", "CT-40"],
+    const CASES: &[&str] = &[
+        "CT-01", "CT-02", "CT-03", "CT-04", "CT-05", "CT-06", "CT-07", "CT-08", "CT-09", "CT-10",
+        "CT-11", "CT-13", "CT-14", "CT-15", "CT-16", "CT-17", "CT-19", "CT-20", "CT-21", "CT-22",
+        "CT-23", "CT-24", "CT-26", "CT-28", "CT-29", "CT-30", "CT-31", "CT-32", "CT-33", "CT-34",
+        "CT-35", "CT-37", "CT-38", "CT-40", "CT-44", "CT-46",
     ];
     let suite = root().join("scenarios/certification");
-    let runs: Vec<_> = groups
+    let runs: Vec<_> = CASES
         .iter()
-        .map(|ids| {
+        .map(|id| {
             let suite = suite.clone();
-            let ids: Vec<&'static str> = ids.to_vec();
             std::thread::spawn(move || {
-                let args: Vec<&str> = ids.iter().flat_map(|id| ["--case", id]).collect();
-                let run = against_python_in(&suite, "CT-", &[], &args, Duration::from_secs(3000));
-                (ids, run)
+                let args = ["--case", id];
+                (id, against_python_in(&suite, "CT-", &[], &args, SUITE_CASE_BOUND))
             })
         })
         .collect();
+    let mut failures = Vec::new();
     for run in runs {
-        let (ids, (code, verdicts, log)) = run.join().unwrap();
-        let expected: Vec<(String, String)> =
-            ids.iter().map(|id| (id.to_string(), "pass".to_string())).collect();
-        assert_eq!(verdicts, expected, "{log}");
-        assert_eq!(code, 0, "{log}");
+        let (id, (code, verdicts, log)) = run.join().unwrap();
+        if verdicts != [(id.to_string(), "pass".to_string())] || code != 0 {
+            failures.push(format!("{id}: exit {code}, {verdicts:?}\n{log}"));
+        }
     }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases:\n{}",
+        failures.len(),
+        CASES.len(),
+        failures.join("\n")
+    );
 }
+
+/// The longest one suite case may take against the Python terminal: CT-05's
+/// script and healing (300 s), its closing settlement, and a loaded
+/// machine's start-up, with room to spare.
+const SUITE_CASE_BOUND: Duration = Duration::from_secs(900);

@@ -726,6 +726,12 @@ impl LiveHost {
         self.bindings.len()
     }
 
+    /// Frames and late copies still on their way (a case is not over while
+    /// a fault it plays is yet to land).
+    pub fn flights_pending(&self) -> usize {
+        self.flights.len()
+    }
+
     pub fn poll_timeout(&self) -> Option<Instant> {
         let mut earliest = self.flights.keys().next().map(|(at, _)| *at);
         let mut consider = |deadline: Option<Instant>| {

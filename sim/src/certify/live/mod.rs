@@ -10,6 +10,7 @@
 //! - [`plan`]: a case's script as instructions, and the power-cut cues.
 //! - [`session`]: the run, case after case, every wait with a deadline.
 //! - [`wire`]: what the wire showed so far (trades, cues landed).
+//! - [`end`]: when a case is decided and may stop watching the wire.
 //! - [`judge`]: a case's verdict from its records.
 //!
 //! ```
@@ -18,6 +19,7 @@
 //! assert_eq!(options.operator_timeout_ms, 60_000);
 //! ```
 
+pub mod end;
 pub mod identity;
 pub mod judge;
 pub mod operator;

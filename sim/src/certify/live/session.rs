@@ -12,9 +12,10 @@
 //! refuses new ones until the restart. A `frame` fault up the line garbles
 //! or loses the terminal's Nth frame before the host reads it. Every wait
 //! has a deadline: the operator's `ready` and each acknowledgement
-//! (`operator_timeout_ms`), the quiet after the script (`linger_ms`), and
-//! the whole case ([`case_bound_ms`]). The case is then judged from its
-//! records ([`judge`](super::judge)).
+//! (`operator_timeout_ms`), the quiet after the script (`linger_ms`, or a
+//! short one once the case is decided: [`end`]), and the whole case
+//! ([`case_bound_ms`]). The case is then judged from its records
+//! ([`judge`](super::judge)).
 //!
 //! The operator's side is two channels: lines possim writes (JSON or, for a
 //! person, sentences) and answers it reads ([`OperatorInput`]); in console
@@ -28,6 +29,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
+use super::end;
 use super::identity::{self, DeviceIdentity};
 use super::judge::{judge, LiveVerdict};
 use super::operator::{self, AckResult, Answer, CardLine, CaseSetup, Instruction};
@@ -72,7 +74,8 @@ pub struct LiveOptions {
     /// The deadline of the operator's `ready` and of each acknowledgement.
     pub operator_timeout_ms: u64,
     /// After the last instruction, the case ends once the terminal has sent
-    /// nothing for this long.
+    /// nothing for this long (or for [`end::SETTLED_QUIET_MS`], when less,
+    /// once the case is decided).
     pub linger_ms: u64,
     pub identity: DeviceIdentity,
 }
@@ -532,11 +535,21 @@ impl Run<'_, '_> {
                 && send_pending_at.is_none()
                 && (healed || !needs_healing)
                 && next_host >= case.plan.host.len()
+                && host.flights_pending() == 0
                 && cues_fired
                     .iter()
                     .zip(&case.plan.cues)
                     .all(|(fired, cue)| *fired || !matches!(cue.when, CueWhen::At { .. }));
-            let quiet_at = last_frame + Duration::from_millis(self.options.linger_ms);
+            let linger_at = last_frame + Duration::from_millis(self.options.linger_ms);
+            let settled_ms = end::SETTLED_QUIET_MS.min(self.options.linger_ms);
+            let settled_at = last_frame + Duration::from_millis(settled_ms);
+            // The short quiet first; past it, the full one unless decided
+            // (looked at only once the terminal has been quiet that long, so a
+            // chatty terminal costs no judging).
+            let short = idle
+                && (tokio::time::Instant::now() < settled_at
+                    || decided(case, &host, &terminal, !closing_given));
+            let quiet_at = if short { settled_at } else { linger_at };
             if idle && tokio::time::Instant::now() >= quiet_at {
                 if !closing_given {
                     // The day's closing settlement, once the script is done
@@ -915,6 +928,26 @@ fn line_fault(
         frame: Some(FrameSlot { direction: LineDirection::Up, index, flipped }),
     };
     Some((record, fate))
+}
+
+/// Whether `case` is decided on what the wire showed so far
+/// ([`end`]): nothing open; for its end (not the quiet before the
+/// closing settlement), a pass with no step watching to the end.
+fn decided(
+    case: &PreparedCase,
+    host: &LiveHost,
+    terminal: &possim_models::iso8583::values::TerminalId,
+    before_closing: bool,
+) -> bool {
+    let Some(trace) = host.trace() else { return false };
+    if end::open_requests(trace.records(), terminal.trimmed()) > 0 {
+        return false;
+    }
+    if before_closing {
+        return true;
+    }
+    !end::watches_to_the_end(&case.case)
+        && matches!(judge(&case.case, &case.compiled, trace).0, LiveVerdict::Pass { .. })
 }
 
 fn fault_record(
