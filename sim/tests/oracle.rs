@@ -317,7 +317,8 @@ fn invariant_names_are_kebab_case_and_parse_back() {
             "ecash-balances",
             "holds-accounted",
             "declines-are-final",
-            "sign-off-ends-session"
+            "sign-off-ends-session",
+            "tamper-ends-session"
         ]
     );
     for invariant in Invariant::ALL {
@@ -2006,4 +2007,74 @@ fn sign_off_ends_session_fails_when_the_session_outlives_its_sign_off() {
     check_shape(violation, Invariant::SignOffEndsSession);
     assert!(violation.message.contains("sent an 0200"), "{violation}");
     assert!(evidence_mentions(violation, "0830"), "{violation}");
+}
+
+// ---- tamper-ends-session ----
+
+/// A tamper lock the world recorded on `t`, at `ms`.
+fn tamper_lock(trace: &mut Trace, ms: u64, t: TerminalId) {
+    let record = FaultRecord {
+        kind: FaultKind::TamperLock,
+        target: t.trimmed().to_string(),
+        cause: FaultCause::Scheduled,
+        frame: None,
+    };
+    trace.push(Instant::from_millis(ms), TraceEvent::Fault(record));
+}
+
+/// A sale of `t` that left before the knock, the knock, an echo test, then
+/// `after`: the first request to leave `t` after the lock (and, for an
+/// 0800, its answer and a sale under the new keys).
+fn locked_then(after: &str) -> (Trace, TerminalId) {
+    let t = TerminalId::new("T0000009").unwrap();
+    let mut trace = synthetic();
+    sent(&mut trace, 10, t, "0200", 1, SALE_FEN, SALE_IN_1);
+    tamper_lock(&mut trace, 20, t);
+    sent(&mut trace, 30, t, "0820", 2, 0, "60=00000001301");
+    sent(&mut trace, 40, t, after, 3, SALE_FEN, SALE_IN_1);
+    if after == "0800" {
+        told(&mut trace, 50, t, "0810", 3, "60=00000002003");
+        sent(&mut trace, 60, t, "0200", 4, SALE_FEN, "3=000000 25=00 60=22000002000");
+    }
+    end(&mut trace, 70);
+    (trace, t)
+}
+
+#[test]
+fn tamper_ends_session_passes_when_the_terminal_signs_in_first() {
+    let (trace, _) = locked_then("0800");
+    let verdict = judged(&trace, Invariant::TamperEndsSession);
+    assert!(verdict.passed(), "{verdict}");
+    assert_eq!(verdict.judged, 1, "one tamper lock: {verdict}");
+}
+
+#[test]
+fn tamper_ends_session_fails_on_a_message_under_the_erased_keys_synthetic() {
+    for mti in ["0200", "0400", "0500"] {
+        let (trace, t) = locked_then(mti);
+        let verdict = judged(&trace, Invariant::TamperEndsSession);
+        assert_eq!(verdict.violations.len(), 1, "{mti}: reported once per lock: {verdict}");
+        let violation = &verdict.violations[0];
+        check_shape(violation, Invariant::TamperEndsSession);
+        assert_eq!(violation.trade.as_ref().map(|trade| trade.terminal), Some(t));
+        assert!(violation.message.contains(&format!("sent an {mti}")), "{violation}");
+        assert!(evidence_mentions(violation, "tamper"), "{violation}");
+    }
+}
+
+#[test]
+fn tamper_ends_session_judges_only_the_terminal_that_was_knocked() {
+    let t = TerminalId::new("T0000009").unwrap();
+    let other = TerminalId::new("T0000008").unwrap();
+    let mut trace = synthetic();
+    tamper_lock(&mut trace, 10, t);
+    // Another terminal trades on while T0000009 is locked.
+    sent(&mut trace, 20, other, "0200", 1, SALE_FEN, SALE_IN_1);
+    sent(&mut trace, 30, t, "0800", 2, 0, "60=00000001003");
+    told(&mut trace, 40, t, "0810", 2, "60=00000001003");
+    sent(&mut trace, 50, t, "0200", 3, SALE_FEN, SALE_IN_1);
+    end(&mut trace, 60);
+    let verdict = judged(&trace, Invariant::TamperEndsSession);
+    assert!(verdict.passed(), "{verdict}");
+    assert_eq!(verdict.judged, 1);
 }

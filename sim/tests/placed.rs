@@ -159,3 +159,77 @@ fn each_later_phase_lands_while_its_frame_is_in_flight() {
     });
     assert!(!acknowledged, "the switch still held the reversal as it crashed");
 }
+
+/// `faults/protocol.yaml` with a tamper lock placed on PR000002's third
+/// trade, PR000002 keeping its keys through it when `keeps_keys`.
+fn with_a_placed_tamper(keeps_keys: bool) -> possim_sim::scenario::compile::CompiledScenario {
+    let text = std::fs::read_to_string("../scenarios/faults/protocol.yaml").unwrap();
+    let text = text.replace(
+        "    - {kind: drop_request, terminal: PR000004, trade: 4}\n",
+        "    - {kind: drop_request, terminal: PR000004, trade: 4}\n\
+         \x20   - {kind: tamper, terminal: PR000002, trade: 3, unlock_after_ms: 30000}\n",
+    );
+    let plain = "  - {id: PR000002, merchant: \"898100000000004\", tmk: 1122334455667788}";
+    assert!(text.contains(plain));
+    let text = if keeps_keys {
+        text.replace(
+            plain,
+            "  - {id: PR000002, merchant: \"898100000000004\", tmk: 1122334455667788, \
+             config: {mutation: tamper_keeps_keys}}",
+        )
+    } else {
+        text
+    };
+    possim_sim::scenario::parse_and_compile(&text, "protocol.yaml").unwrap()
+}
+
+/// Regression: no fault drawn or placed ever knocked a terminal into its
+/// tamper lock with the day under way, so a terminal that keeps its keys
+/// through the lock traded on unseen. A placed tamper lands as the trade's
+/// request leaves; the safe terminal asks for a sign-in after the unlock
+/// and gets one before anything else leaves it, the mutant does not.
+#[test]
+fn a_placed_tamper_locks_as_the_request_leaves_and_only_kept_keys_break_the_session() {
+    use possim_models::actor::Node;
+    use possim_models::terminal::events::TerminalEventKind;
+    use possim_sim::oracle::Invariant;
+    use possim_sim::trace::{FaultCause, FaultKind, TraceEvent};
+    let words = "tamper lock after the request of trade 3 left, unlock after 30000 ms";
+    let safe =
+        execute(&with_a_placed_tamper(false), &RunOptions { seed: 0, swarm: false }).unwrap();
+    assert!(safe.failed().is_empty(), "the safe terminal: {:?}", safe.failed());
+    let records = safe.trace.records();
+    let lock = records
+        .iter()
+        .position(|r| {
+            matches!(&r.event, TraceEvent::Fault(f) if f.kind == FaultKind::TamperLock
+                && f.cause == FaultCause::Protocol(words.into()))
+        })
+        .expect("the placed tamper landed");
+    let id = possim_models::iso8583::values::TerminalId::new("PR000002").unwrap();
+    let sent = records[..lock]
+        .iter()
+        .rposition(|r| matches!(&r.event, TraceEvent::Frame(f) if f.from == Node::Terminal(id)))
+        .expect("a frame left before the knock");
+    let TraceEvent::Frame(frame) = &records[sent].event else { unreachable!() };
+    assert_eq!(frame.mti.as_deref(), Some("0200"), "the knock lands as the request leaves");
+    let asked = records[lock..].iter().any(|r| {
+        matches!(&r.event, TraceEvent::Terminal(e) if e.terminal == id
+            && matches!(e.kind, TerminalEventKind::SignInRequired { .. }))
+    });
+    assert!(asked, "the safe terminal asks for a sign-in after the unlock");
+    let next = records[lock..]
+        .iter()
+        .find_map(|r| match &r.event {
+            TraceEvent::Frame(f) if f.from == Node::Terminal(id) => f.mti.clone(),
+            _ => None,
+        })
+        .expect("the terminal sends again");
+    assert_eq!(next, "0800", "a sign-in first, not the cashier's next trade");
+    let judged = safe.verdicts.iter().find(|v| v.invariant == Invariant::TamperEndsSession);
+    assert_eq!(judged.map(|v| v.judged), Some(1), "one tamper lock judged");
+
+    let mutant =
+        execute(&with_a_placed_tamper(true), &RunOptions { seed: 0, swarm: false }).unwrap();
+    assert_eq!(mutant.failed(), ["tamper-ends-session"], "only the session outlives the lock");
+}

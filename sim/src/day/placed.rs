@@ -51,6 +51,9 @@ pub enum OnTrade {
     PowerOffOnApproval { off_ms: u64 },
     /// Once this trade is answered, send a reversal of a trade never sent.
     ReverseUnknown,
+    /// Knock the terminal into its tamper lock now; unlock `unlock_after_ms`
+    /// later.
+    TamperNow { unlock_after_ms: u64 },
 }
 
 /// The faults placed on the terminal's `trade`-th online trade (1-based),
@@ -82,6 +85,7 @@ pub fn on_online_trade(faults: &[ProtocolFault], trade: u32) -> Vec<(usize, OnTr
                 | PowerPhase::DuringSignIn => continue,
             },
             ProtocolFault::ReverseUnknown { .. } => OnTrade::ReverseUnknown,
+            ProtocolFault::Tamper { unlock_after_ms, .. } => OnTrade::TamperNow { unlock_after_ms },
             // Placed by the host (answer_code), or not on a trade.
             _ => continue,
         };

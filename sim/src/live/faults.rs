@@ -120,6 +120,7 @@ pub fn serve_applies(fault: &ProtocolFault) -> bool {
             | ProtocolFault::CorruptRequest { .. }
             | ProtocolFault::ReverseUnknown { .. }
             | ProtocolFault::DuplicateUploads { .. }
+            | ProtocolFault::Tamper { .. }
     )
 }
 

@@ -70,6 +70,7 @@ pub(crate) fn count(invariant: Invariant, index: &TraceIndex) -> (usize, &'stati
         Invariant::SignOffEndsSession => {
             (super::sign_off_ends_session::judged(index), "acknowledged sign-offs")
         }
+        Invariant::TamperEndsSession => (super::tamper_ends_session::judged(index), "tamper locks"),
         Invariant::DeclinesAreFinal => {
             (super::declines_are_final::judged(index), "declines of reversible trades")
         }

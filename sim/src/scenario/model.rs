@@ -774,6 +774,12 @@ pub enum ProtocolFault {
     ReverseUnknown { terminal: TerminalId, trade: u32 },
     /// Live only (`drive`): every offline upload is sent twice.
     DuplicateUploads { terminal: TerminalId },
+    /// The terminal is knocked into its tamper lock as that trade's request
+    /// leaves; a technician keys in the unlock password `unlock_after_ms`
+    /// later and the cashier then does what the terminal asks (a terminal
+    /// that keeps its keys asks for no sign-in). A scheduled `tamper` signs
+    /// in after unlocking whatever the terminal says.
+    Tamper { terminal: TerminalId, trade: u32, unlock_after_ms: u64 },
     /// The `frame`-th frame (1-based, every frame counted) on the terminal's
     /// line in `direction` gets `action`: what a random per-frame fault of a
     /// line profile becomes in a shrunk repro, so it replays without the seed.
@@ -855,6 +861,7 @@ impl ProtocolFault {
             | ProtocolFault::CorruptRequest { terminal, .. }
             | ProtocolFault::ReverseUnknown { terminal, .. }
             | ProtocolFault::DuplicateUploads { terminal }
+            | ProtocolFault::Tamper { terminal, .. }
             | ProtocolFault::Frame { terminal, .. } => terminal,
         }
     }
@@ -876,7 +883,8 @@ impl ProtocolFault {
             | ProtocolFault::ResetAfterRequest { trade, .. }
             | ProtocolFault::AnswerCode { trade, .. }
             | ProtocolFault::CorruptRequest { trade, .. }
-            | ProtocolFault::ReverseUnknown { trade, .. } => Some(trade),
+            | ProtocolFault::ReverseUnknown { trade, .. }
+            | ProtocolFault::Tamper { trade, .. } => Some(trade),
             ProtocolFault::DropReversals { .. }
             | ProtocolFault::DropSettlementAnswer { .. }
             | ProtocolFault::SettlementUnbalanced { .. }
@@ -908,6 +916,7 @@ impl ProtocolFault {
             ProtocolFault::CorruptRequest { .. } => "corrupt_request",
             ProtocolFault::ReverseUnknown { .. } => "reverse_unknown",
             ProtocolFault::DuplicateUploads { .. } => "duplicate_uploads",
+            ProtocolFault::Tamper { .. } => "tamper",
             ProtocolFault::Frame { .. } => "frame",
         }
     }
@@ -935,7 +944,8 @@ impl ProtocolFault {
                     | PowerPhase::MidBatchUpload
             ),
             ProtocolFault::SwitchCrashWithReversalsQueued { .. }
-            | ProtocolFault::CutoffDuringSettlement { .. } => true,
+            | ProtocolFault::CutoffDuringSettlement { .. }
+            | ProtocolFault::Tamper { .. } => true,
             _ => false,
         }
     }
@@ -1023,10 +1033,12 @@ pub enum SwarmPlacement {
     SwitchCrashWithReversalsQueued,
     /// The network's cutoff starts as the drawn terminal's 0500 leaves.
     CutoffDuringSettlement,
+    /// A tamper lock as the drawn trade's request leaves, unlocked later.
+    TamperAfterRequestLeft,
 }
 
 impl SwarmPlacement {
-    pub const ALL: [SwarmPlacement; 15] = [
+    pub const ALL: [SwarmPlacement; 16] = [
         SwarmPlacement::DropAnswer,
         SwarmPlacement::DropRequest,
         SwarmPlacement::DelayAnswerToTimerEdge,
@@ -1042,6 +1054,7 @@ impl SwarmPlacement {
         SwarmPlacement::PowerOffDuringSignIn,
         SwarmPlacement::SwitchCrashWithReversalsQueued,
         SwarmPlacement::CutoffDuringSettlement,
+        SwarmPlacement::TamperAfterRequestLeft,
     ];
 
     /// The weight a kind has when a scenario names no weights: 1 for the
@@ -1055,7 +1068,8 @@ impl SwarmPlacement {
             | SwarmPlacement::PowerOffDuringOfflineUpload
             | SwarmPlacement::PowerOffDuringSignIn
             | SwarmPlacement::SwitchCrashWithReversalsQueued
-            | SwarmPlacement::CutoffDuringSettlement => 0,
+            | SwarmPlacement::CutoffDuringSettlement
+            | SwarmPlacement::TamperAfterRequestLeft => 0,
             _ => 1,
         }
     }
@@ -1083,6 +1097,7 @@ impl SwarmPlacement {
             SwarmPlacement::PowerOffDuringSignIn => "power_off_during_sign_in",
             SwarmPlacement::SwitchCrashWithReversalsQueued => "switch_crash_with_reversals_queued",
             SwarmPlacement::CutoffDuringSettlement => "cutoff_during_settlement",
+            SwarmPlacement::TamperAfterRequestLeft => "tamper_after_request_left",
         }
     }
 }

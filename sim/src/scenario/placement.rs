@@ -78,6 +78,9 @@ impl ProtocolFault {
                 format!("reverse an unknown trade after trade {trade}")
             }
             ProtocolFault::DuplicateUploads { .. } => "send every offline upload twice".into(),
+            ProtocolFault::Tamper { trade, unlock_after_ms, .. } => format!(
+                "tamper lock after the request of trade {trade} left, unlock after {unlock_after_ms} ms"
+            ),
             ProtocolFault::Frame { direction, frame, action, .. } => {
                 let what = match action {
                     FrameAction::Drop => "drop",

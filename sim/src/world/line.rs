@@ -14,7 +14,7 @@ use possim_models::iso8583::values::TerminalId;
 use possim_models::iso8583::{Message, Mti};
 use possim_models::time::Instant;
 
-use super::state::{PowerCut, Request};
+use super::state::{PlacedTamper, PowerCut, Request};
 use crate::day::placed::{self, AtMoment, Landed, Moment, OnTrade, Standing};
 use crate::rng::Rng;
 use crate::scenario::model::{FrameAction, LineDirection, LineProfile, ProtocolFault};
@@ -404,6 +404,13 @@ impl Line {
                         off_ms,
                         why: words,
                     })),
+                    OnTrade::TamperNow { unlock_after_ms } => {
+                        requests.push(Request::Tamper(PlacedTamper {
+                            terminal: self.terminal,
+                            unlock_after_ms,
+                            why: words,
+                        }))
+                    }
                     OnTrade::PowerOffOnApproval { off_ms } => {
                         if let Some(stan) = stan {
                             self.power_on_approval.insert(stan, (off_ms, words));

@@ -52,6 +52,8 @@ pub(crate) enum Request {
     /// A placed `cutoff_during_settlement`: the network's cutoff window,
     /// which the runner starts at its next step (it owns the window's end).
     Cutoff { for_ms: u64, why: String },
+    /// A placed tamper lock, which the runner makes at its next step.
+    Tamper(PlacedTamper),
 }
 
 /// A protocol-placed power cut waiting for the runner's next step (the
@@ -60,6 +62,15 @@ pub(crate) enum Request {
 pub(crate) struct PowerCut {
     pub terminal: TerminalId,
     pub off_ms: u64,
+    pub why: String,
+}
+
+/// A protocol-placed tamper lock waiting for the runner's next step (the
+/// runner owns the technician's unlock on the day's clock).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PlacedTamper {
+    pub terminal: TerminalId,
+    pub unlock_after_ms: u64,
     pub why: String,
 }
 
@@ -80,6 +91,8 @@ pub(crate) enum WorldEvent {
     /// A placed cutoff window, which the runner starts at its next step (it
     /// owns the window's end): how long, and the placement's words.
     Cutoff { for_ms: u64, why: String },
+    /// A placed tamper lock, which the runner makes at its next step.
+    Tamper(PlacedTamper),
 }
 
 /// Events waiting for the runner's next drain. A step records at most what
@@ -486,6 +499,7 @@ impl World {
                     self.command(Node::Switch, Command::Switch(SwitchCommand::Quirk(quirk)));
                 }
                 Request::PowerCut(cut) => self.event(WorldEvent::PowerCut(cut)),
+                Request::Tamper(tamper) => self.event(WorldEvent::Tamper(tamper)),
                 Request::Cutoff { for_ms, why } => self.event(WorldEvent::Cutoff { for_ms, why }),
             }
         }

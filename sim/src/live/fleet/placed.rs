@@ -206,12 +206,13 @@ impl Fleet {
                     OnTrade::DropAnswer if self.options.line_faults => {
                         slot.drop_answers.insert(stan);
                     }
-                    // The host's, or the simulated line's (refused as the
+                    // The host's, or the simulated world's (refused as the
                     // scenario loads, or not asked for).
                     OnTrade::DropRequest
                     | OnTrade::DropAnswer
                     | OnTrade::CorruptAnswer
-                    | OnTrade::DelayAnswer { .. } => continue,
+                    | OnTrade::DelayAnswer { .. }
+                    | OnTrade::TamperNow { .. } => continue,
                 }
                 let name = slot.faults[index].kind_name();
                 fired.push(format!("{name} on trade {trade} (stan {stan})"));
