@@ -164,6 +164,11 @@ fn fault(
             terminal,
             for_ms: rng.between(CUTOFF_MS[0], CUTOFF_MS[1]),
         },
+        SwarmPlacement::UploadNotReconciled => ProtocolFault::UploadNotReconciled {
+            terminal,
+            trade: rng.between(1, OCCURRENCE_MAX) as u32,
+        },
+        SwarmPlacement::ReconciliationError => ProtocolFault::ReconciliationError { terminal },
         SwarmPlacement::TamperAfterRequestLeft => ProtocolFault::Tamper {
             terminal,
             trade,
@@ -225,6 +230,8 @@ mod tests {
                         ProtocolFault::SwitchCrashWithReversalsQueued { .. }
                             | ProtocolFault::CutoffDuringSettlement { .. }
                             | ProtocolFault::Tamper { .. }
+                            | ProtocolFault::UploadNotReconciled { .. }
+                            | ProtocolFault::ReconciliationError { .. }
                     ),
                     "seed {seed}: {fault:?}"
                 );
@@ -260,6 +267,10 @@ mod tests {
                         }
                         seen.insert(format!("{phase:?}"));
                     }
+                    ProtocolFault::UploadNotReconciled { trade, .. } => {
+                        assert!((1..=OCCURRENCE_MAX as u32).contains(&trade));
+                        seen.insert("upload_not_reconciled".to_string());
+                    }
                     ProtocolFault::Tamper { trade, unlock_after_ms, .. } => {
                         assert!((1..=8).contains(&trade), "trade_max's default");
                         assert!(
@@ -273,7 +284,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(seen.len(), 7, "every later kind is drawn: {seen:?}");
+        assert_eq!(seen.len(), 9, "every later kind is drawn: {seen:?}");
     }
 
     #[test]

@@ -121,6 +121,8 @@ pub fn serve_applies(fault: &ProtocolFault) -> bool {
             | ProtocolFault::ReverseUnknown { .. }
             | ProtocolFault::DuplicateUploads { .. }
             | ProtocolFault::Tamper { .. }
+            | ProtocolFault::UploadNotReconciled { .. }
+            | ProtocolFault::ReconciliationError { .. }
     )
 }
 

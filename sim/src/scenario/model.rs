@@ -780,6 +780,16 @@ pub enum ProtocolFault {
     /// that keeps its keys asks for no sign-in). A scheduled `tamper` signs
     /// in after unlocking whatever the terminal says.
     Tamper { terminal: TerminalId, trade: u32, unlock_after_ms: u64 },
+    /// The switch answers the terminal's `trade`-th offline upload (an
+    /// offline trade's advice, counting every send) 79, "offline data did
+    /// not reconcile", instead of taking it; its copies sent again with the
+    /// same STAN too. The switch is told as the upload leaves.
+    UploadNotReconciled { terminal: TerminalId, trade: u32 },
+    /// The switch's count disagrees with the terminal's first settlement
+    /// (as `settlement_unbalanced`), and it answers the end of the batch
+    /// upload that follows 95, "reconciliation error": the terminal must
+    /// upload its batch again. The switch is told as each message leaves.
+    ReconciliationError { terminal: TerminalId },
     /// The `frame`-th frame (1-based, every frame counted) on the terminal's
     /// line in `direction` gets `action`: what a random per-frame fault of a
     /// line profile becomes in a shrunk repro, so it replays without the seed.
@@ -862,6 +872,8 @@ impl ProtocolFault {
             | ProtocolFault::ReverseUnknown { terminal, .. }
             | ProtocolFault::DuplicateUploads { terminal }
             | ProtocolFault::Tamper { terminal, .. }
+            | ProtocolFault::UploadNotReconciled { terminal, .. }
+            | ProtocolFault::ReconciliationError { terminal }
             | ProtocolFault::Frame { terminal, .. } => terminal,
         }
     }
@@ -884,13 +896,15 @@ impl ProtocolFault {
             | ProtocolFault::AnswerCode { trade, .. }
             | ProtocolFault::CorruptRequest { trade, .. }
             | ProtocolFault::ReverseUnknown { trade, .. }
-            | ProtocolFault::Tamper { trade, .. } => Some(trade),
+            | ProtocolFault::Tamper { trade, .. }
+            | ProtocolFault::UploadNotReconciled { trade, .. } => Some(trade),
             ProtocolFault::DropReversals { .. }
             | ProtocolFault::DropSettlementAnswer { .. }
             | ProtocolFault::SettlementUnbalanced { .. }
             | ProtocolFault::SwitchCrashWithReversalsQueued { .. }
             | ProtocolFault::CutoffDuringSettlement { .. }
             | ProtocolFault::DuplicateUploads { .. }
+            | ProtocolFault::ReconciliationError { .. }
             | ProtocolFault::Frame { .. } => None,
         }
     }
@@ -917,6 +931,8 @@ impl ProtocolFault {
             ProtocolFault::ReverseUnknown { .. } => "reverse_unknown",
             ProtocolFault::DuplicateUploads { .. } => "duplicate_uploads",
             ProtocolFault::Tamper { .. } => "tamper",
+            ProtocolFault::UploadNotReconciled { .. } => "upload_not_reconciled",
+            ProtocolFault::ReconciliationError { .. } => "reconciliation_error",
             ProtocolFault::Frame { .. } => "frame",
         }
     }
@@ -945,7 +961,9 @@ impl ProtocolFault {
             ),
             ProtocolFault::SwitchCrashWithReversalsQueued { .. }
             | ProtocolFault::CutoffDuringSettlement { .. }
-            | ProtocolFault::Tamper { .. } => true,
+            | ProtocolFault::Tamper { .. }
+            | ProtocolFault::UploadNotReconciled { .. }
+            | ProtocolFault::ReconciliationError { .. } => true,
             _ => false,
         }
     }
@@ -1035,10 +1053,15 @@ pub enum SwarmPlacement {
     CutoffDuringSettlement,
     /// A tamper lock as the drawn trade's request leaves, unlocked later.
     TamperAfterRequestLeft,
+    /// The switch answers the 1st or 2nd offline upload 79.
+    UploadNotReconciled,
+    /// The switch finds the first settlement unbalanced and answers the
+    /// batch upload's end 95.
+    ReconciliationError,
 }
 
 impl SwarmPlacement {
-    pub const ALL: [SwarmPlacement; 16] = [
+    pub const ALL: [SwarmPlacement; 18] = [
         SwarmPlacement::DropAnswer,
         SwarmPlacement::DropRequest,
         SwarmPlacement::DelayAnswerToTimerEdge,
@@ -1055,6 +1078,8 @@ impl SwarmPlacement {
         SwarmPlacement::SwitchCrashWithReversalsQueued,
         SwarmPlacement::CutoffDuringSettlement,
         SwarmPlacement::TamperAfterRequestLeft,
+        SwarmPlacement::UploadNotReconciled,
+        SwarmPlacement::ReconciliationError,
     ];
 
     /// The weight a kind has when a scenario names no weights: 1 for the
@@ -1069,7 +1094,9 @@ impl SwarmPlacement {
             | SwarmPlacement::PowerOffDuringSignIn
             | SwarmPlacement::SwitchCrashWithReversalsQueued
             | SwarmPlacement::CutoffDuringSettlement
-            | SwarmPlacement::TamperAfterRequestLeft => 0,
+            | SwarmPlacement::TamperAfterRequestLeft
+            | SwarmPlacement::UploadNotReconciled
+            | SwarmPlacement::ReconciliationError => 0,
             _ => 1,
         }
     }
@@ -1098,6 +1125,8 @@ impl SwarmPlacement {
             SwarmPlacement::SwitchCrashWithReversalsQueued => "switch_crash_with_reversals_queued",
             SwarmPlacement::CutoffDuringSettlement => "cutoff_during_settlement",
             SwarmPlacement::TamperAfterRequestLeft => "tamper_after_request_left",
+            SwarmPlacement::UploadNotReconciled => "upload_not_reconciled",
+            SwarmPlacement::ReconciliationError => "reconciliation_error",
         }
     }
 }

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use possim_models::iso8583::cup::CupMessage;
+use possim_models::iso8583::settlement::NETWORK_CODE_UPLOAD_END_UNBALANCED;
 use possim_models::iso8583::values::TerminalId;
 use possim_models::iso8583::{Message, Mti};
 use possim_models::time::Instant;
@@ -445,7 +446,10 @@ impl Line {
                 }
             }
             let batch_upload = mti == Some(Mti::BATCH) && network_code == Some(201);
-            requests.extend(self.phase_moments(mti, stan, offline_upload, batch_upload));
+            let upload_end =
+                mti == Some(Mti::BATCH) && network_code == Some(NETWORK_CODE_UPLOAD_END_UNBALANCED);
+            let moments = self.phase_moments(mti, stan, offline_upload, batch_upload, upload_end);
+            requests.extend(moments);
         }
         let mut verdict = self.verdict(now, bytes, unauthenticated, placed, slot);
         verdict.faults.extend(extra_faults);
@@ -544,6 +548,7 @@ impl Line {
         stan: Option<u32>,
         offline_upload: bool,
         batch_upload: bool,
+        upload_end: bool,
     ) -> Vec<Request> {
         let settlement = mti == Some(Mti::SETTLEMENT);
         let sign_in = mti == Some(Mti::NETWORK);
@@ -567,21 +572,27 @@ impl Line {
             Moment::SignIn { nth: self.sign_ins_sent }
         } else if batch_upload {
             Moment::BatchUpload
+        } else if upload_end {
+            Moment::BatchUploadEnd
         } else {
             return Vec::new();
         };
         let fired = placed::at_moment(&self.protocol, moment, &mut self.landed_once);
         fired
             .into_iter()
-            .map(|(index, action)| {
+            .filter_map(|(index, action)| {
                 let why = self.protocol[index].placement();
-                match action {
+                Some(match action {
                     AtMoment::PowerOff { off_ms } => {
                         Request::PowerCut(PowerCut { terminal: self.terminal, off_ms, why })
                     }
                     // Recorded by the runner as it starts the window.
                     AtMoment::Cutoff { for_ms } => Request::Cutoff { for_ms, why },
-                }
+                    // Recorded by the world as it tells the switch.
+                    AtMoment::HostAnswers { code } => {
+                        Request::HostAnswers { terminal: self.terminal, stan: stan?, code, why }
+                    }
+                })
             })
             .collect()
     }

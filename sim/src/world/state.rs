@@ -11,7 +11,7 @@ use std::rc::Rc;
 
 use possim_models::actor::{Actor, Node, TradeKey};
 use possim_models::iso8583::values::TerminalId;
-use possim_models::iso8583::Frame;
+use possim_models::iso8583::{Frame, ResponseCode};
 use possim_models::issuer::{Issuer, IssuerCommand};
 use possim_models::network::{Network, NetworkCommand, NetworkEventKind};
 use possim_models::switch::{Switch, SwitchCommand, SwitchEventKind, SwitchQuirk};
@@ -25,7 +25,7 @@ pub(crate) const CONNECTION_FRAMES_MAX: usize = 1024;
 
 use super::line::{FrameHeader, Line, LineVerdict};
 use crate::frame_facts::FrameFacts;
-use crate::trace::{Fate, FaultRecord, FrameRecord, Trace, TraceEvent};
+use crate::trace::{Fate, FaultCause, FaultKind, FaultRecord, FrameRecord, Trace, TraceEvent};
 
 pub(crate) type Shared = Rc<RefCell<World>>;
 
@@ -54,6 +54,10 @@ pub(crate) enum Request {
     Cutoff { for_ms: u64, why: String },
     /// A placed tamper lock, which the runner makes at its next step.
     Tamper(PlacedTamper),
+    /// A placed `upload_not_reconciled` or `reconciliation_error`: the
+    /// switch answers this request (and its copies) `code` itself. Told at
+    /// once, while the request is still on the line.
+    HostAnswers { terminal: TerminalId, stan: u32, code: ResponseCode, why: String },
 }
 
 /// A protocol-placed power cut waiting for the runner's next step (the
@@ -500,6 +504,24 @@ impl World {
                 }
                 Request::PowerCut(cut) => self.event(WorldEvent::PowerCut(cut)),
                 Request::Tamper(tamper) => self.event(WorldEvent::Tamper(tamper)),
+                Request::HostAnswers { terminal, stan, code, why } => {
+                    let quirk = SwitchQuirk {
+                        terminal,
+                        stan,
+                        answer: Some(code),
+                        sign_in_again_header: false,
+                        bad_key_check: false,
+                        not_balanced: false,
+                    };
+                    self.command(Node::Switch, Command::Switch(SwitchCommand::Quirk(quirk)));
+                    let record = FaultRecord {
+                        kind: FaultKind::HostAnswerCode,
+                        target: terminal.trimmed().to_string(),
+                        cause: FaultCause::Protocol(why),
+                        frame: None,
+                    };
+                    self.fault(now, record);
+                }
                 Request::Cutoff { for_ms, why } => self.event(WorldEvent::Cutoff { for_ms, why }),
             }
         }

@@ -235,7 +235,7 @@ impl Fleet {
                 .into_iter()
                 .find_map(|(_, action)| match action {
                     AtMoment::PowerOff { off_ms } => Some(off_ms),
-                    AtMoment::Cutoff { .. } => None,
+                    AtMoment::Cutoff { .. } | AtMoment::HostAnswers { .. } => None,
                 });
             if let Some(off_ms) = mid {
                 power_off_ms = Some(off_ms);
