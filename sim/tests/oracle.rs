@@ -318,7 +318,8 @@ fn invariant_names_are_kebab_case_and_parse_back() {
             "holds-accounted",
             "declines-are-final",
             "sign-off-ends-session",
-            "tamper-ends-session"
+            "tamper-ends-session",
+            "voids-match-originals"
         ]
     );
     for invariant in Invariant::ALL {
@@ -2077,4 +2078,78 @@ fn tamper_ends_session_judges_only_the_terminal_that_was_knocked() {
     let verdict = judged(&trace, Invariant::TamperEndsSession);
     assert!(verdict.passed(), "{verdict}");
     assert_eq!(verdict.judged, 1);
+}
+
+// ---- voids-match-originals ----
+
+const COMPLETION_IN_1: &str = "3=000000 25=06 60=20000001000";
+const SALE_VOID_IN_1: &str = "3=200000 25=00 60=23000001000";
+const COMPLETION_VOID_IN_1: &str = "3=200000 25=06 60=21000001000";
+
+/// An original (`original`, STAN 2) and a void of it (`void`, STAN 3)
+/// that names it in field 61.
+fn voided(original: &str, void: &str) -> (Trace, TerminalId) {
+    let t = TerminalId::new("T0000009").unwrap();
+    let mut trace = synthetic();
+    sent(&mut trace, 10, t, "0200", 2, SALE_FEN, original);
+    told(&mut trace, 20, t, "0210", 2, "60=22000001000");
+    sent(&mut trace, 30, t, "0200", 3, SALE_FEN, &format!("{void} 61=000001000002"));
+    end(&mut trace, 40);
+    (trace, t)
+}
+
+#[test]
+fn voids_match_originals_passes_a_sale_void_of_a_sale_and_a_completion_void_of_a_completion() {
+    for (original, void) in [(SALE_IN_1, SALE_VOID_IN_1), (COMPLETION_IN_1, COMPLETION_VOID_IN_1)] {
+        let (trace, _) = voided(original, void);
+        let verdict = judged(&trace, Invariant::VoidsMatchOriginals);
+        assert!(verdict.passed(), "{verdict}");
+        assert_eq!(verdict.judged, 1, "{verdict}");
+    }
+}
+
+#[test]
+fn voids_match_originals_fails_a_completion_voided_as_a_sale_synthetic() {
+    let (trace, t) = voided(COMPLETION_IN_1, SALE_VOID_IN_1);
+    let violation = violation_for(&trace, Invariant::VoidsMatchOriginals, t, Stan::new(3).unwrap());
+    assert!(violation.message.contains("a void of a pre-authorisation completion"), "{violation}");
+    assert!(evidence_mentions(&violation, "stan 000002"), "{violation}");
+    let (trace, t) = voided(SALE_IN_1, COMPLETION_VOID_IN_1);
+    violation_for(&trace, Invariant::VoidsMatchOriginals, t, Stan::new(3).unwrap());
+}
+
+#[test]
+fn voids_match_originals_leaves_a_void_whose_original_is_not_on_the_line_unjudged() {
+    let t = TerminalId::new("T0000009").unwrap();
+    let mut trace = synthetic();
+    sent(&mut trace, 30, t, "0200", 3, SALE_FEN, &format!("{SALE_VOID_IN_1} 61=000001000002"));
+    end(&mut trace, 40);
+    let verdict = judged(&trace, Invariant::VoidsMatchOriginals);
+    assert!(verdict.passed() && verdict.judged == 0, "{verdict}");
+}
+
+/// Regression: a completion voided as a sale (`mutation:
+/// completion_void_as_sale_void`) is answered 25 by the issuer, moves no
+/// money and passed every other invariant, on CT-37's own day and on the
+/// swarm seeds of faults/protocol.yaml that void a completion.
+#[test]
+fn voids_match_originals_catches_a_completion_voided_as_a_sale_on_ct37() {
+    use possim_sim::execute::execute;
+    use possim_sim::world::RunOptions;
+    let text =
+        std::fs::read_to_string("../scenarios/certification/ct37_completion_void.yaml").unwrap();
+    let run = |text: &str| {
+        let scenario = possim_sim::scenario::parse_and_compile(text, "ct37.yaml").unwrap();
+        execute(&scenario, &RunOptions { seed: 0, swarm: false }).unwrap()
+    };
+    let safe = run(&text);
+    let verdict = safe.verdicts.iter().find(|v| v.invariant == Invariant::VoidsMatchOriginals);
+    assert!(verdict.is_some_and(|v| v.passed() && v.judged == 1), "{verdict:?}");
+    let config = "config: {response_timeout_ms: 20000}";
+    assert!(text.contains(config));
+    let mutant = run(&text.replace(
+        config,
+        "config: {response_timeout_ms: 20000, mutation: completion_void_as_sale_void}",
+    ));
+    assert_eq!(mutant.failed(), ["voids-match-originals"]);
 }

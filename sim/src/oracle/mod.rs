@@ -26,6 +26,7 @@
 //! | declines-are-final | [`declines_are_final`] |
 //! | sign-off-ends-session | [`sign_off_ends_session`] |
 //! | tamper-ends-session | [`tamper_ends_session`] |
+//! | voids-match-originals | [`voids_match_originals`] |
 //!
 //! ```
 //! use possim_sim::oracle::{check, Invariant};
@@ -60,6 +61,7 @@ pub mod sign_off_ends_session;
 pub mod slip_truth;
 mod subjects;
 pub mod tamper_ends_session;
+pub mod voids_match_originals;
 pub mod wire;
 pub mod wire_trades;
 
@@ -95,10 +97,11 @@ pub enum Invariant {
     DeclinesAreFinal,
     SignOffEndsSession,
     TamperEndsSession,
+    VoidsMatchOriginals,
 }
 
 impl Invariant {
-    pub const ALL: [Invariant; 13] = [
+    pub const ALL: [Invariant; 14] = [
         Invariant::EveryUnansweredTradeReversed,
         Invariant::OfflineBeforeSettlement,
         Invariant::NoDoubleDebit,
@@ -112,6 +115,7 @@ impl Invariant {
         Invariant::DeclinesAreFinal,
         Invariant::SignOffEndsSession,
         Invariant::TamperEndsSession,
+        Invariant::VoidsMatchOriginals,
     ];
 
     /// The kebab-case name used in reports, scenarios and the CLI.
@@ -130,6 +134,7 @@ impl Invariant {
             Invariant::DeclinesAreFinal => "declines-are-final",
             Invariant::SignOffEndsSession => "sign-off-ends-session",
             Invariant::TamperEndsSession => "tamper-ends-session",
+            Invariant::VoidsMatchOriginals => "voids-match-originals",
         }
     }
 
@@ -150,6 +155,7 @@ impl Invariant {
             Invariant::DeclinesAreFinal => declines_are_final::check(index),
             Invariant::SignOffEndsSession => sign_off_ends_session::check(index),
             Invariant::TamperEndsSession => tamper_ends_session::check(index),
+            Invariant::VoidsMatchOriginals => voids_match_originals::check(index),
         }
     }
 }
