@@ -43,6 +43,9 @@ const OCCURRENCE_MAX: u64 = 2;
 const SWITCH_DOWN_MS: [u64; 2] = [1_000, 30_000];
 /// How long a drawn cutoff window lasts, in ms.
 const CUTOFF_MS: [u64; 2] = [1_000, 60_000];
+/// How long a drawn tamper lock holds before the technician comes, in ms:
+/// long enough that a cardholder or two meet the lock.
+const TAMPER_LOCKED_MS: [u64; 2] = [5_000, 120_000];
 
 /// The placements `seed` draws in swarm mode, in the order drawn.
 pub fn draw(scenario: &CompiledScenario, seed: u64) -> Vec<ProtocolFault> {
@@ -161,6 +164,16 @@ fn fault(
             terminal,
             for_ms: rng.between(CUTOFF_MS[0], CUTOFF_MS[1]),
         },
+        SwarmPlacement::UploadNotReconciled => ProtocolFault::UploadNotReconciled {
+            terminal,
+            trade: rng.between(1, OCCURRENCE_MAX) as u32,
+        },
+        SwarmPlacement::ReconciliationError => ProtocolFault::ReconciliationError { terminal },
+        SwarmPlacement::TamperAfterRequestLeft => ProtocolFault::Tamper {
+            terminal,
+            trade,
+            unlock_after_ms: rng.between(TAMPER_LOCKED_MS[0], TAMPER_LOCKED_MS[1]),
+        },
     }
 }
 
@@ -216,6 +229,9 @@ mod tests {
                         fault,
                         ProtocolFault::SwitchCrashWithReversalsQueued { .. }
                             | ProtocolFault::CutoffDuringSettlement { .. }
+                            | ProtocolFault::Tamper { .. }
+                            | ProtocolFault::UploadNotReconciled { .. }
+                            | ProtocolFault::ReconciliationError { .. }
                     ),
                     "seed {seed}: {fault:?}"
                 );
@@ -251,13 +267,24 @@ mod tests {
                         }
                         seen.insert(format!("{phase:?}"));
                     }
+                    ProtocolFault::UploadNotReconciled { trade, .. } => {
+                        assert!((1..=OCCURRENCE_MAX as u32).contains(&trade));
+                        seen.insert("upload_not_reconciled".to_string());
+                    }
+                    ProtocolFault::Tamper { trade, unlock_after_ms, .. } => {
+                        assert!((1..=8).contains(&trade), "trade_max's default");
+                        assert!(
+                            (TAMPER_LOCKED_MS[0]..=TAMPER_LOCKED_MS[1]).contains(&unlock_after_ms)
+                        );
+                        seen.insert("tamper".to_string());
+                    }
                     other => {
                         seen.insert(other.kind_name().to_string());
                     }
                 }
             }
         }
-        assert_eq!(seen.len(), 6, "every later kind is drawn: {seen:?}");
+        assert_eq!(seen.len(), 9, "every later kind is drawn: {seen:?}");
     }
 
     #[test]

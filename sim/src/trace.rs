@@ -159,6 +159,9 @@ pub enum FaultKind {
     /// The switch's count of a batch made to disagree with the terminal's
     /// (a placed `settlement_unbalanced`).
     HostTotalsDisagree,
+    /// The switch made to answer one request with a code of its own (a
+    /// placed `upload_not_reconciled`, 79, or `reconciliation_error`, 95).
+    HostAnswerCode,
     // Devices.
     PowerCut,
     PowerOn,

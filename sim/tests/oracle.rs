@@ -317,7 +317,9 @@ fn invariant_names_are_kebab_case_and_parse_back() {
             "ecash-balances",
             "holds-accounted",
             "declines-are-final",
-            "sign-off-ends-session"
+            "sign-off-ends-session",
+            "tamper-ends-session",
+            "voids-match-originals"
         ]
     );
     for invariant in Invariant::ALL {
@@ -2006,4 +2008,148 @@ fn sign_off_ends_session_fails_when_the_session_outlives_its_sign_off() {
     check_shape(violation, Invariant::SignOffEndsSession);
     assert!(violation.message.contains("sent an 0200"), "{violation}");
     assert!(evidence_mentions(violation, "0830"), "{violation}");
+}
+
+// ---- tamper-ends-session ----
+
+/// A tamper lock the world recorded on `t`, at `ms`.
+fn tamper_lock(trace: &mut Trace, ms: u64, t: TerminalId) {
+    let record = FaultRecord {
+        kind: FaultKind::TamperLock,
+        target: t.trimmed().to_string(),
+        cause: FaultCause::Scheduled,
+        frame: None,
+    };
+    trace.push(Instant::from_millis(ms), TraceEvent::Fault(record));
+}
+
+/// A sale of `t` that left before the knock, the knock, an echo test, then
+/// `after`: the first request to leave `t` after the lock (and, for an
+/// 0800, its answer and a sale under the new keys).
+fn locked_then(after: &str) -> (Trace, TerminalId) {
+    let t = TerminalId::new("T0000009").unwrap();
+    let mut trace = synthetic();
+    sent(&mut trace, 10, t, "0200", 1, SALE_FEN, SALE_IN_1);
+    tamper_lock(&mut trace, 20, t);
+    sent(&mut trace, 30, t, "0820", 2, 0, "60=00000001301");
+    sent(&mut trace, 40, t, after, 3, SALE_FEN, SALE_IN_1);
+    if after == "0800" {
+        told(&mut trace, 50, t, "0810", 3, "60=00000002003");
+        sent(&mut trace, 60, t, "0200", 4, SALE_FEN, "3=000000 25=00 60=22000002000");
+    }
+    end(&mut trace, 70);
+    (trace, t)
+}
+
+#[test]
+fn tamper_ends_session_passes_when_the_terminal_signs_in_first() {
+    let (trace, _) = locked_then("0800");
+    let verdict = judged(&trace, Invariant::TamperEndsSession);
+    assert!(verdict.passed(), "{verdict}");
+    assert_eq!(verdict.judged, 1, "one tamper lock: {verdict}");
+}
+
+#[test]
+fn tamper_ends_session_fails_on_a_message_under_the_erased_keys_synthetic() {
+    for mti in ["0200", "0400", "0500"] {
+        let (trace, t) = locked_then(mti);
+        let verdict = judged(&trace, Invariant::TamperEndsSession);
+        assert_eq!(verdict.violations.len(), 1, "{mti}: reported once per lock: {verdict}");
+        let violation = &verdict.violations[0];
+        check_shape(violation, Invariant::TamperEndsSession);
+        assert_eq!(violation.trade.as_ref().map(|trade| trade.terminal), Some(t));
+        assert!(violation.message.contains(&format!("sent an {mti}")), "{violation}");
+        assert!(evidence_mentions(violation, "tamper"), "{violation}");
+    }
+}
+
+#[test]
+fn tamper_ends_session_judges_only_the_terminal_that_was_knocked() {
+    let t = TerminalId::new("T0000009").unwrap();
+    let other = TerminalId::new("T0000008").unwrap();
+    let mut trace = synthetic();
+    tamper_lock(&mut trace, 10, t);
+    // Another terminal trades on while T0000009 is locked.
+    sent(&mut trace, 20, other, "0200", 1, SALE_FEN, SALE_IN_1);
+    sent(&mut trace, 30, t, "0800", 2, 0, "60=00000001003");
+    told(&mut trace, 40, t, "0810", 2, "60=00000001003");
+    sent(&mut trace, 50, t, "0200", 3, SALE_FEN, SALE_IN_1);
+    end(&mut trace, 60);
+    let verdict = judged(&trace, Invariant::TamperEndsSession);
+    assert!(verdict.passed(), "{verdict}");
+    assert_eq!(verdict.judged, 1);
+}
+
+// ---- voids-match-originals ----
+
+const COMPLETION_IN_1: &str = "3=000000 25=06 60=20000001000";
+const SALE_VOID_IN_1: &str = "3=200000 25=00 60=23000001000";
+const COMPLETION_VOID_IN_1: &str = "3=200000 25=06 60=21000001000";
+
+/// An original (`original`, STAN 2) and a void of it (`void`, STAN 3)
+/// that names it in field 61.
+fn voided(original: &str, void: &str) -> (Trace, TerminalId) {
+    let t = TerminalId::new("T0000009").unwrap();
+    let mut trace = synthetic();
+    sent(&mut trace, 10, t, "0200", 2, SALE_FEN, original);
+    told(&mut trace, 20, t, "0210", 2, "60=22000001000");
+    sent(&mut trace, 30, t, "0200", 3, SALE_FEN, &format!("{void} 61=000001000002"));
+    end(&mut trace, 40);
+    (trace, t)
+}
+
+#[test]
+fn voids_match_originals_passes_a_sale_void_of_a_sale_and_a_completion_void_of_a_completion() {
+    for (original, void) in [(SALE_IN_1, SALE_VOID_IN_1), (COMPLETION_IN_1, COMPLETION_VOID_IN_1)] {
+        let (trace, _) = voided(original, void);
+        let verdict = judged(&trace, Invariant::VoidsMatchOriginals);
+        assert!(verdict.passed(), "{verdict}");
+        assert_eq!(verdict.judged, 1, "{verdict}");
+    }
+}
+
+#[test]
+fn voids_match_originals_fails_a_completion_voided_as_a_sale_synthetic() {
+    let (trace, t) = voided(COMPLETION_IN_1, SALE_VOID_IN_1);
+    let violation = violation_for(&trace, Invariant::VoidsMatchOriginals, t, Stan::new(3).unwrap());
+    assert!(violation.message.contains("a void of a pre-authorisation completion"), "{violation}");
+    assert!(evidence_mentions(&violation, "stan 000002"), "{violation}");
+    let (trace, t) = voided(SALE_IN_1, COMPLETION_VOID_IN_1);
+    violation_for(&trace, Invariant::VoidsMatchOriginals, t, Stan::new(3).unwrap());
+}
+
+#[test]
+fn voids_match_originals_leaves_a_void_whose_original_is_not_on_the_line_unjudged() {
+    let t = TerminalId::new("T0000009").unwrap();
+    let mut trace = synthetic();
+    sent(&mut trace, 30, t, "0200", 3, SALE_FEN, &format!("{SALE_VOID_IN_1} 61=000001000002"));
+    end(&mut trace, 40);
+    let verdict = judged(&trace, Invariant::VoidsMatchOriginals);
+    assert!(verdict.passed() && verdict.judged == 0, "{verdict}");
+}
+
+/// Regression: a completion voided as a sale (`mutation:
+/// completion_void_as_sale_void`) is answered 25 by the issuer, moves no
+/// money and passed every other invariant, on CT-37's own day and on the
+/// swarm seeds of faults/protocol.yaml that void a completion.
+#[test]
+fn voids_match_originals_catches_a_completion_voided_as_a_sale_on_ct37() {
+    use possim_sim::execute::execute;
+    use possim_sim::world::RunOptions;
+    let text =
+        std::fs::read_to_string("../scenarios/certification/ct37_completion_void.yaml").unwrap();
+    let run = |text: &str| {
+        let scenario = possim_sim::scenario::parse_and_compile(text, "ct37.yaml").unwrap();
+        execute(&scenario, &RunOptions { seed: 0, swarm: false }).unwrap()
+    };
+    let safe = run(&text);
+    let verdict = safe.verdicts.iter().find(|v| v.invariant == Invariant::VoidsMatchOriginals);
+    assert!(verdict.is_some_and(|v| v.passed() && v.judged == 1), "{verdict:?}");
+    let config = "config: {response_timeout_ms: 20000}";
+    assert!(text.contains(config));
+    let mutant = run(&text.replace(
+        config,
+        "config: {response_timeout_ms: 20000, mutation: completion_void_as_sale_void}",
+    ));
+    assert_eq!(mutant.failed(), ["voids-match-originals"]);
 }

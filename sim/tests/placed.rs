@@ -159,3 +159,163 @@ fn each_later_phase_lands_while_its_frame_is_in_flight() {
     });
     assert!(!acknowledged, "the switch still held the reversal as it crashed");
 }
+
+/// `faults/protocol.yaml` with a tamper lock placed on PR000002's third
+/// trade, PR000002 keeping its keys through it when `keeps_keys`.
+fn with_a_placed_tamper(keeps_keys: bool) -> possim_sim::scenario::compile::CompiledScenario {
+    let text = std::fs::read_to_string("../scenarios/faults/protocol.yaml").unwrap();
+    let text = text.replace(
+        "    - {kind: drop_request, terminal: PR000004, trade: 4}\n",
+        "    - {kind: drop_request, terminal: PR000004, trade: 4}\n\
+         \x20   - {kind: tamper, terminal: PR000002, trade: 3, unlock_after_ms: 30000}\n",
+    );
+    let plain = "  - {id: PR000002, merchant: \"898100000000004\", tmk: 1122334455667788}";
+    assert!(text.contains(plain));
+    let text = if keeps_keys {
+        text.replace(
+            plain,
+            "  - {id: PR000002, merchant: \"898100000000004\", tmk: 1122334455667788, \
+             config: {mutation: tamper_keeps_keys}}",
+        )
+    } else {
+        text
+    };
+    possim_sim::scenario::parse_and_compile(&text, "protocol.yaml").unwrap()
+}
+
+/// Regression: no fault drawn or placed ever knocked a terminal into its
+/// tamper lock with the day under way, so a terminal that keeps its keys
+/// through the lock traded on unseen. A placed tamper lands as the trade's
+/// request leaves; the safe terminal asks for a sign-in after the unlock
+/// and gets one before anything else leaves it, the mutant does not.
+#[test]
+fn a_placed_tamper_locks_as_the_request_leaves_and_only_kept_keys_break_the_session() {
+    use possim_models::actor::Node;
+    use possim_models::terminal::events::TerminalEventKind;
+    use possim_sim::oracle::Invariant;
+    use possim_sim::trace::{FaultCause, FaultKind, TraceEvent};
+    let words = "tamper lock after the request of trade 3 left, unlock after 30000 ms";
+    let safe =
+        execute(&with_a_placed_tamper(false), &RunOptions { seed: 0, swarm: false }).unwrap();
+    assert!(safe.failed().is_empty(), "the safe terminal: {:?}", safe.failed());
+    let records = safe.trace.records();
+    let lock = records
+        .iter()
+        .position(|r| {
+            matches!(&r.event, TraceEvent::Fault(f) if f.kind == FaultKind::TamperLock
+                && f.cause == FaultCause::Protocol(words.into()))
+        })
+        .expect("the placed tamper landed");
+    let id = possim_models::iso8583::values::TerminalId::new("PR000002").unwrap();
+    let sent = records[..lock]
+        .iter()
+        .rposition(|r| matches!(&r.event, TraceEvent::Frame(f) if f.from == Node::Terminal(id)))
+        .expect("a frame left before the knock");
+    let TraceEvent::Frame(frame) = &records[sent].event else { unreachable!() };
+    assert_eq!(frame.mti.as_deref(), Some("0200"), "the knock lands as the request leaves");
+    let asked = records[lock..].iter().any(|r| {
+        matches!(&r.event, TraceEvent::Terminal(e) if e.terminal == id
+            && matches!(e.kind, TerminalEventKind::SignInRequired { .. }))
+    });
+    assert!(asked, "the safe terminal asks for a sign-in after the unlock");
+    let next = records[lock..]
+        .iter()
+        .find_map(|r| match &r.event {
+            TraceEvent::Frame(f) if f.from == Node::Terminal(id) => f.mti.clone(),
+            _ => None,
+        })
+        .expect("the terminal sends again");
+    assert_eq!(next, "0800", "a sign-in first, not the cashier's next trade");
+    let judged = safe.verdicts.iter().find(|v| v.invariant == Invariant::TamperEndsSession);
+    assert_eq!(judged.map(|v| v.judged), Some(1), "one tamper lock judged");
+
+    let mutant =
+        execute(&with_a_placed_tamper(true), &RunOptions { seed: 0, swarm: false }).unwrap();
+    assert_eq!(mutant.failed(), ["tamper-ends-session"], "only the session outlives the lock");
+}
+
+/// `faults/protocol.yaml` with PR000004's first offline upload answered
+/// 79 and PR000002's first settlement found unbalanced and its upload's end
+/// answered 95, both terminals carrying `mutation`, if any.
+fn with_the_host_answers(
+    mutation: Option<&str>,
+) -> possim_sim::scenario::compile::CompiledScenario {
+    let text = std::fs::read_to_string("../scenarios/faults/protocol.yaml").unwrap();
+    let mut text = text.replace(
+        "    - {kind: drop_request, terminal: PR000004, trade: 4}\n",
+        "    - {kind: drop_request, terminal: PR000004, trade: 4}\n\
+         \x20   - {kind: upload_not_reconciled, terminal: PR000004, trade: 1}\n\
+         \x20   - {kind: reconciliation_error, terminal: PR000002}\n",
+    );
+    if let Some(mutation) = mutation {
+        let (pr2, pr4) = (
+            "  - {id: PR000002, merchant: \"898100000000004\", tmk: 1122334455667788}",
+            "    config: {key_mode: \"003\"}",
+        );
+        assert!(text.contains(pr2) && text.contains(pr4));
+        text = text
+            .replace(
+                pr2,
+                &format!(
+                    "  - {{id: PR000002, merchant: \"898100000000004\", tmk: 1122334455667788, \
+                     config: {{mutation: {mutation}}}}}"
+                ),
+            )
+            .replace(pr4, &format!("    config: {{key_mode: \"003\", mutation: {mutation}}}"));
+    }
+    possim_sim::scenario::parse_and_compile(&text, "protocol.yaml").unwrap()
+}
+
+/// Regression: no safe host ever answered an offline upload 79 or a batch
+/// upload's end 95, so a terminal that re-uploads a 79 forever or takes a
+/// 95 as the end of its settlement passed every seed. The placements tell
+/// the switch as the message leaves; the safe terminals list the 79 and
+/// upload the batch again after the 95, and pass; each mutant fails.
+#[test]
+fn a_placed_79_and_95_land_and_only_the_terminals_that_mishandle_them_fail() {
+    use possim_sim::trace::{FaultKind, TraceEvent};
+    let safe =
+        execute(&with_the_host_answers(None), &RunOptions { seed: 0, swarm: false }).unwrap();
+    assert!(safe.failed().is_empty(), "the safe terminals: {:?}", safe.failed());
+    let words = [
+        "answer offline upload 1 79",
+        "the host's count disagrees with the first settlement; answer its upload's end 95",
+    ];
+    for words in words {
+        let placed = safe.placed.iter().find(|p| p.placement == words).expect("planned");
+        assert!(placed.landed(), "{words}");
+    }
+    let answered: Vec<&str> = safe
+        .trace
+        .records()
+        .iter()
+        .filter_map(|r| match &r.event {
+            TraceEvent::Fault(f) if f.kind == FaultKind::HostAnswerCode => Some(f.target.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(answered, ["PR000004", "PR000002"], "one 79, then one 95");
+    // The 79 answers an advice (0230), the 95 the upload's end (0330).
+    let answered_with = |mti: &str, code: &str| {
+        safe.trace.records().iter().any(|r| {
+            matches!(&r.event, TraceEvent::Frame(f) if f.mti.as_deref() == Some(mti)
+                && f.code.is_some_and(|c| c.as_str() == code))
+        })
+    };
+    assert!(answered_with("0230", "79") && answered_with("0330", "95"), "the switch said both");
+    // Re-sent forever, the 79'd advice is never settled; a batch the
+    // terminal takes as settled after the 95 is not the one the host filed.
+    let expected = [
+        ("reupload_not_reconciled_forever", "offline-before-settlement"),
+        ("reconciliation_error_ends_settlement", "conservation"),
+    ];
+    for (mutation, invariant) in expected {
+        let scenario = with_the_host_answers(Some(mutation));
+        let mutant = execute(&scenario, &RunOptions { seed: 0, swarm: false }).unwrap();
+        assert!(
+            mutant.failed().iter().any(|f| f == invariant),
+            "{mutation}: {:?}",
+            mutant.failed()
+        );
+    }
+}

@@ -402,7 +402,7 @@ fn a_probability_over_one() {
 
 #[test]
 fn an_unknown_invariant() {
-    assert_error(&edit("[no-double-debit]", "[no-double-debit, no-tripple-debit]"), 45, 31, "unknown invariant \"no-tripple-debit\" (invariants: every-unanswered-trade-reversed, offline-before-settlement, no-double-debit, conservation, slip-truth, settlement-balances, authenticated-only, numbering, ecash-balances, holds-accounted, declines-are-final, sign-off-ends-session)");
+    assert_error(&edit("[no-double-debit]", "[no-double-debit, no-tripple-debit]"), 45, 31, "unknown invariant \"no-tripple-debit\" (invariants: every-unanswered-trade-reversed, offline-before-settlement, no-double-debit, conservation, slip-truth, settlement-balances, authenticated-only, numbering, ecash-balances, holds-accounted, declines-are-final, sign-off-ends-session, tamper-ends-session, voids-match-originals)");
 }
 
 #[test]

@@ -209,8 +209,10 @@ impl Terminal {
                 let state = PrinterState::of(hardware, low);
                 return self.emit(now, E::PrinterState { state });
             }
-            _ if !self.powered => return,
+            // The tamper mesh runs on the secure element's own cell: a knock
+            // while the terminal is off erases its keys and locks it too.
             TerminalCommand::Tamper => return self.tamper(now),
+            _ if !self.powered => return,
             TerminalCommand::Unlock { password } => return self.unlock(now, &password),
             _ if self.persistent.tamper_locked => {
                 return self.emit(now, E::Refused { why: RefusalReason::TamperLocked })

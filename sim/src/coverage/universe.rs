@@ -158,7 +158,7 @@ pub const TERMINAL_FAULTS: [FaultKind; 10] = [
 ];
 
 /// Faults between or on network elements: no terminal phase.
-pub const HOST_FAULTS: [FaultKind; 7] = [
+pub const HOST_FAULTS: [FaultKind; 8] = [
     FaultKind::Partition,
     FaultKind::Hold,
     FaultKind::LinkLatency,
@@ -166,6 +166,7 @@ pub const HOST_FAULTS: [FaultKind; 7] = [
     FaultKind::IssuerDown,
     FaultKind::CutoffStart,
     FaultKind::HostTotalsDisagree,
+    FaultKind::HostAnswerCode,
 ];
 
 /// A fault kind as the trace names it.

@@ -22,6 +22,8 @@
 
 use std::collections::BTreeSet;
 
+use possim_models::iso8583::ResponseCode;
+
 use crate::scenario::model::{PowerPhase, ProtocolFault};
 
 /// What a fault placed on an online trade asks of it, as its request
@@ -51,6 +53,9 @@ pub enum OnTrade {
     PowerOffOnApproval { off_ms: u64 },
     /// Once this trade is answered, send a reversal of a trade never sent.
     ReverseUnknown,
+    /// Knock the terminal into its tamper lock now; unlock `unlock_after_ms`
+    /// later.
+    TamperNow { unlock_after_ms: u64 },
 }
 
 /// The faults placed on the terminal's `trade`-th online trade (1-based),
@@ -82,6 +87,7 @@ pub fn on_online_trade(faults: &[ProtocolFault], trade: u32) -> Vec<(usize, OnTr
                 | PowerPhase::DuringSignIn => continue,
             },
             ProtocolFault::ReverseUnknown { .. } => OnTrade::ReverseUnknown,
+            ProtocolFault::Tamper { unlock_after_ms, .. } => OnTrade::TamperNow { unlock_after_ms },
             // Placed by the host (answer_code), or not on a trade.
             _ => continue,
         };
@@ -105,6 +111,8 @@ pub enum Moment {
     SignIn { nth: u32 },
     /// A batch upload (0320).
     BatchUpload,
+    /// The end of a batch upload that did not balance (0320, 60.3 = 202).
+    BatchUploadEnd,
 }
 
 /// What a fault placed on a moment asks for.
@@ -114,6 +122,8 @@ pub enum AtMoment {
     PowerOff { off_ms: u64 },
     /// Start the network's date cutoff window, for `for_ms`.
     Cutoff { for_ms: u64 },
+    /// The switch answers the frame (and its copies) with `code` itself.
+    HostAnswers { code: ResponseCode },
 }
 
 /// The placed faults (by index) that have fired on their moment: each
@@ -161,6 +171,14 @@ pub fn at_moment(
             {
                 AtMoment::Cutoff { for_ms }
             }
+            ProtocolFault::UploadNotReconciled { trade, .. }
+                if moment == (Moment::OfflineUpload { nth: trade }) =>
+            {
+                AtMoment::HostAnswers { code: ResponseCode::OFFLINE_NOT_RECONCILED }
+            }
+            ProtocolFault::ReconciliationError { .. } if moment == Moment::BatchUploadEnd => {
+                AtMoment::HostAnswers { code: ResponseCode::RECONCILIATION_ERROR }
+            }
             _ => continue,
         };
         landed.0.insert(index);
@@ -190,9 +208,11 @@ pub fn standing(faults: &[ProtocolFault], standing: Standing) -> Option<usize> {
         Standing::DropSettlementAnswer => {
             matches!(fault, ProtocolFault::DropSettlementAnswer { .. })
         }
-        Standing::SettlementUnbalanced => {
-            matches!(fault, ProtocolFault::SettlementUnbalanced { .. })
-        }
+        // A reconciliation error starts as an unbalanced settlement.
+        Standing::SettlementUnbalanced => matches!(
+            fault,
+            ProtocolFault::SettlementUnbalanced { .. } | ProtocolFault::ReconciliationError { .. }
+        ),
         Standing::DuplicateUploads => matches!(fault, ProtocolFault::DuplicateUploads { .. }),
     })
 }
@@ -249,6 +269,28 @@ mod tests {
                 (2, OnTrade::ReverseUnknown),
             ]
         );
+    }
+
+    #[test]
+    fn host_answers_land_on_their_upload_and_the_end_once() {
+        let terminal = terminal();
+        let faults = vec![
+            ProtocolFault::UploadNotReconciled { terminal, trade: 2 },
+            ProtocolFault::ReconciliationError { terminal },
+        ];
+        let mut landed = Landed::default();
+        assert!(at_moment(&faults, Moment::OfflineUpload { nth: 1 }, &mut landed).is_empty());
+        let not_reconciled = AtMoment::HostAnswers { code: ResponseCode::OFFLINE_NOT_RECONCILED };
+        assert_eq!(
+            at_moment(&faults, Moment::OfflineUpload { nth: 2 }, &mut landed),
+            vec![(0, not_reconciled)]
+        );
+        assert!(at_moment(&faults, Moment::BatchUpload, &mut landed).is_empty());
+        let error = AtMoment::HostAnswers { code: ResponseCode::RECONCILIATION_ERROR };
+        assert_eq!(at_moment(&faults, Moment::BatchUploadEnd, &mut landed), vec![(1, error)]);
+        assert!(at_moment(&faults, Moment::BatchUploadEnd, &mut landed).is_empty(), "once");
+        // The 95 starts as an unbalanced settlement.
+        assert_eq!(standing(&faults, Standing::SettlementUnbalanced), Some(1));
     }
 
     #[test]

@@ -125,6 +125,9 @@ pub fn serve_applies(fault: &ProtocolFault) -> bool {
             | ProtocolFault::CorruptRequest { .. }
             | ProtocolFault::ReverseUnknown { .. }
             | ProtocolFault::DuplicateUploads { .. }
+            | ProtocolFault::Tamper { .. }
+            | ProtocolFault::UploadNotReconciled { .. }
+            | ProtocolFault::ReconciliationError { .. }
     )
 }
 

@@ -25,6 +25,8 @@
 //! | holds-accounted | [`holds_accounted`] |
 //! | declines-are-final | [`declines_are_final`] |
 //! | sign-off-ends-session | [`sign_off_ends_session`] |
+//! | tamper-ends-session | [`tamper_ends_session`] |
+//! | voids-match-originals | [`voids_match_originals`] |
 //!
 //! ```
 //! use possim_sim::oracle::{check, Invariant};
@@ -58,6 +60,8 @@ pub mod settlement_balances;
 pub mod sign_off_ends_session;
 pub mod slip_truth;
 mod subjects;
+pub mod tamper_ends_session;
+pub mod voids_match_originals;
 pub mod wire;
 pub mod wire_trades;
 
@@ -92,10 +96,12 @@ pub enum Invariant {
     HoldsAccounted,
     DeclinesAreFinal,
     SignOffEndsSession,
+    TamperEndsSession,
+    VoidsMatchOriginals,
 }
 
 impl Invariant {
-    pub const ALL: [Invariant; 12] = [
+    pub const ALL: [Invariant; 14] = [
         Invariant::EveryUnansweredTradeReversed,
         Invariant::OfflineBeforeSettlement,
         Invariant::NoDoubleDebit,
@@ -108,6 +114,8 @@ impl Invariant {
         Invariant::HoldsAccounted,
         Invariant::DeclinesAreFinal,
         Invariant::SignOffEndsSession,
+        Invariant::TamperEndsSession,
+        Invariant::VoidsMatchOriginals,
     ];
 
     /// The kebab-case name used in reports, scenarios and the CLI.
@@ -125,6 +133,8 @@ impl Invariant {
             Invariant::HoldsAccounted => "holds-accounted",
             Invariant::DeclinesAreFinal => "declines-are-final",
             Invariant::SignOffEndsSession => "sign-off-ends-session",
+            Invariant::TamperEndsSession => "tamper-ends-session",
+            Invariant::VoidsMatchOriginals => "voids-match-originals",
         }
     }
 
@@ -144,6 +154,8 @@ impl Invariant {
             Invariant::HoldsAccounted => holds_accounted::check(index),
             Invariant::DeclinesAreFinal => declines_are_final::check(index),
             Invariant::SignOffEndsSession => sign_off_ends_session::check(index),
+            Invariant::TamperEndsSession => tamper_ends_session::check(index),
+            Invariant::VoidsMatchOriginals => voids_match_originals::check(index),
         }
     }
 }

@@ -70,6 +70,10 @@ pub(crate) fn count(invariant: Invariant, index: &TraceIndex) -> (usize, &'stati
         Invariant::SignOffEndsSession => {
             (super::sign_off_ends_session::judged(index), "acknowledged sign-offs")
         }
+        Invariant::TamperEndsSession => (super::tamper_ends_session::judged(index), "tamper locks"),
+        Invariant::VoidsMatchOriginals => {
+            (super::voids_match_originals::judged(index), "voids whose original was sent")
+        }
         Invariant::DeclinesAreFinal => {
             (super::declines_are_final::judged(index), "declines of reversible trades")
         }

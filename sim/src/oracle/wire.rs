@@ -149,9 +149,9 @@ pub fn batch_of(field_60: &str) -> Option<BatchNo> {
 
 /// The fields of a frame's listing the oracle reads: 3, 25 and 60 for the
 /// trade's kind and batch, 48 for a settlement answer's totals.
-pub const FIELDS_READ: [u8; 4] = [3, 25, 48, 60];
+pub const FIELDS_READ: [u8; 5] = [3, 25, 48, 60, 61];
 /// [`FIELDS_READ`] as a listing names them.
-const FIELDS_READ_NAMES: [&str; 4] = ["3", "25", "48", "60"];
+const FIELDS_READ_NAMES: [&str; 5] = ["3", "25", "48", "60", "61"];
 
 /// `listing` with only the entries of [`FIELDS_READ`], in order: what
 /// [`field`] finds in it for those fields is what it finds in the whole.
@@ -245,9 +245,10 @@ mod tests {
     #[test]
     fn fields_read_keeps_what_field_finds() {
         let listing = "2=6222******0001 3=000000 4=000000001000 11=000005 25=00 \
-                       35=x 41=T0000000 48=00000001 60=22000001000 64=ABCD 300=nothing";
+                       35=x 41=T0000000 48=00000001 60=22000001000 61=000001000002 64=ABCD \
+                       300=nothing";
         let kept = fields_read(listing);
-        assert_eq!(kept, "3=000000 25=00 48=00000001 60=22000001000");
+        assert_eq!(kept, "3=000000 25=00 48=00000001 60=22000001000 61=000001000002");
         for number in FIELDS_READ {
             assert_eq!(field(&kept, number), field(listing, number), "field {number}");
         }

@@ -778,6 +778,22 @@ pub enum ProtocolFault {
     ReverseUnknown { terminal: TerminalId, trade: u32 },
     /// Live only (`drive`): every offline upload is sent twice.
     DuplicateUploads { terminal: TerminalId },
+    /// The terminal is knocked into its tamper lock as that trade's request
+    /// leaves; a technician keys in the unlock password `unlock_after_ms`
+    /// later and the cashier then does what the terminal asks (a terminal
+    /// that keeps its keys asks for no sign-in). A scheduled `tamper` signs
+    /// in after unlocking whatever the terminal says.
+    Tamper { terminal: TerminalId, trade: u32, unlock_after_ms: u64 },
+    /// The switch answers the terminal's `trade`-th offline upload (an
+    /// offline trade's advice, counting every send) 79, "offline data did
+    /// not reconcile", instead of taking it; its copies sent again with the
+    /// same STAN too. The switch is told as the upload leaves.
+    UploadNotReconciled { terminal: TerminalId, trade: u32 },
+    /// The switch's count disagrees with the terminal's first settlement
+    /// (as `settlement_unbalanced`), and it answers the end of the batch
+    /// upload that follows 95, "reconciliation error": the terminal must
+    /// upload its batch again. The switch is told as each message leaves.
+    ReconciliationError { terminal: TerminalId },
     /// The `frame`-th frame (1-based, every frame counted) on the terminal's
     /// line in `direction` gets `action`: what a random per-frame fault of a
     /// line profile becomes in a shrunk repro, so it replays without the seed.
@@ -859,6 +875,9 @@ impl ProtocolFault {
             | ProtocolFault::CorruptRequest { terminal, .. }
             | ProtocolFault::ReverseUnknown { terminal, .. }
             | ProtocolFault::DuplicateUploads { terminal }
+            | ProtocolFault::Tamper { terminal, .. }
+            | ProtocolFault::UploadNotReconciled { terminal, .. }
+            | ProtocolFault::ReconciliationError { terminal }
             | ProtocolFault::Frame { terminal, .. } => terminal,
         }
     }
@@ -880,13 +899,16 @@ impl ProtocolFault {
             | ProtocolFault::ResetAfterRequest { trade, .. }
             | ProtocolFault::AnswerCode { trade, .. }
             | ProtocolFault::CorruptRequest { trade, .. }
-            | ProtocolFault::ReverseUnknown { trade, .. } => Some(trade),
+            | ProtocolFault::ReverseUnknown { trade, .. }
+            | ProtocolFault::Tamper { trade, .. }
+            | ProtocolFault::UploadNotReconciled { trade, .. } => Some(trade),
             ProtocolFault::DropReversals { .. }
             | ProtocolFault::DropSettlementAnswer { .. }
             | ProtocolFault::SettlementUnbalanced { .. }
             | ProtocolFault::SwitchCrashWithReversalsQueued { .. }
             | ProtocolFault::CutoffDuringSettlement { .. }
             | ProtocolFault::DuplicateUploads { .. }
+            | ProtocolFault::ReconciliationError { .. }
             | ProtocolFault::Frame { .. } => None,
         }
     }
@@ -912,6 +934,9 @@ impl ProtocolFault {
             ProtocolFault::CorruptRequest { .. } => "corrupt_request",
             ProtocolFault::ReverseUnknown { .. } => "reverse_unknown",
             ProtocolFault::DuplicateUploads { .. } => "duplicate_uploads",
+            ProtocolFault::Tamper { .. } => "tamper",
+            ProtocolFault::UploadNotReconciled { .. } => "upload_not_reconciled",
+            ProtocolFault::ReconciliationError { .. } => "reconciliation_error",
             ProtocolFault::Frame { .. } => "frame",
         }
     }
@@ -939,7 +964,10 @@ impl ProtocolFault {
                     | PowerPhase::MidBatchUpload
             ),
             ProtocolFault::SwitchCrashWithReversalsQueued { .. }
-            | ProtocolFault::CutoffDuringSettlement { .. } => true,
+            | ProtocolFault::CutoffDuringSettlement { .. }
+            | ProtocolFault::Tamper { .. }
+            | ProtocolFault::UploadNotReconciled { .. }
+            | ProtocolFault::ReconciliationError { .. } => true,
             _ => false,
         }
     }
@@ -1027,10 +1055,17 @@ pub enum SwarmPlacement {
     SwitchCrashWithReversalsQueued,
     /// The network's cutoff starts as the drawn terminal's 0500 leaves.
     CutoffDuringSettlement,
+    /// A tamper lock as the drawn trade's request leaves, unlocked later.
+    TamperAfterRequestLeft,
+    /// The switch answers the 1st or 2nd offline upload 79.
+    UploadNotReconciled,
+    /// The switch finds the first settlement unbalanced and answers the
+    /// batch upload's end 95.
+    ReconciliationError,
 }
 
 impl SwarmPlacement {
-    pub const ALL: [SwarmPlacement; 15] = [
+    pub const ALL: [SwarmPlacement; 18] = [
         SwarmPlacement::DropAnswer,
         SwarmPlacement::DropRequest,
         SwarmPlacement::DelayAnswerToTimerEdge,
@@ -1046,6 +1081,9 @@ impl SwarmPlacement {
         SwarmPlacement::PowerOffDuringSignIn,
         SwarmPlacement::SwitchCrashWithReversalsQueued,
         SwarmPlacement::CutoffDuringSettlement,
+        SwarmPlacement::TamperAfterRequestLeft,
+        SwarmPlacement::UploadNotReconciled,
+        SwarmPlacement::ReconciliationError,
     ];
 
     /// The weight a kind has when a scenario names no weights: 1 for the
@@ -1059,7 +1097,10 @@ impl SwarmPlacement {
             | SwarmPlacement::PowerOffDuringOfflineUpload
             | SwarmPlacement::PowerOffDuringSignIn
             | SwarmPlacement::SwitchCrashWithReversalsQueued
-            | SwarmPlacement::CutoffDuringSettlement => 0,
+            | SwarmPlacement::CutoffDuringSettlement
+            | SwarmPlacement::TamperAfterRequestLeft
+            | SwarmPlacement::UploadNotReconciled
+            | SwarmPlacement::ReconciliationError => 0,
             _ => 1,
         }
     }
@@ -1087,6 +1128,9 @@ impl SwarmPlacement {
             SwarmPlacement::PowerOffDuringSignIn => "power_off_during_sign_in",
             SwarmPlacement::SwitchCrashWithReversalsQueued => "switch_crash_with_reversals_queued",
             SwarmPlacement::CutoffDuringSettlement => "cutoff_during_settlement",
+            SwarmPlacement::TamperAfterRequestLeft => "tamper_after_request_left",
+            SwarmPlacement::UploadNotReconciled => "upload_not_reconciled",
+            SwarmPlacement::ReconciliationError => "reconciliation_error",
         }
     }
 }

@@ -78,6 +78,16 @@ impl ProtocolFault {
                 format!("reverse an unknown trade after trade {trade}")
             }
             ProtocolFault::DuplicateUploads { .. } => "send every offline upload twice".into(),
+            ProtocolFault::UploadNotReconciled { trade, .. } => {
+                format!("answer offline upload {trade} 79")
+            }
+            ProtocolFault::ReconciliationError { .. } => {
+                "the host's count disagrees with the first settlement; answer its upload's end 95"
+                    .into()
+            }
+            ProtocolFault::Tamper { trade, unlock_after_ms, .. } => format!(
+                "tamper lock after the request of trade {trade} left, unlock after {unlock_after_ms} ms"
+            ),
             ProtocolFault::Frame { direction, frame, action, .. } => {
                 let what = match action {
                     FrameAction::Drop => "drop",

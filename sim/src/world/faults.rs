@@ -16,7 +16,7 @@ use possim_models::terminal::TerminalCommand;
 use possim_models::time::Instant;
 
 use super::runner::{RunError, Runner};
-use super::state::{pair, Command, PowerCut};
+use super::state::{pair, Command, PlacedTamper, PowerCut};
 use crate::day::{cashier, GlueItem};
 use crate::rng::{Rng, Streams};
 use crate::scenario::compile::CompiledTerminal;
@@ -51,7 +51,13 @@ pub(super) enum Undo {
     CutoffEnd,
     PowerOn(TerminalId),
     PrinterFixed(TerminalId),
-    Unlock(TerminalId),
+    /// The technician unlocks; `sign_in`: and signs the terminal in at once
+    /// (a scheduled tamper), else the cashier does what the terminal asks
+    /// (a placed one).
+    Unlock {
+        terminal: TerminalId,
+        sign_in: bool,
+    },
     BlackholeEnd(TerminalId),
 }
 
@@ -150,7 +156,8 @@ impl Runner<'_> {
             Fault::Tamper { terminal, unlock_after_ms } => {
                 self.command(terminal, TerminalCommand::Tamper);
                 self.fault_record(now, FaultKind::TamperLock, terminal.trimmed(), &cause);
-                self.at(later(unlock_after_ms), Chore::Undo(Undo::Unlock(terminal), cause));
+                let unlock = Undo::Unlock { terminal, sign_in: true };
+                self.at(later(unlock_after_ms), Chore::Undo(unlock, cause));
             }
             Fault::Replace { terminal } => {
                 // Operations close the old device's batch on the switch's
@@ -267,14 +274,14 @@ impl Runner<'_> {
                 }
                 self.fault_record(now, FaultKind::PrinterFixed, terminal.trimmed(), &cause);
             }
-            Undo::Unlock(terminal) => {
+            Undo::Unlock { terminal, sign_in } => {
                 // The technician unlocks with a password keyed in: a terminal
                 // that is off (a power cut, a flat battery) is unlocked once
                 // it is back on, not never.
                 let powered = self.world.borrow().terminals[&terminal].terminal.is_powered();
                 if !powered && now < self.day.healing_end() {
                     let retry = now + Duration::from_millis(UNLOCK_RETRY_MS);
-                    return self.at(retry, Chore::Undo(Undo::Unlock(terminal), cause));
+                    return self.at(retry, Chore::Undo(Undo::Unlock { terminal, sign_in }, cause));
                 }
                 let password = self.world.borrow().terminals[&terminal]
                     .terminal
@@ -283,7 +290,9 @@ impl Runner<'_> {
                     .clone();
                 self.command(terminal, TerminalCommand::Unlock { password });
                 self.operator_sign_in(terminal);
-                self.command(terminal, TerminalCommand::SignIn);
+                if sign_in {
+                    self.command(terminal, TerminalCommand::SignIn);
+                }
                 self.fault_record(now, FaultKind::TamperUnlock, terminal.trimmed(), &cause);
             }
             Undo::BlackholeEnd(terminal) => {
@@ -324,6 +333,27 @@ impl Runner<'_> {
             if self.day.phase() == Phase::Safety {
                 self.power_cut(now, terminal, off_ms, FaultCause::Protocol(why));
             }
+        }
+        any
+    }
+
+    /// Makes the tamper locks the line shims asked for as a trade's request
+    /// left; whether there were any. A terminal that is off or already
+    /// locked is left alone: the knock finds nothing more to lock.
+    pub(super) fn placed_tampers(&mut self, now: Instant, tampers: Vec<PlacedTamper>) -> bool {
+        let any = !tampers.is_empty();
+        for PlacedTamper { terminal, unlock_after_ms, why } in tampers {
+            let lockable = self.world.borrow().terminals.get(&terminal).is_some_and(|slot| {
+                slot.terminal.is_powered() && !slot.terminal.persistent().tamper_locked()
+            });
+            if self.day.phase() != Phase::Safety || !lockable {
+                continue;
+            }
+            let cause = FaultCause::Protocol(why);
+            self.command(terminal, TerminalCommand::Tamper);
+            self.fault_record(now, FaultKind::TamperLock, terminal.trimmed(), &cause);
+            let unlock = Undo::Unlock { terminal, sign_in: false };
+            self.at(now + Duration::from_millis(unlock_after_ms), Chore::Undo(unlock, cause));
         }
         any
     }

@@ -10,11 +10,12 @@
 use std::collections::BTreeMap;
 
 use possim_models::iso8583::cup::CupMessage;
+use possim_models::iso8583::settlement::NETWORK_CODE_UPLOAD_END_UNBALANCED;
 use possim_models::iso8583::values::TerminalId;
 use possim_models::iso8583::{Message, Mti};
 use possim_models::time::Instant;
 
-use super::state::{PowerCut, Request};
+use super::state::{PlacedTamper, PowerCut, Request};
 use crate::day::placed::{self, AtMoment, Landed, Moment, OnTrade, Standing};
 use crate::rng::Rng;
 use crate::scenario::model::{FrameAction, LineDirection, LineProfile, ProtocolFault};
@@ -404,6 +405,13 @@ impl Line {
                         off_ms,
                         why: words,
                     })),
+                    OnTrade::TamperNow { unlock_after_ms } => {
+                        requests.push(Request::Tamper(PlacedTamper {
+                            terminal: self.terminal,
+                            unlock_after_ms,
+                            why: words,
+                        }))
+                    }
                     OnTrade::PowerOffOnApproval { off_ms } => {
                         if let Some(stan) = stan {
                             self.power_on_approval.insert(stan, (off_ms, words));
@@ -438,7 +446,10 @@ impl Line {
                 }
             }
             let batch_upload = mti == Some(Mti::BATCH) && network_code == Some(201);
-            requests.extend(self.phase_moments(mti, stan, offline_upload, batch_upload));
+            let upload_end =
+                mti == Some(Mti::BATCH) && network_code == Some(NETWORK_CODE_UPLOAD_END_UNBALANCED);
+            let moments = self.phase_moments(mti, stan, offline_upload, batch_upload, upload_end);
+            requests.extend(moments);
         }
         let mut verdict = self.verdict(now, bytes, unauthenticated, placed, slot);
         verdict.faults.extend(extra_faults);
@@ -537,6 +548,7 @@ impl Line {
         stan: Option<u32>,
         offline_upload: bool,
         batch_upload: bool,
+        upload_end: bool,
     ) -> Vec<Request> {
         let settlement = mti == Some(Mti::SETTLEMENT);
         let sign_in = mti == Some(Mti::NETWORK);
@@ -560,21 +572,27 @@ impl Line {
             Moment::SignIn { nth: self.sign_ins_sent }
         } else if batch_upload {
             Moment::BatchUpload
+        } else if upload_end {
+            Moment::BatchUploadEnd
         } else {
             return Vec::new();
         };
         let fired = placed::at_moment(&self.protocol, moment, &mut self.landed_once);
         fired
             .into_iter()
-            .map(|(index, action)| {
+            .filter_map(|(index, action)| {
                 let why = self.protocol[index].placement();
-                match action {
+                Some(match action {
                     AtMoment::PowerOff { off_ms } => {
                         Request::PowerCut(PowerCut { terminal: self.terminal, off_ms, why })
                     }
                     // Recorded by the runner as it starts the window.
                     AtMoment::Cutoff { for_ms } => Request::Cutoff { for_ms, why },
-                }
+                    // Recorded by the world as it tells the switch.
+                    AtMoment::HostAnswers { code } => {
+                        Request::HostAnswers { terminal: self.terminal, stan: stan?, code, why }
+                    }
+                })
             })
             .collect()
     }

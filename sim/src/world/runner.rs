@@ -19,7 +19,7 @@ use possim_models::time::Instant;
 use super::build::{build, Built};
 use super::faults::{plan_episodes, schedule_swarm, Chore};
 use super::quiet::{self, Quiet};
-use super::state::{Command, PowerCut, Shared, WorldEvent};
+use super::state::{Command, PlacedTamper, PowerCut, Shared, WorldEvent};
 use crate::day::{DayAction, DayDriver};
 use crate::scenario::compile::CompiledScenario;
 use crate::scenario::model::ProtocolFault;
@@ -88,6 +88,7 @@ pub(super) struct Runner<'a> {
 struct Drained {
     power_cuts: Vec<PowerCut>,
     cutoffs: Vec<(u64, String)>,
+    tampers: Vec<PlacedTamper>,
     terminal_events: Vec<(TerminalId, TerminalEventKind)>,
 }
 
@@ -118,6 +119,7 @@ impl<'a> Runner<'a> {
                 }
                 WorldEvent::PowerCut(cut) => drained.power_cuts.push(cut),
                 WorldEvent::Cutoff { for_ms, why } => drained.cutoffs.push((for_ms, why)),
+                WorldEvent::Tamper(tamper) => drained.tampers.push(tamper),
             }
         }
         drained
@@ -269,6 +271,7 @@ pub fn run_into(
         let now = start + sim.elapsed();
         let drained = runner.drain_events();
         let mut acted = runner.power_cuts(now, drained.power_cuts);
+        acted |= runner.placed_tampers(now, drained.tampers);
         acted |= runner.placed_host_faults(now, drained.cutoffs, &mut sim)?;
         runner.cashier(now, drained.terminal_events);
         let taken_before = runner.day.dues_taken();

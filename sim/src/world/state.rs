@@ -11,7 +11,7 @@ use std::rc::Rc;
 
 use possim_models::actor::{Actor, Node, TradeKey};
 use possim_models::iso8583::values::TerminalId;
-use possim_models::iso8583::Frame;
+use possim_models::iso8583::{Frame, ResponseCode};
 use possim_models::issuer::{Issuer, IssuerCommand};
 use possim_models::network::{Network, NetworkCommand, NetworkEventKind};
 use possim_models::switch::{Switch, SwitchCommand, SwitchEventKind, SwitchQuirk};
@@ -25,7 +25,7 @@ pub(crate) const CONNECTION_FRAMES_MAX: usize = 1024;
 
 use super::line::{FrameHeader, Line, LineVerdict};
 use crate::frame_facts::FrameFacts;
-use crate::trace::{Fate, FaultRecord, FrameRecord, Trace, TraceEvent};
+use crate::trace::{Fate, FaultCause, FaultKind, FaultRecord, FrameRecord, Trace, TraceEvent};
 
 pub(crate) type Shared = Rc<RefCell<World>>;
 
@@ -52,6 +52,12 @@ pub(crate) enum Request {
     /// A placed `cutoff_during_settlement`: the network's cutoff window,
     /// which the runner starts at its next step (it owns the window's end).
     Cutoff { for_ms: u64, why: String },
+    /// A placed tamper lock, which the runner makes at its next step.
+    Tamper(PlacedTamper),
+    /// A placed `upload_not_reconciled` or `reconciliation_error`: the
+    /// switch answers this request (and its copies) `code` itself. Told at
+    /// once, while the request is still on the line.
+    HostAnswers { terminal: TerminalId, stan: u32, code: ResponseCode, why: String },
 }
 
 /// A protocol-placed power cut waiting for the runner's next step (the
@@ -60,6 +66,15 @@ pub(crate) enum Request {
 pub(crate) struct PowerCut {
     pub terminal: TerminalId,
     pub off_ms: u64,
+    pub why: String,
+}
+
+/// A protocol-placed tamper lock waiting for the runner's next step (the
+/// runner owns the technician's unlock on the day's clock).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PlacedTamper {
+    pub terminal: TerminalId,
+    pub unlock_after_ms: u64,
     pub why: String,
 }
 
@@ -80,6 +95,8 @@ pub(crate) enum WorldEvent {
     /// A placed cutoff window, which the runner starts at its next step (it
     /// owns the window's end): how long, and the placement's words.
     Cutoff { for_ms: u64, why: String },
+    /// A placed tamper lock, which the runner makes at its next step.
+    Tamper(PlacedTamper),
 }
 
 /// Events waiting for the runner's next drain. A step records at most what
@@ -486,6 +503,25 @@ impl World {
                     self.command(Node::Switch, Command::Switch(SwitchCommand::Quirk(quirk)));
                 }
                 Request::PowerCut(cut) => self.event(WorldEvent::PowerCut(cut)),
+                Request::Tamper(tamper) => self.event(WorldEvent::Tamper(tamper)),
+                Request::HostAnswers { terminal, stan, code, why } => {
+                    let quirk = SwitchQuirk {
+                        terminal,
+                        stan,
+                        answer: Some(code),
+                        sign_in_again_header: false,
+                        bad_key_check: false,
+                        not_balanced: false,
+                    };
+                    self.command(Node::Switch, Command::Switch(SwitchCommand::Quirk(quirk)));
+                    let record = FaultRecord {
+                        kind: FaultKind::HostAnswerCode,
+                        target: terminal.trimmed().to_string(),
+                        cause: FaultCause::Protocol(why),
+                        frame: None,
+                    };
+                    self.fault(now, record);
+                }
                 Request::Cutoff { for_ms, why } => self.event(WorldEvent::Cutoff { for_ms, why }),
             }
         }

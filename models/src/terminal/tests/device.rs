@@ -75,6 +75,28 @@ fn tamper_locks_erases_keys_and_needs_unlock_then_sign_in() {
     assert_eq!(rig.mtis().last().unwrap(), "0200");
 }
 
+/// Regression (found by tamper-ends-session on the device scenario under
+/// swarm): a knock while the power was off was ignored, so the terminal
+/// came back on with its keys and traded under them.
+#[test]
+fn tamper_while_off_still_erases_keys_and_locks() {
+    let mut rig = Rig::signed_in(TerminalConfig::default());
+    rig.approved_sale(1000);
+    rig.command(TerminalCommand::PowerOff);
+    rig.command(TerminalCommand::Tamper);
+    assert!(rig.saw(|e| matches!(e, E::TamperLocked)));
+    assert!(!rig.terminal.persistent().keys_present());
+    rig.command(TerminalCommand::PowerOn);
+    rig.operator();
+    rig.command(sale(5));
+    assert!(rig.saw(|e| matches!(e, E::Refused { why: RefusalReason::TamperLocked })));
+    rig.command(TerminalCommand::Unlock { password: rig.config.unlock_password.clone() });
+    rig.operator();
+    rig.command(sale(5));
+    assert!(rig.saw(|e| matches!(e, E::Refused { why } if why.is_not_signed_in())));
+    assert_eq!(rig.mtis(), ["0800", "0200"], "nothing left under the erased keys");
+}
+
 #[test]
 fn tamper_with_a_sale_in_flight_arms_its_reversal() {
     let mut rig = Rig::signed_in(TerminalConfig::default());

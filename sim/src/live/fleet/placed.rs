@@ -206,12 +206,13 @@ impl Fleet {
                     OnTrade::DropAnswer if self.options.line_faults => {
                         slot.drop_answers.insert(stan);
                     }
-                    // The host's, or the simulated line's (refused as the
+                    // The host's, or the simulated world's (refused as the
                     // scenario loads, or not asked for).
                     OnTrade::DropRequest
                     | OnTrade::DropAnswer
                     | OnTrade::CorruptAnswer
-                    | OnTrade::DelayAnswer { .. } => continue,
+                    | OnTrade::DelayAnswer { .. }
+                    | OnTrade::TamperNow { .. } => continue,
                 }
                 let name = slot.faults[index].kind_name();
                 fired.push(format!("{name} on trade {trade} (stan {stan})"));
@@ -234,7 +235,7 @@ impl Fleet {
                 .into_iter()
                 .find_map(|(_, action)| match action {
                     AtMoment::PowerOff { off_ms } => Some(off_ms),
-                    AtMoment::Cutoff { .. } => None,
+                    AtMoment::Cutoff { .. } | AtMoment::HostAnswers { .. } => None,
                 });
             if let Some(off_ms) = mid {
                 power_off_ms = Some(off_ms);
