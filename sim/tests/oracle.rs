@@ -1969,6 +1969,42 @@ fn declines_are_final_excuses_what_the_line_cannot_show() {
     }
 }
 
+/// Swarm seed 1347 of `faults/protocol.yaml`: the power went as the 0830
+/// acknowledging PR000001's sign-off arrived, so the terminal never read it
+/// and its next sale (answered 77, then a sign-in) broke no session it knew
+/// was closed. Regression test of sign-off-ends-session's reading, which
+/// now leaves out an 0830 that reached a terminal while it was off.
+#[test]
+fn sign_off_ends_session_excuses_an_acknowledgement_that_found_the_terminal_off() {
+    use possim_sim::execute::execute;
+    use possim_sim::scenario::load::load_simulable;
+    use possim_sim::world::RunOptions;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let scenario = load_simulable(&root.join("scenarios/faults/protocol.yaml")).unwrap();
+    let report = execute(&scenario, &RunOptions { seed: 1347, swarm: true }).unwrap();
+    let verdict = report
+        .verdicts
+        .iter()
+        .find(|verdict| verdict.invariant == Invariant::SignOffEndsSession)
+        .expect("judged");
+    assert!(verdict.passed(), "{verdict}");
+    // The moment is still in the run: a power cut, then PR000001's 0830
+    // delivered while it was off.
+    let records = report.trace.records();
+    let cut = records
+        .iter()
+        .position(|record| {
+            matches!(&record.event, possim_sim::trace::TraceEvent::Fault(fault)
+                if fault.kind == possim_sim::trace::FaultKind::PowerCut && fault.target == "PR000001")
+        })
+        .expect("a power cut of PR000001");
+    let answer_after = records[cut..].iter().take(4).any(|record| {
+        matches!(&record.event, possim_sim::trace::TraceEvent::Frame(frame)
+            if frame.mti.as_deref() == Some("0830"))
+    });
+    assert!(answer_after, "the 0830 still arrives as the power goes");
+}
+
 // ---- sign-off-ends-session ----
 
 /// A sale, a settlement the terminal signs off after, then a sale.

@@ -319,3 +319,45 @@ fn a_placed_79_and_95_land_and_only_the_terminals_that_mishandle_them_fail() {
         );
     }
 }
+
+/// Swarm seed 1032 of `faults/protocol.yaml`: an e-cash upload's 0330 00
+/// was lost, the terminal sent the 0320 again, and the placed
+/// `upload_not_reconciled` (the 2nd offline upload) landed on that resend:
+/// the switch answered 79 to an upload its issuer had booked, and
+/// no-double-debit failed on a host contradicting itself. The Nth offline
+/// upload is now the Nth offline trade at its first send, so a placed 79
+/// never lands on a resend. Regression test: the seed passes, and every
+/// 0330 answered 79 answers a STAN the terminal sent for the first time.
+#[test]
+fn a_placed_79_lands_on_an_upload_s_first_send_never_on_a_resend() {
+    use possim_models::actor::Node;
+    use possim_sim::trace::TraceEvent;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let scenario = load_and_compile(&root.join("scenarios/faults/protocol.yaml")).unwrap();
+    let report = execute(&scenario, &RunOptions { seed: 1032, swarm: true }).unwrap();
+    let failed: Vec<String> = report
+        .verdicts
+        .iter()
+        .filter(|verdict| !verdict.passed())
+        .map(|verdict| verdict.to_string())
+        .collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    let mut sends: std::collections::BTreeMap<(String, u32), u32> = Default::default();
+    let mut answered_79 = 0;
+    for record in report.trace.records() {
+        let TraceEvent::Frame(frame) = &record.event else { continue };
+        let (Some(terminal), Some(stan)) = (frame.terminal, frame.stan) else { continue };
+        let key = (terminal.trimmed().to_string(), stan);
+        match (frame.mti.as_deref(), &frame.from, &frame.to) {
+            (Some("0320"), Node::Terminal(_), Node::Switch) => *sends.entry(key).or_default() += 1,
+            (Some("0330"), Node::Switch, Node::Terminal(_))
+                if frame.code.is_some_and(|code| code.as_str() == "79") =>
+            {
+                answered_79 += 1;
+                assert_eq!(sends.get(&key), Some(&1), "79 to a resent upload {key:?}");
+            }
+            _ => {}
+        }
+    }
+    assert!(answered_79 >= 1, "the placed 79 is still in the run");
+}

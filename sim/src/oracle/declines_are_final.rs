@@ -40,6 +40,7 @@
 //! assert_eq!(verdict.judged, 0);
 //! ```
 
+use possim_models::iso8583::values::TerminalId;
 use possim_models::terminal::events::TerminalEventKind;
 use possim_models::terminal::reasons::FailureReason;
 
@@ -106,23 +107,24 @@ fn excused(index: &TraceIndex, id: TradeId, answer: u64) -> bool {
             )
         )
     });
-    unusable || off_at(index, id, answer)
+    unusable || off_at(index, id.terminal, answer)
 }
 
-/// Whether the terminal of trade `id` was off when the record `answer` was
-/// written: its power went (a cut, a swap, a flat battery) at or before it
-/// and had not come back.
-fn off_at(index: &TraceIndex, id: TradeId, answer: u64) -> bool {
+/// Whether `terminal` was off when the record `answer` was written: its
+/// power went (a cut, a swap, a flat battery) at or before it and had not
+/// come back. A frame "delivered" then reached a terminal that could not
+/// read it (sign-off-ends-session asks the same of an 0830).
+pub(crate) fn off_at(index: &TraceIndex, terminal: TerminalId, answer: u64) -> bool {
     let mut off = false;
     for record in index.records.iter().take_while(|record| record.seq < answer) {
         match &record.event {
             TraceEvent::Fault(fault)
                 if matches!(fault.kind, FaultKind::PowerCut | FaultKind::TerminalReplaced)
-                    && fault.target == id.terminal.trimmed() =>
+                    && fault.target == terminal.trimmed() =>
             {
                 off = true
             }
-            TraceEvent::Terminal(event) if event.terminal == id.terminal => match event.kind {
+            TraceEvent::Terminal(event) if event.terminal == terminal => match event.kind {
                 TerminalEventKind::PowerLost => off = true,
                 TerminalEventKind::PowerOn => off = false,
                 _ => {}

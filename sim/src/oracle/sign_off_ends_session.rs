@@ -10,7 +10,9 @@
 //! - *A sign-off*: an 0820 with network management code 002 (field 60.3)
 //!   leaving the terminal, and *acknowledged*: an intact 0830 with 00 and
 //!   its STAN reaching it. An 0830 a delay fault held is left out: the log
-//!   does not say when it reached the terminal, so it can only excuse.
+//!   does not say when it reached the terminal, so it can only excuse. So
+//!   is one that reached it while it was off (its power went as the answer
+//!   came): the terminal never read it and still holds its session.
 //! - *Until it has signed in*: its next 0800.
 //! - Any other request leaving it in between (a trade, a reversal, an
 //!   advice, a settlement, an upload) is a violation, reported once per
@@ -29,6 +31,7 @@ use std::collections::BTreeMap;
 use possim_models::iso8583::response_code::ResponseCode;
 use possim_models::iso8583::values::{Stan, TerminalId};
 
+use super::declines_are_final;
 use super::index::TraceIndex;
 use super::wire::{field, WireFrame};
 use super::{Invariant, TradeRef, Violation};
@@ -83,8 +86,10 @@ fn sign_offs(index: &TraceIndex) -> Vec<(TerminalId, u64, u64, Option<u64>)> {
         } else if frame.to_terminal() && frame.mti == Some("0830") && frame.intact() {
             let held = matches!(frame.fate, Fate::Delayed { by_ms } if by_ms > 0);
             if let Session::SigningOff { stan, seq } = *session {
-                let acknowledged =
-                    frame.stan == Some(stan) && frame.code == Some(ResponseCode::APPROVED) && !held;
+                let acknowledged = frame.stan == Some(stan)
+                    && frame.code == Some(ResponseCode::APPROVED)
+                    && !held
+                    && !declines_are_final::off_at(index, terminal, frame.seq);
                 if acknowledged {
                     *session = Session::Closed { found: found.len() };
                     found.push((terminal, seq, frame.seq, None));

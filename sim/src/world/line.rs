@@ -65,7 +65,13 @@ pub(crate) struct Line {
     /// Frames sent so far of the phases counted per occurrence: 0500s,
     /// offline uploads, 0800s.
     settlements_sent: u32,
+    /// Offline trades uploaded so far, each counted at its first 0320: a
+    /// resend of an upload whose answer was lost is not another upload.
     uploads_sent: u32,
+    /// STAN -> which offline upload it is (1-based), so a resend is the
+    /// same occurrence (a placement on it has landed already). Bounded by
+    /// the STAN space (999,999).
+    upload_of_stan: BTreeMap<u32, u32>,
     sign_ins_sent: u32,
     /// Placed faults (by index into `protocol`) that land once and have.
     landed_once: Landed,
@@ -158,6 +164,7 @@ impl Line {
             trade_of_stan: BTreeMap::new(),
             settlements_sent: 0,
             uploads_sent: 0,
+            upload_of_stan: BTreeMap::new(),
             sign_ins_sent: 0,
             landed_once: Default::default(),
             settlement_answer_dropped: false,
@@ -555,9 +562,21 @@ impl Line {
         if settlement {
             self.settlements_sent = self.settlements_sent.saturating_add(1);
         }
-        if offline_upload {
-            self.uploads_sent = self.uploads_sent.saturating_add(1);
-        }
+        // The occurrence of an offline upload: a placement on the Nth lands
+        // on its first send, never on a resend of an upload the host may
+        // already have booked (a placed 79 on that would be a host
+        // contradicting its own 00, not a fault of the terminal's).
+        let upload_nth = if offline_upload {
+            match stan {
+                Some(stan) => *self.upload_of_stan.entry(stan).or_insert_with(|| {
+                    self.uploads_sent = self.uploads_sent.saturating_add(1);
+                    self.uploads_sent
+                }),
+                None => self.uploads_sent.saturating_add(1),
+            }
+        } else {
+            0
+        };
         if sign_in {
             self.sign_ins_sent = self.sign_ins_sent.saturating_add(1);
         }
@@ -567,7 +586,7 @@ impl Line {
         } else if settlement {
             Moment::Settlement { nth: self.settlements_sent }
         } else if offline_upload {
-            Moment::OfflineUpload { nth: self.uploads_sent }
+            Moment::OfflineUpload { nth: upload_nth }
         } else if sign_in {
             Moment::SignIn { nth: self.sign_ins_sent }
         } else if batch_upload {
